@@ -1,0 +1,83 @@
+//! Who is calling: an API key (as a Bearer token) resolved to its account and environment,
+//! or the operator token that may create accounts.
+
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use till_shared::keys::{Environment, KeyKind, hash_key, key_shape};
+use worker::Request;
+
+use crate::error::{ApiError, ApiResult};
+use crate::router::Ctx;
+use crate::store;
+
+/// The account and environment a request acts in, and with which kind of key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub account_id: String,
+    pub account_name: String,
+    pub environment: Environment,
+    pub key_kind: KeyKind,
+}
+
+fn bearer_token(req: &Request) -> Option<String> {
+    let header = req.headers().get("Authorization").ok()??;
+    let token = header.strip_prefix("Bearer ")?.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Resolves the request's API key. Text not shaped like a key is refused without a read.
+pub async fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<Principal> {
+    let key = bearer_token(req).ok_or_else(|| {
+        ApiError::unauthorized("No API key provided. Send `Authorization: Bearer sk_test_…`.")
+    })?;
+    let invalid = || ApiError::unauthorized("Invalid API key.");
+    let shape = key_shape(&key).ok_or_else(invalid)?;
+
+    #[derive(Deserialize)]
+    struct Row {
+        account_id: String,
+        account_name: String,
+    }
+    let row: Option<Row> = store::db(ctx)?
+        .prepare(
+            "SELECT k.account_id, a.name AS account_name
+             FROM api_keys k JOIN accounts a ON a.id = k.account_id
+             WHERE k.key_hash = ?1 AND k.revoked_at IS NULL
+               AND k.kind = ?2 AND k.environment = ?3",
+        )
+        .bind(&[
+            hash_key(&key).into(),
+            shape.kind.as_str().into(),
+            shape.environment.as_str().into(),
+        ])?
+        .first(None)
+        .await?;
+    let row = row.ok_or_else(invalid)?;
+    Ok(Principal {
+        account_id: row.account_id,
+        account_name: row.account_name,
+        environment: shape.environment,
+        key_kind: shape.kind,
+    })
+}
+
+/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
+/// Without a configured token, operator routes are closed.
+pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
+    let configured = ctx
+        .env
+        .secret("OPERATOR_TOKEN")
+        .map(|s| s.to_string())
+        .or_else(|_| ctx.env.var("OPERATOR_TOKEN").map(|v| v.to_string()))
+        .unwrap_or_default();
+    let given = bearer_token(req).unwrap_or_default();
+    let matches =
+        !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()));
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(
+            "This route needs the operator token.",
+        ))
+    }
+}

@@ -1,0 +1,16 @@
+//! Till's Worker. A thin adapter: parse the request, call `till-shared`, read and write D1
+//! and KV, render the response. Every route is declared in [`router`].
+
+mod accounts;
+mod auth;
+mod error;
+mod health;
+mod router;
+mod store;
+
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    router::handle(req, env, ctx).await
+}

@@ -1,0 +1,13 @@
+//! Till's domain logic, shared by the Worker, the widget, the tests and the tooling.
+//!
+//! Everything here is pure: no I/O, no `worker`, no `leptos`. It compiles for the host and
+//! for `wasm32-unknown-unknown`, and most of Till's tests live beside it.
+
+pub mod api;
+pub mod ids;
+pub mod keys;
+pub mod money;
+pub mod time;
+
+pub use ids::ShortCode;
+pub use money::{Currency, Money, MoneyError};

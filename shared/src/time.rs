@@ -1,0 +1,91 @@
+//! Timestamps on the wire: responses carry ISO 8601 UTC; requests may send ISO 8601 or
+//! Unix seconds. Storage keeps Unix seconds.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Why a timestamp was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("expected an ISO 8601 time or Unix seconds")]
+    Malformed,
+    #[error("time is out of the supported range")]
+    OutOfRange,
+}
+
+/// `2026-03-25T12:00:00Z` for a Unix time in seconds.
+pub fn to_iso8601(unix_seconds: i64) -> Result<String, TimeError> {
+    let at =
+        OffsetDateTime::from_unix_timestamp(unix_seconds).map_err(|_| TimeError::OutOfRange)?;
+    at.format(&Rfc3339).map_err(|_| TimeError::OutOfRange)
+}
+
+/// Reads a request's time field: a JSON number of Unix seconds, a string of digits, or an
+/// ISO 8601 (RFC 3339) string with an offset.
+pub fn parse_request_time(value: &serde_json::Value) -> Result<i64, TimeError> {
+    match value {
+        serde_json::Value::Number(number) => number.as_i64().ok_or(TimeError::Malformed),
+        serde_json::Value::String(text)
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            text.parse().map_err(|_| TimeError::OutOfRange)
+        }
+        serde_json::Value::String(text) => OffsetDateTime::parse(text, &Rfc3339)
+            .map(OffsetDateTime::unix_timestamp)
+            .map_err(|_| TimeError::Malformed),
+        _ => Err(TimeError::Malformed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn formats_utc_with_a_z() {
+        assert_eq!(to_iso8601(1_774_440_000).unwrap(), "2026-03-25T12:00:00Z");
+        assert_eq!(to_iso8601(0).unwrap(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn accepts_unix_seconds_and_iso_strings() {
+        assert_eq!(parse_request_time(&json!(1_774_440_000)), Ok(1_774_440_000));
+        assert_eq!(parse_request_time(&json!("1774440000")), Ok(1_774_440_000));
+        assert_eq!(
+            parse_request_time(&json!("2026-03-25T12:00:00Z")),
+            Ok(1_774_440_000)
+        );
+        assert_eq!(
+            parse_request_time(&json!("2026-03-25T20:00:00+08:00")),
+            Ok(1_774_440_000)
+        );
+        assert_eq!(
+            parse_request_time(&json!("2026-03-25T12:00:00.000Z")),
+            Ok(1_774_440_000)
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_time() {
+        for bad in [
+            json!("yesterday"),
+            json!("2026-13-01T00:00:00Z"),
+            json!(1.5),
+            json!(null),
+            json!(true),
+            json!(""),
+        ] {
+            assert_eq!(parse_request_time(&bad), Err(TimeError::Malformed), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn iso_round_trips(seconds in 0i64..4_102_444_800) {
+            let text = to_iso8601(seconds).unwrap();
+            prop_assert_eq!(parse_request_time(&serde_json::Value::String(text)), Ok(seconds));
+        }
+    }
+}

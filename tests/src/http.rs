@@ -1,0 +1,141 @@
+//! A small blocking HTTP client for driving the Worker as a merchant or a shopper would.
+//! Redirects are never followed, so tests see the `Location` a browser would get.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Result;
+
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    base_url: String,
+    bearer: Option<String>,
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON; panics with the body in the message when it is not JSON, which is
+    /// what a test wants to see.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("expected JSON ({e}), got {}: {}", self.status, self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Client {
+    pub fn new(base_url: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Client {
+            agent,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            bearer: None,
+        }
+    }
+
+    /// The same client, sending `Authorization: Bearer {token}`.
+    pub fn with_bearer(&self, token: &str) -> Client {
+        Client {
+            bearer: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder<'_> {
+        self.request("GET", path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder<'_> {
+        self.request("POST", path)
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> RequestBuilder<'_> {
+        let mut headers = Vec::new();
+        if let Some(token) = &self.bearer {
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+        }
+        RequestBuilder {
+            client: self,
+            method: method.to_owned(),
+            url: format!("{}{}", self.base_url, path),
+            headers,
+            body: None,
+        }
+    }
+}
+
+pub struct RequestBuilder<'a> {
+    client: &'a Client,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl RequestBuilder<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, value: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(value).expect("serialisable body");
+        self.body("application/json", body)
+    }
+
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.headers
+            .push(("Content-Type".to_owned(), content_type.to_owned()));
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn send(self) -> Result<Reply> {
+        let mut builder = ureq::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(&self.url);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let mut response = match self.body {
+            Some(body) => self.client.agent.run(builder.body(body)?)?,
+            None => self.client.agent.run(builder.body(())?)?,
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = response.body_mut().read_to_string()?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}

@@ -1,0 +1,266 @@
+//! Runs Till's Worker locally: wrangler's local mode in workerd, with D1 and KV on disk in
+//! a state directory. `cargo xtask dev` and the black-box tests both start it from here.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+use crate::http::Client;
+
+/// How long a cold workerd may take to answer its first request.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The checkout this crate was built from.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// The pinned wrangler from the root `package.json` (started directly, not through `npx`,
+/// so that stopping it stops workerd too).
+pub fn wrangler_bin() -> PathBuf {
+    workspace_root().join("node_modules/.bin/wrangler")
+}
+
+/// The Worker bundle that `cargo xtask build` writes and `wrangler.toml` points at.
+pub fn worker_bundle() -> PathBuf {
+    workspace_root().join("edge/build/index.js")
+}
+
+/// A wrangler command that works offline: no `cf.json` download, no metrics, no prompts,
+/// logs kept in the state directory.
+pub fn wrangler(state_dir: &Path) -> Command {
+    let root = workspace_root();
+    let mut command = Command::new(wrangler_bin());
+    command
+        .current_dir(&root)
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("WRANGLER_LOG_PATH", state_dir.join("logs"))
+        .arg("--config")
+        .arg(root.join("edge/wrangler.toml"));
+    command
+}
+
+/// Applies `edge/migrations` to the local D1 in `state_dir` (idempotent).
+pub fn apply_migrations(state_dir: &Path) -> Result<()> {
+    fs::create_dir_all(state_dir)?;
+    let output = wrangler(state_dir)
+        .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+        .arg(state_dir)
+        .stdin(Stdio::null())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "applying D1 migrations failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Where the Worker's own output goes.
+pub enum Output {
+    /// To this process's terminal (`cargo xtask dev`).
+    Inherit,
+    /// To a file (tests), whose tail is shown if the Worker fails to start.
+    File(PathBuf),
+}
+
+pub struct WorkerConfig {
+    pub port: u16,
+    pub state_dir: PathBuf,
+    /// Worker variables (`--var NAME:VALUE`).
+    pub vars: Vec<(String, String)>,
+    pub output: Output,
+}
+
+/// A running local Worker. Dropping it stops wrangler and workerd.
+pub struct LocalWorker {
+    pub base_url: String,
+    pub state_dir: PathBuf,
+    child: Option<Child>,
+    log: Option<PathBuf>,
+}
+
+impl LocalWorker {
+    /// Applies migrations, starts `wrangler dev` on 127.0.0.1 and waits until `/healthz`
+    /// answers 200 (D1 and KV both working).
+    pub fn start(config: &WorkerConfig) -> Result<LocalWorker> {
+        if !worker_bundle().exists() {
+            return Err(format!(
+                "{} is missing: build the Worker first (`cargo xtask build`)",
+                worker_bundle().display()
+            )
+            .into());
+        }
+        apply_migrations(&config.state_dir)?;
+        let inspector_port = free_port()?;
+        let mut command = wrangler(&config.state_dir);
+        command
+            .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
+            .arg(config.port.to_string())
+            .arg("--inspector-port")
+            .arg(inspector_port.to_string())
+            .arg("--persist-to")
+            .arg(&config.state_dir)
+            .args([
+                "--show-interactive-dev-session=false",
+                "--live-reload=false",
+            ])
+            .stdin(Stdio::null())
+            // Its own process group: stopping the group stops workerd with wrangler, and a
+            // Ctrl-C in the terminal reaches only the parent, which then stops the group.
+            .process_group(0);
+        for (name, value) in &config.vars {
+            command.arg("--var").arg(format!("{name}:{value}"));
+        }
+        let log = match &config.output {
+            Output::Inherit => None,
+            Output::File(path) => {
+                let file = File::create(path)?;
+                command.stdout(file.try_clone()?).stderr(file);
+                Some(path.clone())
+            }
+        };
+        let child = command.spawn()?;
+        let mut worker = LocalWorker {
+            base_url: format!("http://127.0.0.1:{}", config.port),
+            state_dir: config.state_dir.clone(),
+            child: Some(child),
+            log,
+        };
+        worker.wait_until_ready()?;
+        Ok(worker)
+    }
+
+    fn wait_until_ready(&mut self) -> Result<()> {
+        let client = Client::new(&self.base_url);
+        let started = Instant::now();
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                return Err(format!("wrangler exited early ({status}){}", self.log_tail()).into());
+            }
+            if let Ok(response) = client.get("/healthz").send()
+                && response.status == 200
+            {
+                return Ok(());
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                self.stop();
+                return Err(format!(
+                    "the Worker did not answer /healthz within {}s{}",
+                    READY_TIMEOUT.as_secs(),
+                    self.log_tail()
+                )
+                .into());
+            }
+            thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let Some(path) = &self.log else {
+            return String::new();
+        };
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("\n--- {} ---\n{}", path.display(), tail.join("\n"))
+    }
+
+    /// Blocks until wrangler exits on its own.
+    pub fn wait(&mut self) -> Result<Option<ExitStatus>> {
+        match self.child.as_mut() {
+            Some(child) => Ok(Some(child.wait()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether wrangler is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+    }
+
+    /// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = child.id() as i32;
+        signal_group(group, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        // workerd may outlive wrangler by a moment; the group signal reaches it either way.
+        signal_group(group, libc::SIGKILL);
+        let _ = child.wait();
+    }
+}
+
+impl Drop for LocalWorker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal_group(group: i32, signal: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
+    unsafe {
+        libc::kill(-group, signal);
+    }
+}
+
+/// Runs one SQL statement against the local D1 in `state_dir` through wrangler, and returns
+/// the result rows. For tests that assert what is stored, not only what the API says.
+pub fn query_d1(state_dir: &Path, sql: &str) -> Result<Vec<serde_json::Value>> {
+    let output = wrangler(state_dir)
+        .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+        .arg(state_dir)
+        .arg("--command")
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "D1 query failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let parsed: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let rows = parsed
+        .get(0)
+        .and_then(|r| r.get("results"))
+        .and_then(|r| r.as_array())
+        .cloned()
+        .ok_or_else(|| format!("unexpected D1 output: {parsed}"))?;
+    Ok(rows)
+}

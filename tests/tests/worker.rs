@@ -1,0 +1,317 @@
+//! Black-box tests of the Worker running in local workerd with on-disk D1 and KV: one
+//! Worker on a free port with a fresh state directory for the whole suite, stopped after.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::json;
+use till_tests::accounts::{CreatedAccount, create_account};
+use till_tests::http::Client;
+use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, query_d1, workspace_root};
+
+struct Suite {
+    worker: LocalWorker,
+    client: Client,
+    operator_token: String,
+    account: CreatedAccount,
+}
+
+type Check = fn(&Suite) -> Result<(), Failed>;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let checks: &[(&str, Check)] = &[
+        (
+            "healthz_proves_d1_and_kv_round_trips",
+            healthz_proves_d1_and_kv_round_trips,
+        ),
+        (
+            "unknown_paths_answer_404_in_the_documented_error_shape",
+            unknown_paths_answer_404_in_the_documented_error_shape,
+        ),
+        (
+            "demo_shop_page_and_widget_files_are_served",
+            demo_shop_page_and_widget_files_are_served,
+        ),
+        (
+            "each_key_resolves_to_its_account_and_environment",
+            each_key_resolves_to_its_account_and_environment,
+        ),
+        (
+            "bad_or_missing_keys_are_unauthorized",
+            bad_or_missing_keys_are_unauthorized,
+        ),
+        (
+            "accounts_need_the_operator_token",
+            accounts_need_the_operator_token,
+        ),
+        (
+            "keys_are_stored_only_as_hashes",
+            keys_are_stored_only_as_hashes,
+        ),
+    ];
+    if args.list {
+        let trials = checks
+            .iter()
+            .map(|(name, _)| Trial::test(*name, || Ok(())))
+            .collect();
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+
+    let suite = match start_suite() {
+        Ok(suite) => Arc::new(suite),
+        Err(error) => {
+            eprintln!("could not start the local Worker: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let trials = checks
+        .iter()
+        .map(|&(name, check)| {
+            let suite = Arc::clone(&suite);
+            Trial::test(name, move || check(&suite))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let state_dir = suite.worker.state_dir.clone();
+    drop(suite);
+    if conclusion.has_failed() {
+        eprintln!("Worker state and log kept in {}", state_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&state_dir);
+    }
+    conclusion.exit_code()
+}
+
+fn start_suite() -> till_tests::Result<Suite> {
+    let state_dir: PathBuf = workspace_root()
+        .join("target/test-state")
+        .join(format!("worker-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(&state_dir)?;
+    let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
+    let worker = LocalWorker::start(&WorkerConfig {
+        port: free_port()?,
+        state_dir: state_dir.clone(),
+        vars: vec![("OPERATOR_TOKEN".into(), operator_token.clone())],
+        output: Output::File(state_dir.join("worker.log")),
+    })?;
+    let account = create_account(&worker.base_url, &operator_token, "Test Merchant")?;
+    Ok(Suite {
+        client: Client::new(&worker.base_url),
+        worker,
+        operator_token,
+        account,
+    })
+}
+
+macro_rules! ensure {
+    ($condition:expr, $($message:tt)+) => {
+        if !$condition {
+            return Err(format!($($message)+).into());
+        }
+    };
+}
+
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr $(,)?) => {{
+        let (left, right) = (&$left, &$right);
+        if left != right {
+            return Err(format!(
+                "{} != {}\n  left: {left:?}\n right: {right:?}",
+                stringify!($left),
+                stringify!($right)
+            )
+            .into());
+        }
+    }};
+}
+
+fn healthz_proves_d1_and_kv_round_trips(suite: &Suite) -> Result<(), Failed> {
+    let reply = suite.client.get("/healthz").send()?;
+    ensure_eq!(reply.status, 200);
+    ensure!(
+        reply
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("application/json")),
+        "content-type {:?}",
+        reply.header("content-type")
+    );
+    ensure_eq!(reply.header("cache-control"), Some("no-store"));
+    let body = reply.json();
+    ensure_eq!(body["status"], json!("ok"));
+    ensure_eq!(body["version"], json!(env!("CARGO_PKG_VERSION")));
+    ensure_eq!(body["d1"]["ok"], json!(true));
+    ensure_eq!(body["kv"]["ok"], json!(true));
+    // The D1 half really wrote: the health row holds a fresh nonce after each check.
+    let rows = query_d1(&suite.worker.state_dir, "SELECT nonce FROM health_checks")?;
+    ensure_eq!(rows.len(), 1);
+    let first = rows[0]["nonce"].clone();
+    suite.client.get("/healthz").send()?;
+    let rows = query_d1(&suite.worker.state_dir, "SELECT nonce FROM health_checks")?;
+    ensure!(rows[0]["nonce"] != first, "the nonce did not change");
+    Ok(())
+}
+
+fn unknown_paths_answer_404_in_the_documented_error_shape(suite: &Suite) -> Result<(), Failed> {
+    for (method, path) in [
+        ("GET", "/v1/nothing-here"),
+        ("POST", "/v1/nothing/here"),
+        ("DELETE", "/healthz"),
+    ] {
+        let reply = suite.client.request(method, path).send()?;
+        ensure_eq!(reply.status, 404);
+        let body = reply.json();
+        ensure_eq!(body["error"]["code"], json!("resource_not_found"));
+        ensure_eq!(body["error"]["type"], json!("invalid_request_error"));
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        ensure!(
+            message.contains(path) && message.contains(method),
+            "message {message:?}"
+        );
+        ensure_eq!(body.as_object().map(|o| o.len()), Some(1));
+    }
+    Ok(())
+}
+
+fn demo_shop_page_and_widget_files_are_served(suite: &Suite) -> Result<(), Failed> {
+    let page = suite.client.get("/").send()?;
+    ensure_eq!(page.status, 200);
+    ensure!(
+        page.header("content-type")
+            .is_some_and(|v| v.starts_with("text/html")),
+        "content-type {:?}",
+        page.header("content-type")
+    );
+    ensure!(
+        page.body.contains("data-till-button"),
+        "no button host on the demo page"
+    );
+    ensure!(
+        page.body.contains("/pkg/till_widget.js"),
+        "the page does not load the widget"
+    );
+
+    let glue = suite.client.get("/pkg/till_widget.js").send()?;
+    ensure_eq!(glue.status, 200);
+    ensure!(
+        glue.body.contains("mountAll"),
+        "the glue does not export mountAll"
+    );
+    let wasm = suite.client.get("/pkg/till_widget_bg.wasm").send()?;
+    ensure_eq!(wasm.status, 200);
+    ensure_eq!(wasm.header("content-type"), Some("application/wasm"));
+    Ok(())
+}
+
+fn each_key_resolves_to_its_account_and_environment(suite: &Suite) -> Result<(), Failed> {
+    let keys = &suite.account.keys;
+    for (key, environment, kind) in [
+        (&keys.test.secret_key, "SANDBOX", "secret"),
+        (&keys.test.publishable_key, "SANDBOX", "publishable"),
+        (&keys.live.secret_key, "PRODUCTION", "secret"),
+        (&keys.live.publishable_key, "PRODUCTION", "publishable"),
+    ] {
+        let reply = suite.client.with_bearer(key).get("/v1/account").send()?;
+        ensure_eq!(reply.status, 200);
+        let body = reply.json();
+        ensure_eq!(body["id"], json!(suite.account.id));
+        ensure_eq!(body["name"], json!("Test Merchant"));
+        ensure_eq!(body["environment"], json!(environment));
+        ensure_eq!(body["key_kind"], json!(kind));
+    }
+    Ok(())
+}
+
+fn bad_or_missing_keys_are_unauthorized(suite: &Suite) -> Result<(), Failed> {
+    let real = &suite.account.keys.test.secret_key;
+    // Same shape, one character changed: a well-formed key that does not exist.
+    let mut forged = real.clone();
+    let last = forged.pop().unwrap_or('a');
+    forged.push(if last == 'a' { 'b' } else { 'a' });
+    // A live-looking prefix on a test key's random part.
+    let swapped = real.replacen("sk_test_", "sk_live_", 1);
+    for key in [
+        None,
+        Some("garbage"),
+        Some(forged.as_str()),
+        Some(swapped.as_str()),
+        Some(suite.operator_token.as_str()),
+    ] {
+        let client = match key {
+            Some(key) => suite.client.with_bearer(key),
+            None => suite.client.clone(),
+        };
+        let reply = client.get("/v1/account").send()?;
+        ensure_eq!(reply.status, 401);
+        ensure_eq!(reply.json()["error"]["code"], json!("unauthorized"));
+    }
+    Ok(())
+}
+
+fn accounts_need_the_operator_token(suite: &Suite) -> Result<(), Failed> {
+    let count = || -> Result<i64, Failed> {
+        let rows = query_d1(
+            &suite.worker.state_dir,
+            "SELECT count(*) AS n FROM accounts",
+        )?;
+        Ok(rows[0]["n"].as_i64().unwrap_or(-1))
+    };
+    let before = count()?;
+    for token in [
+        None,
+        Some("op_wrong"),
+        Some(suite.account.keys.test.secret_key.as_str()),
+    ] {
+        let client = match token {
+            Some(token) => suite.client.with_bearer(token),
+            None => suite.client.clone(),
+        };
+        let reply = client
+            .post("/v1/accounts")
+            .json(&json!({"name": "Intruder"}))
+            .send()?;
+        ensure_eq!(reply.status, 401);
+        ensure_eq!(reply.json()["error"]["code"], json!("unauthorized"));
+    }
+    let empty_name = suite
+        .client
+        .with_bearer(&suite.operator_token)
+        .post("/v1/accounts")
+        .json(&json!({"name": "  "}))
+        .send()?;
+    ensure_eq!(empty_name.status, 400);
+    ensure_eq!(empty_name.json()["error"]["param"], json!("name"));
+    ensure_eq!(count()?, before);
+    Ok(())
+}
+
+fn keys_are_stored_only_as_hashes(suite: &Suite) -> Result<(), Failed> {
+    let rows = query_d1(
+        &suite.worker.state_dir,
+        &format!(
+            "SELECT * FROM api_keys WHERE account_id = '{}'",
+            suite.account.id
+        ),
+    )?;
+    ensure_eq!(rows.len(), 4);
+    let dump = serde_json::to_string(&rows)?;
+    let keys = &suite.account.keys;
+    for key in [
+        &keys.test.secret_key,
+        &keys.test.publishable_key,
+        &keys.live.secret_key,
+        &keys.live.publishable_key,
+    ] {
+        ensure!(!dump.contains(key.as_str()), "a key is stored in clear");
+        let hash = till_shared::keys::hash_key(key);
+        ensure!(
+            dump.contains(&hash),
+            "no row holds the hash of {}",
+            &key[..8]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! `cargo xtask dev`: Till running locally, with a demo merchant seeded in SANDBOX and the
+//! details a script needs written to `{state}/dev.json`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use till_shared::ids::random_base62;
+use till_tests::accounts::{CreatedAccount, create_account};
+use till_tests::http::Client;
+use till_tests::local::{LocalWorker, Output, WorkerConfig, workspace_root};
+
+use crate::step::{Result, step};
+use crate::{build, tools};
+
+const DEFAULT_PORT: u16 = 8787;
+const DEMO_MERCHANT: &str = "Till Demo Shop";
+
+struct Options {
+    port: u16,
+    state_dir: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        port: DEFAULT_PORT,
+        state_dir: workspace_root().join(".till"),
+        vars: Vec::new(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().cloned().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" => {
+                let port = value("--port")?;
+                options.port = port
+                    .parse()
+                    .map_err(|_| format!("--port: `{port}` is not a port number"))?;
+            }
+            "--state" => options.state_dir = absolute(PathBuf::from(value("--state")?)),
+            "--var" => {
+                let pair = value("--var")?;
+                let (name, val) = pair
+                    .split_once('=')
+                    .ok_or(format!("--var takes NAME=VALUE, got `{pair}`"))?;
+                options.vars.push((name.to_owned(), val.to_owned()));
+            }
+            other => return Err(format!("unknown option `{other}` for dev")),
+        }
+    }
+    Ok(options)
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map(|dir| dir.join(&path))
+            .unwrap_or(path)
+    }
+}
+
+/// What `dev.json` holds, for scripts that use the running instance.
+#[derive(Serialize)]
+struct DevInfo<'a> {
+    base_url: &'a str,
+    secret_key: &'a str,
+    publishable_key: &'a str,
+    account_id: &'a str,
+    operator_token: &'a str,
+}
+
+/// Secrets of one state directory, made once and kept with the data they unlock.
+#[derive(Serialize, Deserialize)]
+struct Seed {
+    operator_token: String,
+    account: Option<CreatedAccount>,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let options = parse(args)?;
+    let tools = tools::setup(tools::Needs::Build)?;
+    build::all(&tools)?;
+
+    fs::create_dir_all(&options.state_dir)
+        .map_err(|e| format!("{}: {e}", options.state_dir.display()))?;
+    let seed_path = options.state_dir.join("seed.json");
+    let mut seed = read_seed(&seed_path).unwrap_or_else(|| Seed {
+        operator_token: format!("op_{}", random_base62(32)),
+        account: None,
+    });
+    write_json(&seed_path, &seed)?;
+    let dev_json = options.state_dir.join("dev.json");
+    let _ = fs::remove_file(&dev_json);
+
+    let mut vars = vec![("OPERATOR_TOKEN".to_owned(), seed.operator_token.clone())];
+    vars.extend(options.vars.iter().cloned());
+    let mut worker = step(
+        &format!(
+            "Starting the Worker on 127.0.0.1:{} (state in {})",
+            options.port,
+            options.state_dir.display()
+        ),
+        || {
+            LocalWorker::start(&WorkerConfig {
+                port: options.port,
+                state_dir: options.state_dir.clone(),
+                vars,
+                output: Output::Inherit,
+            })
+            .map_err(|e| e.to_string())
+        },
+    )?;
+
+    let account = seed_demo_merchant(&worker.base_url, &mut seed)?;
+    write_json(&seed_path, &seed)?;
+    write_json(
+        &dev_json,
+        &DevInfo {
+            base_url: &worker.base_url,
+            secret_key: &account.keys.test.secret_key,
+            publishable_key: &account.keys.test.publishable_key,
+            account_id: &account.id,
+            operator_token: &seed.operator_token,
+        },
+    )?;
+    print_banner(&worker.base_url, &account, &seed.operator_token, &dev_json);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
+    while !stop.load(Ordering::SeqCst) {
+        if !worker.is_running() {
+            let status = worker.wait().map_err(|e| e.to_string())?;
+            return Err(format!("wrangler exited ({status:?})"));
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    println!("\nStopping the Worker…");
+    worker.stop();
+    let _ = fs::remove_file(&dev_json);
+    Ok(())
+}
+
+/// The demo merchant of this state directory: reused while its key still works (the D1
+/// data is still there), created otherwise.
+fn seed_demo_merchant(base_url: &str, seed: &mut Seed) -> Result<CreatedAccount> {
+    if let Some(account) = &seed.account {
+        let reply = Client::new(base_url)
+            .with_bearer(&account.keys.test.secret_key)
+            .get("/v1/account")
+            .send()
+            .map_err(|e| e.to_string())?;
+        if reply.status == 200 {
+            println!("==> Demo merchant {}: already seeded", account.id);
+            return Ok(account.clone());
+        }
+    }
+    let account = step("Seeding the demo merchant (SANDBOX)", || {
+        create_account(base_url, &seed.operator_token, DEMO_MERCHANT).map_err(|e| e.to_string())
+    })?;
+    seed.account = Some(account.clone());
+    Ok(account)
+}
+
+fn read_seed(path: &Path) -> Option<Seed> {
+    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn print_banner(base_url: &str, account: &CreatedAccount, operator_token: &str, dev_json: &Path) {
+    println!(
+        "
+Till is running.
+
+  Demo shop        {base_url}/
+  API base         {base_url}/v1
+  Health           {base_url}/healthz
+
+  Demo merchant    {} ({})
+  Secret key       {}
+  Publishable key  {}
+  Operator token   {operator_token}
+
+  Written to       {}
+  Try              curl -H 'Authorization: Bearer {}' {base_url}/v1/account
+
+Press Ctrl-C to stop.",
+        DEMO_MERCHANT,
+        account.id,
+        account.keys.test.secret_key,
+        account.keys.test.publishable_key,
+        dev_json.display(),
+        account.keys.test.secret_key,
+    );
+}

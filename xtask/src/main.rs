@@ -1,0 +1,52 @@
+//! `cargo xtask <command>`: Till's only entry points.
+//!
+//! - `setup`: installs what building and testing need, skipping what is already there.
+//! - `dev`: sets up, builds, and runs Till locally with a seeded demo merchant.
+//! - `test`: every test tier, with each tier's time.
+//! - `build`: the widget and the Worker, release builds.
+
+mod build;
+mod dev;
+mod step;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup                      install the toolchain pieces (idempotent)
+  dev [--port N] [--state DIR] [--var NAME=VALUE]...
+                             build and run Till locally (default port 8787, state .till/)
+  test                       run every test tier
+  build                      build the widget and the Worker (release)
+
+environment:
+  TILL_CACHE_DIR             where installed tools are kept (default ~/.cache/till)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let outcome = match command.as_str() {
+        "setup" => tools::setup(tools::Needs::Everything).map(drop),
+        "dev" => dev::run(rest),
+        "test" => test::run(),
+        "build" => tools::setup(tools::Needs::Build).and_then(|tools| build::all(&tools)),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Progress output: every step says what it does and how long it took.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub type Result<T> = std::result::Result<T, String>;
+
+/// Runs `work` under a heading and prints its duration.
+pub fn step<T>(title: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    println!("==> {title}");
+    let started = Instant::now();
+    let outcome = work();
+    let took = format_duration(started.elapsed());
+    match &outcome {
+        Ok(_) => println!("    done in {took}"),
+        Err(_) => println!("    failed after {took}"),
+    }
+    outcome
+}
+
+/// One line for a step that has nothing to do.
+pub fn satisfied(what: &str) {
+    println!("==> {what}: already satisfied");
+}
+
+pub fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        format!(
+            "{}m{:02}s",
+            duration.as_secs() / 60,
+            duration.as_secs() % 60
+        )
+    }
+}
+
+/// Runs a command with inherited output; an error names the command.
+pub fn run(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", describe(command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", describe(command)))
+    }
+}
+
+/// A command's captured stdout, if it ran and succeeded.
+pub fn output(command: &mut Command) -> Option<String> {
+    let output = command.output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+pub fn describe(command: &Command) -> String {
+    let mut text = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}

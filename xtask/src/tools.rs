@@ -1,0 +1,214 @@
+//! The pinned tools Till builds and tests with, installed into a cache directory outside
+//! the checkout (so a fresh clone reuses them) and checked by exact version and path.
+//!
+//! Nothing here downloads from outside the package registries: the Rust CLIs come from
+//! crates.io, wrangler/binaryen/esbuild/playwright-core from npm, Chromium from Debian.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use till_tests::local::workspace_root;
+
+use crate::step::{Result, output, run, satisfied, step};
+
+/// Must equal the `wasm-bindgen` crate in Cargo.lock (the CLI and the crate are one pair).
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// Same major.minor as the `worker` crate.
+pub const WORKER_BUILD_VERSION: &str = "0.8.7";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// What a command needs installed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Building and running (`dev`, `build`).
+    Build,
+    /// Building, running and every test tier, which adds Chromium.
+    Everything,
+}
+
+/// Paths of the installed tools.
+pub struct Tools {
+    pub wasm_bindgen: PathBuf,
+    pub wasm_bindgen_test_runner: PathBuf,
+    pub worker_build: PathBuf,
+    pub wasm_opt: PathBuf,
+    pub esbuild: PathBuf,
+    pub chromedriver: Option<PathBuf>,
+}
+
+/// `$TILL_CACHE_DIR`, else `$XDG_CACHE_HOME/till`, else `~/.cache/till`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TILL_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("till");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache/till")
+}
+
+pub fn setup(needs: Needs) -> Result<Tools> {
+    let root = workspace_root();
+    wasm_target()?;
+    check_lockfile_pin(&root)?;
+    let bindgen_root = cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, "wasm-bindgen")?;
+    let worker_build_root = cargo_tool("worker-build", WORKER_BUILD_VERSION, "worker-build")?;
+    npm_packages(&root)?;
+    let chromedriver = match needs {
+        Needs::Everything => Some(chromium()?),
+        Needs::Build => None,
+    };
+    let bin = root.join("node_modules/.bin");
+    Ok(Tools {
+        wasm_bindgen: bindgen_root.join("bin/wasm-bindgen"),
+        wasm_bindgen_test_runner: bindgen_root.join("bin/wasm-bindgen-test-runner"),
+        worker_build: worker_build_root.join("bin/worker-build"),
+        wasm_opt: bin.join("wasm-opt"),
+        esbuild: bin.join("esbuild"),
+        chromedriver,
+    })
+}
+
+fn wasm_target() -> Result<()> {
+    let libdir =
+        output(Command::new("rustc").args(["--print", "target-libdir", "--target", WASM_TARGET]))
+            .map(|s| PathBuf::from(s.trim()));
+    if libdir.is_some_and(|dir| dir.is_dir()) {
+        satisfied("Rust target wasm32-unknown-unknown");
+        return Ok(());
+    }
+    step("Installing the Rust target wasm32-unknown-unknown", || {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+    })
+}
+
+/// The wasm-bindgen CLI only works with the exact crate version it was built for.
+fn check_lockfile_pin(root: &Path) -> Result<()> {
+    let lock = fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let locked = lock
+        .split("[[package]]")
+        .find(|block| block.contains("\nname = \"wasm-bindgen\"\n"))
+        .and_then(|block| block.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_owned());
+    match locked {
+        Some(version) if version != WASM_BINDGEN_VERSION => Err(format!(
+            "Cargo.lock has wasm-bindgen {version} but the tools pin {WASM_BINDGEN_VERSION}; \
+             keep `wasm-bindgen = \"={WASM_BINDGEN_VERSION}\"` in Cargo.toml"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A crates.io binary at `{cache}/tools/{crate}-{version}`, installed once and checked by
+/// asking that exact path for its version (another copy on PATH is never used).
+fn cargo_tool(krate: &str, version: &str, bin: &str) -> Result<PathBuf> {
+    let install_root = cache_dir().join("tools").join(format!("{krate}-{version}"));
+    let binary = install_root.join("bin").join(bin);
+    let reports = |path: &Path| {
+        output(Command::new(path).arg("--version"))
+            .is_some_and(|text| text.split_whitespace().any(|w| w == version))
+    };
+    if reports(&binary) {
+        satisfied(&format!("{krate} {version} ({})", binary.display()));
+        return Ok(install_root);
+    }
+    step(
+        &format!(
+            "Installing {krate} {version} from crates.io into {} (a few minutes, once per machine)",
+            install_root.display()
+        ),
+        || {
+            // No `--locked`: a locked dependency of wasm-bindgen-cli is missing from the mirror.
+            run(Command::new("cargo")
+                .args(["install", krate, "--version", version, "--root"])
+                .arg(&install_root)
+                .current_dir(cache_dir_created()?))?;
+            if reports(&binary) {
+                Ok(install_root.clone())
+            } else {
+                Err(format!(
+                    "{} does not report version {version} after installing",
+                    binary.display()
+                ))
+            }
+        },
+    )
+}
+
+fn cache_dir_created() -> Result<PathBuf> {
+    let dir = cache_dir();
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `npm ci` when `package-lock.json` changed since the last install in this checkout.
+fn npm_packages(root: &Path) -> Result<()> {
+    let node = output(Command::new("node").arg("--version"))
+        .ok_or("Node.js 20 or later is needed (node was not found on PATH)")?;
+    let major: u32 = node
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        return Err(format!(
+            "Node.js 20 or later is needed; found {}",
+            node.trim()
+        ));
+    }
+    let lock =
+        fs::read(root.join("package-lock.json")).map_err(|e| format!("package-lock.json: {e}"))?;
+    let stamp_path = root.join("node_modules/.till-lock-sha256");
+    let wanted = till_shared::keys::hash_key(&String::from_utf8_lossy(&lock));
+    let installed = fs::read_to_string(&stamp_path).unwrap_or_default();
+    if installed.trim() == wanted && root.join("node_modules/.bin/wrangler").exists() {
+        satisfied("npm packages (wrangler, binaryen, esbuild, playwright-core)");
+        return Ok(());
+    }
+    step("Installing npm packages (npm ci)", || {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(root))?;
+        fs::write(&stamp_path, wanted).map_err(|e| e.to_string())
+    })
+}
+
+/// Debian's chromium and chromium-driver; installed with apt-get when running as root.
+fn chromium() -> Result<PathBuf> {
+    let find = |name: &str| {
+        output(Command::new("sh").args(["-c", &format!("command -v {name}")]))
+            .map(|p| PathBuf::from(p.trim()))
+            .filter(|p| p.exists())
+    };
+    if let (Some(_), Some(driver)) = (find("chromium"), find("chromedriver")) {
+        satisfied("Chromium and chromedriver");
+        return Ok(driver);
+    }
+    let is_root = output(Command::new("id").arg("-u")).is_some_and(|id| id.trim() == "0");
+    let has_apt = find("apt-get").is_some();
+    if !(is_root && has_apt) {
+        return Err(
+            "Chromium and chromedriver are needed for the browser tests. Install them with:\n    \
+             sudo apt-get update && sudo apt-get install -y chromium chromium-driver"
+                .into(),
+        );
+    }
+    step("Installing Chromium and chromedriver (apt-get)", || {
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    })?;
+    find("chromedriver").ok_or_else(|| "chromedriver is still missing after apt-get".to_owned())
+}
