@@ -19,7 +19,9 @@ pub struct Client {
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced); `bytes` has it exactly.
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -131,11 +133,16 @@ impl RequestBuilder<'_> {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
             .collect();
-        let body = response.body_mut().read_to_string()?;
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()?;
         Ok(Reply {
             status,
             headers,
-            body,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         })
     }
 }

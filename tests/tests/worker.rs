@@ -203,6 +203,7 @@ fn demo_shop_page_and_widget_files_are_served(suite: &Suite) -> Result<(), Faile
     let wasm = suite.client.get("/pkg/till_widget_bg.wasm").send()?;
     ensure_eq!(wasm.status, 200);
     ensure_eq!(wasm.header("content-type"), Some("application/wasm"));
+    ensure!(wasm.bytes.starts_with(b"\0asm"), "not a WebAssembly module");
     Ok(())
 }
 
