@@ -40,10 +40,11 @@ pub fn BuyButton(label: String, href: String) -> impl IntoView {
     let on_click = move |_| {
         let (next, open) = state.get_untracked().click();
         set_state.set(next);
-        if open && !href.is_empty() {
-            if let Some(window) = web_sys::window() {
-                let _ = window.location().assign(&href);
-            }
+        if open
+            && !href.is_empty()
+            && let Some(window) = web_sys::window()
+        {
+            let _ = window.location().assign(&href);
         }
     };
     view! {

@@ -1,12 +1,14 @@
 //! Release builds of the widget (into `www/pkg/`, served as static assets) and of the
 //! Worker (into `edge/build/`, which `wrangler.toml` points at).
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 use till_tests::local::workspace_root;
 
-use crate::step::{Result, run, step};
+use crate::step::{Result, run, satisfied, step};
 use crate::tools::Tools;
 
 pub fn all(tools: &Tools) -> Result<()> {
@@ -26,6 +28,11 @@ const WASM_FEATURES: &[&str] = &[
 
 pub fn widget(tools: &Tools) -> Result<()> {
     let root = workspace_root();
+    let output = root.join("www/pkg/till_widget_bg.wasm");
+    if up_to_date(&output, &["widget", "shared"]) {
+        satisfied("Widget build (www/pkg is newer than its sources)");
+        return Ok(());
+    }
     step("Building the widget (Leptos, wasm32, opt-level z)", || {
         run(Command::new("cargo")
             .args([
@@ -67,6 +74,10 @@ fn optimize(tools: &Tools, wasm: &Path) -> Result<()> {
 
 pub fn worker(tools: &Tools) -> Result<()> {
     let root = workspace_root();
+    if up_to_date(&root.join("edge/build/index.js"), &["edge", "shared"]) {
+        satisfied("Worker build (edge/build is newer than its sources)");
+        return Ok(());
+    }
     step(
         "Building the Worker (workers-rs, wasm32, opt-level s)",
         || {
@@ -79,4 +90,37 @@ pub fn worker(tools: &Tools) -> Result<()> {
                 .env("ESBUILD_BIN", &tools.esbuild))
         },
     )
+}
+
+/// Whether `output` exists and is newer than every source of the given crates and the
+/// workspace manifests. Skipping a fresh build keeps a running `dev` (which watches its
+/// bundle) from reloading when a second instance starts.
+fn up_to_date(output: &Path, crates: &[&str]) -> bool {
+    let Some(built) = modified(output) else {
+        return false;
+    };
+    let root = workspace_root();
+    let mut inputs: Vec<PathBuf> = vec![root.join("Cargo.toml"), root.join("Cargo.lock")];
+    inputs.extend(crates.iter().map(|c| root.join(c)));
+    inputs
+        .iter()
+        .all(|input| newest(input).is_none_or(|newest| newest <= built))
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time under `path`, skipping build output directories.
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter(|entry| !matches!(entry.file_name().to_str(), Some("build" | "target" | "pkg")))
+        .filter_map(|entry| newest(&entry.path()))
+        .max()
 }

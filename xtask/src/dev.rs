@@ -204,3 +204,65 @@ Press Ctrl-C to stop.",
         account.keys.test.secret_key,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn defaults_are_port_8787_and_state_in_the_checkout() {
+        let options = parse(&[]).unwrap();
+        assert_eq!(options.port, 8787);
+        assert_eq!(options.state_dir, workspace_root().join(".till"));
+        assert!(options.vars.is_empty());
+    }
+
+    #[test]
+    fn port_state_and_repeated_vars_are_read() {
+        let options = parse(&args(&[
+            "--port",
+            "9000",
+            "--state",
+            "/srv/till-a",
+            "--var",
+            "WEBHOOK_RETRY_SCHEDULE=1,2,3",
+            "--var",
+            "EMPTY=",
+        ]))
+        .unwrap();
+        assert_eq!(options.port, 9000);
+        assert_eq!(options.state_dir, PathBuf::from("/srv/till-a"));
+        assert_eq!(
+            options.vars,
+            vec![
+                ("WEBHOOK_RETRY_SCHEDULE".to_owned(), "1,2,3".to_owned()),
+                ("EMPTY".to_owned(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_relative_state_dir_is_made_absolute() {
+        let options = parse(&args(&["--state", "tmp/a"])).unwrap();
+        assert!(options.state_dir.is_absolute());
+        assert!(options.state_dir.ends_with("tmp/a"));
+    }
+
+    #[test]
+    fn malformed_options_are_refused_with_the_reason() {
+        for (bad, reason) in [
+            (&["--port", "eighty"][..], "not a port number"),
+            (&["--port", "70000"][..], "not a port number"),
+            (&["--port"][..], "needs a value"),
+            (&["--var", "NOVALUE"][..], "NAME=VALUE"),
+            (&["--verbose"][..], "unknown option"),
+        ] {
+            let error = parse(&args(bad)).err().expect("refused");
+            assert!(error.contains(reason), "{bad:?}: {error}");
+        }
+    }
+}

@@ -90,7 +90,7 @@ pub fn run() -> Result<()> {
         built.clone()
     });
     tier(
-        "Widget tests in headless Chromium (wasm-bindgen-test)",
+        "Widget tests in headless Chromium (wasm-pack test --headless --chrome)",
         &mut || widget_browser_tests(&tools),
     );
     if built.is_ok() {
@@ -117,18 +117,23 @@ pub fn run() -> Result<()> {
     }
 }
 
-/// The widget's wasm-bindgen tests in headless Chromium, run through the pinned
-/// `wasm-bindgen-test-runner` (the same tests pass under `wasm-pack test --headless --chrome`).
+/// The widget's wasm-bindgen tests in headless Chromium, run exactly as Rust/wasm users
+/// run them: `wasm-pack test --headless --chrome`, with the pinned wasm-bindgen on PATH.
 fn widget_browser_tests(tools: &Tools) -> Result<()> {
-    let mut command = cargo(&["test", "--package", "till-widget", "--target", WASM_TARGET]);
-    command
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-            &tools.wasm_bindgen_test_runner,
-        )
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
-    if let Some(driver) = &tools.chromedriver {
-        command.env("CHROMEDRIVER", driver);
-    }
-    step::run(&mut command)
+    let (Some(wasm_pack), Some(driver)) = (&tools.wasm_pack, &tools.chromedriver) else {
+        return Err("wasm-pack and chromedriver are not set up".into());
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(tools.wasm_bindgen_dir.clone()).chain(std::env::split_paths(&path)),
+    )
+    .map_err(|e| e.to_string())?;
+    step::run(
+        Command::new(wasm_pack)
+            .args(["test", "--headless", "--chrome", "--chromedriver"])
+            .arg(driver)
+            .current_dir(workspace_root().join("widget"))
+            .env("PATH", path)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+    )
 }

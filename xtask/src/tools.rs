@@ -16,6 +16,8 @@ use crate::step::{Result, output, run, satisfied, step};
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// Same major.minor as the `worker` crate.
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
+/// Runs the widget's browser tests the way Rust/wasm users do.
+pub const WASM_PACK_VERSION: &str = "0.15.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// What a command needs installed.
@@ -23,14 +25,17 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub enum Needs {
     /// Building and running (`dev`, `build`).
     Build,
-    /// Building, running and every test tier, which adds Chromium.
+    /// Building, running and every test tier, which adds wasm-pack and Chromium.
     Everything,
 }
 
 /// Paths of the installed tools.
 pub struct Tools {
     pub wasm_bindgen: PathBuf,
-    pub wasm_bindgen_test_runner: PathBuf,
+    /// The directory holding `wasm-bindgen` and `wasm-bindgen-test-runner`, which wasm-pack
+    /// finds on PATH (it would otherwise download its own).
+    pub wasm_bindgen_dir: PathBuf,
+    pub wasm_pack: Option<PathBuf>,
     pub worker_build: PathBuf,
     pub wasm_opt: PathBuf,
     pub esbuild: PathBuf,
@@ -56,14 +61,18 @@ pub fn setup(needs: Needs) -> Result<Tools> {
     let bindgen_root = cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, "wasm-bindgen")?;
     let worker_build_root = cargo_tool("worker-build", WORKER_BUILD_VERSION, "worker-build")?;
     npm_packages(&root)?;
-    let chromedriver = match needs {
-        Needs::Everything => Some(chromium()?),
-        Needs::Build => None,
+    let (wasm_pack, chromedriver) = match needs {
+        Needs::Everything => {
+            let wasm_pack = cargo_tool("wasm-pack", WASM_PACK_VERSION, "wasm-pack")?;
+            (Some(wasm_pack.join("bin/wasm-pack")), Some(chromium()?))
+        }
+        Needs::Build => (None, None),
     };
     let bin = root.join("node_modules/.bin");
     Ok(Tools {
         wasm_bindgen: bindgen_root.join("bin/wasm-bindgen"),
-        wasm_bindgen_test_runner: bindgen_root.join("bin/wasm-bindgen-test-runner"),
+        wasm_bindgen_dir: bindgen_root.join("bin"),
+        wasm_pack,
         worker_build: worker_build_root.join("bin/worker-build"),
         wasm_opt: bin.join("wasm-opt"),
         esbuild: bin.join("esbuild"),
