@@ -1,20 +1,17 @@
-//! Merchant accounts: created by the operator, each with test and live key pairs.
+//! Merchant accounts: created by the operator, each with test and live key pairs; a secret
+//! key can be rolled (a new one issued, the old one revoked in the same batch).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::json;
 use till_shared::ids::AccountId;
 use till_shared::keys::{Environment, KeyKind, generate_key, hash_key};
-use till_shared::time::to_iso8601;
-use worker::{Request, Response};
+use worker::{D1Database, D1PreparedStatement};
 
-use crate::auth::{self, Principal};
+use crate::call::Call;
 use crate::error::{ApiError, ApiResult};
-use crate::router::Ctx;
-use crate::store;
-
-#[derive(Deserialize)]
-struct CreateAccount {
-    name: String,
-}
+use crate::prices::iso;
+use crate::reply::Reply;
+use crate::store::{self, Bind};
 
 #[derive(Serialize)]
 struct KeyPair {
@@ -28,69 +25,48 @@ struct AccountKeys {
     live: KeyPair,
 }
 
-/// The account as its creator sees it: the only time the keys are shown.
-#[derive(Serialize)]
-struct CreatedAccount {
-    id: String,
-    object: &'static str,
-    name: String,
-    created_at: String,
-    keys: AccountKeys,
-}
-
-/// The account as one of its keys sees it.
-#[derive(Serialize)]
-struct AccountView {
-    id: String,
-    object: &'static str,
-    name: String,
+/// The INSERT for a new key of `account_id`; answers the key text too (shown once).
+fn issue_key(
+    db: &D1Database,
+    account_id: &str,
+    kind: KeyKind,
     environment: Environment,
-    key_kind: KeyKind,
+    now: i64,
+) -> ApiResult<(String, D1PreparedStatement)> {
+    let key = generate_key(kind, environment);
+    let hint: String = key.chars().take(12).collect();
+    let statement = db
+        .prepare(
+            "INSERT INTO api_keys (key_hash, account_id, kind, environment, hint, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&[
+            hash_key(&key).js(),
+            account_id.js(),
+            kind.as_str().js(),
+            environment.as_str().js(),
+            hint.js(),
+            now.js(),
+        ])?;
+    Ok((key, statement))
 }
 
 /// `POST /v1/accounts` (operator token): a new account and its four keys, in one batch.
-pub async fn create(mut req: Request, ctx: &Ctx) -> ApiResult<Response> {
-    auth::require_operator(&req, ctx)?;
-    let body: CreateAccount = req
-        .json()
-        .await
-        .map_err(|_| ApiError::invalid("name", "Send a JSON body with the account `name`."))?;
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "name",
-            "`name` must be 1 to 200 characters.",
-        ));
-    }
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let mut p = call.params()?;
+    let name = p.required_string("name", 200)?;
+    p.finish()?;
 
     let id = AccountId::generate();
     let now = store::now_unix();
-    let db = store::db(ctx)?;
+    let db = store::db(call.ctx)?;
     let mut statements = vec![
         db.prepare("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3)")
-            .bind(&[
-                id.as_str().into(),
-                name.as_str().into(),
-                (now as f64).into(),
-            ])?,
+            .bind(&[id.as_str().js(), name.js(), now.js()])?,
     ];
-    let mut issue = |kind: KeyKind, environment: Environment| -> ApiResult<String> {
-        let key = generate_key(kind, environment);
-        let hint: String = key.chars().take(12).collect();
-        statements.push(
-            db.prepare(
-                "INSERT INTO api_keys (key_hash, account_id, kind, environment, hint, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&[
-                hash_key(&key).into(),
-                id.as_str().into(),
-                kind.as_str().into(),
-                environment.as_str().into(),
-                hint.into(),
-                (now as f64).into(),
-            ])?,
-        );
+    let mut issue = |kind, environment| -> ApiResult<String> {
+        let (key, statement) = issue_key(&db, id.as_str(), kind, environment, now)?;
+        statements.push(statement);
         Ok(key)
     };
     let keys = AccountKeys {
@@ -104,25 +80,58 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> ApiResult<Response> {
         },
     };
     db.batch(statements).await?;
-
-    let created = CreatedAccount {
-        id: id.to_string(),
-        object: "account",
-        name,
-        created_at: to_iso8601(now).map_err(|e| ApiError::Internal(e.to_string()))?,
-        keys,
-    };
-    Ok(Response::from_json(&created)?.with_status(201))
+    Ok(Reply::created(json!({
+        "id": id.as_str(),
+        "object": "account",
+        "name": name,
+        "created_at": iso(now)?,
+        "keys": keys,
+    })))
 }
 
 /// `GET /v1/account`: which account and environment the calling key acts in.
-pub fn current(principal: Principal) -> ApiResult<Response> {
-    let view = AccountView {
-        id: principal.account_id,
-        object: "account",
-        name: principal.account_name,
-        environment: principal.environment,
-        key_kind: principal.key_kind,
-    };
-    Ok(Response::from_json(&view)?)
+pub fn current(call: &Call<'_>) -> ApiResult<Reply> {
+    let principal = call.principal()?;
+    Ok(Reply::ok(json!({
+        "id": principal.account_id,
+        "object": "account",
+        "name": principal.account_name,
+        "environment": principal.environment,
+        "key_kind": principal.key_kind,
+    })))
+}
+
+/// `POST /v1/account/roll_key`: a new secret key for the calling key's environment; every
+/// older secret key of that environment is revoked in the same batch.
+pub async fn roll_secret_key(call: &mut Call<'_>) -> ApiResult<Reply> {
+    call.params()?.finish()?;
+    let principal = call.principal()?;
+    let now = store::now_unix();
+    let db = store::db(call.ctx)?;
+    let revoke = db
+        .prepare(
+            "UPDATE api_keys SET revoked_at = ?1
+             WHERE account_id = ?2 AND environment = ?3 AND kind = 'secret' AND revoked_at IS NULL",
+        )
+        .bind(&[
+            now.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+        ])?;
+    let (key, insert) = issue_key(
+        &db,
+        &principal.account_id,
+        KeyKind::Secret,
+        principal.environment,
+        now,
+    )?;
+    db.batch(vec![revoke, insert])
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Reply::ok(json!({
+        "object": "api_key",
+        "environment": principal.environment,
+        "kind": "secret",
+        "secret_key": key,
+    })))
 }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use till_shared::keys::{Environment, KeyKind, hash_key, key_shape};
+use till_shared::routes::Access;
 use worker::Request;
 
 use crate::error::{ApiError, ApiResult};
@@ -25,13 +26,51 @@ fn bearer_token(req: &Request) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// Resolves the request's API key. Text not shaped like a key is refused without a read.
-pub async fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<Principal> {
-    let key = bearer_token(req).ok_or_else(|| {
-        ApiError::unauthorized("No API key provided. Send `Authorization: Bearer sk_test_…`.")
-    })?;
+/// The user name of HTTP Basic credentials (`-u sk_test_…:` in curl), as Omise clients
+/// send their secret key.
+fn basic_user(req: &Request) -> Option<String> {
+    use base64::Engine;
+    let header = req.headers().get("Authorization").ok()??;
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = text.split_once(':').map_or(text.as_str(), |(user, _)| user);
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+/// Checks what the route demands and answers who is calling (no one, for public and
+/// operator routes).
+pub async fn authorize(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Option<Principal>> {
+    match access {
+        Access::Public => Ok(None),
+        Access::Operator => require_operator(req, ctx).map(|()| None),
+        Access::AnyKey | Access::Secret | Access::BasicSecret => {
+            let key = match access {
+                Access::BasicSecret => basic_user(req).or_else(|| bearer_token(req)),
+                _ => bearer_token(req),
+            };
+            let key = key.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "No API key provided. Send `Authorization: Bearer sk_test_…`.",
+                )
+            })?;
+            let principal = authenticate(&key, ctx).await?;
+            if access != Access::AnyKey && principal.key_kind != KeyKind::Secret {
+                return Err(ApiError::forbidden(
+                    "This request needs a secret key; publishable keys may only create checkout sessions and read products.",
+                ));
+            }
+            Ok(Some(principal))
+        }
+    }
+}
+
+/// Resolves an API key. Text not shaped like a key is refused without a read.
+pub async fn authenticate(key: &str, ctx: &Ctx) -> ApiResult<Principal> {
     let invalid = || ApiError::unauthorized("Invalid API key.");
-    let shape = key_shape(&key).ok_or_else(invalid)?;
+    let shape = key_shape(key).ok_or_else(invalid)?;
 
     #[derive(Deserialize)]
     struct Row {
@@ -46,7 +85,7 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<Principal> {
                AND k.kind = ?2 AND k.environment = ?3",
         )
         .bind(&[
-            hash_key(&key).into(),
+            hash_key(key).into(),
             shape.kind.as_str().into(),
             shape.environment.as_str().into(),
         ])?

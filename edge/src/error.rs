@@ -1,7 +1,11 @@
 //! The API's one error type and its one mapping to an HTTP response.
 
+use serde_json::json;
 use till_shared::api::{ErrorBody, ErrorCode};
-use worker::{Response, console_error};
+use till_shared::params::ParamError;
+use worker::console_error;
+
+use crate::reply::Reply;
 
 /// What a handler can fail with: an error the client caused (shown as is), or an internal
 /// one (logged, answered with a generic message so internals never leak).
@@ -10,12 +14,21 @@ pub enum ApiError {
     Client {
         code: ErrorCode,
         message: String,
-        param: Option<&'static str>,
+        param: Option<String>,
     },
     Internal(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Which wire dialect an error is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{"error": {"type", "code", "message", "param"?}}`.
+    Till,
+    /// `{"object": "error", "location", "code", "message"}`, as Omise clients expect.
+    Omise,
+}
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -26,11 +39,11 @@ impl ApiError {
         }
     }
 
-    pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Client {
             code: ErrorCode::InvalidRequest,
             message: message.into(),
-            param: Some(param),
+            param: Some(param.into()),
         }
     }
 
@@ -38,8 +51,33 @@ impl ApiError {
         ApiError::new(ErrorCode::Unauthorized, message)
     }
 
-    /// Renders the error as `{"error": {...}}` with the status its code maps to.
-    pub fn into_response(self) -> worker::Result<Response> {
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Forbidden, message)
+    }
+
+    /// `No such product: 'prod_x'`, naming the parameter that carried the id, if any.
+    pub fn not_found(what: &str, id: &str, param: Option<&str>) -> Self {
+        ApiError::Client {
+            code: ErrorCode::ResourceNotFound,
+            message: format!("No such {what}: '{id}'."),
+            param: param.map(str::to_owned),
+        }
+    }
+
+    pub fn conflict(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Client {
+            code: ErrorCode::Conflict,
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// Renders the error with the status its code maps to.
+    pub fn into_reply(self, dialect: Dialect) -> Reply {
         let (code, message, param) = match self {
             ApiError::Client {
                 code,
@@ -55,8 +93,33 @@ impl ApiError {
                 )
             }
         };
-        let body = ErrorBody::new(code, message, param);
-        Ok(Response::from_json(&body)?.with_status(code.http_status()))
+        let body = match dialect {
+            Dialect::Till => serde_json::to_value(ErrorBody::new(code, message, param.as_deref()))
+                .unwrap_or_default(),
+            Dialect::Omise => json!({
+                "object": "error",
+                "location": "https://www.omise.co/api-errors",
+                "code": omise_code(code),
+                "message": message,
+            }),
+        };
+        Reply::json(code.http_status(), body)
+    }
+}
+
+/// Omise's names for the same failures.
+fn omise_code(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::Unauthorized | ErrorCode::Forbidden => "authentication_failure",
+        ErrorCode::ResourceNotFound => "not_found",
+        ErrorCode::ApiError => "internal_error",
+        _ => "bad_request",
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(error: ParamError) -> Self {
+        ApiError::invalid(error.param, error.message)
     }
 }
 

@@ -2,13 +2,13 @@
 
 use till_shared::api::{Health, StorageCheck};
 use till_shared::ids::random_base62;
-use worker::Response;
 
 use crate::error::ApiResult;
+use crate::reply::Reply;
 use crate::router::Ctx;
-use crate::store;
+use crate::store::{self, Bind};
 
-pub async fn check(ctx: &Ctx) -> ApiResult<Response> {
+pub async fn check(ctx: &Ctx) -> ApiResult<Reply> {
     let nonce = random_base62(16);
     let d1 = timed(d1_round_trip(ctx, &nonce)).await;
     let kv = timed(kv_round_trip(ctx, &nonce)).await;
@@ -19,9 +19,10 @@ pub async fn check(ctx: &Ctx) -> ApiResult<Response> {
         d1,
         kv,
     };
-    let response = Response::from_json(&report)?.with_status(if healthy { 200 } else { 503 });
-    response.headers().set("Cache-Control", "no-store")?;
-    Ok(response)
+    Ok(Reply::json(
+        if healthy { 200 } else { 503 },
+        serde_json::to_value(report)?,
+    ))
 }
 
 async fn timed(check: impl Future<Output = Result<(), String>>) -> StorageCheck {
@@ -42,7 +43,7 @@ async fn d1_round_trip(ctx: &Ctx, nonce: &str) -> Result<(), String> {
              ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, nonce = excluded.nonce
              RETURNING nonce",
         )
-        .bind(&[(store::now_unix() as f64).into(), nonce.into()])
+        .bind(&[store::now_unix().js(), nonce.js()])
         .map_err(|e| e.to_string())?
         .first(Some("nonce"))
         .await

@@ -3,10 +3,21 @@
 
 mod accounts;
 mod auth;
+mod call;
+mod checkout_sessions;
 mod error;
 mod health;
+mod idempotency;
+mod omise;
+mod openapi;
+mod payment_links;
+mod prices;
+mod products;
+mod promotion_codes;
+mod reply;
 mod router;
 mod store;
+mod test_hooks;
 
 use worker::{Context, Env, Request, Response, Result, event};
 

@@ -1,11 +1,20 @@
-//! Every route of the Worker, in one place. Static assets (the demo shop, docs, the widget
-//! files) are served by the platform before the Worker runs; what reaches here is the API.
+//! The Worker's front door. Routes come from `till_shared::routes::ROUTES` (the same table
+//! the OpenAPI document is built from); each operation has exactly one handler below.
+//! Static assets (the demo shop, docs, the widget files) are served by the platform before
+//! the Worker runs.
 
 use till_shared::api::ErrorCode;
-use worker::{Context, Env, Method, Request, Response, Result};
+use till_shared::routes::{Access, Operation, resolve};
+use worker::{Context, Env, Request, Response, Result};
 
-use crate::error::{ApiError, ApiResult};
-use crate::{accounts, auth, health};
+use crate::call::{Call, read_body};
+use crate::error::{ApiError, ApiResult, Dialect};
+use crate::idempotency::{self, Claim};
+use crate::reply::Reply;
+use crate::{
+    accounts, auth, checkout_sessions, health, omise, openapi, payment_links, prices, products,
+    promotion_codes, test_hooks,
+};
 
 /// What every handler gets besides the request.
 pub struct Ctx {
@@ -16,27 +25,113 @@ pub struct Ctx {
 
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let ctx = Ctx { env, ctx };
-    let response = match route(req, &ctx).await {
-        Ok(response) => Ok(response),
-        Err(error) => error.into_response(),
-    }?;
-    Ok(response)
-}
-
-async fn route(req: Request, ctx: &Ctx) -> ApiResult<Response> {
-    let method = req.method();
+    let method = req.method().to_string();
     let path = req.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (&method, segments.as_slice()) {
-        (Method::Get, ["healthz"]) => health::check(ctx).await,
-        (Method::Post, ["v1", "accounts"]) => accounts::create(req, ctx).await,
-        (Method::Get, ["v1", "account"]) => {
-            let principal = auth::authenticate(&req, ctx).await?;
-            accounts::current(principal)
-        }
-        _ => Err(ApiError::new(
+    if path == "/__test/d1" && method == "POST" && test_hooks::enabled(&ctx) {
+        return test_hooks::query(req, &ctx)
+            .await
+            .unwrap_or_else(|error| error.into_reply(Dialect::Till))
+            .into_response();
+    }
+    let reply = match resolve(&method, &path) {
+        None => ApiError::new(
             ErrorCode::ResourceNotFound,
             format!("Unrecognized request URL ({method} {path})."),
-        )),
+        )
+        .into_reply(Dialect::Till),
+        Some(Err(allowed)) => ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "{method} is not supported on {path}; use {}.",
+                allowed.join(", ")
+            ),
+        )
+        .into_reply(Dialect::Till)
+        .with_header("Allow", allowed.join(", ")),
+        Some(Ok((route, id))) => {
+            let dialect = if route.access == Access::BasicSecret {
+                Dialect::Omise
+            } else {
+                Dialect::Till
+            };
+            match serve(req, &ctx, route, id, dialect).await {
+                Ok(reply) => reply,
+                Err(error) => error.into_reply(dialect),
+            }
+        }
+    };
+    reply.into_response()
+}
+
+async fn serve(
+    mut req: Request,
+    ctx: &Ctx,
+    route: &'static till_shared::routes::Route,
+    id: Option<String>,
+    dialect: Dialect,
+) -> ApiResult<Reply> {
+    let principal = auth::authorize(&req, ctx, route.access).await?;
+    let (body, raw) = read_body(&mut req).await?;
+    let idempotency_key = req.headers().get("Idempotency-Key")?;
+    let mut call = Call::new(ctx, route, principal, id, &req, body)?;
+
+    let keyed = match (&call.principal, idempotency_key) {
+        (Some(principal), Some(key)) if route.method == "POST" => Some((principal.clone(), key)),
+        _ => None,
+    };
+    let Some((principal, key)) = keyed else {
+        return dispatch(&mut call).await;
+    };
+    // The same key must come with the same request: method, path and body bytes.
+    let mut fingerprint = format!("{} {}\0", route.method, req.path()).into_bytes();
+    fingerprint.extend_from_slice(&raw);
+    let request_hash = till_shared::keys::sha256_hex(&fingerprint);
+    match idempotency::claim(ctx, &principal, &key, &request_hash).await? {
+        Claim::Replay(reply) => Ok(reply),
+        Claim::Fresh => {
+            let reply = dispatch(&mut call)
+                .await
+                .unwrap_or_else(|error| error.into_reply(dialect));
+            idempotency::finish(ctx, &principal, &key, &reply).await?;
+            Ok(reply)
+        }
+    }
+}
+
+async fn dispatch(call: &mut Call<'_>) -> ApiResult<Reply> {
+    match call.route.operation {
+        Operation::Health => health::check(call.ctx).await,
+        Operation::OpenApi => Ok(openapi::document(call)),
+        Operation::CreateAccount => accounts::create(call).await,
+        Operation::GetAccount => accounts::current(call),
+        Operation::RollSecretKey => accounts::roll_secret_key(call).await,
+        Operation::CreateProduct => products::create(call).await,
+        Operation::ListProducts => products::list(call).await,
+        Operation::GetProduct => products::get(call).await,
+        Operation::UpdateProduct => products::update(call).await,
+        Operation::ArchiveProduct => products::archive(call).await,
+        Operation::CreatePrice => prices::create(call).await,
+        Operation::ListPrices => prices::list(call).await,
+        Operation::GetPrice => prices::get(call).await,
+        Operation::UpdatePrice => prices::update(call).await,
+        Operation::CreatePromotionCode => promotion_codes::create(call).await,
+        Operation::ListPromotionCodes => promotion_codes::list(call).await,
+        Operation::GetPromotionCode => promotion_codes::get(call).await,
+        Operation::UpdatePromotionCode => promotion_codes::update(call).await,
+        Operation::DeactivatePromotionCode => promotion_codes::deactivate(call).await,
+        Operation::CreatePaymentLink => payment_links::create(call).await,
+        Operation::ListPaymentLinks => payment_links::list(call).await,
+        Operation::GetPaymentLink => payment_links::get(call).await,
+        Operation::UpdatePaymentLink => payment_links::update(call).await,
+        Operation::DeletePaymentLink => payment_links::delete(call).await,
+        Operation::ArchivePaymentLink => payment_links::archive(call).await,
+        Operation::CreateCheckoutSession => checkout_sessions::create(call).await,
+        Operation::ListCheckoutSessions => checkout_sessions::list(call).await,
+        Operation::GetCheckoutSession => checkout_sessions::get(call).await,
+        Operation::ExpireCheckoutSession => checkout_sessions::expire(call).await,
+        Operation::OmiseCreateLink => omise::create(call).await,
+        Operation::OmiseListLinks => omise::list(call).await,
+        Operation::OmiseGetLink => omise::get(call).await,
+        Operation::OmiseDestroyLink => omise::destroy(call).await,
     }
 }

@@ -17,6 +17,8 @@ pub enum ErrorCode {
     RateLimited,
     CardDeclined,
     PayloadTooLarge,
+    UnsupportedMediaType,
+    MethodNotAllowed,
     ApiError,
 }
 
@@ -32,6 +34,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::CardDeclined => "card_declined",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -47,7 +51,9 @@ impl ErrorCode {
             ErrorCode::InvalidRequest
             | ErrorCode::ResourceNotFound
             | ErrorCode::Conflict
-            | ErrorCode::PayloadTooLarge => "invalid_request_error",
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::UnsupportedMediaType
+            | ErrorCode::MethodNotAllowed => "invalid_request_error",
         }
     }
 
@@ -59,8 +65,10 @@ impl ErrorCode {
             ErrorCode::CardDeclined => 402,
             ErrorCode::Forbidden => 403,
             ErrorCode::ResourceNotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict | ErrorCode::IdempotencyError => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
             ErrorCode::ApiError => 500,
         }
@@ -167,6 +175,8 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::CardDeclined,
             ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::MethodNotAllowed,
         ] {
             assert!((400..500).contains(&code.http_status()), "{code:?}");
         }

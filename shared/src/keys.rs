@@ -97,7 +97,12 @@ pub fn key_shape(key: &str) -> Option<KeyShape> {
 /// The stored form of a key: lower-case hex SHA-256. Keys carry ~190 random bits, so a
 /// fast unsalted hash is enough (nothing to brute-force), and lookups stay one indexed read.
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    sha256_hex(key.as_bytes())
+}
+
+/// Lower-case hex SHA-256 of any bytes (request fingerprints for idempotency).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

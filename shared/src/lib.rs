@@ -4,9 +4,13 @@
 //! for `wasm32-unknown-unknown`, and most of Till's tests live beside it.
 
 pub mod api;
+pub mod catalog;
 pub mod ids;
 pub mod keys;
 pub mod money;
+pub mod openapi;
+pub mod params;
+pub mod routes;
 pub mod time;
 
 pub use ids::ShortCode;

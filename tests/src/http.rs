@@ -146,3 +146,22 @@ impl RequestBuilder<'_> {
         })
     }
 }
+
+impl Client {
+    /// Runs one read-only SQL query on the Worker's D1 through its test hook (present only
+    /// when the Worker runs with `TEST_HOOKS=enabled`; needs the operator token).
+    pub fn query_d1(&self, operator_token: &str, sql: &str) -> Result<Vec<serde_json::Value>> {
+        let reply = self
+            .with_bearer(operator_token)
+            .post("/__test/d1")
+            .json(&serde_json::json!({ "sql": sql }))
+            .send()?;
+        if reply.status != 200 {
+            return Err(format!("D1 query answered {}: {}", reply.status, reply.body).into());
+        }
+        Ok(reply.json()["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+}

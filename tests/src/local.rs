@@ -236,31 +236,3 @@ fn signal_group(group: i32, signal: i32) {
         libc::kill(-group, signal);
     }
 }
-
-/// Runs one SQL statement against the local D1 in `state_dir` through wrangler, and returns
-/// the result rows. For tests that assert what is stored, not only what the API says.
-pub fn query_d1(state_dir: &Path, sql: &str) -> Result<Vec<serde_json::Value>> {
-    let output = wrangler(state_dir)
-        .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
-        .arg(state_dir)
-        .arg("--command")
-        .arg(sql)
-        .stdin(Stdio::null())
-        .output()?;
-    if !output.status.success() {
-        return Err(format!(
-            "D1 query failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    let parsed: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let rows = parsed
-        .get(0)
-        .and_then(|r| r.get("results"))
-        .and_then(|r| r.as_array())
-        .cloned()
-        .ok_or_else(|| format!("unexpected D1 output: {parsed}"))?;
-    Ok(rows)
-}

@@ -1,133 +1,44 @@
-//! Black-box tests of the Worker running in local workerd with on-disk D1 and KV: one
-//! Worker on a free port with a fresh state directory for the whole suite, stopped after.
+//! The foundation: health, error shape, routing, static assets, accounts and keys.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
-
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Failed;
 use serde_json::json;
-use till_tests::accounts::{CreatedAccount, create_account};
-use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, query_d1, workspace_root};
 
-struct Suite {
-    worker: LocalWorker,
-    client: Client,
-    operator_token: String,
-    account: CreatedAccount,
-}
+use crate::{Check, Suite, ensure, ensure_eq};
 
-type Check = fn(&Suite) -> Result<(), Failed>;
-
-fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let checks: &[(&str, Check)] = &[
-        (
-            "healthz_proves_d1_and_kv_round_trips",
-            healthz_proves_d1_and_kv_round_trips,
-        ),
-        (
-            "unknown_paths_answer_404_in_the_documented_error_shape",
-            unknown_paths_answer_404_in_the_documented_error_shape,
-        ),
-        (
-            "demo_shop_page_and_widget_files_are_served",
-            demo_shop_page_and_widget_files_are_served,
-        ),
-        (
-            "each_key_resolves_to_its_account_and_environment",
-            each_key_resolves_to_its_account_and_environment,
-        ),
-        (
-            "bad_or_missing_keys_are_unauthorized",
-            bad_or_missing_keys_are_unauthorized,
-        ),
-        (
-            "accounts_need_the_operator_token",
-            accounts_need_the_operator_token,
-        ),
-        (
-            "keys_are_stored_only_as_hashes",
-            keys_are_stored_only_as_hashes,
-        ),
-    ];
-    if args.list {
-        let trials = checks
-            .iter()
-            .map(|(name, _)| Trial::test(*name, || Ok(())))
-            .collect();
-        return libtest_mimic::run(&args, trials).exit_code();
-    }
-
-    let suite = match start_suite() {
-        Ok(suite) => Arc::new(suite),
-        Err(error) => {
-            eprintln!("could not start the local Worker: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let trials = checks
-        .iter()
-        .map(|&(name, check)| {
-            let suite = Arc::clone(&suite);
-            Trial::test(name, move || check(&suite))
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
-    let state_dir = suite.worker.state_dir.clone();
-    drop(suite);
-    if conclusion.has_failed() {
-        eprintln!("Worker state and log kept in {}", state_dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&state_dir);
-    }
-    conclusion.exit_code()
-}
-
-fn start_suite() -> till_tests::Result<Suite> {
-    let state_dir: PathBuf = workspace_root()
-        .join("target/test-state")
-        .join(format!("worker-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state_dir);
-    std::fs::create_dir_all(&state_dir)?;
-    let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
-    let worker = LocalWorker::start(&WorkerConfig {
-        port: free_port()?,
-        state_dir: state_dir.clone(),
-        vars: vec![("OPERATOR_TOKEN".into(), operator_token.clone())],
-        output: Output::File(state_dir.join("worker.log")),
-    })?;
-    let account = create_account(&worker.base_url, &operator_token, "Test Merchant")?;
-    Ok(Suite {
-        client: Client::new(&worker.base_url),
-        worker,
-        operator_token,
-        account,
-    })
-}
-
-macro_rules! ensure {
-    ($condition:expr, $($message:tt)+) => {
-        if !$condition {
-            return Err(format!($($message)+).into());
-        }
-    };
-}
-
-macro_rules! ensure_eq {
-    ($left:expr, $right:expr $(,)?) => {{
-        let (left, right) = (&$left, &$right);
-        if left != right {
-            return Err(format!(
-                "{} != {}\n  left: {left:?}\n right: {right:?}",
-                stringify!($left),
-                stringify!($right)
-            )
-            .into());
-        }
-    }};
-}
+pub const CHECKS: &[(&str, Check)] = &[
+    (
+        "healthz_proves_d1_and_kv_round_trips",
+        healthz_proves_d1_and_kv_round_trips,
+    ),
+    (
+        "unknown_paths_answer_404_in_the_documented_error_shape",
+        unknown_paths_answer_404_in_the_documented_error_shape,
+    ),
+    (
+        "a_known_path_with_another_method_answers_405_with_allow",
+        a_known_path_with_another_method_answers_405_with_allow,
+    ),
+    (
+        "demo_shop_page_and_widget_files_are_served",
+        demo_shop_page_and_widget_files_are_served,
+    ),
+    (
+        "each_key_resolves_to_its_account_and_environment",
+        each_key_resolves_to_its_account_and_environment,
+    ),
+    (
+        "bad_or_missing_keys_are_unauthorized",
+        bad_or_missing_keys_are_unauthorized,
+    ),
+    (
+        "accounts_need_the_operator_token",
+        accounts_need_the_operator_token,
+    ),
+    (
+        "keys_are_stored_only_as_hashes",
+        keys_are_stored_only_as_hashes,
+    ),
+];
 
 fn healthz_proves_d1_and_kv_round_trips(suite: &Suite) -> Result<(), Failed> {
     let reply = suite.client.get("/healthz").send()?;
@@ -146,11 +57,11 @@ fn healthz_proves_d1_and_kv_round_trips(suite: &Suite) -> Result<(), Failed> {
     ensure_eq!(body["d1"]["ok"], json!(true));
     ensure_eq!(body["kv"]["ok"], json!(true));
     // The D1 half really wrote: the health row holds a fresh nonce after each check.
-    let rows = query_d1(&suite.worker.state_dir, "SELECT nonce FROM health_checks")?;
+    let rows = suite.query("SELECT nonce FROM health_checks")?;
     ensure_eq!(rows.len(), 1);
     let first = rows[0]["nonce"].clone();
     suite.client.get("/healthz").send()?;
-    let rows = query_d1(&suite.worker.state_dir, "SELECT nonce FROM health_checks")?;
+    let rows = suite.query("SELECT nonce FROM health_checks")?;
     ensure!(rows[0]["nonce"] != first, "the nonce did not change");
     Ok(())
 }
@@ -159,7 +70,7 @@ fn unknown_paths_answer_404_in_the_documented_error_shape(suite: &Suite) -> Resu
     for (method, path) in [
         ("GET", "/v1/nothing-here"),
         ("POST", "/v1/nothing/here"),
-        ("DELETE", "/healthz"),
+        ("GET", "/v1/products/x/y"),
     ] {
         let reply = suite.client.request(method, path).send()?;
         ensure_eq!(reply.status, 404);
@@ -173,6 +84,14 @@ fn unknown_paths_answer_404_in_the_documented_error_shape(suite: &Suite) -> Resu
         );
         ensure_eq!(body.as_object().map(|o| o.len()), Some(1));
     }
+    Ok(())
+}
+
+fn a_known_path_with_another_method_answers_405_with_allow(suite: &Suite) -> Result<(), Failed> {
+    let reply = suite.client.request("DELETE", "/healthz").send()?;
+    ensure_eq!(reply.status, 405);
+    ensure_eq!(reply.header("allow"), Some("GET"));
+    ensure_eq!(reply.json()["error"]["code"], json!("method_not_allowed"));
     Ok(())
 }
 
@@ -253,14 +172,10 @@ fn bad_or_missing_keys_are_unauthorized(suite: &Suite) -> Result<(), Failed> {
 }
 
 fn accounts_need_the_operator_token(suite: &Suite) -> Result<(), Failed> {
-    let count = || -> Result<i64, Failed> {
-        let rows = query_d1(
-            &suite.worker.state_dir,
-            "SELECT count(*) AS n FROM accounts",
-        )?;
+    let intruders = || -> Result<i64, Failed> {
+        let rows = suite.query("SELECT count(*) AS n FROM accounts WHERE name = 'Intruder'")?;
         Ok(rows[0]["n"].as_i64().unwrap_or(-1))
     };
-    let before = count()?;
     for token in [
         None,
         Some("op_wrong"),
@@ -285,18 +200,15 @@ fn accounts_need_the_operator_token(suite: &Suite) -> Result<(), Failed> {
         .send()?;
     ensure_eq!(empty_name.status, 400);
     ensure_eq!(empty_name.json()["error"]["param"], json!("name"));
-    ensure_eq!(count()?, before);
+    ensure_eq!(intruders()?, 0);
     Ok(())
 }
 
 fn keys_are_stored_only_as_hashes(suite: &Suite) -> Result<(), Failed> {
-    let rows = query_d1(
-        &suite.worker.state_dir,
-        &format!(
-            "SELECT * FROM api_keys WHERE account_id = '{}'",
-            suite.account.id
-        ),
-    )?;
+    let rows = suite.query(&format!(
+        "SELECT * FROM api_keys WHERE account_id = '{}'",
+        suite.account.id
+    ))?;
     ensure_eq!(rows.len(), 4);
     let dump = serde_json::to_string(&rows)?;
     let keys = &suite.account.keys;

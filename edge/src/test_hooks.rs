@@ -1,0 +1,36 @@
+//! Hooks for Till's own black-box tests, present only when the Worker variable
+//! `TEST_HOOKS` is `enabled` (the test harness sets it; production never does) and guarded
+//! by the operator token. `POST /__test/d1 {"sql": "SELECT …"}` runs one read-only query on
+//! the Worker's own D1 binding, so tests can check what is stored without a second SQLite
+//! reader contending for the database file.
+
+use serde_json::{Value, json};
+use worker::Request;
+
+use crate::auth;
+use crate::call::read_body;
+use crate::error::{ApiError, ApiResult};
+use crate::reply::Reply;
+use crate::router::Ctx;
+use crate::store;
+
+pub fn enabled(ctx: &Ctx) -> bool {
+    ctx.env
+        .var("TEST_HOOKS")
+        .is_ok_and(|v| v.to_string() == "enabled")
+}
+
+pub async fn query(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(&req, ctx)?;
+    let (body, _) = read_body(&mut req).await?;
+    let sql = body["sql"].as_str().unwrap_or_default().trim().to_owned();
+    let read_only = sql
+        .get(..6)
+        .is_some_and(|start| start.eq_ignore_ascii_case("SELECT"))
+        && !sql.contains(';');
+    if !read_only {
+        return Err(ApiError::invalid("sql", "Only one SELECT statement."));
+    }
+    let rows: Vec<Value> = store::db(ctx)?.prepare(sql).all().await?.results()?;
+    Ok(Reply::ok(json!({ "results": rows })))
+}

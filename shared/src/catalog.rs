@@ -1,0 +1,233 @@
+//! Catalogue rules: billing intervals, product slugs, promotion discounts, and the small
+//! validations the merchant API shares (emails, codes, locales).
+
+use crate::money::{Money, MoneyError};
+
+/// A recurring price's billing period unit. MINUTE and HOUR exist only in SANDBOX, so
+/// billing can be watched in real time while testing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interval {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Interval {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Interval::Minute => "MINUTE",
+            Interval::Hour => "HOUR",
+            Interval::Day => "DAY",
+            Interval::Week => "WEEK",
+            Interval::Month => "MONTH",
+            Interval::Year => "YEAR",
+        }
+    }
+
+    /// Accepts the documents' spellings: `MONTH`, `month`, `monthly`, `months`; `minutes`.
+    pub fn parse(text: &str) -> Option<Interval> {
+        let word = text.trim().to_ascii_lowercase();
+        let word = word.strip_suffix('s').unwrap_or(&word);
+        Some(match word {
+            "minute" => Interval::Minute,
+            "hour" | "hourly" => Interval::Hour,
+            "day" | "daily" => Interval::Day,
+            "week" | "weekly" => Interval::Week,
+            "month" | "monthly" => Interval::Month,
+            "year" | "yearly" | "annual" | "annually" => Interval::Year,
+            _ => return None,
+        })
+    }
+
+    /// Whether an account in this environment may bill on this interval.
+    pub const fn allowed(self, sandbox: bool) -> bool {
+        sandbox || !matches!(self, Interval::Minute | Interval::Hour)
+    }
+}
+
+/// A URL-safe slug from a name: lower-case ASCII letters and digits separated by single
+/// hyphens (`"Pro Monthly!"` → `pro-monthly`). Non-ASCII names give an empty slug; the
+/// caller then makes one up.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    slug.chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// Whether a merchant-given slug is acceptable: what [`slugify`] could produce, 1–64 chars.
+pub fn is_valid_slug(slug: &str) -> bool {
+    (1..=64).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+}
+
+/// Promotion codes: 1–64 letters, digits, `-` or `_`. Compared without regard to case.
+pub fn is_valid_promotion_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A plausible email address: one `@`, something before it, a dotted domain after it, no
+/// spaces, at most 254 characters. Deliverability is the receipt's problem, not ours.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+}
+
+/// The checkout page's languages.
+pub const LOCALES: &[&str] = &["auto", "en", "zh-TW", "zh-CN", "ja", "th"];
+
+/// A promotion's effect on a subtotal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discount {
+    /// 1–100 percent off, rounded down to the minor unit (in the shopper's favour never by
+    /// more than the advertised percentage).
+    Percent(u8),
+    /// A fixed amount off, never below zero.
+    Amount(Money),
+}
+
+impl Discount {
+    /// The amount taken off `subtotal`.
+    pub fn amount_off(self, subtotal: Money) -> Result<Money, MoneyError> {
+        match self {
+            Discount::Percent(percent) => {
+                let off = i128::from(subtotal.amount()) * i128::from(percent.min(100)) / 100;
+                Money::from_minor(off as i64, subtotal.currency())
+            }
+            Discount::Amount(amount) => {
+                if amount.currency() != subtotal.currency() {
+                    return Err(MoneyError::CurrencyMismatch(
+                        amount.currency(),
+                        subtotal.currency(),
+                    ));
+                }
+                Money::from_minor(amount.amount().min(subtotal.amount()), subtotal.currency())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::{Currency, MAX_MINOR_UNITS};
+    use proptest::prelude::*;
+
+    #[test]
+    fn intervals_accept_every_documented_spelling() {
+        for (text, interval) in [
+            ("MONTH", Interval::Month),
+            ("monthly", Interval::Month),
+            ("months", Interval::Month),
+            ("yearly", Interval::Year),
+            ("YEAR", Interval::Year),
+            ("week", Interval::Week),
+            ("daily", Interval::Day),
+            ("minutes", Interval::Minute),
+            ("hours", Interval::Hour),
+        ] {
+            assert_eq!(Interval::parse(text), Some(interval), "{text}");
+        }
+        assert_eq!(Interval::parse("fortnightly"), None);
+        assert!(Interval::Minute.allowed(true));
+        assert!(!Interval::Minute.allowed(false));
+        assert!(!Interval::Hour.allowed(false));
+        assert!(Interval::Month.allowed(false));
+    }
+
+    #[test]
+    fn slugs_are_lower_case_words_joined_by_hyphens() {
+        assert_eq!(slugify("Pro Monthly"), "pro-monthly");
+        assert_eq!(slugify("  Hot Latte -- Large!! "), "hot-latte-large");
+        assert_eq!(slugify("電子書"), "");
+        assert!(is_valid_slug("pro-monthly"));
+        for bad in ["", "Pro", "-a", "a-", "a--b", "a b", "a_b"] {
+            assert!(!is_valid_slug(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_and_codes() {
+        assert!(is_plausible_email("user@example.com"));
+        for bad in [
+            "user",
+            "@example.com",
+            "user@",
+            "user@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "user@.com",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+        assert!(is_valid_promotion_code("LAUNCH20"));
+        assert!(is_valid_promotion_code("summer_sale-2026"));
+        assert!(!is_valid_promotion_code("two words"));
+        assert!(!is_valid_promotion_code(""));
+    }
+
+    #[test]
+    fn percent_discounts_round_down_and_amount_discounts_stop_at_zero() {
+        let usd = |a| Money::from_minor(a, Currency::Usd).unwrap();
+        assert_eq!(
+            Discount::Percent(20).amount_off(usd(590)).unwrap(),
+            usd(118)
+        );
+        assert_eq!(Discount::Percent(33).amount_off(usd(100)).unwrap(), usd(33));
+        assert_eq!(
+            Discount::Percent(15).amount_off(usd(999)).unwrap(),
+            usd(149)
+        );
+        assert_eq!(
+            Discount::Percent(100).amount_off(usd(999)).unwrap(),
+            usd(999)
+        );
+        assert_eq!(
+            Discount::Amount(usd(500)).amount_off(usd(300)).unwrap(),
+            usd(300)
+        );
+        let jpy = Money::from_minor(100, Currency::Jpy).unwrap();
+        assert!(Discount::Amount(jpy).amount_off(usd(300)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn a_discount_never_exceeds_the_subtotal(subtotal in 0..=MAX_MINOR_UNITS, percent in 1u8..=100, off in 0..=MAX_MINOR_UNITS) {
+            let subtotal = Money::from_minor(subtotal, Currency::Thb).unwrap();
+            let by_percent = Discount::Percent(percent).amount_off(subtotal).unwrap();
+            prop_assert!(by_percent.amount() <= subtotal.amount());
+            prop_assert!(by_percent.amount() * 100 <= subtotal.amount() * i64::from(percent));
+            let by_amount = Discount::Amount(Money::from_minor(off, Currency::Thb).unwrap()).amount_off(subtotal).unwrap();
+            prop_assert_eq!(by_amount.amount(), off.min(subtotal.amount()));
+        }
+    }
+}

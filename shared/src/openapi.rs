@@ -1,0 +1,544 @@
+//! The OpenAPI 3.1 document of Till's API, built from [`crate::routes::ROUTES`] and the
+//! object schemas below. The tests check that every route is documented, that every
+//! schema a route names exists, and (black-box, against the Worker) that each object the
+//! API returns has exactly the documented properties.
+
+use serde_json::{Map, Value, json};
+
+use crate::routes::{Access, ROUTES};
+
+/// A property's type in the compact notation below: `string`, `integer`, `boolean`,
+/// `object`, `array`; a trailing `?` makes it nullable.
+fn property(kind: &str) -> Value {
+    let (kind, nullable) = kind.strip_suffix('?').map_or((kind, false), |k| (k, true));
+    if nullable {
+        json!({ "type": [kind, "null"] })
+    } else {
+        json!({ "type": kind })
+    }
+}
+
+fn object(properties: &[(&str, &str)]) -> Value {
+    let props: Map<String, Value> = properties
+        .iter()
+        .map(|(name, kind)| ((*name).to_owned(), property(kind)))
+        .collect();
+    json!({ "type": "object", "properties": props })
+}
+
+fn list_of(item: &str, page_mode: bool) -> Value {
+    let mut schema = object(&[
+        ("object", "string"),
+        ("data", "array"),
+        ("has_more", "boolean"),
+    ]);
+    schema["properties"]["data"]["items"] =
+        json!({ "$ref": format!("#/components/schemas/{item}") });
+    if page_mode {
+        for (name, kind) in [
+            ("count", "integer"),
+            ("page", "integer"),
+            ("page_size", "integer"),
+            ("list", "array"),
+        ] {
+            schema["properties"][name] = property(kind);
+        }
+    }
+    schema
+}
+
+/// Properties of every object the API returns, and of every request body.
+pub fn schemas() -> Map<String, Value> {
+    let mut s = Map::new();
+    let mut add = |name: &str, schema: Value| {
+        s.insert(name.to_owned(), schema);
+    };
+    add("Error", object(&[("error", "object")]));
+    add(
+        "Health",
+        object(&[
+            ("status", "string"),
+            ("version", "string"),
+            ("d1", "object"),
+            ("kv", "object"),
+        ]),
+    );
+    add(
+        "OpenApiDocument",
+        object(&[
+            ("openapi", "string"),
+            ("info", "object"),
+            ("servers", "array"),
+            ("paths", "object"),
+            ("components", "object"),
+        ]),
+    );
+    add("CreateAccount", object(&[("name", "string")]));
+    add(
+        "CreatedAccount",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("name", "string"),
+            ("created_at", "string"),
+            ("keys", "object"),
+        ]),
+    );
+    add(
+        "Account",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("name", "string"),
+            ("environment", "string"),
+            ("key_kind", "string"),
+        ]),
+    );
+    add(
+        "RolledKey",
+        object(&[
+            ("object", "string"),
+            ("environment", "string"),
+            ("kind", "string"),
+            ("secret_key", "string"),
+        ]),
+    );
+
+    add(
+        "CreateProduct",
+        object(&[
+            ("name", "string"),
+            ("slug", "string"),
+            ("description", "string"),
+            ("images", "array"),
+            ("metadata", "object"),
+            ("active", "boolean"),
+            ("price", "object"),
+            ("type", "string"),
+            ("txamt", "integer"),
+            ("txcurrcd", "string"),
+            ("interval", "string"),
+            ("interval_count", "integer"),
+            ("usage_type", "string"),
+        ]),
+    );
+    add(
+        "UpdateProduct",
+        object(&[
+            ("name", "string"),
+            ("slug", "string"),
+            ("description", "string?"),
+            ("images", "array"),
+            ("metadata", "object?"),
+            ("active", "boolean"),
+            ("default_price", "string"),
+        ]),
+    );
+    add(
+        "Product",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("name", "string"),
+            ("slug", "string"),
+            ("description", "string?"),
+            ("images", "array"),
+            ("metadata", "object?"),
+            ("active", "boolean"),
+            ("default_price", "object?"),
+            ("price", "integer?"),
+            ("currency", "string?"),
+            ("type", "string"),
+            ("livemode", "boolean"),
+            ("environment", "string"),
+            ("created_at", "string"),
+            ("updated_at", "string"),
+        ]),
+    );
+    add("ProductList", list_of("Product", true));
+
+    add(
+        "CreatePrice",
+        object(&[
+            ("product", "string"),
+            ("amount", "integer"),
+            ("currency", "string"),
+            ("type", "string"),
+            ("interval", "string"),
+            ("interval_count", "integer"),
+            ("usage_type", "string"),
+            ("nickname", "string"),
+            ("metadata", "object"),
+        ]),
+    );
+    add(
+        "UpdatePrice",
+        object(&[
+            ("active", "boolean"),
+            ("nickname", "string?"),
+            ("metadata", "object?"),
+        ]),
+    );
+    add(
+        "Price",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("product", "string"),
+            ("product_id", "string"),
+            ("active", "boolean"),
+            ("amount", "integer"),
+            ("currency", "string"),
+            ("type", "string"),
+            ("recurring", "object?"),
+            ("nickname", "string?"),
+            ("metadata", "object?"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+        ]),
+    );
+    add("PriceList", list_of("Price", true));
+
+    add(
+        "CreatePromotionCode",
+        object(&[
+            ("code", "string"),
+            ("percent_off", "integer"),
+            ("amount_off", "integer"),
+            ("currency", "string"),
+            ("max_redemptions", "integer"),
+            ("expires_at", "string"),
+            ("products", "array"),
+            ("active", "boolean"),
+            ("metadata", "object"),
+        ]),
+    );
+    add(
+        "UpdatePromotionCode",
+        object(&[
+            ("active", "boolean"),
+            ("max_redemptions", "integer?"),
+            ("expires_at", "string?"),
+            ("metadata", "object?"),
+        ]),
+    );
+    add(
+        "PromotionCode",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("code", "string"),
+            ("percent_off", "integer?"),
+            ("amount_off", "integer?"),
+            ("currency", "string?"),
+            ("max_redemptions", "integer?"),
+            ("times_redeemed", "integer"),
+            ("expires_at", "string?"),
+            ("products", "array"),
+            ("active", "boolean"),
+            ("metadata", "object?"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+        ]),
+    );
+    add("PromotionCodeList", list_of("PromotionCode", true));
+
+    let link_settings: &[(&str, &str)] = &[
+        ("name", "string?"),
+        ("title", "string?"),
+        ("description", "string?"),
+        ("multiple", "boolean"),
+        ("promotion_code", "string?"),
+        ("allow_promotion_codes", "boolean"),
+        ("collect_payment_method", "string"),
+        ("success_url", "string?"),
+        ("after_completion", "object?"),
+        ("custom_fields", "array"),
+        ("billing_address_collection", "string"),
+        ("customer_creation", "string"),
+        ("submit_type", "string"),
+        ("max_completions", "integer?"),
+        ("metadata", "object?"),
+        ("active", "boolean"),
+    ];
+    let mut create_link = link_settings.to_vec();
+    create_link.extend([
+        ("product_id", "string"),
+        ("product_slug", "string"),
+        ("line_items", "array"),
+        ("amount", "integer"),
+        ("currency", "string"),
+        ("currency_id", "string"),
+    ]);
+    add("CreatePaymentLink", object(&create_link));
+    add("UpdatePaymentLink", object(link_settings));
+    let mut link = link_settings.to_vec();
+    link.extend([
+        ("id", "string"),
+        ("object", "string"),
+        ("url", "string"),
+        ("url_id", "string"),
+        ("payment_uri", "string"),
+        ("deleted", "boolean"),
+        ("livemode", "boolean"),
+        ("environment", "string"),
+        ("product_id", "string?"),
+        ("product", "object?"),
+        ("line_items", "array"),
+        ("amount", "integer?"),
+        ("currency", "string?"),
+        ("currency_id", "string?"),
+        ("used", "boolean"),
+        ("view_count", "integer"),
+        ("session_count", "integer"),
+        ("completed_count", "integer"),
+        ("created_via", "string"),
+        ("created_at", "string"),
+        ("updated_at", "string"),
+    ]);
+    add("PaymentLink", object(&link));
+    add("PaymentLinkList", list_of("PaymentLink", true));
+    add(
+        "DeletedPaymentLink",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("deleted", "boolean"),
+        ]),
+    );
+
+    add(
+        "CreateCheckoutSession",
+        object(&[
+            ("product_id", "string"),
+            ("product_slug", "string"),
+            ("price_id", "string"),
+            ("line_items", "array"),
+            ("mode", "string"),
+            ("success_url", "string"),
+            ("cancel_url", "string"),
+            ("customer_email", "string"),
+            ("customer_name", "string"),
+            ("metadata", "object"),
+            ("promotion_code", "string"),
+            ("locale", "string"),
+            ("client_reference_id", "string"),
+            ("expires_at", "string"),
+        ]),
+    );
+    add(
+        "CheckoutSession",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("url", "string"),
+            ("status", "string"),
+            ("payment_status", "string"),
+            ("mode", "string"),
+            ("currency", "string"),
+            ("amount_subtotal", "integer"),
+            ("amount_discount", "integer"),
+            ("amount_total", "integer"),
+            ("line_items", "array"),
+            ("payment_link", "string?"),
+            ("promotion_code", "string?"),
+            ("success_url", "string?"),
+            ("cancel_url", "string?"),
+            ("customer_email", "string?"),
+            ("customer_name", "string?"),
+            ("customer_details", "object"),
+            ("client_reference_id", "string?"),
+            ("locale", "string?"),
+            ("metadata", "object?"),
+            ("order_id", "string?"),
+            ("subscription_id", "string?"),
+            ("setup_intent_id", "string?"),
+            ("orderId", "string?"),
+            ("subscriptionId", "string?"),
+            ("livemode", "boolean"),
+            ("environment", "string"),
+            ("expires_at", "string"),
+            ("created_at", "string"),
+            ("completed_at", "string?"),
+        ]),
+    );
+    add("CheckoutSessionList", list_of("CheckoutSession", true));
+
+    add(
+        "OmiseCreateLink",
+        object(&[
+            ("amount", "integer"),
+            ("currency", "string"),
+            ("title", "string"),
+            ("description", "string"),
+            ("multiple", "boolean"),
+        ]),
+    );
+    add(
+        "OmiseLink",
+        object(&[
+            ("object", "string"),
+            ("id", "string"),
+            ("livemode", "boolean"),
+            ("location", "string"),
+            ("amount", "integer"),
+            ("currency", "string"),
+            ("used", "boolean"),
+            ("multiple", "boolean"),
+            ("title", "string?"),
+            ("description", "string?"),
+            ("charges", "object"),
+            ("payment_uri", "string"),
+            ("deleted", "boolean"),
+            ("created", "string"),
+        ]),
+    );
+    let mut omise_list = object(&[
+        ("object", "string"),
+        ("from", "string"),
+        ("to", "string"),
+        ("offset", "integer"),
+        ("limit", "integer"),
+        ("total", "integer"),
+        ("order", "string"),
+        ("location", "string"),
+        ("data", "array"),
+    ]);
+    omise_list["properties"]["data"]["items"] = json!({ "$ref": "#/components/schemas/OmiseLink" });
+    add("OmiseLinkList", omise_list);
+    add(
+        "OmiseError",
+        object(&[
+            ("object", "string"),
+            ("location", "string"),
+            ("code", "string"),
+            ("message", "string"),
+        ]),
+    );
+    s
+}
+
+fn security(access: Access) -> Value {
+    match access {
+        Access::Public => json!([]),
+        Access::Operator => json!([{ "operatorToken": [] }]),
+        Access::Secret | Access::AnyKey => json!([{ "apiKey": [] }]),
+        Access::BasicSecret => json!([{ "basicSecretKey": [] }, { "apiKey": [] }]),
+    }
+}
+
+/// The whole document, with `server` as its base URL.
+pub fn document(server: &str) -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let error = if route.access == Access::BasicSecret {
+            "OmiseError"
+        } else {
+            "Error"
+        };
+        let mut operation = json!({
+            "operationId": format!("{:?}", route.operation),
+            "summary": route.summary,
+            "security": security(route.access),
+            "responses": {
+                "2XX": { "description": "Success", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{}", route.response) } } } },
+                "4XX": { "description": "The request was refused", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{error}") } } } },
+            },
+        });
+        if route.path.contains("{id}") {
+            operation["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        }
+        if let Some(request) = route.request {
+            let schema = json!({ "$ref": format!("#/components/schemas/{request}") });
+            operation["requestBody"] = json!({ "content": {
+                "application/json": { "schema": schema },
+                "application/x-www-form-urlencoded": { "schema": schema },
+            }});
+        }
+        let entry = paths.entry(route.path).or_insert_with(|| json!({}));
+        entry[route.method.to_ascii_lowercase()] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Till API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Payment links, hosted checkout and subscriptions. Request fields are accepted in camelCase and snake_case; responses are snake_case.",
+        },
+        "servers": [{ "url": server }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "apiKey": { "type": "http", "scheme": "bearer", "description": "sk_test_…/sk_live_… or pk_test_…/pk_live_…" },
+                "basicSecretKey": { "type": "http", "scheme": "basic", "description": "The secret key as user name, empty password (Omise dialect)." },
+                "operatorToken": { "type": "http", "scheme": "bearer", "description": "The Worker's OPERATOR_TOKEN." },
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if key == "$ref" {
+                        out.push(
+                            v.as_str()
+                                .unwrap_or_default()
+                                .trim_start_matches("#/components/schemas/")
+                                .to_owned(),
+                        );
+                    }
+                    refs(v, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented_with_its_method() {
+        let doc = document("http://127.0.0.1:8787");
+        for route in ROUTES {
+            let operation = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+            assert!(
+                operation.is_object(),
+                "{} {} is missing",
+                route.method,
+                route.path
+            );
+            assert_eq!(operation["summary"], route.summary);
+        }
+        let documented: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum();
+        assert_eq!(
+            documented,
+            ROUTES.len(),
+            "the document has operations no route serves"
+        );
+    }
+
+    #[test]
+    fn every_referenced_schema_exists_and_every_schema_is_used() {
+        let doc = document("http://x");
+        let mut referenced = Vec::new();
+        refs(&doc, &mut referenced);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for name in &referenced {
+            assert!(schemas.contains_key(name), "missing schema {name}");
+        }
+        for name in schemas.keys() {
+            assert!(referenced.contains(name), "schema {name} is never used");
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Every API route, as data: the Worker's router dispatches from this table and the
+//! OpenAPI document is built from it, so the two cannot disagree.
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// The operator token (`OPERATOR_TOKEN`).
+    Operator,
+    /// A secret key.
+    Secret,
+    /// A secret or a publishable key.
+    AnyKey,
+    /// A secret key as the HTTP Basic user name (the Omise dialect).
+    BasicSecret,
+}
+
+/// What a route does; the router has one handler per operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Health,
+    OpenApi,
+    CreateAccount,
+    GetAccount,
+    RollSecretKey,
+    CreateProduct,
+    ListProducts,
+    GetProduct,
+    UpdateProduct,
+    ArchiveProduct,
+    CreatePrice,
+    ListPrices,
+    GetPrice,
+    UpdatePrice,
+    CreatePromotionCode,
+    ListPromotionCodes,
+    GetPromotionCode,
+    UpdatePromotionCode,
+    DeactivatePromotionCode,
+    CreatePaymentLink,
+    ListPaymentLinks,
+    GetPaymentLink,
+    UpdatePaymentLink,
+    DeletePaymentLink,
+    ArchivePaymentLink,
+    CreateCheckoutSession,
+    ListCheckoutSessions,
+    GetCheckoutSession,
+    ExpireCheckoutSession,
+    OmiseCreateLink,
+    OmiseListLinks,
+    OmiseGetLink,
+    OmiseDestroyLink,
+}
+
+/// One route: method, path template (`{id}` is the only parameter), operation, access,
+/// and what the OpenAPI document says of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation: Operation,
+    pub access: Access,
+    pub summary: &'static str,
+    /// Component schema of the JSON body, if any.
+    pub request: Option<&'static str>,
+    /// Component schema of a successful response.
+    pub response: &'static str,
+}
+
+macro_rules! routes {
+    ($($method:literal $path:literal => $op:ident, $access:ident, $req:expr, $resp:literal, $summary:literal;)+) => {
+        pub const ROUTES: &[Route] = &[$(Route {
+            method: $method,
+            path: $path,
+            operation: Operation::$op,
+            access: Access::$access,
+            summary: $summary,
+            request: $req,
+            response: $resp,
+        },)+];
+    };
+}
+
+routes! {
+    "GET" "/healthz" => Health, Public, None, "Health", "Version, and a D1 and a KV round trip.";
+    "GET" "/v1/openapi.json" => OpenApi, Public, None, "OpenApiDocument", "This document.";
+
+    "POST" "/v1/accounts" => CreateAccount, Operator, Some("CreateAccount"), "CreatedAccount", "Create a merchant account with test and live keys (shown once).";
+    "GET" "/v1/account" => GetAccount, AnyKey, None, "Account", "The account and environment the calling key acts in.";
+    "POST" "/v1/account/roll_key" => RollSecretKey, Secret, None, "RolledKey", "Replace the calling secret key: a new one is returned and the old one stops working at once.";
+
+    "POST" "/v1/products" => CreateProduct, Secret, Some("CreateProduct"), "Product", "Create a product with its default price (nested `price`, or the flat recurring form).";
+    "GET" "/v1/products" => ListProducts, AnyKey, None, "ProductList", "List products (cursor or page pagination).";
+    "GET" "/v1/products/{id}" => GetProduct, AnyKey, None, "Product", "Retrieve a product.";
+    "PATCH" "/v1/products/{id}" => UpdateProduct, Secret, Some("UpdateProduct"), "Product", "Update a product.";
+    "POST" "/v1/products/{id}" => UpdateProduct, Secret, Some("UpdateProduct"), "Product", "Update a product (POST form of PATCH).";
+    "POST" "/v1/products/{id}/archive" => ArchiveProduct, Secret, None, "Product", "Archive a product (active = false).";
+    "DELETE" "/v1/products/{id}" => ArchiveProduct, Secret, None, "Product", "Archive a product (products are never erased).";
+
+    "POST" "/v1/prices" => CreatePrice, Secret, Some("CreatePrice"), "Price", "Add a price to a product.";
+    "GET" "/v1/prices" => ListPrices, AnyKey, None, "PriceList", "List prices, optionally of one product.";
+    "GET" "/v1/prices/{id}" => GetPrice, AnyKey, None, "Price", "Retrieve a price.";
+    "PATCH" "/v1/prices/{id}" => UpdatePrice, Secret, Some("UpdatePrice"), "Price", "Update a price's active flag, nickname or metadata (amounts never change).";
+
+    "POST" "/v1/promotion_codes" => CreatePromotionCode, Secret, Some("CreatePromotionCode"), "PromotionCode", "Create a promotion code.";
+    "GET" "/v1/promotion_codes" => ListPromotionCodes, Secret, None, "PromotionCodeList", "List promotion codes.";
+    "GET" "/v1/promotion_codes/{id}" => GetPromotionCode, Secret, None, "PromotionCode", "Retrieve a promotion code.";
+    "PATCH" "/v1/promotion_codes/{id}" => UpdatePromotionCode, Secret, Some("UpdatePromotionCode"), "PromotionCode", "Update a promotion code.";
+    "POST" "/v1/promotion_codes/{id}" => UpdatePromotionCode, Secret, Some("UpdatePromotionCode"), "PromotionCode", "Update a promotion code (POST form of PATCH).";
+    "DELETE" "/v1/promotion_codes/{id}" => DeactivatePromotionCode, Secret, None, "PromotionCode", "Deactivate a promotion code.";
+
+    "POST" "/v1/payment_links" => CreatePaymentLink, Secret, Some("CreatePaymentLink"), "PaymentLink", "Create a payment link: by product, by line items, or by amount.";
+    "GET" "/v1/payment_links" => ListPaymentLinks, Secret, None, "PaymentLinkList", "List payment links (cursor, or page / page_size with a total count).";
+    "GET" "/v1/payment_links/{id}" => GetPaymentLink, Secret, None, "PaymentLink", "Retrieve a payment link with its line items expanded.";
+    "PATCH" "/v1/payment_links/{id}" => UpdatePaymentLink, Secret, Some("UpdatePaymentLink"), "PaymentLink", "Update a payment link.";
+    "POST" "/v1/payment_links/{id}" => UpdatePaymentLink, Secret, Some("UpdatePaymentLink"), "PaymentLink", "Update a payment link (POST form of PATCH).";
+    "DELETE" "/v1/payment_links/{id}" => DeletePaymentLink, Secret, None, "DeletedPaymentLink", "Deactivate and delete a payment link (soft delete).";
+    "POST" "/v1/payment_links/{id}/archive" => ArchivePaymentLink, Secret, None, "PaymentLink", "Archive a payment link (active = false).";
+    "POST" "/v1/payment-links" => CreatePaymentLink, Secret, Some("CreatePaymentLink"), "PaymentLink", "Alias of /v1/payment_links, as the payment-links document spells it.";
+    "GET" "/v1/payment-links" => ListPaymentLinks, Secret, None, "PaymentLinkList", "Alias of /v1/payment_links.";
+    "GET" "/v1/payment-links/{id}" => GetPaymentLink, Secret, None, "PaymentLink", "Alias of /v1/payment_links/{id}.";
+    "PATCH" "/v1/payment-links/{id}" => UpdatePaymentLink, Secret, Some("UpdatePaymentLink"), "PaymentLink", "Alias of /v1/payment_links/{id}.";
+    "DELETE" "/v1/payment-links/{id}" => DeletePaymentLink, Secret, None, "DeletedPaymentLink", "Alias of /v1/payment_links/{id}.";
+
+    "POST" "/v1/checkout/sessions" => CreateCheckoutSession, AnyKey, Some("CreateCheckoutSession"), "CheckoutSession", "Create a hosted checkout session (publishable keys may not send metadata).";
+    "GET" "/v1/checkout/sessions" => ListCheckoutSessions, Secret, None, "CheckoutSessionList", "List checkout sessions.";
+    "GET" "/v1/checkout/sessions/{id}" => GetCheckoutSession, Secret, None, "CheckoutSession", "Retrieve a checkout session.";
+    "POST" "/v1/checkout/sessions/{id}/expire" => ExpireCheckoutSession, Secret, None, "CheckoutSession", "Expire an open checkout session.";
+
+    "POST" "/links" => OmiseCreateLink, BasicSecret, Some("OmiseCreateLink"), "OmiseLink", "Omise dialect: create an amount link (form or JSON body).";
+    "GET" "/links" => OmiseListLinks, BasicSecret, None, "OmiseLinkList", "Omise dialect: list links (from, to, offset, limit, order).";
+    "GET" "/links/{id}" => OmiseGetLink, BasicSecret, None, "OmiseLink", "Omise dialect: retrieve a link.";
+    "DELETE" "/links/{id}" => OmiseDestroyLink, BasicSecret, None, "OmiseLink", "Omise dialect: destroy a link.";
+}
+
+/// A matched route and the `{id}` of its path, if the template has one.
+pub type Matched = (&'static Route, Option<String>);
+
+/// The route for a request. `None` when no route has this path; `Some(Err(allowed))` when
+/// the path exists but not with this method.
+pub fn resolve(
+    method: &str,
+    path: &str,
+) -> Option<Result<Matched, Vec<&'static str>>> {
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        if let Some(id) = match_template(route.path, path) {
+            if route.method == method {
+                return Some(Ok((route, id)));
+            }
+            allowed.push(route.method);
+        }
+    }
+    (!allowed.is_empty()).then_some(Err(allowed))
+}
+
+/// `Some(None)` for a match without parameter, `Some(Some(id))` with one, `None` otherwise.
+fn match_template(template: &str, path: &str) -> Option<Option<String>> {
+    let mut id = None;
+    let mut template_parts = template.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (template_parts.next(), path_parts.next()) {
+            (None, None) => return Some(id),
+            (Some("{id}"), Some(segment)) if !segment.is_empty() => id = Some(segment.to_owned()),
+            (Some(expected), Some(segment)) if expected == segment => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn paths_resolve_to_their_operation_and_id() {
+        let (route, id) = resolve("GET", "/v1/payment_links/plink_abc")
+            .unwrap()
+            .unwrap();
+        assert_eq!(route.operation, Operation::GetPaymentLink);
+        assert_eq!(id.as_deref(), Some("plink_abc"));
+        let (route, id) = resolve("POST", "/v1/checkout/sessions/").unwrap().unwrap();
+        assert_eq!(route.operation, Operation::CreateCheckoutSession);
+        assert_eq!(id, None);
+        let (route, _) = resolve("POST", "/v1/checkout/sessions/cs_1/expire")
+            .unwrap()
+            .unwrap();
+        assert_eq!(route.operation, Operation::ExpireCheckoutSession);
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_lists_the_allowed_ones() {
+        let allowed = resolve("PUT", "/v1/products").unwrap().unwrap_err();
+        assert_eq!(allowed, vec!["POST", "GET"]);
+        assert!(resolve("GET", "/v1/nothing").is_none());
+        assert!(resolve("GET", "/v1/products/").is_some());
+        assert!(resolve("GET", "/v1/products//archive").is_none());
+        assert!(resolve("GET", "/v1/products/x/y").is_none());
+        assert!(resolve("GET", "/v1/nothing-here").is_none());
+        assert!(resolve("POST", "/v1/nothing/here").is_none());
+    }
+
+    #[test]
+    fn no_two_routes_share_a_method_and_path() {
+        let mut seen = HashSet::new();
+        for route in ROUTES {
+            assert!(
+                seen.insert((route.method, route.path)),
+                "{} {} twice",
+                route.method,
+                route.path
+            );
+        }
+    }
+}

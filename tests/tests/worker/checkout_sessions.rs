@@ -1,0 +1,219 @@
+//! Checkout sessions as the hosted-checkout document creates them: modes, redirect URLs,
+//! prefilled customer, metadata (secret keys only), promotion codes, expiry.
+
+use libtest_mimic::Failed;
+use serde_json::json;
+
+use crate::support::{create, fetch, product, refused};
+use crate::{Check, Suite, ensure, ensure_eq};
+
+pub const CHECKS: &[(&str, Check)] = &[
+    (
+        "sessions_round_trip_as_the_hosted_checkout_guide_uses_them",
+        sessions_round_trip_as_the_hosted_checkout_guide_uses_them,
+    ),
+    (
+        "modes_follow_the_price_and_setup_charges_nothing",
+        modes_follow_the_price_and_setup_charges_nothing,
+    ),
+    (
+        "publishable_keys_create_sessions_but_not_with_metadata",
+        publishable_keys_create_sessions_but_not_with_metadata,
+    ),
+    ("sessions_expire_once", sessions_expire_once),
+];
+
+fn sessions_round_trip_as_the_hosted_checkout_guide_uses_them(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let product = product(&merchant, "100 points", 1000, "TWD")?;
+    create(
+        &merchant,
+        "/v1/promotion_codes",
+        json!({"code": "TOPUP15", "percent_off": 15}),
+    )?;
+    let session = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({
+            "productId": product["id"], "mode": "PAYMENT",
+            "successUrl": "https://yoursite.com/success?session_id={CHECKOUT_SESSION_ID}",
+            "cancelUrl": "https://yoursite.com/cancel",
+            "customerEmail": "user@example.com", "customerName": "王小明",
+            "metadata": {"transaction_id": "txn_abc123", "points": 100},
+            "promotionCode": "topup15", "locale": "zh-TW", "client_reference_id": "order-42",
+        }),
+    )?;
+    let id = session["id"].as_str().unwrap_or_default();
+    ensure!(id.starts_with("cs_"), "id {id}");
+    ensure_eq!(session["object"], json!("checkout.session"));
+    ensure_eq!(
+        session["url"],
+        json!(format!("{}/c/{id}", suite.worker.base_url))
+    );
+    ensure_eq!(session["status"], json!("OPEN"));
+    ensure_eq!(session["mode"], json!("PAYMENT"));
+    ensure_eq!(session["currency"], json!("TWD"));
+    ensure_eq!(session["amount_subtotal"], json!(1000));
+    ensure_eq!(session["amount_discount"], json!(150));
+    ensure_eq!(session["amount_total"], json!(850));
+    ensure_eq!(session["promotion_code"], json!("topup15"));
+    ensure_eq!(
+        session["success_url"],
+        json!("https://yoursite.com/success?session_id={CHECKOUT_SESSION_ID}")
+    );
+    ensure_eq!(session["customer_email"], json!("user@example.com"));
+    ensure_eq!(session["customer_name"], json!("王小明"));
+    ensure_eq!(
+        session["metadata"],
+        json!({"transaction_id": "txn_abc123", "points": "100"})
+    );
+    ensure_eq!(session["locale"], json!("zh-TW"));
+    ensure_eq!(session["client_reference_id"], json!("order-42"));
+    ensure_eq!(session["orderId"], json!(null));
+    ensure_eq!(session["subscriptionId"], json!(null));
+    ensure_eq!(
+        session["line_items"][0]["price_id"],
+        product["default_price"]["id"]
+    );
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/checkout/sessions/{id}"))?,
+        session
+    );
+    let listed = fetch(&merchant, "/v1/checkout/sessions?status=open&limit=100")?;
+    ensure!(
+        listed["data"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|s| s["id"] == id)),
+        "not listed"
+    );
+
+    for (body, param) in [
+        (
+            json!({"productId": product["id"], "successUrl": "ftp://x.example"}),
+            "success_url",
+        ),
+        (
+            json!({"productId": product["id"], "cancelUrl": "not a url"}),
+            "cancel_url",
+        ),
+        (
+            json!({"productId": product["id"], "customerEmail": "nobody"}),
+            "customer_email",
+        ),
+        (
+            json!({"productId": product["id"], "locale": "xx"}),
+            "locale",
+        ),
+        (
+            json!({"productId": product["id"], "mode": "RENTAL"}),
+            "mode",
+        ),
+        (json!({}), "product_id"),
+    ] {
+        refused(
+            &merchant.post("/v1/checkout/sessions").json(&body).send()?,
+            400,
+            "invalid_request",
+            Some(param),
+        )?;
+    }
+    let unknown = merchant
+        .post("/v1/checkout/sessions")
+        .json(&json!({"productId": "prod_gone"}))
+        .send()?;
+    refused(&unknown, 404, "resource_not_found", Some("product_id"))
+}
+
+fn modes_follow_the_price_and_setup_charges_nothing(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let one_time = product(&merchant, "Ebook", 300, "USD")?;
+    let monthly = create(
+        &merchant,
+        "/v1/products",
+        json!({"name": "Monthly plan", "price": {"amount": 900, "currency": "USD", "interval": "MONTH"}}),
+    )?;
+    let subscription = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": monthly["id"]}),
+    )?;
+    ensure_eq!(subscription["mode"], json!("SUBSCRIPTION"));
+    ensure_eq!(subscription["amount_total"], json!(900));
+    let wrong = merchant
+        .post("/v1/checkout/sessions")
+        .json(&json!({"productId": one_time["id"], "mode": "SUBSCRIPTION"}))
+        .send()?;
+    refused(&wrong, 400, "invalid_request", Some("mode"))?;
+    let recurring_as_payment = merchant
+        .post("/v1/checkout/sessions")
+        .json(&json!({"productId": monthly["id"], "mode": "PAYMENT"}))
+        .send()?;
+    refused(&recurring_as_payment, 400, "invalid_request", Some("mode"))?;
+    let setup = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": monthly["id"], "mode": "SETUP"}),
+    )?;
+    ensure_eq!(setup["mode"], json!("SETUP"));
+    ensure_eq!(setup["amount_total"], json!(0));
+    ensure_eq!(setup["payment_status"], json!("no_payment_required"));
+    let by_price = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"price_id": one_time["default_price"]["id"]}),
+    )?;
+    ensure_eq!(by_price["mode"], json!("PAYMENT"));
+    ensure_eq!(by_price["amount_total"], json!(300));
+    Ok(())
+}
+
+fn publishable_keys_create_sessions_but_not_with_metadata(suite: &Suite) -> Result<(), Failed> {
+    let product = product(&suite.merchant(), "Sticker", 150, "USD")?;
+    let publishable = suite.publishable();
+    let session = create(
+        &publishable,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"], "customerEmail": "a@b.co"}),
+    )?;
+    ensure_eq!(session["status"], json!("OPEN"));
+    let with_metadata = publishable
+        .post("/v1/checkout/sessions")
+        .json(&json!({"productId": product["id"], "metadata": {"userId": "u1"}}))
+        .send()?;
+    refused(&with_metadata, 403, "forbidden", Some("metadata"))?;
+    // Reading sessions back needs the secret key.
+    let id = session["id"].as_str().unwrap_or_default();
+    refused(
+        &publishable
+            .get(&format!("/v1/checkout/sessions/{id}"))
+            .send()?,
+        403,
+        "forbidden",
+        None,
+    )
+}
+
+fn sessions_expire_once(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let product = product(&merchant, "Expiring", 100, "USD")?;
+    let session = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"]}),
+    )?;
+    let id = session["id"].as_str().unwrap_or_default();
+    let expired = merchant
+        .post(&format!("/v1/checkout/sessions/{id}/expire"))
+        .send()?;
+    ensure_eq!(expired.status, 200);
+    ensure_eq!(expired.json()["status"], json!("EXPIRED"));
+    let again = merchant
+        .post(&format!("/v1/checkout/sessions/{id}/expire"))
+        .send()?;
+    refused(&again, 409, "conflict", None)?;
+    let too_soon = merchant
+        .post("/v1/checkout/sessions")
+        .json(&json!({"productId": product["id"], "expires_at": 60}))
+        .send()?;
+    refused(&too_soon, 400, "invalid_request", Some("expires_at"))
+}

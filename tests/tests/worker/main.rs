@@ -1,0 +1,134 @@
+//! Black-box tests of the Worker running in local workerd with on-disk D1 and KV: one
+//! Worker on a free port with a fresh state directory for the whole suite, stopped after.
+//! Each module lists its checks; every check drives the Worker over HTTP as a merchant or
+//! a shopper would, and reads D1 where what is stored matters.
+
+mod catalog;
+mod checkout_sessions;
+mod foundation;
+mod omise;
+mod openapi;
+mod payment_links;
+mod support;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use till_tests::accounts::{CreatedAccount, create_account};
+use till_tests::http::Client;
+use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+
+pub struct Suite {
+    pub worker: LocalWorker,
+    pub client: Client,
+    pub operator_token: String,
+    /// The merchant most checks act as.
+    pub account: CreatedAccount,
+    /// A second merchant, for isolation checks.
+    pub other: CreatedAccount,
+}
+
+impl Suite {
+    /// The main merchant with its test secret key.
+    pub fn merchant(&self) -> Client {
+        self.client.with_bearer(&self.account.keys.test.secret_key)
+    }
+
+    /// The main merchant with its live secret key.
+    pub fn live(&self) -> Client {
+        self.client.with_bearer(&self.account.keys.live.secret_key)
+    }
+
+    /// A new merchant of its own (test secret key), for checks that count what they create
+    /// while other checks run in parallel.
+    pub fn fresh_merchant(&self, name: &str) -> till_tests::Result<Client> {
+        let account = create_account(&self.worker.base_url, &self.operator_token, name)?;
+        Ok(self.client.with_bearer(&account.keys.test.secret_key))
+    }
+
+    /// Rows of one read-only query on the Worker's D1.
+    pub fn query(&self, sql: &str) -> till_tests::Result<Vec<serde_json::Value>> {
+        self.client.query_d1(&self.operator_token, sql)
+    }
+
+    /// The main merchant with its test publishable key.
+    pub fn publishable(&self) -> Client {
+        self.client
+            .with_bearer(&self.account.keys.test.publishable_key)
+    }
+}
+
+pub type Check = fn(&Suite) -> Result<(), Failed>;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let modules: &[&[(&str, Check)]] = &[
+        foundation::CHECKS,
+        catalog::CHECKS,
+        payment_links::CHECKS,
+        checkout_sessions::CHECKS,
+        omise::CHECKS,
+        openapi::CHECKS,
+    ];
+    let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
+    if args.list {
+        let trials = checks
+            .iter()
+            .map(|(name, _)| Trial::test(*name, || Ok(())))
+            .collect();
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+
+    let suite = match start_suite() {
+        Ok(suite) => Arc::new(suite),
+        Err(error) => {
+            eprintln!("could not start the local Worker: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let trials = checks
+        .into_iter()
+        .map(|(name, check)| {
+            let suite = Arc::clone(&suite);
+            Trial::test(name, move || check(&suite))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let state_dir = suite.worker.state_dir.clone();
+    drop(suite);
+    if conclusion.has_failed() {
+        eprintln!("Worker state and log kept in {}", state_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&state_dir);
+    }
+    conclusion.exit_code()
+}
+
+fn start_suite() -> till_tests::Result<Suite> {
+    let state_dir: PathBuf = workspace_root()
+        .join("target/test-state")
+        .join(format!("worker-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(&state_dir)?;
+    let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
+    let worker = LocalWorker::start(&WorkerConfig {
+        port: free_port()?,
+        state_dir: state_dir.clone(),
+        vars: vec![
+            ("OPERATOR_TOKEN".into(), operator_token.clone()),
+            ("TEST_HOOKS".into(), "enabled".into()),
+        ],
+        output: Output::File(state_dir.join("worker.log")),
+    })?;
+    let account = create_account(&worker.base_url, &operator_token, "Test Merchant")?;
+    let other = create_account(&worker.base_url, &operator_token, "Other Merchant")?;
+    Ok(Suite {
+        client: Client::new(&worker.base_url),
+        worker,
+        operator_token,
+        account,
+        other,
+    })
+}
