@@ -140,10 +140,7 @@ pub type Matched = (&'static Route, Option<String>);
 
 /// The route for a request. `None` when no route has this path; `Some(Err(allowed))` when
 /// the path exists but not with this method.
-pub fn resolve(
-    method: &str,
-    path: &str,
-) -> Option<Result<Matched, Vec<&'static str>>> {
+pub fn resolve(method: &str, path: &str) -> Option<Result<Matched, Vec<&'static str>>> {
     let path = if path.len() > 1 {
         path.trim_end_matches('/')
     } else {
