@@ -203,6 +203,59 @@ fn line_item_links_round_trip_and_list_by_page(suite: &Suite) -> Result<(), Fail
     ensure_eq!(link["multiple"], json!(true));
     ensure_eq!(fetch(&merchant, &format!("/v1/payment_links/{id}"))?, link);
 
+    let updated = change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/payment_links/{id}"),
+        json!({
+            "name": "Box, renamed",
+            "after_completion": {"type": "redirect", "redirect": {"url": "https://example.com/thanks"}},
+            "custom_fields": [{"key": "note", "label": "Note", "type": "text", "optional": true}],
+            "billing_address_collection": "auto", "customer_creation": "if_required", "submit_type": "book",
+            "allow_promotion_codes": false, "metadata": {"order_id": "6735-updated"},
+        }),
+    )?;
+    ensure_eq!(updated["name"], json!("Box, renamed"));
+    ensure_eq!(
+        updated["after_completion"],
+        json!({"type": "redirect", "redirect": {"url": "https://example.com/thanks"}})
+    );
+    ensure_eq!(updated["success_url"], json!("https://example.com/thanks"));
+    ensure_eq!(updated["custom_fields"].as_array().map(Vec::len), Some(1));
+    ensure_eq!(updated["submit_type"], json!("book"));
+    ensure_eq!(updated["metadata"], json!({"order_id": "6735-updated"}));
+    ensure_eq!(updated["line_items"], link["line_items"]);
+
+    // A rejected update changes nothing.
+    for (body, param) in [
+        (
+            json!({"name": "Never stored", "submit_type": "sell"}),
+            "submit_type",
+        ),
+        (
+            json!({"name": "Never stored", "max_completions": -1}),
+            "max_completions",
+        ),
+        (
+            json!({"name": "Never stored", "success_url": "http://insecure.example"}),
+            "success_url",
+        ),
+        (
+            json!({"name": "Never stored", "metadata": {"k": "v".repeat(501)}}),
+            "metadata[k]",
+        ),
+    ] {
+        let reply = merchant
+            .request("PATCH", &format!("/v1/payment_links/{id}"))
+            .json(&body)
+            .send()?;
+        refused(&reply, 400, "invalid_request", Some(param))?;
+    }
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/payment_links/{id}"))?,
+        updated
+    );
+
     let archived = merchant
         .post(&format!("/v1/payment_links/{id}/archive"))
         .send()?;
