@@ -307,16 +307,10 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     if let Some(status) = call.query("status") {
-        filters.push(Filter {
-            condition: "status = ?",
-            values: vec![status.to_ascii_uppercase().js()],
-        });
+        filters.push(Filter::eq("status = ?", status.to_ascii_uppercase()));
     }
     if let Some(link) = call.query("payment_link") {
-        filters.push(Filter {
-            condition: "payment_link_id = ?",
-            values: vec![link.js()],
-        });
+        filters.push(Filter::eq("payment_link_id = ?", link));
     }
     let origin = call.origin.clone();
     Ok(Reply::ok(

@@ -772,12 +772,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
         condition: "deleted = 0",
         values: Vec::new(),
     }];
-    if let Some(active) = call.query("active") {
-        filters.push(Filter {
-            condition: "active = ?",
-            values: vec![(active == "true").js()],
-        });
-    }
+    filters.extend(Filter::active(call));
     let base = call.link_base();
     Ok(Reply::ok(
         store::list(call, "payment_links_view", filters, |row| {

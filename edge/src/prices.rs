@@ -263,17 +263,9 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     if let Some(product) = call.query("product").or(call.query("product_id")) {
-        filters.push(Filter {
-            condition: "product_id = ?",
-            values: vec![product.js()],
-        });
+        filters.push(Filter::eq("product_id = ?", product));
     }
-    if let Some(active) = call.query("active") {
-        filters.push(Filter {
-            condition: "active = ?",
-            values: vec![(active == "true").js()],
-        });
-    }
+    filters.extend(Filter::active(call));
     Ok(Reply::ok(
         store::list(call, "prices_view", filters, render).await?,
     ))

@@ -238,23 +238,15 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
-    if let Some(active) = call.query("active") {
-        filters.push(Filter {
-            condition: "active = ?",
-            values: vec![(active == "true").js()],
-        });
-    }
+    filters.extend(Filter::active(call));
     if let Some(name) = call.query("name") {
-        filters.push(Filter {
-            condition: "name = ?",
-            values: vec![name.js()],
-        });
+        filters.push(Filter::eq("name = ?", name));
     }
     if let Some(currency) = call.query("currency").or(call.query("txcurrcd")) {
-        filters.push(Filter {
-            condition: "price_currency = ?",
-            values: vec![currency.to_ascii_uppercase().js()],
-        });
+        filters.push(Filter::eq(
+            "price_currency = ?",
+            currency.to_ascii_uppercase(),
+        ));
     }
     Ok(Reply::ok(
         store::list(call, "products_view", filters, render).await?,

@@ -212,17 +212,9 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
-    if let Some(active) = call.query("active") {
-        filters.push(Filter {
-            condition: "active = ?",
-            values: vec![(active == "true").js()],
-        });
-    }
+    filters.extend(Filter::active(call));
     if let Some(code) = call.query("code") {
-        filters.push(Filter {
-            condition: "code_key = ?",
-            values: vec![code.to_ascii_uppercase().js()],
-        });
+        filters.push(Filter::eq("code_key = ?", code.to_ascii_uppercase()));
     }
     Ok(Reply::ok(
         store::list(call, "promotion_codes_view", filters, render).await?,

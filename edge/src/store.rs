@@ -182,6 +182,22 @@ pub struct Filter {
     pub values: Vec<JsValue>,
 }
 
+impl Filter {
+    /// A condition with one value (`"product_id = ?"`).
+    pub fn eq(condition: &'static str, value: impl Bind) -> Filter {
+        Filter {
+            condition,
+            values: vec![value.js()],
+        }
+    }
+
+    /// `?active=true|false`, which every list accepts.
+    pub fn active(call: &Call<'_>) -> Option<Filter> {
+        call.query("active")
+            .map(|active| Filter::eq("active = ?", active == "true"))
+    }
+}
+
 /// One page of rows of `view` (a `*_view` with a `seq` column) in the caller's scope,
 /// newest first (or as `Paging` says),
 /// rendered as the list object: `{"object":"list","data","has_more"}` (+ `count`, `list`
