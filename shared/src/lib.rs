@@ -4,9 +4,11 @@
 //! for `wasm32-unknown-unknown`, and most of Till's tests live beside it.
 
 pub mod api;
+pub mod card;
 pub mod catalog;
 pub mod ids;
 pub mod keys;
+pub mod locale;
 pub mod money;
 pub mod openapi;
 pub mod params;

@@ -1,0 +1,210 @@
+//! The shopper's language: chosen from `locale`, then `Accept-Language`, then English; the
+//! checkout page's words in each; and amounts as shoppers read them (NT$590, ¥1,000,
+//! ฿100.00).
+
+use crate::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    En,
+    ZhTw,
+    ZhCn,
+    Ja,
+    Th,
+}
+
+impl Locale {
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::ZhTw => "zh-TW",
+            Locale::ZhCn => "zh-CN",
+            Locale::Ja => "ja",
+            Locale::Th => "th",
+        }
+    }
+
+    /// One language tag (`zh-Hant`, `ja-JP`, `th`), if Till speaks it.
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        let tag = tag.trim().to_ascii_lowercase();
+        let primary = tag.split(['-', '_']).next().unwrap_or_default();
+        match primary {
+            "en" => Some(Locale::En),
+            "ja" => Some(Locale::Ja),
+            "th" => Some(Locale::Th),
+            "zh" if tag.contains("tw")
+                || tag.contains("hk")
+                || tag.contains("mo")
+                || tag.contains("hant") =>
+            {
+                Some(Locale::ZhTw)
+            }
+            "zh" => Some(Locale::ZhCn),
+            _ => None,
+        }
+    }
+
+    /// The session's `locale` if set (and not `auto`), else the first language of
+    /// `Accept-Language` by weight that Till speaks, else English.
+    pub fn negotiate(explicit: Option<&str>, accept_language: Option<&str>) -> Locale {
+        if let Some(locale) = explicit.filter(|l| *l != "auto").and_then(Locale::from_tag) {
+            return locale;
+        }
+        let mut candidates: Vec<(f32, Locale)> = accept_language
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let locale = Locale::from_tag(pieces.next()?)?;
+                let weight = pieces
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
+                Some((weight, locale))
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        candidates.first().map_or(Locale::En, |c| c.1)
+    }
+
+    /// A word or sentence of the checkout pages.
+    pub fn text(self, key: Text) -> &'static str {
+        let [en, zh_tw, zh_cn, ja, th] = key.translations();
+        match self {
+            Locale::En => en,
+            Locale::ZhTw => zh_tw,
+            Locale::ZhCn => zh_cn,
+            Locale::Ja => ja,
+            Locale::Th => th,
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($key:ident => [$en:literal, $tw:literal, $cn:literal, $ja:literal, $th:literal];)+) => {
+        /// Every piece of text the checkout pages show.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Text { $($key,)+ }
+
+        impl Text {
+            pub const ALL: &'static [Text] = &[$(Text::$key,)+];
+
+            const fn translations(self) -> [&'static str; 5] {
+                match self { $(Text::$key => [$en, $tw, $cn, $ja, $th],)+ }
+            }
+        }
+    };
+}
+
+texts! {
+    Pay => ["Pay", "付款", "支付", "支払う", "ชำระเงิน"];
+    Subscribe => ["Subscribe", "訂閱", "订阅", "申し込む", "สมัครสมาชิก"];
+    SaveCard => ["Save card", "儲存卡片", "保存卡片", "カードを保存", "บันทึกบัตร"];
+    Email => ["Email", "電子郵件", "电子邮件", "メールアドレス", "อีเมล"];
+    Name => ["Name", "姓名", "姓名", "氏名", "ชื่อ"];
+    CardNumber => ["Card number", "卡號", "卡号", "カード番号", "หมายเลขบัตร"];
+    Expiry => ["Expiry (MM / YY)", "有效期限 (MM / YY)", "有效期 (MM / YY)", "有効期限 (MM / YY)", "วันหมดอายุ (MM / YY)"];
+    Cvc => ["CVC", "安全碼", "安全码", "セキュリティコード", "CVC"];
+    Total => ["Total", "總計", "总计", "合計", "ยอดรวม"];
+    Discount => ["Discount", "折扣", "折扣", "割引", "ส่วนลด"];
+    PromotionCode => ["Promotion code", "優惠碼", "优惠码", "プロモーションコード", "โค้ดส่วนลด"];
+    Apply => ["Apply", "套用", "使用", "適用", "ใช้โค้ด"];
+    Cancel => ["Cancel and return", "取消並返回", "取消并返回", "キャンセルして戻る", "ยกเลิกและกลับ"];
+    Optional => ["optional", "選填", "选填", "任意", "ไม่บังคับ"];
+    BillingAddress => ["Billing address", "帳單地址", "账单地址", "請求先住所", "ที่อยู่สำหรับออกใบแจ้งหนี้"];
+    AddressLine => ["Address", "地址", "地址", "住所", "ที่อยู่"];
+    City => ["City", "城市", "城市", "市区町村", "เมือง"];
+    PostalCode => ["Postal code", "郵遞區號", "邮政编码", "郵便番号", "รหัสไปรษณีย์"];
+    Country => ["Country", "國家/地區", "国家/地区", "国", "ประเทศ"];
+    TestMode => ["Test mode: use card 4242 4242 4242 4242", "測試模式:請使用卡號 4242 4242 4242 4242", "测试模式:请使用卡号 4242 4242 4242 4242", "テストモード:カード 4242 4242 4242 4242 を使用", "โหมดทดสอบ: ใช้บัตร 4242 4242 4242 4242"];
+    CardDeclined => ["Your card was declined. Try another card.", "您的卡片遭到拒絕,請改用其他卡片。", "您的卡被拒绝,请换一张卡。", "カードが拒否されました。別のカードをお試しください。", "บัตรของคุณถูกปฏิเสธ โปรดลองบัตรอื่น"];
+    InsufficientFunds => ["Your card has insufficient funds.", "您的卡片餘額不足。", "您的卡余额不足。", "カードの残高が不足しています。", "ยอดเงินในบัตรไม่เพียงพอ"];
+    ExpiredCard => ["Your card has expired.", "您的卡片已過期。", "您的卡已过期。", "カードの有効期限が切れています。", "บัตรของคุณหมดอายุแล้ว"];
+    IncorrectCvc => ["The security code is incorrect.", "安全碼不正確。", "安全码不正确。", "セキュリティコードが正しくありません。", "รหัสความปลอดภัยไม่ถูกต้อง"];
+    ProcessingError => ["We could not process your card. Please try again.", "無法處理您的卡片,請再試一次。", "无法处理您的卡,请重试。", "カードを処理できませんでした。もう一度お試しください。", "ไม่สามารถดำเนินการกับบัตรของคุณได้ โปรดลองอีกครั้ง"];
+    InvalidNumber => ["This card number is not valid.", "卡號無效。", "卡号无效。", "カード番号が正しくありません。", "หมายเลขบัตรไม่ถูกต้อง"];
+    InvalidExpiry => ["The expiry date is not valid.", "有效期限無效。", "有效期无效。", "有効期限が正しくありません。", "วันหมดอายุไม่ถูกต้อง"];
+    InvalidCvc => ["The security code is not valid.", "安全碼無效。", "安全码无效。", "セキュリティコードが正しくありません。", "รหัสความปลอดภัยไม่ถูกต้อง"];
+    InvalidEmail => ["Enter a valid email address.", "請輸入有效的電子郵件。", "请输入有效的电子邮件。", "有効なメールアドレスを入力してください。", "โปรดกรอกอีเมลที่ถูกต้อง"];
+    FieldRequired => ["This field is required.", "此欄位為必填。", "此字段为必填项。", "この項目は必須です。", "จำเป็นต้องกรอกช่องนี้"];
+    TooManyAttempts => ["Too many failed attempts. This checkout is locked.", "失敗次數過多,此結帳已鎖定。", "失败次数过多,此结账已锁定。", "失敗回数が多すぎるため、この決済はロックされました。", "ล้มเหลวหลายครั้งเกินไป การชำระเงินนี้ถูกล็อก"];
+    LinkInactive => ["This payment link is no longer active.", "此付款連結已停用。", "此支付链接已停用。", "この支払いリンクは無効になりました。", "ลิงก์ชำระเงินนี้ไม่สามารถใช้งานได้แล้ว"];
+    LinkExhausted => ["This offer is sold out.", "此商品已售完。", "此商品已售罄。", "この商品は完売しました。", "สินค้านี้ขายหมดแล้ว"];
+    LinkNotFound => ["This payment link does not exist.", "此付款連結不存在。", "此支付链接不存在。", "この支払いリンクは存在しません。", "ไม่พบลิงก์ชำระเงินนี้"];
+    SessionExpired => ["This checkout has expired.", "此結帳已過期。", "此结账已过期。", "この決済は期限切れです。", "การชำระเงินนี้หมดอายุแล้ว"];
+    PaymentComplete => ["Payment complete. Thank you!", "付款完成,謝謝您!", "支付完成,谢谢!", "お支払いが完了しました。ありがとうございます!", "ชำระเงินเรียบร้อย ขอบคุณ!"];
+    ChallengeTitle => ["Confirm this payment with your bank (test)", "請向銀行確認此筆付款(測試)", "请向银行确认此笔付款(测试)", "銀行でこの支払いを確認してください(テスト)", "ยืนยันการชำระเงินกับธนาคาร (ทดสอบ)"];
+    ChallengeComplete => ["Complete", "完成驗證", "完成验证", "認証する", "ยืนยัน"];
+    ChallengeFail => ["Fail", "驗證失敗", "验证失败", "認証に失敗", "ล้มเหลว"];
+}
+
+/// The amount as a shopper reads it: the currency's symbol, thousands grouped, as many
+/// decimals as the currency has (NT$590, ¥1,000, ฿100.00, HK$1,234.50).
+pub fn format_money(money: Money) -> String {
+    let currency = money.currency();
+    let decimal = money.to_decimal_string();
+    let (whole, fraction) = decimal
+        .split_once('.')
+        .map_or((decimal.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(fraction) => format!("{}{grouped}.{fraction}", currency.symbol()),
+        None => format!("{}{grouped}", currency.symbol()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn explicit_locale_wins_then_accept_language_by_weight() {
+        assert_eq!(Locale::negotiate(Some("ja"), Some("th")), Locale::Ja);
+        assert_eq!(Locale::negotiate(Some("auto"), Some("th")), Locale::Th);
+        assert_eq!(
+            Locale::negotiate(None, Some("fr;q=0.9, zh-TW;q=0.8, ja;q=0.5")),
+            Locale::ZhTw
+        );
+        assert_eq!(Locale::negotiate(None, Some("zh-Hant-HK")), Locale::ZhTw);
+        assert_eq!(
+            Locale::negotiate(None, Some("zh-CN,zh;q=0.9")),
+            Locale::ZhCn
+        );
+        assert_eq!(Locale::negotiate(None, Some("de-DE")), Locale::En);
+        assert_eq!(Locale::negotiate(None, None), Locale::En);
+    }
+
+    #[test]
+    fn every_text_exists_in_every_language() {
+        for text in Text::ALL {
+            for locale in [
+                Locale::En,
+                Locale::ZhTw,
+                Locale::ZhCn,
+                Locale::Ja,
+                Locale::Th,
+            ] {
+                assert!(!locale.text(*text).is_empty(), "{text:?} in {locale:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn amounts_read_as_shoppers_expect() {
+        let m = |amount, currency| format_money(Money::from_minor(amount, currency).unwrap());
+        assert_eq!(m(590, Currency::Twd), "NT$590");
+        assert_eq!(m(1000, Currency::Jpy), "¥1,000");
+        assert_eq!(m(10000, Currency::Thb), "฿100.00");
+        assert_eq!(m(123450, Currency::Hkd), "HK$1,234.50");
+        assert_eq!(m(1234, Currency::Usd), "$12.34");
+        assert_eq!(m(123456789, Currency::Krw), "₩123,456,789");
+        assert_eq!(m(5, Currency::Usd), "$0.05");
+    }
+}
