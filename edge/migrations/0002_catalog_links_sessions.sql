@@ -55,10 +55,12 @@ CREATE TABLE promotion_codes (
     metadata         TEXT,
     active           INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
     created_at       INTEGER NOT NULL,
+    -- Redemptions held by payments in flight; they count against the limit too.
+    reserved_count   INTEGER NOT NULL DEFAULT 0 CHECK (reserved_count >= 0),
     UNIQUE (account_id, environment, code_key),
     CHECK ((percent_off IS NULL) <> (amount_off IS NULL)),
     CHECK ((amount_off IS NULL) = (currency IS NULL)),
-    CHECK (max_redemptions IS NULL OR times_redeemed <= max_redemptions)
+    CHECK (max_redemptions IS NULL OR times_redeemed + reserved_count <= max_redemptions)
 );
 CREATE INDEX promotion_codes_by_scope ON promotion_codes (account_id, environment, created_at, id);
 
@@ -93,11 +95,14 @@ CREATE TABLE payment_links (
     view_count                  INTEGER NOT NULL DEFAULT 0,
     session_count               INTEGER NOT NULL DEFAULT 0,
     completed_count             INTEGER NOT NULL DEFAULT 0,
+    -- Completions held by payments in flight (reserved before charging, so a shopper who
+    -- would exceed max_completions is refused before being charged).
+    reserved_count              INTEGER NOT NULL DEFAULT 0 CHECK (reserved_count >= 0),
     created_via                 TEXT NOT NULL DEFAULT 'api',
     created_at                  INTEGER NOT NULL,
     updated_at                  INTEGER NOT NULL,
-    CHECK (max_completions IS NULL OR completed_count <= max_completions),
-    CHECK (multiple = 1 OR completed_count <= 1)
+    CHECK (max_completions IS NULL OR completed_count + reserved_count <= max_completions),
+    CHECK (multiple = 1 OR completed_count + reserved_count <= 1)
 );
 CREATE INDEX payment_links_by_scope ON payment_links (account_id, environment, created_at, id);
 
@@ -126,7 +131,20 @@ CREATE TABLE checkout_sessions (
     setup_intent_id      TEXT,
     expires_at           INTEGER NOT NULL,
     created_at           INTEGER NOT NULL,
-    completed_at         INTEGER
+    completed_at         INTEGER,
+    -- The shopper's side: the form's CSRF token, what the link asks for, failed attempts,
+    -- and the token of the payment in flight (its holder may complete or release it).
+    csrf_token                  TEXT NOT NULL,
+    custom_fields               TEXT NOT NULL DEFAULT '[]',
+    billing_address_collection  TEXT NOT NULL DEFAULT 'auto',
+    customer_creation           TEXT NOT NULL DEFAULT 'if_required',
+    after_completion            TEXT,
+    utm                         TEXT,
+    failed_attempts             INTEGER NOT NULL DEFAULT 0,
+    reservation                 TEXT,
+    reserved_at                 INTEGER,
+    pending_payment             TEXT,
+    customer_id                 TEXT
 );
 CREATE INDEX checkout_sessions_by_scope ON checkout_sessions (account_id, environment, created_at, id);
 CREATE INDEX checkout_sessions_by_link ON checkout_sessions (payment_link_id);

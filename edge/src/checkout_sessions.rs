@@ -246,39 +246,32 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     };
 
     let principal = call.principal()?;
-    let id = CheckoutSessionId::generate();
-    store::db(call.ctx)?
-        .prepare(
-            "INSERT INTO checkout_sessions (id, account_id, environment, mode, line_items, currency, amount_subtotal,
-                 amount_discount, amount_total, promotion_code, success_url, cancel_url, customer_email, customer_name,
-                 client_reference_id, locale, metadata, expires_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-        )
-        .bind(&[
-            id.as_str().js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-            mode.js(),
-            serde_json::to_string(&lines)?.js(),
-            subtotal.currency().code().js(),
-            amount_subtotal.js(),
-            if mode == "SETUP" { 0 } else { discount }.js(),
-            amount_total.js(),
-            promotion_code.js(),
-            success_url.js(),
-            cancel_url.js(),
-            customer_email.js(),
-            customer_name.js(),
-            client_reference_id.js(),
-            locale.js(),
-            store::json_text(metadata.map(Value::Object).as_ref()).js(),
-            expires_at.js(),
-            now.js(),
-        ])?
-        .run()
-        .await?;
+    let session = NewSession {
+        id: CheckoutSessionId::generate().to_string(),
+        account_id: principal.account_id.clone(),
+        environment: principal.environment.as_str(),
+        mode,
+        lines,
+        currency: subtotal.currency().code(),
+        amount_subtotal,
+        amount_discount: if mode == "SETUP" { 0 } else { discount },
+        amount_total,
+        promotion_code,
+        success_url,
+        cancel_url,
+        customer_email,
+        customer_name,
+        client_reference_id,
+        locale,
+        metadata: metadata.map(Value::Object),
+        expires_at,
+        payment_link: None,
+        utm: None,
+    };
+    let id = session.id.clone();
+    insert(&store::db(call.ctx)?, &session, now)?.run().await?;
     Ok(Reply::created(render(
-        load(call, id.as_str()).await?,
+        load(call, &id).await?,
         &call.origin,
     )?))
 }
@@ -295,6 +288,97 @@ async fn default_price(
         .default_price_id
         .ok_or_else(|| ApiError::invalid(param, "This product has no price yet."))?;
     prices::load(call, &price_id, Some(param)).await
+}
+
+/// A session about to be stored, from the API or from a payment link visit.
+pub struct NewSession {
+    pub id: String,
+    pub account_id: String,
+    pub environment: &'static str,
+    pub mode: &'static str,
+    pub lines: Vec<LineItem>,
+    pub currency: &'static str,
+    pub amount_subtotal: i64,
+    pub amount_discount: i64,
+    pub amount_total: i64,
+    pub promotion_code: Option<String>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub locale: Option<String>,
+    pub metadata: Option<Value>,
+    pub expires_at: i64,
+    /// The link the session comes from, with what the link asks of the shopper.
+    pub payment_link: Option<FromLink>,
+    pub utm: Option<Value>,
+}
+
+/// What a session copies from its payment link.
+pub struct FromLink {
+    pub id: String,
+    pub custom_fields: String,
+    pub billing_address_collection: String,
+    pub customer_creation: String,
+    pub after_completion: Option<String>,
+}
+
+/// The INSERT of a new session. From a link, the row is written only while the link (in
+/// D1, whatever a cache says) is active, not deleted and not exhausted.
+pub fn insert(
+    db: &worker::D1Database,
+    session: &NewSession,
+    now: i64,
+) -> ApiResult<worker::D1PreparedStatement> {
+    let link = session.payment_link.as_ref();
+    let guard = if link.is_some() {
+        "WHERE EXISTS (SELECT 1 FROM payment_links WHERE id = ?20 AND active = 1 AND deleted = 0
+             AND (max_completions IS NULL OR completed_count + reserved_count < max_completions)
+             AND (multiple = 1 OR completed_count + reserved_count = 0))"
+    } else {
+        "WHERE ?20 IS NULL"
+    };
+    let sql = format!(
+        "INSERT INTO checkout_sessions (id, account_id, environment, mode, line_items, currency, amount_subtotal,
+             amount_discount, amount_total, promotion_code, success_url, cancel_url, customer_email, customer_name,
+             client_reference_id, locale, metadata, expires_at, created_at, payment_link_id, csrf_token, custom_fields,
+             billing_address_collection, customer_creation, after_completion, utm)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                ?23, ?24, ?25, ?26
+         {guard}"
+    );
+    Ok(db.prepare(sql).bind(&[
+        session.id.js(),
+        session.account_id.js(),
+        session.environment.js(),
+        session.mode.js(),
+        serde_json::to_string(&session.lines)?.js(),
+        session.currency.js(),
+        session.amount_subtotal.js(),
+        session.amount_discount.js(),
+        session.amount_total.js(),
+        session.promotion_code.js(),
+        session.success_url.js(),
+        session.cancel_url.js(),
+        session.customer_email.js(),
+        session.customer_name.js(),
+        session.client_reference_id.js(),
+        session.locale.js(),
+        store::json_text(session.metadata.as_ref()).js(),
+        session.expires_at.js(),
+        now.js(),
+        link.map(|l| l.id.clone()).js(),
+        till_shared::ids::random_base62(32).js(),
+        link.map_or_else(|| "[]".to_owned(), |l| l.custom_fields.clone())
+            .js(),
+        link.map_or("auto", |l| l.billing_address_collection.as_str())
+            .js(),
+        link.map_or("if_required", |l| l.customer_creation.as_str())
+            .js(),
+        link.and_then(|l| l.after_completion.clone()).js(),
+        store::json_text(session.utm.as_ref()).js(),
+    ])?)
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {

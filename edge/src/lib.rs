@@ -4,18 +4,23 @@
 mod accounts;
 mod auth;
 mod call;
+mod checkout_page;
 mod checkout_sessions;
+mod completion;
 mod error;
 mod health;
 mod idempotency;
 mod omise;
 mod openapi;
+mod pages;
 mod payment_links;
 mod prices;
+mod processor;
 mod products;
 mod promotion_codes;
 mod reply;
 mod router;
+mod shortlinks;
 mod store;
 mod test_hooks;
 

@@ -106,9 +106,12 @@ impl NewLink {
     }
 }
 
-#[derive(Deserialize)]
+/// A link as stored, with its product's summary. Also the snapshot cached in KV for the
+/// short-link path.
+#[derive(serde::Serialize, Deserialize)]
 pub struct LinkRow {
     pub id: String,
+    pub account_id: String,
     pub url_id: String,
     pub kind: String,
     pub name: Option<String>,
@@ -135,6 +138,7 @@ pub struct LinkRow {
     pub view_count: i64,
     pub session_count: i64,
     pub completed_count: i64,
+    pub reserved_count: i64,
     pub created_via: String,
     pub environment: String,
     pub created_at: i64,
@@ -916,6 +920,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
             ])?,
     )
     .await?;
+    crate::shortlinks::forget(call.ctx, &row.url_id).await;
     if changed == 0 {
         return Err(ApiError::conflict(
             "id",
@@ -930,7 +935,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
 
 /// Sets `active = 0` (and `deleted = 1` when deleting); both stop new payments at once.
 async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
-    load(call, id).await?;
+    let row = load(call, id).await?;
     let principal = call.principal()?;
     store::db(call.ctx)?
         .prepare(
@@ -946,6 +951,7 @@ async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
         ])?
         .run()
         .await?;
+    crate::shortlinks::forget(call.ctx, &row.url_id).await;
     Ok(())
 }
 

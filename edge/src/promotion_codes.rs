@@ -14,6 +14,7 @@ use crate::call::Call;
 use crate::error::{ApiError, ApiResult};
 use crate::prices::iso;
 use crate::reply::Reply;
+use crate::router::Ctx;
 use crate::store::{self, Bind, Filter};
 
 #[derive(Deserialize)]
@@ -97,12 +98,28 @@ pub async fn load(call: &Call<'_>, id: &str) -> ApiResult<PromotionCodeRow> {
 /// A code of the caller's by its text (any letter case), or 404 naming `param`.
 pub async fn load_by_code(call: &Call<'_>, code: &str, param: &str) -> ApiResult<PromotionCodeRow> {
     let principal = call.principal()?;
-    store::db(call.ctx)?
+    find_by_code(
+        call.ctx,
+        &principal.account_id,
+        principal.environment.as_str(),
+        code,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("promotion code", code, Some(param)))
+}
+
+/// A code of an account in one environment by its text (any letter case).
+pub async fn find_by_code(
+    ctx: &Ctx,
+    account_id: &str,
+    environment: &str,
+    code: &str,
+) -> ApiResult<Option<PromotionCodeRow>> {
+    Ok(store::db(ctx)?
         .prepare("SELECT * FROM promotion_codes WHERE code_key = ?1 AND account_id = ?2 AND environment = ?3")
-        .bind(&[code.to_ascii_uppercase().js(), principal.account_id.js(), principal.environment.as_str().js()])?
+        .bind(&[code.to_ascii_uppercase().js(), account_id.js(), environment.js()])?
         .first(None)
-        .await?
-        .ok_or_else(|| ApiError::not_found("promotion code", code, Some(param)))
+        .await?)
 }
 
 fn read_expiry(p: &mut Params, now: i64) -> ParamResult<Option<i64>> {

@@ -12,8 +12,8 @@ use crate::error::{ApiError, ApiResult, Dialect};
 use crate::idempotency::{self, Claim};
 use crate::reply::Reply;
 use crate::{
-    accounts, auth, checkout_sessions, health, omise, openapi, payment_links, prices, products,
-    promotion_codes, test_hooks,
+    accounts, auth, checkout_page, checkout_sessions, health, omise, openapi, pages, payment_links,
+    prices, products, promotion_codes, shortlinks, test_hooks,
 };
 
 /// What every handler gets besides the request.
@@ -32,6 +32,24 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .await
             .unwrap_or_else(|error| error.into_reply(Dialect::Till))
             .into_response();
+    }
+    // The shopper's side: hosted checkout pages and short links (HTML, not the JSON API).
+    if let Some(rest) = path.strip_prefix("/c/") {
+        return match (method.as_str(), rest.split_once('/')) {
+            ("GET", None) => checkout_page::show(req, &ctx, rest).await,
+            ("POST", None) => checkout_page::pay(req, &ctx, rest).await,
+            ("POST", Some((id, "challenge"))) => checkout_page::challenge(req, &ctx, id).await,
+            _ => pages::message(
+                till_shared::locale::Locale::En,
+                404,
+                till_shared::locale::Text::LinkNotFound,
+            ),
+        };
+    }
+    if matches!(method.as_str(), "GET" | "HEAD")
+        && let Some(code) = shortlinks::short_code(&path)
+    {
+        return shortlinks::visit(req, &ctx, code).await;
     }
     let reply = match resolve(&method, &path) {
         None => ApiError::new(

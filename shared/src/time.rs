@@ -37,6 +37,18 @@ pub fn parse_request_time(value: &serde_json::Value) -> Result<i64, TimeError> {
     }
 }
 
+/// `(month, year)` in UTC of a Unix time, for card expiry checks.
+pub fn month_and_year(unix_seconds: i64) -> (u32, u32) {
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .map(|at| {
+            (
+                u32::from(u8::from(at.month())),
+                u32::try_from(at.year()).unwrap_or(0),
+            )
+        })
+        .unwrap_or((1, 1970))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +91,12 @@ mod tests {
         ] {
             assert_eq!(parse_request_time(&bad), Err(TimeError::Malformed), "{bad}");
         }
+    }
+
+    #[test]
+    fn month_and_year_for_card_expiry() {
+        assert_eq!(month_and_year(1_774_440_000), (3, 2026));
+        assert_eq!(month_and_year(1_798_761_599), (12, 2026));
     }
 
     proptest! {

@@ -1,0 +1,321 @@
+//! Taking a payment for a session, in three D1 batches that the database keeps honest:
+//!
+//! 1. **reserve**: the session takes a reservation token (one holder at a time) and the
+//!    link's and promotion code's `reserved_count` go up. The tables' CHECK constraints
+//!    refuse the batch when completions or redemptions would pass their limit, so a
+//!    shopper over the limit is refused *before* being charged.
+//! 2. the processor charges the card (outside D1);
+//! 3. **complete** (order, payment, customer, event, counters, session COMPLETE) or
+//!    **release** (reservations returned, failed attempt counted). Every statement is
+//!    conditional on the session still holding this reservation token, so a batch can
+//!    only ever apply once.
+
+use serde_json::{Value, json};
+use till_shared::ids::random_base62;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{self, Bind};
+
+/// The session facts the batches need.
+pub struct Payment<'a> {
+    pub session_id: &'a str,
+    pub account_id: &'a str,
+    pub environment: &'a str,
+    pub link_id: Option<&'a str>,
+    pub promotion_code: Option<&'a str>,
+}
+
+const HELD: &str = "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?1 AND reservation = ?2)";
+
+/// How a reservation attempt ended.
+pub enum Reserved {
+    Token(String),
+    /// Someone else holds the session (a double submit), or it is no longer open.
+    Busy,
+    /// A limit would be passed: the link is sold out or the code fully redeemed.
+    Exhausted,
+    /// The link was deactivated or deleted meanwhile.
+    Inactive,
+}
+
+fn counters(
+    db: &D1Database,
+    p: &Payment,
+    token: &str,
+    link_sql: &str,
+    code_sql: &str,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let mut statements = Vec::new();
+    if let Some(link) = p.link_id {
+        statements.push(
+            db.prepare(format!(
+                "UPDATE payment_links SET {link_sql} WHERE id = ?3 AND {HELD}"
+            ))
+            .bind(&[p.session_id.js(), token.js(), link.js()])?,
+        );
+    }
+    if let Some(code) = p.promotion_code {
+        statements.push(
+            db.prepare(format!(
+                "UPDATE promotion_codes SET {code_sql}
+                 WHERE code_key = ?3 AND account_id = ?4 AND environment = ?5 AND {HELD}"
+            ))
+            .bind(&[
+                p.session_id.js(),
+                token.js(),
+                code.to_ascii_uppercase().js(),
+                p.account_id.js(),
+                p.environment.js(),
+            ])?,
+        );
+    }
+    Ok(statements)
+}
+
+pub async fn reserve(db: &D1Database, p: &Payment<'_>) -> ApiResult<Reserved> {
+    let token = random_base62(24);
+    let now = store::now_unix();
+    let mut statements = vec![
+        db.prepare(
+            "UPDATE checkout_sessions SET reservation = ?2, reserved_at = ?3
+             WHERE id = ?1 AND status = 'OPEN' AND reservation IS NULL AND expires_at > ?3",
+        )
+        .bind(&[p.session_id.js(), token.js(), now.js()])?,
+    ];
+    statements.extend(counters(
+        db,
+        p,
+        &token,
+        "reserved_count = reserved_count + 1",
+        "reserved_count = reserved_count + 1",
+    )?);
+    let results = match db.batch(statements).await {
+        Ok(results) => results,
+        Err(error) if error.to_string().contains("CHECK constraint failed") => {
+            return Ok(Reserved::Exhausted);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let changes = |i: usize| {
+        results
+            .get(i)
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+    };
+    if changes(0) != 1 {
+        return Ok(Reserved::Busy);
+    }
+    // The link must still be payable: a deactivation after the visit wins.
+    if p.link_id.is_some() {
+        let active: Option<i64> = db
+            .prepare("SELECT active * (1 - deleted) AS payable FROM payment_links WHERE id = ?1")
+            .bind(&[p.link_id.js()])?
+            .first(Some("payable"))
+            .await?;
+        if active != Some(1) {
+            release(db, p, &token, false).await?;
+            return Ok(Reserved::Inactive);
+        }
+    }
+    Ok(Reserved::Token(token))
+}
+
+/// Gives the reservation back; a failed charge counts against the session's attempts.
+pub async fn release(db: &D1Database, p: &Payment<'_>, token: &str, failed: bool) -> ApiResult<()> {
+    let mut statements = counters(
+        db,
+        p,
+        token,
+        "reserved_count = reserved_count - 1",
+        "reserved_count = reserved_count - 1",
+    )?;
+    statements.push(
+        db.prepare(
+            "UPDATE checkout_sessions SET reservation = NULL, reserved_at = NULL, pending_payment = NULL,
+                 failed_attempts = failed_attempts + ?3
+             WHERE id = ?1 AND reservation = ?2",
+        )
+        .bind(&[p.session_id.js(), token.js(), i64::from(failed).js()])?,
+    );
+    db.batch(statements).await?;
+    Ok(())
+}
+
+/// Holds the card facts (never the number) while the shopper answers a 3-D Secure challenge.
+pub async fn hold_for_challenge(
+    db: &D1Database,
+    p: &Payment<'_>,
+    token: &str,
+    card: &Value,
+) -> ApiResult<()> {
+    db.prepare(
+        "UPDATE checkout_sessions SET pending_payment = ?3 WHERE id = ?1 AND reservation = ?2",
+    )
+    .bind(&[p.session_id.js(), token.js(), card.to_string().js()])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Everything a completed payment writes.
+pub struct Completed<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub custom_fields: Value,
+    pub billing_address: Option<Value>,
+    /// Brand, last4, expiry and processor token; `None` when nothing is charged (SETUP).
+    pub card: Option<Value>,
+    pub create_customer: bool,
+    pub currency: &'a str,
+    pub amount_subtotal: i64,
+    pub amount_discount: i64,
+    pub amount_total: i64,
+    pub event_data: Value,
+}
+
+/// Completes the session in one batch; answers the order id (if an order was made).
+pub async fn complete(
+    db: &D1Database,
+    p: &Payment<'_>,
+    token: &str,
+    done: &Completed<'_>,
+) -> ApiResult<Option<String>> {
+    let now = store::now_unix();
+    let mut statements = counters(
+        db,
+        p,
+        token,
+        "reserved_count = reserved_count - 1, completed_count = completed_count + 1",
+        "reserved_count = reserved_count - 1, times_redeemed = times_redeemed + 1",
+    )?;
+    let customer_id = done
+        .create_customer
+        .then(|| format!("cus_{}", random_base62(24)));
+    if let Some(customer) = &customer_id {
+        statements.push(
+            db.prepare(format!(
+                "INSERT INTO customers (id, account_id, environment, email, name, created_at)
+                 SELECT ?3, ?4, ?5, ?6, ?7, ?8 WHERE {HELD}"
+            ))
+            .bind(&[
+                p.session_id.js(),
+                token.js(),
+                customer.js(),
+                p.account_id.js(),
+                p.environment.js(),
+                done.email.js(),
+                done.name.js(),
+                now.js(),
+            ])?,
+        );
+    }
+    let order_id = done
+        .card
+        .as_ref()
+        .map(|_| format!("ord_{}", random_base62(24)));
+    if let (Some(order), Some(card)) = (&order_id, &done.card) {
+        statements.push(
+            db.prepare(format!(
+                "INSERT INTO orders (id, account_id, environment, checkout_session_id, payment_link_id, currency,
+                     amount_subtotal, amount_discount, amount_total, promotion_code, customer_id, customer_email,
+                     customer_name, custom_fields, billing_address, status, created_at)
+                 SELECT ?3, ?4, ?5, ?1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'PAID', ?17 WHERE {HELD}"
+            ))
+            .bind(&[
+                p.session_id.js(),
+                token.js(),
+                order.js(),
+                p.account_id.js(),
+                p.environment.js(),
+                p.link_id.js(),
+                done.currency.js(),
+                done.amount_subtotal.js(),
+                done.amount_discount.js(),
+                done.amount_total.js(),
+                p.promotion_code.js(),
+                customer_id.js(),
+                done.email.js(),
+                done.name.js(),
+                done.custom_fields.to_string().js(),
+                store::json_text(done.billing_address.as_ref()).js(),
+                now.js(),
+            ])?,
+        );
+        let text = |key: &str| card[key].as_str().unwrap_or_default().to_owned();
+        statements.push(
+            db.prepare(format!(
+                "INSERT INTO payments (id, account_id, environment, order_id, amount, currency, status, card_brand,
+                     card_last4, card_exp_month, card_exp_year, processor_token, created_at)
+                 SELECT ?3, ?4, ?5, ?6, ?7, ?8, 'SUCCEEDED', ?9, ?10, ?11, ?12, ?13, ?14 WHERE {HELD}"
+            ))
+            .bind(&[
+                p.session_id.js(),
+                token.js(),
+                format!("pay_{}", random_base62(24)).js(),
+                p.account_id.js(),
+                p.environment.js(),
+                order.js(),
+                done.amount_total.js(),
+                done.currency.js(),
+                text("brand").js(),
+                text("last4").js(),
+                card["exp_month"].as_i64().unwrap_or(0).js(),
+                card["exp_year"].as_i64().unwrap_or(0).js(),
+                text("token").js(),
+                now.js(),
+            ])?,
+        );
+    }
+    let mut data = done.event_data.clone();
+    data["status"] = json!("COMPLETE");
+    data["order_id"] = json!(order_id);
+    data["orderId"] = json!(order_id);
+    data["customer_id"] = json!(customer_id);
+    statements.push(
+        db.prepare(format!(
+            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+             SELECT ?3, ?4, ?5, 'checkout.completed', ?1, ?6, ?7 WHERE {HELD}"
+        ))
+        .bind(&[
+            p.session_id.js(),
+            token.js(),
+            format!("evt_{}", random_base62(24)).js(),
+            p.account_id.js(),
+            p.environment.js(),
+            data.to_string().js(),
+            now.js(),
+        ])?,
+    );
+    statements.push(
+        db.prepare(
+            "UPDATE checkout_sessions SET status = 'COMPLETE', completed_at = ?3, order_id = ?4, customer_id = ?5,
+                 customer_email = ?6, customer_name = ?7, reservation = NULL, pending_payment = NULL,
+                 setup_intent_id = CASE WHEN mode = 'SETUP' THEN ?8 ELSE setup_intent_id END
+             WHERE id = ?1 AND reservation = ?2",
+        )
+        .bind(&[
+            p.session_id.js(),
+            token.js(),
+            now.js(),
+            order_id.js(),
+            customer_id.js(),
+            done.email.js(),
+            done.name.js(),
+            format!("seti_{}", random_base62(24)).js(),
+        ])?,
+    );
+    let results = db.batch(statements).await?;
+    let last = results
+        .last()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    if last != 1 {
+        return Err(ApiError::internal(
+            "completion batch ran without holding the reservation",
+        ));
+    }
+    Ok(order_id)
+}

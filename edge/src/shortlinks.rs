@@ -1,0 +1,340 @@
+//! The short-link hot path, `GET /{url_id}`: junk is refused before any read; the link
+//! comes from KV when cached, else D1 (and is cached off the response path); a human visit
+//! gets a fresh checkout session and a 302 to it; previews, prefetches and HEAD get a page
+//! with the product's Open Graph tags and create nothing.
+
+use serde_json::{Map, Value};
+use till_shared::catalog::{LOCALES, is_plausible_email};
+use till_shared::ids::{CheckoutSessionId, ShortCode};
+use till_shared::locale::{Locale, Text, format_money};
+use till_shared::money::{Currency, Money};
+use worker::{Method, Request, Response};
+
+use crate::checkout_sessions::{FromLink, NewSession, insert};
+use crate::error::{ApiError, ApiResult};
+use crate::pages::{self, escape};
+use crate::payment_links::{LinkRow, subtotal};
+use crate::promotion_codes::find_by_code;
+use crate::router::Ctx;
+use crate::store::{self, Bind};
+
+/// Sessions made from links live 24 hours, like API sessions by default.
+const SESSION_LIFETIME: i64 = 24 * 3600;
+/// How long a cached link snapshot may be served; nothing that takes money trusts it.
+const SNAPSHOT_TTL: u64 = 60;
+
+fn cache_key(code: &str) -> String {
+    format!("link:{code}")
+}
+
+/// Whether `path` is a short link (`/` + a Base62 code of the right length).
+pub fn short_code(path: &str) -> Option<ShortCode> {
+    ShortCode::parse(path.strip_prefix('/')?).ok()
+}
+
+/// Link-preview crawlers of chat apps and social networks, and browser prefetches.
+fn is_preview(req: &Request) -> bool {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    if req.method() == Method::Head {
+        return true;
+    }
+    let purpose = format!(
+        "{} {} {}",
+        header("Purpose"),
+        header("Sec-Purpose"),
+        header("X-Moz")
+    );
+    if purpose.contains("prefetch") || purpose.contains("prerender") || purpose.contains("preview")
+    {
+        return true;
+    }
+    let agent = header("User-Agent");
+    const CRAWLERS: &[&str] = &[
+        "facebookexternalhit",
+        "facebot",
+        "twitterbot",
+        "slackbot",
+        "discordbot",
+        "whatsapp",
+        "telegrambot",
+        "linkedinbot",
+        "line/",
+        "kakaotalk",
+        "skypeuripreview",
+        "embedly",
+        "iframely",
+        "pinterest",
+        "redditbot",
+        "googlebot",
+        "bingbot",
+        "applebot",
+        "yandex",
+        "duckduckbot",
+        "bot;",
+        "crawler",
+        "spider",
+        "preview",
+    ];
+    CRAWLERS.iter().any(|c| agent.contains(c))
+}
+
+/// The link behind a code: the KV snapshot if one is cached, else D1 (then cached, off the
+/// response path).
+async fn snapshot(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
+    let kv = store::cache(ctx)?;
+    if let Ok(Some(text)) = kv.get(&cache_key(code)).text().await
+        && let Ok(row) = serde_json::from_str::<LinkRow>(&text)
+    {
+        return Ok(Some(row));
+    }
+    let row = fresh(ctx, code).await?;
+    if let Some(row) = &row {
+        let text = serde_json::to_string(row)?;
+        let key = cache_key(code);
+        ctx.ctx.wait_until(async move {
+            let _ = match kv.put(&key, text) {
+                Ok(put) => put.expiration_ttl(SNAPSHOT_TTL).execute().await,
+                Err(error) => Err(error),
+            };
+        });
+    }
+    Ok(row)
+}
+
+/// The link as D1 has it now.
+async fn fresh(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
+    Ok(store::db(ctx)?
+        .prepare("SELECT * FROM payment_links_view WHERE url_id = ?1")
+        .bind(&[code.js()])?
+        .first(None)
+        .await?)
+}
+
+/// Forgets a cached snapshot (after a change to the link).
+pub async fn forget(ctx: &Ctx, code: &str) {
+    if let Ok(kv) = store::cache(ctx) {
+        let _ = kv.delete(&cache_key(code)).await;
+    }
+}
+
+/// Why a link cannot be paid now, if it cannot: the page text and its status.
+fn unavailable(link: &LinkRow) -> Option<(u16, Text)> {
+    let exhausted = link
+        .max_completions
+        .is_some_and(|max| link.completed_count + link.reserved_count >= max)
+        || (link.multiple == 0 && link.completed_count + link.reserved_count >= 1);
+    if link.deleted == 1 || link.active == 0 {
+        Some((410, Text::LinkInactive))
+    } else if exhausted {
+        Some((410, Text::LinkExhausted))
+    } else if link.priced_lines().is_empty() {
+        Some((410, Text::LinkInactive))
+    } else {
+        None
+    }
+}
+
+pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<Response> {
+    let url = req.url()?;
+    let query: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let accept = req.headers().get("Accept-Language")?;
+    let locale = Locale::negotiate(param("locale").as_deref(), accept.as_deref());
+
+    let link = match snapshot(ctx, code.as_str()).await {
+        Ok(Some(link)) => link,
+        Ok(None) => return pages::message(locale, 404, Text::LinkNotFound),
+        Err(error) => {
+            return error
+                .into_reply(crate::error::Dialect::Till)
+                .into_response();
+        }
+    };
+    if is_preview(&req) {
+        return preview(&link, locale, req.method() == Method::Head);
+    }
+    count_view(ctx, &link.id);
+    if let Some((status, text)) = unavailable(&link) {
+        return pages::message(locale, status, text);
+    }
+    match open_session(ctx, &link, &param, &query).await {
+        Ok(Some(session_id)) => {
+            let response = Response::empty()?.with_status(302);
+            let headers = response.headers();
+            headers.set(
+                "Location",
+                &format!("{}/c/{session_id}", url.origin().ascii_serialization()),
+            )?;
+            headers.set("X-Robots-Tag", "noindex")?;
+            headers.set("Cache-Control", "no-store")?;
+            headers.set("Referrer-Policy", "no-referrer")?;
+            Ok(response)
+        }
+        // D1 refused: the cached snapshot was stale. Answer from the fresh row.
+        Ok(None) => {
+            forget(ctx, code.as_str()).await;
+            let fresh = fresh(ctx, code.as_str()).await.ok().flatten();
+            let (status, text) = fresh
+                .as_ref()
+                .and_then(unavailable)
+                .unwrap_or((410, Text::LinkInactive));
+            pages::message(locale, status, text)
+        }
+        Err(error) => error
+            .into_reply(crate::error::Dialect::Till)
+            .into_response(),
+    }
+}
+
+/// Counts a human visit off the response path.
+fn count_view(ctx: &Ctx, link_id: &str) {
+    let Ok(db) = store::db(ctx) else { return };
+    let statement = db
+        .prepare("UPDATE payment_links SET view_count = view_count + 1 WHERE id = ?1")
+        .bind(&[link_id.js()]);
+    if let Ok(statement) = statement {
+        ctx.ctx.wait_until(async move {
+            let _ = statement.run().await;
+        });
+    }
+}
+
+/// Creates the session for this visit and counts it, in one batch; `None` when D1 says the
+/// link is no longer payable.
+async fn open_session(
+    ctx: &Ctx,
+    link: &LinkRow,
+    param: &dyn Fn(&str) -> Option<String>,
+    query: &[(String, String)],
+) -> ApiResult<Option<String>> {
+    let lines = link.priced_lines();
+    let total = subtotal(&lines)?;
+    let now = store::now_unix();
+    let discount = match &link.promotion_code {
+        Some(code) => match find_by_code(ctx, &link.account_id, &link.environment, code).await? {
+            Some(promotion) if promotion.unusable_reason(now).is_none() => promotion
+                .discount()?
+                .amount_off(total)
+                .map(Money::amount)
+                .unwrap_or(0),
+            _ => 0,
+        },
+        None => 0,
+    };
+    let recurring = lines.iter().any(|l| l.kind == "recurring");
+    let email = param("prefilled_email").filter(|e| is_plausible_email(e));
+    let locale = param("locale").filter(|l| LOCALES.contains(&l.as_str()));
+    let utm: Map<String, Value> = query
+        .iter()
+        .filter(|(k, v)| k.starts_with("utm_") && k.len() <= 40 && v.len() <= 200)
+        .take(10)
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let session = NewSession {
+        id: CheckoutSessionId::generate().to_string(),
+        account_id: link.account_id.clone(),
+        environment: if link.environment == "PRODUCTION" {
+            "PRODUCTION"
+        } else {
+            "SANDBOX"
+        },
+        mode: if recurring { "SUBSCRIPTION" } else { "PAYMENT" },
+        currency: Currency::parse(&lines[0].currency)
+            .map_err(ApiError::internal)?
+            .code(),
+        amount_subtotal: total.amount(),
+        amount_discount: discount,
+        amount_total: total.amount() - discount,
+        lines,
+        promotion_code: link.promotion_code.clone().filter(|_| discount > 0),
+        success_url: link.success_url.clone(),
+        cancel_url: None,
+        customer_email: email,
+        customer_name: param("prefilled_name").map(|n| n.chars().take(200).collect()),
+        client_reference_id: param("client_reference_id").map(|r| r.chars().take(200).collect()),
+        locale,
+        metadata: None,
+        expires_at: now + SESSION_LIFETIME,
+        payment_link: Some(FromLink {
+            id: link.id.clone(),
+            custom_fields: link.custom_fields.clone(),
+            billing_address_collection: link.billing_address_collection.clone(),
+            customer_creation: link.customer_creation.clone(),
+            after_completion: link.after_completion.clone(),
+        }),
+        utm: (!utm.is_empty()).then_some(Value::Object(utm)),
+    };
+    let db = store::db(ctx)?;
+    let count = db
+        .prepare(
+            "UPDATE payment_links SET session_count = session_count + 1
+             WHERE id = ?1 AND EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?2)",
+        )
+        .bind(&[link.id.js(), session.id.js()])?;
+    let results = db.batch(vec![insert(&db, &session, now)?, count]).await?;
+    let inserted = results
+        .first()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    Ok((inserted == 1).then_some(session.id))
+}
+
+/// What a crawler sees: the product's name, price and description as Open Graph tags.
+fn preview(link: &LinkRow, locale: Locale, head: bool) -> worker::Result<Response> {
+    let lines = link.priced_lines();
+    let title = link
+        .title
+        .clone()
+        .or(link.name.clone())
+        .or(link.product_name.clone())
+        .unwrap_or_default();
+    let price = lines
+        .first()
+        .and_then(|l| Currency::parse(&l.currency).ok())
+        .and_then(|c| {
+            subtotal(&lines)
+                .ok()
+                .map(|t| Money::from_minor(t.amount(), c))
+        })
+        .and_then(Result::ok)
+        .map(format_money)
+        .unwrap_or_default();
+    let description = link.description.clone().unwrap_or_else(|| price.clone());
+    let body = format!(
+        "<div class=\"card center\"><h1>{}</h1><p class=\"tot\">{}</p></div>",
+        escape(&title),
+        escape(&price)
+    );
+    let page = pages::layout(locale, &title, &body).replacen(
+        "<title>",
+        &format!(
+            "<meta property=\"og:title\" content=\"{}\"><meta property=\"og:description\" content=\"{}\">\
+<meta property=\"og:type\" content=\"product\"><meta name=\"twitter:card\" content=\"summary\"><title>",
+            escape(&title),
+            escape(&description)
+        ),
+        1,
+    );
+    let response = pages::html(200, page, false)?;
+    if head {
+        let headers = response.headers().clone();
+        return Ok(Response::empty()?.with_headers(headers));
+    }
+    Ok(response)
+}
