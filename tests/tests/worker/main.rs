@@ -9,6 +9,7 @@ mod foundation;
 mod omise;
 mod openapi;
 mod payment_links;
+mod shopper;
 mod support;
 
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
         checkout_sessions::CHECKS,
         omise::CHECKS,
         openapi::CHECKS,
+        shopper::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
