@@ -409,19 +409,30 @@ pub async fn expire(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let session = load(call, &id).await?;
     let principal = call.principal()?;
-    let changed = store::run(
-        store::db(call.ctx)?
-            .prepare(
-                "UPDATE checkout_sessions SET status = 'EXPIRED'
-                 WHERE id = ?1 AND account_id = ?2 AND environment = ?3 AND status = 'OPEN'",
-            )
-            .bind(&[
-                id.js(),
-                principal.account_id.js(),
-                principal.environment.as_str().js(),
-            ])?,
-    )
-    .await?;
+    let db = store::db(call.ctx)?;
+    // An open session with no payment in flight; the event is written in the same batch.
+    let open = "id = ?2 AND account_id = ?3 AND environment = ?4 AND status = 'OPEN' AND reservation IS NULL";
+    let scope = [
+        store::now_unix().js(),
+        id.js(),
+        principal.account_id.js(),
+        principal.environment.as_str().js(),
+    ];
+    let results = db
+        .batch(vec![
+            db.prepare(format!("{} WHERE {open}", crate::sweeper::EXPIRED_EVENT))
+                .bind(&scope)?,
+            db.prepare(format!(
+                "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {open}"
+            ))
+            .bind(&scope)?,
+        ])
+        .await?;
+    let changed = results
+        .last()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
     if changed == 0 {
         return Err(ApiError::conflict(
             "id",

@@ -22,11 +22,18 @@ mod reply;
 mod router;
 mod shortlinks;
 mod store;
+mod sweeper;
 mod test_hooks;
 
-use worker::{Context, Env, Request, Response, Result, event};
+use worker::{Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent, event};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     router::handle(req, env, ctx).await
+}
+
+/// Every minute: expire due checkout sessions, release abandoned payment reservations.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    sweeper::run(&env).await;
 }

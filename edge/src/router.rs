@@ -27,9 +27,16 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let ctx = Ctx { env, ctx };
     let method = req.method().to_string();
     let path = req.path();
-    if path == "/__test/d1" && method == "POST" && test_hooks::enabled(&ctx) {
-        return test_hooks::query(req, &ctx)
-            .await
+    if path.starts_with("/__test/") && method == "POST" && test_hooks::enabled(&ctx) {
+        let outcome = match path.as_str() {
+            "/__test/d1" => test_hooks::query(req, &ctx).await,
+            "/__test/scheduled" => test_hooks::scheduled(req, &ctx).await,
+            _ => Err(ApiError::new(
+                ErrorCode::ResourceNotFound,
+                "No such test hook.",
+            )),
+        };
+        return outcome
             .unwrap_or_else(|error| error.into_reply(Dialect::Till))
             .into_response();
     }

@@ -13,7 +13,12 @@ use crate::router::Ctx;
 
 /// The system of record.
 pub fn db(ctx: &Ctx) -> ApiResult<D1Database> {
-    Ok(ctx.env.d1("DB")?)
+    database(&ctx.env)
+}
+
+/// The system of record, from the environment alone (the cron trigger has no request).
+pub fn database(env: &worker::Env) -> ApiResult<D1Database> {
+    Ok(env.d1("DB")?)
 }
 
 /// The read cache of the short-link hot path. Nothing that takes money trusts it.

@@ -1,8 +1,14 @@
 //! Hooks for Till's own black-box tests, present only when the Worker variable
 //! `TEST_HOOKS` is `enabled` (the test harness sets it; production never does) and guarded
-//! by the operator token. `POST /__test/d1 {"sql": "SELECT …"}` runs one read-only query on
-//! the Worker's own D1 binding, so tests can check what is stored without a second SQLite
-//! reader contending for the database file.
+//! by the operator token. `POST /__test/d1 {"sql": "SELECT …"}` runs one query on the
+//! Worker's own D1 binding, so tests can check what is stored without a second SQLite
+//! reader contending for the database file; `"write": true` allows one UPDATE, for tests
+//! that need time to have passed (a session past its expiry).
+//!
+//! `POST /__test/scheduled` runs the cron trigger's work. Locally, wrangler's own
+//! `/cdn-cgi/handler/scheduled` fails whenever static assets are configured (a miniflare
+//! bug fixed after the wrangler 4.86 that Node 20 allows), so tests reach the same code
+//! through here.
 
 use serde_json::{Value, json};
 use worker::Request;
@@ -20,16 +26,30 @@ pub fn enabled(ctx: &Ctx) -> bool {
         .is_ok_and(|v| v.to_string() == "enabled")
 }
 
+pub async fn scheduled(req: Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(&req, ctx)?;
+    crate::sweeper::run(&ctx.env).await;
+    Ok(Reply::ok(json!({ "ran": "scheduled" })))
+}
+
 pub async fn query(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
     auth::require_operator(&req, ctx)?;
     let (body, _) = read_body(&mut req).await?;
     let sql = body["sql"].as_str().unwrap_or_default().trim().to_owned();
-    let read_only = sql
-        .get(..6)
-        .is_some_and(|start| start.eq_ignore_ascii_case("SELECT"))
+    let verb = if body["write"] == true {
+        "UPDATE"
+    } else {
+        "SELECT"
+    };
+    let allowed = sql
+        .get(..verb.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(verb))
         && !sql.contains(';');
-    if !read_only {
-        return Err(ApiError::invalid("sql", "Only one SELECT statement."));
+    if !allowed {
+        return Err(ApiError::invalid(
+            "sql",
+            format!("Only one {verb} statement."),
+        ));
     }
     let rows: Vec<Value> = store::db(ctx)?.prepare(sql).all().await?.results()?;
     Ok(Reply::ok(json!({ "results": rows })))

@@ -165,3 +165,19 @@ impl Client {
             .unwrap_or_default())
     }
 }
+
+impl Client {
+    /// Runs one UPDATE on the Worker's D1 through its test hook (setup for tests that need
+    /// time to have passed).
+    pub fn update_d1(&self, operator_token: &str, sql: &str) -> Result<()> {
+        let reply = self
+            .with_bearer(operator_token)
+            .post("/__test/d1")
+            .json(&serde_json::json!({ "sql": sql, "write": true }))
+            .send()?;
+        if reply.status != 200 {
+            return Err(format!("D1 update answered {}: {}", reply.status, reply.body).into());
+        }
+        Ok(())
+    }
+}

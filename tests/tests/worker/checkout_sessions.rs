@@ -21,6 +21,14 @@ pub const CHECKS: &[(&str, Check)] = &[
         publishable_keys_create_sessions_but_not_with_metadata,
     ),
     ("sessions_expire_once", sessions_expire_once),
+    (
+        "the_cron_expires_due_sessions_once_with_an_event",
+        the_cron_expires_due_sessions_once_with_an_event,
+    ),
+    (
+        "the_cron_releases_abandoned_payment_reservations",
+        the_cron_releases_abandoned_payment_reservations,
+    ),
 ];
 
 fn sessions_round_trip_as_the_hosted_checkout_guide_uses_them(suite: &Suite) -> Result<(), Failed> {
@@ -216,4 +224,93 @@ fn sessions_expire_once(suite: &Suite) -> Result<(), Failed> {
         .json(&json!({"productId": product["id"], "expires_at": 60}))
         .send()?;
     refused(&too_soon, 400, "invalid_request", Some("expires_at"))
+}
+
+fn expired_events(suite: &Suite, session: &str) -> Result<Vec<serde_json::Value>, Failed> {
+    Ok(suite.query(&format!(
+        "SELECT data FROM events WHERE type = 'checkout.expired' AND object_id = '{session}'"
+    ))?)
+}
+
+fn the_cron_expires_due_sessions_once_with_an_event(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let product = product(&merchant, "Due soon", 100, "USD")?;
+    let due = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"], "client_reference_id": "due-1"}),
+    )?;
+    let later = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"]}),
+    )?;
+    let due_id = due["id"].as_str().unwrap_or_default();
+    suite.update(&format!(
+        "UPDATE checkout_sessions SET expires_at = 1 WHERE id = '{due_id}'"
+    ))?;
+    suite.run_cron()?;
+    suite.run_cron()?;
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/checkout/sessions/{due_id}"))?["status"],
+        json!("EXPIRED")
+    );
+    let later_id = later["id"].as_str().unwrap_or_default();
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/checkout/sessions/{later_id}"))?["status"],
+        json!("OPEN")
+    );
+    let events = expired_events(suite, due_id)?;
+    ensure_eq!(events.len(), 1);
+    let data: serde_json::Value = serde_json::from_str(events[0]["data"].as_str().unwrap_or("{}"))?;
+    ensure_eq!(data["id"], json!(due_id));
+    ensure_eq!(data["status"], json!("EXPIRED"));
+    ensure_eq!(data["client_reference_id"], json!("due-1"));
+    // Expiring through the API writes the event too.
+    merchant
+        .post(&format!("/v1/checkout/sessions/{later_id}/expire"))
+        .send()?;
+    ensure_eq!(expired_events(suite, later_id)?.len(), 1);
+    Ok(())
+}
+
+fn the_cron_releases_abandoned_payment_reservations(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Abandoned")?;
+    let product = product(&merchant, "Last one", 100, "USD")?;
+    let link = create(
+        &merchant,
+        "/v1/payment_links",
+        json!({"productId": product["id"], "maxCompletions": 1}),
+    )?;
+    let link_id = link["id"].as_str().unwrap_or_default();
+    let path = link["url"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches(&suite.worker.base_url)
+        .to_owned();
+    let visit = suite.client.get(&path).send()?;
+    ensure_eq!(visit.status, 302);
+    let session = visit
+        .header("location")
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    // A payment took the only completion and was abandoned 20 minutes ago.
+    suite.update(&format!(
+        "UPDATE checkout_sessions SET reservation = 'abandoned', reserved_at = unixepoch() - 1200 WHERE id = '{session}'"
+    ))?;
+    suite.update(&format!(
+        "UPDATE payment_links SET reserved_count = 1 WHERE id = '{link_id}'"
+    ))?;
+    ensure_eq!(suite.client.get(&path).send()?.status, 410);
+    suite.run_cron()?;
+    let rows = suite.query(&format!(
+        "SELECT (SELECT reserved_count FROM payment_links WHERE id = '{link_id}') AS reserved,
+                (SELECT count(*) FROM checkout_sessions WHERE id = '{session}' AND reservation IS NULL) AS released"
+    ))?;
+    ensure_eq!(rows[0], json!({"reserved": 0, "released": 1}));
+    ensure_eq!(suite.client.get(&path).send()?.status, 302);
+    Ok(())
 }

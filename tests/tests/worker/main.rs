@@ -42,6 +42,27 @@ impl Suite {
         self.client.with_bearer(&self.account.keys.live.secret_key)
     }
 
+    /// One UPDATE on the Worker's D1 (test setup: time that has passed).
+    pub fn update(&self, sql: &str) -> till_tests::Result<()> {
+        self.client.update_d1(&self.operator_token, sql)
+    }
+
+    /// Runs the cron trigger's work now (through the test hook: wrangler 4.86's local
+    /// scheduled endpoint fails when static assets are configured).
+    pub fn run_cron(&self) -> till_tests::Result<()> {
+        let reply = self
+            .client
+            .with_bearer(&self.operator_token)
+            .post("/__test/scheduled")
+            .send()?;
+        if reply.status != 200 {
+            return Err(
+                format!("the cron trigger answered {}: {}", reply.status, reply.body).into(),
+            );
+        }
+        Ok(())
+    }
+
     /// A new merchant of its own (test secret key), for checks that count what they create
     /// while other checks run in parallel.
     pub fn fresh_merchant(&self, name: &str) -> till_tests::Result<Client> {

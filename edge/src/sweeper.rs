@@ -1,0 +1,84 @@
+//! The cron trigger's work: expire checkout sessions that are due (writing
+//! `checkout.expired` in the same batch) and give back reservations of payments abandoned
+//! mid-way (a 3-D Secure page left open). Each step is one batch whose statements select
+//! the same rows, so two crons running at once cannot apply a step twice.
+
+use worker::{D1Database, Env, console_error};
+
+use crate::error::ApiResult;
+use crate::store::{self, Bind};
+
+/// Sessions expired per cron run; the rest wait a minute.
+const EXPIRE_BATCH: i64 = 500;
+/// A payment holding its reservation longer than this was abandoned.
+const STALE_RESERVATION_SECS: i64 = 15 * 60;
+
+pub async fn run(env: &Env) {
+    let db = match store::database(env) {
+        Ok(db) => db,
+        Err(error) => return console_error!("cron: no database: {error:?}"),
+    };
+    let now = store::now_unix();
+    if let Err(error) = release_stale_reservations(&db, now).await {
+        console_error!("cron: releasing reservations failed: {error:?}");
+    }
+    if let Err(error) = expire_sessions(&db, now).await {
+        console_error!("cron: expiring sessions failed: {error:?}");
+    }
+}
+
+/// The event of an expired session, as the API would show its main fields.
+pub const EXPIRED_EVENT: &str = "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+     SELECT 'evt_' || lower(hex(randomblob(12))), account_id, environment, 'checkout.expired', id,
+            json_object('id', id, 'object', 'checkout.session', 'status', 'EXPIRED', 'mode', mode,
+                        'currency', currency, 'amount_total', amount_total, 'payment_link', payment_link_id,
+                        'client_reference_id', client_reference_id, 'customer_email', customer_email,
+                        'metadata', json(coalesce(metadata, 'null'))),
+            ?1
+     FROM checkout_sessions";
+
+async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {
+    let due = format!(
+        "id IN (SELECT id FROM checkout_sessions WHERE status = 'OPEN' AND reservation IS NULL AND expires_at <= ?1
+                ORDER BY expires_at LIMIT {EXPIRE_BATCH})"
+    );
+    db.batch(vec![
+        db.prepare(format!("{EXPIRED_EVENT} WHERE {due}"))
+            .bind(&[now.js()])?,
+        db.prepare(format!(
+            "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {due}"
+        ))
+        .bind(&[now.js()])?,
+    ])
+    .await?;
+    Ok(())
+}
+
+async fn release_stale_reservations(db: &D1Database, now: i64) -> ApiResult<()> {
+    let stale = "reservation IS NOT NULL AND reserved_at < ?1";
+    let cutoff = now - STALE_RESERVATION_SECS;
+    db.batch(vec![
+        db.prepare(format!(
+            "UPDATE payment_links SET reserved_count = reserved_count
+                 - (SELECT count(*) FROM checkout_sessions s WHERE s.payment_link_id = payment_links.id AND s.{stale})
+             WHERE id IN (SELECT payment_link_id FROM checkout_sessions WHERE {stale})"
+        ))
+        .bind(&[cutoff.js()])?,
+        db.prepare(format!(
+            "UPDATE promotion_codes SET reserved_count = reserved_count
+                 - (SELECT count(*) FROM checkout_sessions s
+                    WHERE s.account_id = promotion_codes.account_id AND s.environment = promotion_codes.environment
+                      AND upper(s.promotion_code) = promotion_codes.code_key AND s.{stale})
+             WHERE EXISTS (SELECT 1 FROM checkout_sessions s
+                           WHERE s.account_id = promotion_codes.account_id AND s.environment = promotion_codes.environment
+                             AND upper(s.promotion_code) = promotion_codes.code_key AND s.{stale})"
+        ))
+        .bind(&[cutoff.js()])?,
+        db.prepare(format!(
+            "UPDATE checkout_sessions SET reservation = NULL, reserved_at = NULL, pending_payment = NULL WHERE {stale}"
+        ))
+        .bind(&[cutoff.js()])?,
+    ])
+    .await?;
+    Ok(())
+}
