@@ -31,6 +31,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
         let outcome = match path.as_str() {
             "/__test/d1" => test_hooks::query(req, &ctx).await,
             "/__test/scheduled" => test_hooks::scheduled(req, &ctx).await,
+            "/__test/kv" => test_hooks::kv(req, &ctx).await,
             _ => Err(ApiError::new(
                 ErrorCode::ResourceNotFound,
                 "No such test hook.",

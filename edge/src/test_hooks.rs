@@ -26,6 +26,19 @@ pub fn enabled(ctx: &Ctx) -> bool {
         .is_ok_and(|v| v.to_string() == "enabled")
 }
 
+/// `POST /__test/kv {"key"}`: what the KV cache holds under `key` (or null).
+pub async fn kv(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(&req, ctx)?;
+    let (body, _) = read_body(&mut req).await?;
+    let key = body["key"].as_str().unwrap_or_default().to_owned();
+    let value = store::cache(ctx)?
+        .get(&key)
+        .text()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Reply::ok(json!({ "key": key, "value": value })))
+}
+
 pub async fn scheduled(req: Request, ctx: &Ctx) -> ApiResult<Reply> {
     auth::require_operator(&req, ctx)?;
     crate::sweeper::run(&ctx.env).await;

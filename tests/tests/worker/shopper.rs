@@ -51,6 +51,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         a_deactivated_link_stops_taking_payments_at_once,
     ),
     (
+        "a_stale_cached_link_never_yields_a_payable_session",
+        a_stale_cached_link_never_yields_a_payable_session,
+    ),
+    (
         "max_completions_never_exceeded_under_concurrency",
         max_completions_never_exceeded_under_concurrency,
     ),
@@ -572,6 +576,53 @@ fn a_deactivated_link_stops_taking_payments_at_once(suite: &Suite) -> Result<(),
         "SELECT count(*) AS n FROM orders WHERE payment_link_id = '{id}'"
     ))?;
     ensure_eq!(orders[0]["n"], json!(0));
+    Ok(())
+}
+
+fn a_stale_cached_link_never_yields_a_payable_session(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let link = link(suite, &merchant, json!({}))?;
+    let code = link["url_id"].as_str().unwrap_or_default().to_owned();
+    visit(suite, &link)?;
+    // Wait until the visit's snapshot is cached (it is written off the response path).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let cached = suite
+            .client
+            .with_bearer(&suite.operator_token)
+            .post("/__test/kv")
+            .json(&json!({"key": format!("link:{code}")}))
+            .send()?
+            .json();
+        if cached["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("\"active\":1"))
+        {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the link was never cached: {cached}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    // Deactivate in D1 only: the cache still says the link is active.
+    let id = link["id"].as_str().unwrap_or_default();
+    suite.update(&format!(
+        "UPDATE payment_links SET active = 0 WHERE id = '{id}'"
+    ))?;
+    let sessions_before = suite.query(&format!(
+        "SELECT count(*) AS n FROM checkout_sessions WHERE payment_link_id = '{id}'"
+    ))?;
+    let reply = suite
+        .client
+        .get(&path_of(link["url"].as_str().unwrap_or_default(), suite))
+        .send()?;
+    ensure_eq!(reply.status, 410);
+    let sessions_after = suite.query(&format!(
+        "SELECT count(*) AS n FROM checkout_sessions WHERE payment_link_id = '{id}'"
+    ))?;
+    ensure_eq!(sessions_after, sessions_before);
     Ok(())
 }
 
