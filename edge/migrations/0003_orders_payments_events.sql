@@ -60,3 +60,12 @@ CREATE TABLE events (
     created_at   INTEGER NOT NULL
 );
 CREATE INDEX events_by_scope ON events (account_id, environment, created_at);
+
+-- Failed payment attempts per client address and ten-minute window (card-testing defence
+-- across sessions; each session also locks after five failures).
+CREATE TABLE attempt_limits (
+    key     TEXT NOT NULL,
+    window  INTEGER NOT NULL,
+    count   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, window)
+);

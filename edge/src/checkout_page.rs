@@ -21,6 +21,50 @@ use crate::store::{self, Bind};
 
 /// After this many failed payments a session takes no more (card-testing defence).
 const MAX_FAILED_ATTEMPTS: i64 = 5;
+/// Failed payments one client address may make per window, across all sessions.
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+const FAILURE_WINDOW_SECS: i64 = 600;
+
+/// The shopper's address as Cloudflare reports it (`unknown` when run without Cloudflare
+/// in front, as in local development).
+fn client_key(req: &Request) -> String {
+    let ip = req
+        .headers()
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("ip:{ip}")
+}
+
+/// Whether this address has used up its failed attempts for the current window.
+async fn address_blocked(ctx: &Ctx, key: &str) -> bool {
+    let window = store::now_unix() / FAILURE_WINDOW_SECS;
+    let Ok(db) = store::db(ctx) else { return false };
+    let count: Option<i64> = match db
+        .prepare("SELECT count FROM attempt_limits WHERE key = ?1 AND window = ?2")
+        .bind(&[key.js(), window.js()])
+    {
+        Ok(statement) => statement.first(Some("count")).await.ok().flatten(),
+        Err(_) => None,
+    };
+    count.is_some_and(|n| n >= MAX_FAILURES_PER_ADDRESS)
+}
+
+/// Counts one failed attempt against the address.
+async fn record_failure(ctx: &Ctx, key: &str) {
+    let window = store::now_unix() / FAILURE_WINDOW_SECS;
+    if let Ok(db) = store::db(ctx)
+        && let Ok(statement) = db
+            .prepare(
+                "INSERT INTO attempt_limits (key, window, count) VALUES (?1, ?2, 1)
+                 ON CONFLICT (key, window) DO UPDATE SET count = count + 1",
+            )
+            .bind(&[key.js(), window.js()])
+    {
+        let _ = statement.run().await;
+    }
+}
 
 #[derive(Deserialize)]
 struct PageSession {
@@ -405,6 +449,10 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     } else {
         None
     };
+    let client = client_key(&req);
+    if address_blocked(ctx, &client).await {
+        return pages::message(locale, 429, Text::TooManyAttempts);
+    }
     let today = till_shared::time::month_and_year(store::now_unix());
     let card = match check_card(
         &text("card_number"),
@@ -420,6 +468,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
                 CardError::Expired => Text::ExpiredCard,
                 CardError::InvalidCvc => Text::InvalidCvc,
             };
+            record_failure(ctx, &client).await;
             return again(&mut entered, 422, locale.text(key));
         }
     };
@@ -492,6 +541,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
         }
         Charge::Declined(code) => {
             let _ = completion::release(&db, &payment, &token, true).await;
+            record_failure(ctx, &client).await;
             let key = match code {
                 "insufficient_funds" => Text::InsufficientFunds,
                 "expired_card" => Text::ExpiredCard,
@@ -593,6 +643,7 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
     let payment = session.payment();
     if form["outcome"].as_str() != Some("complete") {
         let _ = completion::release(&db, &payment, &token, true).await;
+        record_failure(ctx, &client_key(&req)).await;
         let reloaded = load(ctx, id).await.ok().flatten().unwrap_or(session);
         let entered = Entered {
             values: Map::from_iter([

@@ -55,6 +55,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         a_stale_cached_link_never_yields_a_payable_session,
     ),
     (
+        "one_address_may_fail_twenty_times_across_sessions",
+        one_address_may_fail_twenty_times_across_sessions,
+    ),
+    (
         "max_completions_never_exceeded_under_concurrency",
         max_completions_never_exceeded_under_concurrency,
     ),
@@ -576,6 +580,61 @@ fn a_deactivated_link_stops_taking_payments_at_once(suite: &Suite) -> Result<(),
         "SELECT count(*) AS n FROM orders WHERE payment_link_id = '{id}'"
     ))?;
     ensure_eq!(orders[0]["n"], json!(0));
+    Ok(())
+}
+
+fn one_address_may_fail_twenty_times_across_sessions(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let link = link(suite, &merchant, json!({}))?;
+    let address = "203.0.113.77";
+    let attempt = |session: &str, token: &str, card: &str| -> Result<Reply, Failed> {
+        let body = form(&[
+            ("csrf", token),
+            ("email", "tester@example.com"),
+            ("card_number", card),
+            ("card_expiry", "12/34"),
+            ("card_cvc", "123"),
+        ]);
+        Ok(suite
+            .client
+            .post(&format!("/c/{session}"))
+            .header("CF-Connecting-IP", address)
+            .body("application/x-www-form-urlencoded", body)
+            .send()?)
+    };
+    for _ in 0..5 {
+        let session = visit(suite, &link)?;
+        let token = csrf(&suite.client.get(&format!("/c/{session}")).send()?)?;
+        for _ in 0..4 {
+            let reply = attempt(&session, &token, "4000 0000 0000 0002")?;
+            ensure_eq!(reply.status, 402);
+        }
+    }
+    let session = visit(suite, &link)?;
+    let token = csrf(&suite.client.get(&format!("/c/{session}")).send()?)?;
+    let blocked = attempt(&session, &token, SUCCESS)?;
+    ensure_eq!(blocked.status, 429);
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/checkout/sessions/{session}"))?["status"],
+        json!("OPEN")
+    );
+    // Another address is not affected.
+    let other = suite
+        .client
+        .post(&format!("/c/{session}"))
+        .header("CF-Connecting-IP", "198.51.100.9")
+        .body(
+            "application/x-www-form-urlencoded",
+            form(&[
+                ("csrf", &token),
+                ("email", "a@b.co"),
+                ("card_number", SUCCESS),
+                ("card_expiry", "12/34"),
+                ("card_cvc", "123"),
+            ]),
+        )
+        .send()?;
+    ensure_eq!(other.status, 303);
     Ok(())
 }
 
