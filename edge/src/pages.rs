@@ -29,7 +29,7 @@ ul{list-style:none;margin:0;padding:0}li,.row{display:flex;justify-content:space
 label{display:block;margin:12px 0 4px;font-size:14px;font-weight:500}\
 input,select{width:100%;font:inherit;padding:10px 12px;border:1px solid #cbd5e1;border-radius:8px;background:#fff}\
 input:focus,select:focus{outline:2px solid #6366f1;border-color:#6366f1}.split{display:flex;gap:12px}.split>div{flex:1}\
-button{width:100%;margin-top:20px;font:600 17px/1 inherit;color:#fff;background:#4f46e5;border:0;border-radius:8px;\
+button{width:100%;margin-top:20px;font-family:inherit;font-weight:600;font-size:17px;line-height:1;color:#fff;background:#4f46e5;border:0;border-radius:8px;\
 padding:14px;cursor:pointer}button.sec{background:#e2e8f0;color:#0f172a;margin-top:8px;font-size:15px}\
 .err{background:#fee2e2;color:#991b1b;border-radius:8px;padding:10px 12px}.note{color:#475569;font-size:14px}\
 a{color:#4f46e5}.center{text-align:center}";

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use till_tests::local::workspace_root;
+use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 use crate::build;
 use crate::step::{self, Result, format_duration, step};
@@ -100,6 +100,10 @@ pub fn run() -> Result<()> {
         );
     }
 
+    if built.is_ok() {
+        tier("End-to-end in Chromium (Playwright)", &mut end_to_end);
+    }
+
     println!("\nSummary ({} in all):", format_duration(started.elapsed()));
     let mut failed = 0;
     for (name, outcome, took) in &outcomes {
@@ -136,4 +140,46 @@ fn widget_browser_tests(tools: &Tools) -> Result<()> {
             .env("PATH", path)
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
     )
+}
+
+/// The browser tests in `tests/e2e` (node's test runner with playwright-core and Debian's
+/// Chromium) against a Worker of their own, with screenshots in `target/e2e-artifacts`.
+fn end_to_end() -> Result<()> {
+    let root = workspace_root();
+    let state_dir = root.join("target/e2e-state");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(&state_dir).map_err(|e| e.to_string())?;
+    let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
+    let worker = LocalWorker::start(&WorkerConfig {
+        port: free_port().map_err(|e| e.to_string())?,
+        state_dir: state_dir.clone(),
+        vars: vec![
+            ("OPERATOR_TOKEN".into(), operator_token.clone()),
+            ("TEST_HOOKS".into(), "enabled".into()),
+        ],
+        output: Output::File(state_dir.join("worker.log")),
+    })
+    .map_err(|e| e.to_string())?;
+    let chromium = step::output(Command::new("sh").args(["-c", "command -v chromium"]))
+        .map(|p| p.trim().to_owned())
+        .unwrap_or_else(|| "/usr/bin/chromium".to_owned());
+    let outcome = step::run(
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "tests/e2e/"])
+            .current_dir(&root)
+            .env("TILL_BASE_URL", &worker.base_url)
+            .env("TILL_OPERATOR_TOKEN", &operator_token)
+            .env("TILL_ARTIFACTS", root.join("target/e2e-artifacts"))
+            .env("CHROMIUM", chromium),
+    );
+    drop(worker);
+    if outcome.is_ok() {
+        let _ = std::fs::remove_dir_all(&state_dir);
+    } else {
+        println!(
+            "    Worker log kept in {}",
+            state_dir.join("worker.log").display()
+        );
+    }
+    outcome
 }
