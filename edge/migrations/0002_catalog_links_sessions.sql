@@ -138,6 +138,7 @@ CREATE TABLE checkout_sessions (
     custom_fields               TEXT NOT NULL DEFAULT '[]',
     billing_address_collection  TEXT NOT NULL DEFAULT 'auto',
     customer_creation           TEXT NOT NULL DEFAULT 'if_required',
+    allow_promotion_codes       INTEGER NOT NULL DEFAULT 0 CHECK (allow_promotion_codes IN (0, 1)),
     after_completion            TEXT,
     utm                         TEXT,
     failed_attempts             INTEGER NOT NULL DEFAULT 0,

@@ -16,6 +16,7 @@ use crate::error::ApiResult;
 use crate::pages::{self, escape};
 use crate::payment_links::LineItem;
 use crate::processor::{Charge, Processor, Sandbox};
+use crate::promotion_codes::find_by_code;
 use crate::router::Ctx;
 use crate::store::{self, Bind};
 
@@ -96,6 +97,7 @@ struct PageSession {
     after_completion: Option<String>,
     failed_attempts: i64,
     pending_payment: Option<String>,
+    allow_promotion_codes: i64,
 }
 
 impl PageSession {
@@ -326,21 +328,35 @@ fn render(session: &PageSession, locale: Locale, entered: &Entered, embedded: bo
         "SETUP" => t(Text::SaveCard),
         _ => t(Text::Pay),
     };
-    let action = format!(
-        "/c/{}{}",
-        session.id,
-        if embedded { "?embedded=1" } else { "" }
-    );
+    let suffix = if embedded { "?embedded=1" } else { "" };
+    let action = format!("/c/{}{suffix}", session.id);
+    let promotion = if session.allow_promotion_codes == 1
+        && session.amount_discount == 0
+        && session.mode != "SETUP"
+    {
+        format!(
+            "<form class=\"card\" method=\"post\" action=\"/c/{id}/promotion{suffix}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<label for=\"promo\">{label}</label><div class=\"split\"><div><input id=\"promo\" name=\"code\" autocomplete=\"off\" value=\"{value}\"></div>\
+<div><button class=\"sec\" type=\"submit\">{apply}</button></div></div></form>",
+            id = session.id,
+            csrf = escape(&session.csrf_token),
+            label = t(Text::PromotionCode),
+            value = escape(entered.get("code")),
+            apply = t(Text::Apply),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         "<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
-<div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>\
+<div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>{promotion}\
 <form class=\"card\" method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{error}\
 <label for=\"email\">{email_label}</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"email\" value=\"{email}\" required>\
 <label for=\"name\">{name_label}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"{name}\">{fields}{address}\
 <label for=\"cc\">{card_label}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" required>\
 <div class=\"split\"><div><label for=\"exp\">{expiry_label}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
 <div><label for=\"cvc\">{cvc_label}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>\
-<button type=\"submit\">{submit} {total}</button>{cancel}</form>",
+<button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
         merchant = escape(&session.merchant_name),
         total_label = t(Text::Total),
         csrf = escape(&session.csrf_token),
@@ -689,6 +705,83 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
         },
         Err(_) => pages::message(locale, 500, Text::ProcessingError),
     }
+}
+
+/// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
+/// session allows codes), then shows the page again with the new total.
+pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+    let Some(session) = load(ctx, id).await.ok().flatten() else {
+        return pages::message(Locale::En, 404, Text::LinkNotFound);
+    };
+    let locale = locale_of(&req, &session);
+    let embed = embedded(&req);
+    if let Some(response) = closed(&session, locale) {
+        return response;
+    }
+    let body = req.bytes().await.unwrap_or_default();
+    let form = form_to_json(&body).unwrap_or_default();
+    if form["csrf"].as_str() != Some(session.csrf_token.as_str())
+        || session.allow_promotion_codes != 1
+    {
+        return pages::message(locale, 403, Text::SessionExpired);
+    }
+    let code = form["code"].as_str().unwrap_or_default().trim().to_owned();
+    let refuse = |code: &str| {
+        let entered = Entered {
+            values: Map::from_iter([("code".to_owned(), json!(code))]),
+            error: Some(locale.text(Text::InvalidPromotion).to_owned()),
+        };
+        pages::html(422, render(&session, locale, &entered, embed), embed)
+    };
+    let Ok(Some(promotion)) =
+        find_by_code(ctx, &session.account_id, &session.environment, &code).await
+    else {
+        return refuse(&code);
+    };
+    let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
+    let restricted = promotion.product_ids();
+    let applies = restricted.is_empty()
+        || lines.iter().any(|l| {
+            l.product_id
+                .as_ref()
+                .is_some_and(|p| restricted.contains(p))
+        });
+    let subtotal = Currency::parse(&session.currency)
+        .ok()
+        .and_then(|c| Money::from_minor(session.amount_subtotal, c).ok());
+    let discount = match (
+        promotion.unusable_reason(store::now_unix()),
+        applies,
+        subtotal,
+        promotion.discount(),
+    ) {
+        (None, true, Some(subtotal), Ok(discount)) => match discount.amount_off(subtotal) {
+            Ok(off) if off.amount() > 0 => off.amount(),
+            _ => return refuse(&code),
+        },
+        _ => return refuse(&code),
+    };
+    let Ok(db) = store::db(ctx) else {
+        return pages::message(locale, 500, Text::ProcessingError);
+    };
+    // Only while no payment is in flight: the amount a reservation charges never changes.
+    let statement = db
+        .prepare(
+            "UPDATE checkout_sessions SET promotion_code = ?2, amount_discount = ?3, amount_total = amount_subtotal - ?3
+             WHERE id = ?1 AND status = 'OPEN' AND reservation IS NULL AND allow_promotion_codes = 1",
+        )
+        .bind(&[session.id.js(), promotion.code.js(), discount.js()])?;
+    statement.run().await?;
+    let response = Response::empty()?.with_status(303);
+    response.headers().set(
+        "Location",
+        &format!(
+            "/c/{}{}",
+            session.id,
+            if embed { "?embedded=1" } else { "" }
+        ),
+    )?;
+    Ok(response)
 }
 
 /// Where a completed session sends the shopper: 303 to the success URL with the session id

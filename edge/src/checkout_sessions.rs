@@ -47,6 +47,7 @@ pub struct SessionRow {
     pub environment: String,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    pub allow_promotion_codes: i64,
 }
 
 pub fn render(row: SessionRow, origin: &str) -> ApiResult<Value> {
@@ -75,6 +76,7 @@ pub fn render(row: SessionRow, origin: &str) -> ApiResult<Value> {
         "customer_name": row.customer_name,
         "customer_details": {"email": row.customer_email, "name": row.customer_name},
         "client_reference_id": row.client_reference_id,
+        "allow_promotion_codes": row.allow_promotion_codes == 1,
         "locale": row.locale,
         "metadata": store::parse_json(row.metadata.as_deref()),
         "order_id": row.order_id,
@@ -146,6 +148,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         ));
     }
     let client_reference_id = p.string("client_reference_id", 200)?;
+    let allow_promotion_codes = p.boolean("allow_promotion_codes")?.unwrap_or(false);
     let now = store::now_unix();
     let expires_at = match p.raw("expires_at") {
         Some(value) => parse_request_time(&value)
@@ -267,6 +270,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         expires_at,
         payment_link: None,
         utm: None,
+        allow_promotion_codes,
     };
     let id = session.id.clone();
     insert(&store::db(call.ctx)?, &session, now)?.run().await?;
@@ -313,6 +317,8 @@ pub struct NewSession {
     /// The link the session comes from, with what the link asks of the shopper.
     pub payment_link: Option<FromLink>,
     pub utm: Option<Value>,
+    /// Whether the hosted page offers a promotion code field.
+    pub allow_promotion_codes: bool,
 }
 
 /// What a session copies from its payment link.
@@ -343,9 +349,9 @@ pub fn insert(
         "INSERT INTO checkout_sessions (id, account_id, environment, mode, line_items, currency, amount_subtotal,
              amount_discount, amount_total, promotion_code, success_url, cancel_url, customer_email, customer_name,
              client_reference_id, locale, metadata, expires_at, created_at, payment_link_id, csrf_token, custom_fields,
-             billing_address_collection, customer_creation, after_completion, utm)
+             billing_address_collection, customer_creation, after_completion, utm, allow_promotion_codes)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                ?23, ?24, ?25, ?26
+                ?23, ?24, ?25, ?26, ?27
          {guard}"
     );
     Ok(db.prepare(sql).bind(&[
@@ -378,6 +384,7 @@ pub fn insert(
             .js(),
         link.and_then(|l| l.after_completion.clone()).js(),
         store::json_text(session.utm.as_ref()).js(),
+        session.allow_promotion_codes.js(),
     ])?)
 }
 

@@ -47,6 +47,9 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
             ("GET", None) => checkout_page::show(req, &ctx, rest).await,
             ("POST", None) => checkout_page::pay(req, &ctx, rest).await,
             ("POST", Some((id, "challenge"))) => checkout_page::challenge(req, &ctx, id).await,
+            ("POST", Some((id, "promotion"))) => {
+                checkout_page::apply_promotion(req, &ctx, id).await
+            }
             _ => pages::message(
                 till_shared::locale::Locale::En,
                 404,

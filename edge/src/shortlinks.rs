@@ -278,6 +278,7 @@ async fn open_session(
             after_completion: link.after_completion.clone(),
         }),
         utm: (!utm.is_empty()).then_some(Value::Object(utm)),
+        allow_promotion_codes: link.allow_promotion_codes == 1,
     };
     let db = store::db(ctx)?;
     let count = db

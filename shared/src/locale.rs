@@ -108,6 +108,7 @@ texts! {
     Total => ["Total", "總計", "总计", "合計", "ยอดรวม"];
     Discount => ["Discount", "折扣", "折扣", "割引", "ส่วนลด"];
     PromotionCode => ["Promotion code", "優惠碼", "优惠码", "プロモーションコード", "โค้ดส่วนลด"];
+    InvalidPromotion => ["This promotion code cannot be used for this purchase.", "此優惠碼無法用於此筆購買。", "此优惠码无法用于此次购买。", "このプロモーションコードはこの購入には使えません。", "ไม่สามารถใช้โค้ดส่วนลดนี้กับการซื้อนี้ได้"];
     Apply => ["Apply", "套用", "使用", "適用", "ใช้โค้ด"];
     Cancel => ["Cancel and return", "取消並返回", "取消并返回", "キャンセルして戻る", "ยกเลิกและกลับ"];
     Optional => ["optional", "選填", "选填", "任意", "ไม่บังคับ"];

@@ -324,6 +324,7 @@ pub fn schemas() -> Map<String, Value> {
             ("locale", "string"),
             ("client_reference_id", "string"),
             ("expires_at", "string"),
+            ("allow_promotion_codes", "boolean"),
         ]),
     );
     add(
@@ -348,6 +349,7 @@ pub fn schemas() -> Map<String, Value> {
             ("customer_name", "string?"),
             ("customer_details", "object"),
             ("client_reference_id", "string?"),
+            ("allow_promotion_codes", "boolean"),
             ("locale", "string?"),
             ("metadata", "object?"),
             ("order_id", "string?"),

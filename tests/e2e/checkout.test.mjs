@@ -136,3 +136,20 @@ test("the same payment works with JavaScript disabled", async () => {
   assert.equal((await session(sessionId)).status, "COMPLETE");
   await context.close();
 });
+
+test("a promotion code typed on the page lowers the total", async () => {
+  const context = await browser.newContext();
+  await api("/v1/promotion_codes", { method: "POST", key, body: { code: "E2E20", percent_off: 20 } });
+  const page = await openLink(context, await paymentLink(key, { allow_promotion_codes: true }));
+  const sessionId = page.url().split("/c/")[1];
+  await page.locator("#promo").fill("e2e20");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await assert.doesNotReject(page.locator("#total", { hasText: "NT$472" }).waitFor());
+  await screenshot(page, "checkout-promotion");
+  await fillAndPay(page, { card: "4242 4242 4242 4242" });
+  await page.waitForURL(/session_id=/);
+  const paid = await session(sessionId);
+  assert.equal(paid.amount_total, 472);
+  assert.equal(paid.promotion_code, "E2E20");
+  await context.close();
+});

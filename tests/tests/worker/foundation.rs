@@ -123,6 +123,12 @@ fn demo_shop_page_and_widget_files_are_served(suite: &Suite) -> Result<(), Faile
     ensure_eq!(wasm.status, 200);
     ensure_eq!(wasm.header("content-type"), Some("application/wasm"));
     ensure!(wasm.bytes.starts_with(b"\0asm"), "not a WebAssembly module");
+    let docs = suite.client.get("/docs/").send()?;
+    ensure_eq!(docs.status, 200);
+    ensure!(
+        docs.body.contains("4242 4242 4242 4242") && docs.body.contains("4000 0025 0000 3155"),
+        "the docs page lacks the test cards"
+    );
     Ok(())
 }
 

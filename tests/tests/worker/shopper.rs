@@ -55,6 +55,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         a_stale_cached_link_never_yields_a_payable_session,
     ),
     (
+        "a_promotion_code_typed_on_the_page_lowers_the_total",
+        a_promotion_code_typed_on_the_page_lowers_the_total,
+    ),
+    (
         "one_address_may_fail_twenty_times_across_sessions",
         one_address_may_fail_twenty_times_across_sessions,
     ),
@@ -635,6 +639,77 @@ fn one_address_may_fail_twenty_times_across_sessions(suite: &Suite) -> Result<()
         )
         .send()?;
     ensure_eq!(other.status, 303);
+    Ok(())
+}
+
+fn a_promotion_code_typed_on_the_page_lowers_the_total(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Promo page")?;
+    create(
+        &merchant,
+        "/v1/promotion_codes",
+        json!({"code": "PAGE25", "percent_off": 25, "max_redemptions": 1}),
+    )?;
+    let link = link(suite, &merchant, json!({"allow_promotion_codes": true}))?;
+    let apply = |session: &str, token: &str, code: &str| -> Result<Reply, Failed> {
+        Ok(suite
+            .client
+            .post(&format!("/c/{session}/promotion"))
+            .body(
+                "application/x-www-form-urlencoded",
+                form(&[("csrf", token), ("code", code)]),
+            )
+            .send()?)
+    };
+    let session = visit(suite, &link)?;
+    let page = suite.client.get(&format!("/c/{session}")).send()?;
+    ensure!(
+        page.body.contains("name=\"code\""),
+        "no promotion code field"
+    );
+    let token = csrf(&page)?;
+    let wrong = apply(&session, &token, "NOPE")?;
+    ensure_eq!(wrong.status, 422);
+    ensure!(wrong.body.contains("cannot be used"), "no refusal message");
+    let applied = apply(&session, &token, "page25")?;
+    ensure_eq!(applied.status, 303);
+    let back = format!("/c/{session}");
+    ensure_eq!(applied.header("location"), Some(back.as_str()));
+    let page = suite.client.get(&format!("/c/{session}")).send()?;
+    ensure!(
+        page.body.contains("−NT$147") && page.body.contains("NT$443"),
+        "the page does not show the new total"
+    );
+    let priced = fetch(&merchant, &format!("/v1/checkout/sessions/{session}"))?;
+    ensure_eq!(
+        (
+            priced["amount_discount"].clone(),
+            priced["amount_total"].clone()
+        ),
+        (json!(147), json!(443))
+    );
+    ensure_eq!(pay(suite, &session, &token, SUCCESS, &[])?.status, 303);
+    let order = suite.query(&format!(
+        "SELECT amount_total, promotion_code FROM orders WHERE checkout_session_id = '{session}'"
+    ))?;
+    ensure_eq!(
+        order,
+        vec![json!({"amount_total": 443, "promotion_code": "PAGE25"})]
+    );
+    let code = fetch(&merchant, "/v1/promotion_codes?code=PAGE25")?;
+    ensure_eq!(code["data"][0]["times_redeemed"], json!(1));
+    // Fully redeemed now: the next shopper is refused.
+    let next = visit(suite, &link)?;
+    let next_token = csrf(&suite.client.get(&format!("/c/{next}")).send()?)?;
+    ensure_eq!(apply(&next, &next_token, "PAGE25")?.status, 422);
+    // A link that does not allow codes offers no field and takes none.
+    let closed = crate::shopper::link(suite, &merchant, json!({}))?;
+    let plain = visit(suite, &closed)?;
+    let plain_page = suite.client.get(&format!("/c/{plain}")).send()?;
+    ensure!(
+        !plain_page.body.contains("name=\"code\""),
+        "a field the link does not allow"
+    );
+    ensure_eq!(apply(&plain, &csrf(&plain_page)?, "PAGE25")?.status, 403);
     Ok(())
 }
 
