@@ -35,26 +35,30 @@ pub fn worker_bundle() -> PathBuf {
     workspace_root().join("edge/build/index.js")
 }
 
-/// A wrangler command that works offline: no `cf.json` download, no metrics, no prompts,
-/// logs kept in the state directory.
-pub fn wrangler(state_dir: &Path) -> Command {
-    let root = workspace_root();
+/// Till's own wrangler configuration.
+pub fn till_config() -> PathBuf {
+    workspace_root().join("edge/wrangler.toml")
+}
+
+/// A wrangler command for `config` that works offline: no `cf.json` download, no metrics,
+/// no prompts, logs kept in the state directory.
+pub fn wrangler(config: &Path, state_dir: &Path) -> Command {
     let mut command = Command::new(wrangler_bin());
     command
-        .current_dir(&root)
+        .current_dir(workspace_root())
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CI", "true")
         .env("WRANGLER_LOG_PATH", state_dir.join("logs"))
         .arg("--config")
-        .arg(root.join("edge/wrangler.toml"));
+        .arg(config);
     command
 }
 
-/// Applies `edge/migrations` to the local D1 in `state_dir` (idempotent).
-pub fn apply_migrations(state_dir: &Path) -> Result<()> {
+/// Applies the migrations of `config` to the local D1 in `state_dir` (idempotent).
+pub fn apply_migrations(config: &Path, state_dir: &Path) -> Result<()> {
     fs::create_dir_all(state_dir)?;
-    let output = wrangler(state_dir)
+    let output = wrangler(config, state_dir)
         .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
         .arg(state_dir)
         .stdin(Stdio::null())
@@ -84,6 +88,8 @@ pub enum Output {
 }
 
 pub struct WorkerConfig {
+    /// The wrangler configuration to run; `None` is Till's own (`edge/wrangler.toml`).
+    pub config: Option<PathBuf>,
     pub port: u16,
     pub state_dir: PathBuf,
     /// Worker variables (`--var NAME:VALUE`).
@@ -103,16 +109,17 @@ impl LocalWorker {
     /// Applies migrations, starts `wrangler dev` on 127.0.0.1 and waits until `/healthz`
     /// answers 200 (D1 and KV both working).
     pub fn start(config: &WorkerConfig) -> Result<LocalWorker> {
-        if !worker_bundle().exists() {
+        let wrangler_config = config.config.clone().unwrap_or_else(till_config);
+        if config.config.is_none() && !worker_bundle().exists() {
             return Err(format!(
                 "{} is missing: build the Worker first (`cargo xtask build`)",
                 worker_bundle().display()
             )
             .into());
         }
-        apply_migrations(&config.state_dir)?;
+        apply_migrations(&wrangler_config, &config.state_dir)?;
         let inspector_port = free_port()?;
-        let mut command = wrangler(&config.state_dir);
+        let mut command = wrangler(&wrangler_config, &config.state_dir);
         command
             .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
             .arg(config.port.to_string())
@@ -146,11 +153,13 @@ impl LocalWorker {
             child: Some(child),
             log,
         };
-        worker.wait_until_ready()?;
+        // Till answers /healthz with 200 once D1 and KV work; another Worker (the benchmark
+        // peer) is ready when it answers at all.
+        worker.wait_until_ready(config.config.is_none())?;
         Ok(worker)
     }
 
-    fn wait_until_ready(&mut self) -> Result<()> {
+    fn wait_until_ready(&mut self, healthy: bool) -> Result<()> {
         let client = Client::new(&self.base_url);
         let started = Instant::now();
         loop {
@@ -160,7 +169,7 @@ impl LocalWorker {
                 return Err(format!("wrangler exited early ({status}){}", self.log_tail()).into());
             }
             if let Ok(response) = client.get("/healthz").send()
-                && response.status == 200
+                && (response.status == 200 || (!healthy && response.status < 500))
             {
                 return Ok(());
             }

@@ -109,6 +109,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
         || {
             LocalWorker::start(&WorkerConfig {
+                config: None,
                 port: options.port,
                 state_dir: options.state_dir.clone(),
                 vars,

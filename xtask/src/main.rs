@@ -4,7 +4,9 @@
 //! - `dev`: sets up, builds, and runs Till locally with a seeded demo merchant.
 //! - `test`: every test tier, with each tier's time.
 //! - `build`: the widget and the Worker, release builds.
+//! - `bench links`: loopback load on the short-link path, with its ceiling and a peer.
 
+mod bench;
 mod build;
 mod dev;
 mod step;
@@ -21,6 +23,7 @@ commands:
                              build and run Till locally (default port 8787, state .till/)
   test                       run every test tier
   build                      build the widget and the Worker (release)
+  bench [links]              loopback load on the short-link path (needs wrk)
 
 environment:
   TILL_CACHE_DIR             where installed tools are kept (default ~/.cache/till)";
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         "setup" => tools::setup(tools::Needs::Everything).map(drop),
         "dev" => dev::run(rest),
         "test" => test::run(),
+        "bench" => bench::run(rest),
         "build" => tools::setup(tools::Needs::Build).and_then(|tools| build::all(&tools)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -151,6 +151,7 @@ fn end_to_end() -> Result<()> {
     std::fs::create_dir_all(&state_dir).map_err(|e| e.to_string())?;
     let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
     let worker = LocalWorker::start(&WorkerConfig {
+        config: None,
         port: free_port().map_err(|e| e.to_string())?,
         state_dir: state_dir.clone(),
         vars: vec![

@@ -137,6 +137,7 @@ fn start_suite() -> till_tests::Result<Suite> {
     std::fs::create_dir_all(&state_dir)?;
     let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
     let worker = LocalWorker::start(&WorkerConfig {
+        config: None,
         port: free_port()?,
         state_dir: state_dir.clone(),
         vars: vec![
