@@ -187,17 +187,13 @@ pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response>
         ]),
         error: None,
     };
-    pages::html(
-        200,
-        render(&session, locale, &entered, embedded(&req)),
-        embedded(&req),
-    )
+    form_page(200, &session, locale, &entered, embedded(&req))
 }
 
 /// A page instead of the form when the session cannot be paid.
 fn closed(session: &PageSession, locale: Locale) -> Option<worker::Result<Response>> {
     if session.status == "COMPLETE" {
-        return Some(pages::message(locale, 200, Text::PaymentComplete));
+        return Some(finished(session, locale));
     }
     if session.status == "EXPIRED" || session.expires_at <= store::now_unix() {
         return Some(pages::message(locale, 410, Text::SessionExpired));
@@ -208,7 +204,33 @@ fn closed(session: &PageSession, locale: Locale) -> Option<worker::Result<Respon
     None
 }
 
-fn render(session: &PageSession, locale: Locale, entered: &Entered, embedded: bool) -> String {
+/// The enhancement script, inlined so the page needs no other request.
+const SCRIPT: &str = include_str!("checkout.js");
+
+/// The form page with its script allowed by a fresh nonce.
+fn form_page(
+    status: u16,
+    session: &PageSession,
+    locale: Locale,
+    entered: &Entered,
+    embedded: bool,
+) -> worker::Result<Response> {
+    let nonce = till_shared::ids::random_base62(22);
+    pages::html_with_script(
+        status,
+        render(session, locale, entered, embedded, &nonce),
+        embedded,
+        Some(&nonce),
+    )
+}
+
+fn render(
+    session: &PageSession,
+    locale: Locale,
+    entered: &Entered,
+    embedded: bool,
+    nonce: &str,
+) -> String {
     let t = |key| escape(locale.text(key));
     let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
     let mut items = String::new();
@@ -350,14 +372,25 @@ fn render(session: &PageSession, locale: Locale, entered: &Entered, embedded: bo
     let body = format!(
         "<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
 <div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>{promotion}\
-<form class=\"card\" method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{error}\
+<form id=\"pay-form\" class=\"card\" method=\"post\" action=\"{action}\" data-done=\"{action}\" data-messages=\"{messages}\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{error}\
 <label for=\"email\">{email_label}</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"email\" value=\"{email}\" required>\
 <label for=\"name\">{name_label}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"{name}\">{fields}{address}\
 <label for=\"cc\">{card_label}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" required>\
 <div class=\"split\"><div><label for=\"exp\">{expiry_label}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
 <div><label for=\"cvc\">{cvc_label}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>\
-<button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
+<button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form><script nonce=\"{nonce}\">{script}</script>",
         merchant = escape(&session.merchant_name),
+        messages = escape(
+            &json!({
+                "number": locale.text(Text::InvalidNumber),
+                "expiry": locale.text(Text::InvalidExpiry),
+                "cvc": locale.text(Text::InvalidCvc),
+                "email": locale.text(Text::InvalidEmail),
+            })
+            .to_string()
+        ),
+        script = SCRIPT,
         total_label = t(Text::Total),
         csrf = escape(&session.csrf_token),
         email_label = t(Text::Email),
@@ -414,7 +447,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     };
     let again = |entered: &mut Entered, status: u16, message: &str| {
         entered.error = Some(message.to_owned());
-        pages::html(status, render(&session, locale, entered, embed), embed)
+        form_page(status, &session, locale, entered, embed)
     };
 
     let email = text("email");
@@ -671,11 +704,7 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
         if let Some(response) = closed(&reloaded, locale) {
             return response;
         }
-        return pages::html(
-            402,
-            render(&reloaded, locale, &entered, embedded(&req)),
-            embedded(&req),
-        );
+        return form_page(402, &reloaded, locale, &entered, embedded(&req));
     }
     let email = held["email"].as_str().unwrap_or_default().to_owned();
     let name = held["name"]
@@ -731,7 +760,7 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
             values: Map::from_iter([("code".to_owned(), json!(code))]),
             error: Some(locale.text(Text::InvalidPromotion).to_owned()),
         };
-        pages::html(422, render(&session, locale, &entered, embed), embed)
+        form_page(422, &session, locale, &entered, embed)
     };
     let Ok(Some(promotion)) =
         find_by_code(ctx, &session.account_id, &session.environment, &code).await

@@ -31,7 +31,8 @@ input,select{width:100%;font:inherit;padding:10px 12px;border:1px solid #cbd5e1;
 input:focus,select:focus{outline:2px solid #6366f1;border-color:#6366f1}.split{display:flex;gap:12px}.split>div{flex:1}\
 button{width:100%;margin-top:20px;font-family:inherit;font-weight:600;font-size:17px;line-height:1;color:#fff;background:#4f46e5;border:0;border-radius:8px;\
 padding:14px;cursor:pointer}button.sec{background:#e2e8f0;color:#0f172a;margin-top:8px;font-size:15px}\
-.err{background:#fee2e2;color:#991b1b;border-radius:8px;padding:10px 12px}.note{color:#475569;font-size:14px}\
+.err{background:#fee2e2;color:#991b1b;border-radius:8px;padding:10px 12px}\
+.fe{color:#b91c1c;font-size:13px;margin:4px 0 0}[aria-invalid=true]{border-color:#dc2626}button[disabled]{opacity:.7}.note{color:#475569;font-size:14px}\
 a{color:#4f46e5}.center{text-align:center}";
 
 /// A whole page: `<title>`, heading block and body, in the shopper's language.
@@ -55,13 +56,26 @@ pub fn message(locale: Locale, status: u16, text: Text) -> worker::Result<Respon
 /// An HTML response with the headers every shopper page carries: no caching, no referrer,
 /// a strict CSP (inline styles only, no scripts), and framing only when `embeddable`.
 pub fn html(status: u16, page: String, embeddable: bool) -> worker::Result<Response> {
+    html_with_script(status, page, embeddable, None)
+}
+
+/// The same, allowing the inline scripts that carry `nonce` (and fetches to this origin).
+pub fn html_with_script(
+    status: u16,
+    page: String,
+    embeddable: bool,
+    nonce: Option<&str>,
+) -> worker::Result<Response> {
     let response = Response::from_html(page)?.with_status(status);
     let headers = response.headers();
     let frames = if embeddable { "*" } else { "'none'" };
+    let scripts = nonce.map_or(String::new(), |n| {
+        format!("script-src 'nonce-{n}'; connect-src 'self'; ")
+    });
     headers.set(
         "Content-Security-Policy",
         &format!(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; \
+            "default-src 'none'; {scripts}style-src 'unsafe-inline'; img-src 'self' https: data:; \
              form-action 'self' https: http://localhost:* http://127.0.0.1:*; base-uri 'none'; frame-ancestors {frames}"
         ),
     )?;

@@ -153,3 +153,29 @@ test("a promotion code typed on the page lowers the total", async () => {
   assert.equal(paid.promotion_code, "E2E20");
   await context.close();
 });
+
+test("with JavaScript, mistakes are caught inline and a decline comes back without a reload", async () => {
+  const context = await browser.newContext();
+  const page = await openLink(context, await paymentLink(key));
+  const sessionId = page.url().split("/c/")[1];
+  await page.evaluate(() => { window.stillHere = true; });
+  await page.locator("#cc").fill("4242424242424241");
+  assert.equal(await page.locator("#cc").inputValue(), "4242 4242 4242 4241", "the number is spaced as typed");
+  await page.locator("#email").fill("not-an-email");
+  await page.locator("#exp").fill("13 / 30");
+  await page.locator("#cvc").fill("12");
+  await page.locator("#pay").click();
+  await page.locator("#cc-error").waitFor();
+  assert.match(await page.locator("#cc-error").textContent(), /not valid/);
+  assert.equal(await page.locator("[aria-invalid=true]").count(), 4);
+  await screenshot(page, "checkout-inline-errors");
+  assert.equal((await query(`SELECT failed_attempts FROM checkout_sessions WHERE id = '${sessionId}'`))[0].failed_attempts, 0,
+    "nothing was sent");
+  await fillAndPay(page, { card: "4000 0000 0000 0002" });
+  await page.getByRole("alert").waitFor();
+  assert.equal(await page.evaluate(() => window.stillHere), true, "the decline came back without a reload");
+  await fillAndPay(page, { card: "4242 4242 4242 4242" });
+  await page.waitForURL(`${base}/?session_id=${sessionId}`);
+  assert.equal((await session(sessionId)).status, "COMPLETE");
+  await context.close();
+});

@@ -351,7 +351,21 @@ fn the_hosted_page_shows_what_is_bought_in_the_first_response(suite: &Suite) -> 
     ] {
         ensure!(page.body.contains(expected), "the page lacks {expected}");
     }
-    ensure!(!page.body.contains("<script"), "the page needs no script");
+    // The only script is inline and allowed by this response's nonce alone.
+    let csp = page
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_default();
+    ensure!(
+        !nonce.is_empty() && page.body.contains(&format!("<script nonce=\"{nonce}\">")),
+        "script without the CSP nonce"
+    );
+    ensure_eq!(page.body.matches("<script").count(), 1);
     ensure!(
         page.body.len() <= 14 * 1024,
         "first response is {} bytes",
@@ -435,8 +449,10 @@ fn paying_with_the_test_card_completes_and_redirects(suite: &Suite) -> Result<()
     let data: Value = serde_json::from_str(events[0]["data"].as_str().unwrap_or("{}"))?;
     ensure_eq!(data["id"], json!(session));
     // A second submit of the same completed session never charges twice.
+    // The completed session's page sends the shopper on to the success URL.
     let again = suite.client.get(&format!("/c/{session}")).send()?;
-    ensure_eq!(again.status, 200);
+    ensure_eq!(again.status, 303);
+    ensure_eq!(again.header("location"), Some(expected.as_str()));
     let resubmit = pay(suite, &session, "stale-token", SUCCESS, &[])?;
     ensure_eq!(resubmit.status, 303);
     let count = suite.query(&format!(
