@@ -12,7 +12,7 @@ use crate::prices::iso;
 use crate::reply::Reply;
 use crate::store::{self, Bind};
 
-fn render(row: LinkRow, base: &str) -> ApiResult<Value> {
+fn render(row: LinkRow, base: &str, charges: Vec<Value>) -> ApiResult<Value> {
     let lines = row.priced_lines();
     let amount = row
         .amount
@@ -34,17 +34,7 @@ fn render(row: LinkRow, base: &str) -> ApiResult<Value> {
         "multiple": row.multiple == 1,
         "title": row.title.clone().or(row.name.clone()),
         "description": row.description,
-        "charges": {
-            "object": "list",
-            "from": "1970-01-01T00:00:00Z",
-            "to": iso(store::now_unix())?,
-            "offset": 0,
-            "limit": 20,
-            "total": 0,
-            "order": "chronological",
-            "location": format!("/links/{}/charges", row.id),
-            "data": [],
-        },
+        "charges": payment_links::charges_object(&row, charges)?,
         "payment_uri": row.url(base),
         "deleted": row.deleted == 1,
         "created": created,
@@ -77,22 +67,21 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     Ok(Reply::ok(render(
         payment_links::load(call, &id).await?,
         &call.link_base(),
+        Vec::new(),
     )?))
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
-    Ok(Reply::ok(render(
-        payment_links::load(call, call.id()?).await?,
-        &call.link_base(),
-    )?))
+    let row = payment_links::load(call, call.id()?).await?;
+    let charges = payment_links::load_charges(call.ctx, &row.id).await?;
+    Ok(Reply::ok(render(row, &call.link_base(), charges)?))
 }
 
 pub async fn destroy(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
-    Ok(Reply::ok(render(
-        payment_links::destroy(call, &id).await?,
-        &call.link_base(),
-    )?))
+    let row = payment_links::destroy(call, &id).await?;
+    let charges = payment_links::load_charges(call.ctx, &row.id).await?;
+    Ok(Reply::ok(render(row, &call.link_base(), charges)?))
 }
 
 /// `from`, `to` (ISO 8601), `offset`, `limit` (1–100, default 20), `order`
@@ -168,7 +157,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let base = call.link_base();
     let data = rows
         .into_iter()
-        .map(|row| render(row, &base))
+        .map(|row| render(row, &base, Vec::new()))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(Reply::ok(json!({
         "object": "list",

@@ -16,6 +16,7 @@ use crate::prices::{self, iso};
 use crate::products::{self, summary_type};
 use crate::promotion_codes;
 use crate::reply::Reply;
+use crate::router::Ctx;
 use crate::store::{self, Bind, Filter};
 
 /// A priced line, as links and sessions store it: prices never change amount, so the
@@ -186,7 +187,70 @@ impl LinkRow {
     }
 }
 
+/// A link's successful payments, oldest first (at most 20), as the Omise document's
+/// `charges` list shows them.
+pub async fn load_charges(ctx: &Ctx, link_id: &str) -> ApiResult<Vec<Value>> {
+    #[derive(Deserialize)]
+    struct Charge {
+        id: String,
+        amount: i64,
+        currency: String,
+        card_brand: String,
+        card_last4: String,
+        order_id: String,
+        checkout_session_id: String,
+        created_at: i64,
+    }
+    let rows: Vec<Charge> = store::db(ctx)?
+        .prepare(
+            "SELECT p.id, p.amount, p.currency, p.card_brand, p.card_last4, p.order_id, o.checkout_session_id, p.created_at
+             FROM payments p JOIN orders o ON o.id = p.order_id
+             WHERE o.payment_link_id = ?1 ORDER BY p.rowid LIMIT 20",
+        )
+        .bind(&[link_id.js()])?
+        .all()
+        .await?
+        .results()?;
+    rows.into_iter()
+        .map(|c| {
+            Ok(json!({
+                "object": "charge",
+                "id": c.id,
+                "amount": c.amount,
+                "currency": c.currency.to_ascii_lowercase(),
+                "status": "successful",
+                "paid": true,
+                "card": {"brand": c.card_brand, "last_digits": c.card_last4},
+                "order_id": c.order_id,
+                "checkout_session_id": c.checkout_session_id,
+                "created": iso(c.created_at)?,
+            }))
+        })
+        .collect()
+}
+
+/// The `charges` list object: the total always, the charges themselves when loaded.
+pub fn charges_object(link: &LinkRow, data: Vec<Value>) -> ApiResult<Value> {
+    Ok(json!({
+        "object": "list",
+        "from": "1970-01-01T00:00:00Z",
+        "to": iso(store::now_unix())?,
+        "offset": 0,
+        "limit": 20,
+        "total": link.completed_count,
+        "order": "chronological",
+        "location": format!("/links/{}/charges", link.id),
+        "data": data,
+    }))
+}
+
 pub fn render(row: LinkRow, base: &str) -> ApiResult<Value> {
+    render_with_charges(row, base, Vec::new())
+}
+
+/// The link object; `charges` carries the loaded charges (retrieve) or none (lists).
+pub fn render_with_charges(row: LinkRow, base: &str, charges: Vec<Value>) -> ApiResult<Value> {
+    let charges = charges_object(&row, charges)?;
     let lines = row.priced_lines();
     let total: i64 = lines.iter().map(|l| l.amount * l.quantity).sum();
     let currency = lines
@@ -225,6 +289,7 @@ pub fn render(row: LinkRow, base: &str) -> ApiResult<Value> {
         "currency_id": currency.as_ref().map(|c| c.to_ascii_lowercase()),
         "multiple": row.multiple == 1,
         "used": row.completed_count > 0,
+        "charges": charges,
         "promotion_code": row.promotion_code,
         "allow_promotion_codes": row.allow_promotion_codes == 1,
         "collect_payment_method": row.collect_payment_method,
@@ -765,9 +830,12 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
-    Ok(Reply::ok(render(
-        load(call, call.id()?).await?,
+    let row = load(call, call.id()?).await?;
+    let charges = load_charges(call.ctx, &row.id).await?;
+    Ok(Reply::ok(render_with_charges(
+        row,
         &call.link_base(),
+        charges,
     )?))
 }
 

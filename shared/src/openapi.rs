@@ -289,6 +289,7 @@ pub fn schemas() -> Map<String, Value> {
         ("currency", "string?"),
         ("currency_id", "string?"),
         ("used", "boolean"),
+        ("charges", "object"),
         ("view_count", "integer"),
         ("session_count", "integer"),
         ("completed_count", "integer"),

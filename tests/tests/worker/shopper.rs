@@ -424,6 +424,30 @@ fn paying_with_the_test_card_completes_and_redirects(suite: &Suite) -> Result<()
     ensure_eq!(completed["customer_email"], json!("shopper@example.com"));
     let counters = link_counters(&merchant, &link)?;
     ensure_eq!(counters["completed_count"], json!(1));
+    ensure_eq!(counters["used"], json!(true));
+    // The link's charges, as the links document shows them, in both dialects.
+    let charges = &counters["charges"];
+    ensure_eq!(charges["total"], json!(1));
+    ensure_eq!(charges["data"][0]["amount"], json!(590));
+    ensure_eq!(charges["data"][0]["currency"], json!("twd"));
+    ensure_eq!(
+        charges["data"][0]["card"],
+        json!({"brand": "visa", "last_digits": "4242"})
+    );
+    ensure_eq!(charges["data"][0]["checkout_session_id"], json!(session));
+    let omise = {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:", suite.account.keys.test.secret_key));
+        let id = link["id"].as_str().unwrap_or_default();
+        suite
+            .client
+            .get(&format!("/links/{id}"))
+            .header("Authorization", &format!("Basic {basic}"))
+            .send()?
+            .json()
+    };
+    ensure_eq!(omise["charges"]["data"][0]["id"], charges["data"][0]["id"]);
     let order_id = completed["order_id"].as_str().unwrap_or_default();
     let orders = suite.query(&format!(
         "SELECT amount_total, currency, status, customer_email FROM orders WHERE id = '{order_id}'"
