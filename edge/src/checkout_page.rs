@@ -562,30 +562,26 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
         Charge::Succeeded {
             token: processor_token,
         } => {
-            let facts = card_facts(&processor_token);
             let name = text("name");
-            let done = Completed {
-                email: &email,
-                name: (!name.is_empty()).then_some(name.as_str()),
+            let shopper = Shopper {
+                email,
+                name: (!name.is_empty()).then_some(name),
                 custom_fields: Value::Object(answers),
                 billing_address: address,
-                card: (session.mode != "SETUP").then_some(facts),
-                create_customer: session.customer_creation == "always" || session.mode != "PAYMENT",
-                currency: &session.currency,
-                amount_subtotal: session.amount_subtotal,
-                amount_discount: session.amount_discount,
-                amount_total: session.amount_total,
-                event_data: event_data(&session, &email),
             };
-            match completion::complete(&db, &payment, &token, &done).await {
-                Ok(_) => match load(ctx, id).await.ok().flatten() {
-                    Some(now) => finished(&now, locale),
-                    None => pages::message(locale, 200, Text::PaymentComplete),
-                },
-                Err(_) => {
-                    let _ = completion::release(&db, &payment, &token, false).await;
-                    again(&mut entered, 500, locale.text(Text::ProcessingError))
-                }
+            match complete_payment(
+                ctx,
+                &db,
+                &session,
+                &token,
+                &shopper,
+                card_facts(&processor_token),
+                locale,
+            )
+            .await
+            {
+                Some(response) => response,
+                None => again(&mut entered, 500, locale.text(Text::ProcessingError)),
             }
         }
         Charge::Declined(code) => {
@@ -622,6 +618,53 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
             challenge_page(&session, locale, embed)
         }
     }
+}
+
+/// What the shopper gave, kept with a payment until it completes.
+struct Shopper {
+    email: String,
+    name: Option<String>,
+    custom_fields: Value,
+    billing_address: Option<Value>,
+}
+
+/// Completes the session for a charged card (or a saved one, in SETUP) and sends the
+/// shopper on. `None` when the completion could not be written; the reservation is then
+/// given back.
+async fn complete_payment(
+    ctx: &Ctx,
+    db: &worker::D1Database,
+    session: &PageSession,
+    token: &str,
+    shopper: &Shopper,
+    card: Value,
+    locale: Locale,
+) -> Option<worker::Result<Response>> {
+    let done = Completed {
+        email: &shopper.email,
+        name: shopper.name.as_deref(),
+        custom_fields: shopper.custom_fields.clone(),
+        billing_address: shopper.billing_address.clone(),
+        card: (session.mode != "SETUP").then_some(card),
+        create_customer: session.customer_creation == "always" || session.mode != "PAYMENT",
+        currency: &session.currency,
+        amount_subtotal: session.amount_subtotal,
+        amount_discount: session.amount_discount,
+        amount_total: session.amount_total,
+        event_data: event_data(session, &shopper.email),
+    };
+    let payment = session.payment();
+    if completion::complete(db, &payment, token, &done)
+        .await
+        .is_err()
+    {
+        let _ = completion::release(db, &payment, token, false).await;
+        return None;
+    }
+    Some(match load(ctx, &session.id).await.ok().flatten() {
+        Some(now) => finished(&now, locale),
+        None => pages::message(locale, 200, Text::PaymentComplete),
+    })
 }
 
 fn event_data(session: &PageSession, email: &str) -> Value {
@@ -706,34 +749,22 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
         }
         return form_page(402, &reloaded, locale, &entered, embedded(&req));
     }
-    let email = held["email"].as_str().unwrap_or_default().to_owned();
-    let name = held["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned);
-    let done = Completed {
-        email: &email,
-        name: name.as_deref(),
+    let shopper = Shopper {
+        email: held["email"].as_str().unwrap_or_default().to_owned(),
+        name: held["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
         custom_fields: held["custom_fields"].clone(),
         billing_address: Some(held["billing_address"].clone()).filter(|a| !a.is_null()),
-        card: Some(json!({
-            "brand": held["brand"], "last4": held["last4"], "exp_month": held["exp_month"],
-            "exp_year": held["exp_year"], "token": held["token"],
-        })),
-        create_customer: session.customer_creation == "always" || session.mode != "PAYMENT",
-        currency: &session.currency,
-        amount_subtotal: session.amount_subtotal,
-        amount_discount: session.amount_discount,
-        amount_total: session.amount_total,
-        event_data: event_data(&session, &email),
     };
-    match completion::complete(&db, &payment, &token, &done).await {
-        Ok(_) => match load(ctx, id).await.ok().flatten() {
-            Some(now) => finished(&now, locale),
-            None => pages::message(locale, 200, Text::PaymentComplete),
-        },
-        Err(_) => pages::message(locale, 500, Text::ProcessingError),
-    }
+    let card = json!({
+        "brand": held["brand"], "last4": held["last4"], "exp_month": held["exp_month"],
+        "exp_year": held["exp_year"], "token": held["token"],
+    });
+    complete_payment(ctx, &db, &session, &token, &shopper, card, locale)
+        .await
+        .unwrap_or_else(|| pages::message(locale, 500, Text::ProcessingError))
 }
 
 /// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
