@@ -234,7 +234,8 @@ pub fn charges_object(link: &LinkRow, data: Vec<Value>) -> ApiResult<Value> {
     Ok(json!({
         "object": "list",
         "from": "1970-01-01T00:00:00Z",
-        "to": iso(store::now_unix())?,
+        // As the links document shows it: the range ends at the link's creation.
+        "to": iso(link.created_at)?,
         "offset": 0,
         "limit": 20,
         "total": link.completed_count,

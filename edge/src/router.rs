@@ -19,7 +19,7 @@ use crate::{
 /// What every handler gets besides the request.
 pub struct Ctx {
     pub env: Env,
-    #[allow(dead_code)] // used by the off-path work of later routes (counting, delivery)
+    /// For work after the response (`wait_until`): counting views, caching links.
     pub ctx: Context,
 }
 

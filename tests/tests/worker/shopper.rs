@@ -98,14 +98,13 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// A link selling `product` with `extra` settings; answers the link object.
-fn link(suite: &Suite, merchant: &Client, extra: Value) -> Result<Value, Failed> {
+/// A link selling a NT$590 product with `extra` settings; answers the link object.
+fn link(merchant: &Client, extra: Value) -> Result<Value, Failed> {
     let product = product(merchant, "Field notes", 590, "TWD")?;
-    let mut body = json!({"productId": product["id"], "successUrl": format!("{}/thanks?session_id={{CHECKOUT_SESSION_ID}}", "https://shop.example")});
+    let mut body = json!({"productId": product["id"], "successUrl": "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}"});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
     }
-    let _ = suite;
     create(merchant, "/v1/payment_links", body)
 }
 
@@ -192,7 +191,7 @@ fn link_counters(merchant: &Client, link: &Value) -> Result<Value, Failed> {
 
 fn a_short_link_redirects_to_a_fresh_session(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let path = path_of(link["url"].as_str().unwrap_or_default(), suite);
     let reply = suite.client.get(&format!("{path}?prefilled_email=mei%40example.com&client_reference_id=ref-9&utm_source=newsletter&locale=ja")).send()?;
     ensure_eq!(reply.status, 302);
@@ -224,7 +223,7 @@ fn a_short_link_redirects_to_a_fresh_session(suite: &Suite) -> Result<(), Failed
 
 fn previews_prefetches_and_head_create_no_session(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let path = path_of(link["url"].as_str().unwrap_or_default(), suite);
     for (name, value) in [
         (
@@ -266,7 +265,7 @@ fn previews_prefetches_and_head_create_no_session(suite: &Suite) -> Result<(), F
 
 fn every_human_visit_is_counted(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     for _ in 0..7 {
         visit(suite, &link)?;
     }
@@ -302,7 +301,7 @@ fn unknown_and_inactive_links_show_a_page_not_a_session(suite: &Suite) -> Result
     let junk = suite.client.get("/not-a-code!").send()?;
     ensure_eq!(junk.status, 404);
     let merchant = suite.merchant();
-    let inactive = link(suite, &merchant, json!({"active": false}))?;
+    let inactive = link(&merchant, json!({"active": false}))?;
     let reply = suite
         .client
         .get(&path_of(
@@ -327,7 +326,6 @@ fn unknown_and_inactive_links_show_a_page_not_a_session(suite: &Suite) -> Result
 fn the_hosted_page_shows_what_is_bought_in_the_first_response(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
     let link = link(
-        suite,
         &merchant,
         json!({
             "custom_fields": [{"key": "engraving", "label": "Engraving", "type": "text", "optional": true}],
@@ -403,11 +401,7 @@ fn the_hosted_page_shows_what_is_bought_in_the_first_response(suite: &Suite) -> 
 
 fn paying_with_the_test_card_completes_and_redirects(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(
-        suite,
-        &merchant,
-        json!({"metadata": {"campaign": "spring"}}),
-    )?;
+    let link = link(&merchant, json!({"metadata": {"campaign": "spring"}}))?;
     let (session, reply) = shop(suite, &link, SUCCESS)?;
     ensure_eq!(reply.status, 303);
     let expected = format!("https://shop.example/thanks?session_id={session}");
@@ -488,7 +482,7 @@ fn paying_with_the_test_card_completes_and_redirects(suite: &Suite) -> Result<()
 
 fn a_decline_shows_a_message_and_the_shopper_can_retry(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let session = visit(suite, &link)?;
     let page = suite.client.get(&format!("/c/{session}")).send()?;
     let token = csrf(&page)?;
@@ -539,7 +533,7 @@ fn a_decline_shows_a_message_and_the_shopper_can_retry(suite: &Suite) -> Result<
 
 fn three_d_secure_can_be_completed_or_failed(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     for (outcome, expected_status) in [("fail", 402), ("complete", 303)] {
         let session = visit(suite, &link)?;
         let page = suite.client.get(&format!("/c/{session}")).send()?;
@@ -582,7 +576,7 @@ fn three_d_secure_can_be_completed_or_failed(suite: &Suite) -> Result<(), Failed
 
 fn five_failed_attempts_lock_the_session(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let session = visit(suite, &link)?;
     let token = csrf(&suite.client.get(&format!("/c/{session}")).send()?)?;
     for _ in 0..5 {
@@ -603,7 +597,7 @@ fn five_failed_attempts_lock_the_session(suite: &Suite) -> Result<(), Failed> {
 
 fn a_deactivated_link_stops_taking_payments_at_once(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     // A shopper opened the page before the merchant deactivated the link.
     let session = visit(suite, &link)?;
     let token = csrf(&suite.client.get(&format!("/c/{session}")).send()?)?;
@@ -629,7 +623,7 @@ fn a_deactivated_link_stops_taking_payments_at_once(suite: &Suite) -> Result<(),
 
 fn one_address_may_fail_twenty_times_across_sessions(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let address = "203.0.113.77";
     let attempt = |session: &str, token: &str, card: &str| -> Result<Reply, Failed> {
         let body = form(&[
@@ -689,7 +683,7 @@ fn a_promotion_code_typed_on_the_page_lowers_the_total(suite: &Suite) -> Result<
         "/v1/promotion_codes",
         json!({"code": "PAGE25", "percent_off": 25, "max_redemptions": 1}),
     )?;
-    let link = link(suite, &merchant, json!({"allow_promotion_codes": true}))?;
+    let link = link(&merchant, json!({"allow_promotion_codes": true}))?;
     let apply = |session: &str, token: &str, code: &str| -> Result<Reply, Failed> {
         Ok(suite
             .client
@@ -742,7 +736,7 @@ fn a_promotion_code_typed_on_the_page_lowers_the_total(suite: &Suite) -> Result<
     let next_token = csrf(&suite.client.get(&format!("/c/{next}")).send()?)?;
     ensure_eq!(apply(&next, &next_token, "PAGE25")?.status, 422);
     // A link that does not allow codes offers no field and takes none.
-    let closed = crate::shopper::link(suite, &merchant, json!({}))?;
+    let closed = crate::shopper::link(&merchant, json!({}))?;
     let plain = visit(suite, &closed)?;
     let plain_page = suite.client.get(&format!("/c/{plain}")).send()?;
     ensure!(
@@ -755,7 +749,7 @@ fn a_promotion_code_typed_on_the_page_lowers_the_total(suite: &Suite) -> Result<
 
 fn a_stale_cached_link_never_yields_a_payable_session(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let code = link["url_id"].as_str().unwrap_or_default().to_owned();
     visit(suite, &link)?;
     // Wait until the visit's snapshot is cached (it is written off the response path).
@@ -856,7 +850,7 @@ fn rush(suite: &Suite, link: &Value, shoppers: usize) -> Result<usize, Failed> {
 
 fn max_completions_never_exceeded_under_concurrency(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.fresh_merchant("Flash sale")?;
-    let link = link(suite, &merchant, json!({"maxCompletions": 50}))?;
+    let link = link(&merchant, json!({"maxCompletions": 50}))?;
     let paid = rush(suite, &link, 200)?;
     ensure_eq!(paid, 50);
     let counters = link_counters(&merchant, &link)?;
@@ -893,7 +887,7 @@ fn a_single_use_link_is_paid_exactly_once_under_concurrency(suite: &Suite) -> Re
 
 fn no_card_number_or_cvc_is_stored_or_logged(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.merchant();
-    let link = link(suite, &merchant, json!({}))?;
+    let link = link(&merchant, json!({}))?;
     let session = visit(suite, &link)?;
     let token = csrf(&suite.client.get(&format!("/c/{session}")).send()?)?;
     let reply = pay(
