@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod time;
+pub mod webhooks;
 
 pub use ids::ShortCode;
 pub use money::{Currency, Money, MoneyError};
