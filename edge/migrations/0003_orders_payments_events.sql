@@ -69,3 +69,5 @@ CREATE TABLE attempt_limits (
     count   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key, window)
 );
+
+CREATE VIEW events_view AS SELECT rowid AS seq, * FROM events;

@@ -8,6 +8,7 @@ mod checkout_page;
 mod checkout_sessions;
 mod completion;
 mod error;
+mod events;
 mod health;
 mod idempotency;
 mod omise;

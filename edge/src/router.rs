@@ -12,8 +12,8 @@ use crate::error::{ApiError, ApiResult, Dialect};
 use crate::idempotency::{self, Claim};
 use crate::reply::Reply;
 use crate::{
-    accounts, auth, checkout_page, checkout_sessions, health, omise, openapi, pages, payment_links,
-    prices, products, promotion_codes, shortlinks, test_hooks,
+    accounts, auth, checkout_page, checkout_sessions, events, health, omise, openapi, pages,
+    payment_links, prices, products, promotion_codes, shortlinks, test_hooks,
 };
 
 /// What every handler gets besides the request.
@@ -167,6 +167,8 @@ async fn dispatch(call: &mut Call<'_>) -> ApiResult<Reply> {
         Operation::ListCheckoutSessions => checkout_sessions::list(call).await,
         Operation::GetCheckoutSession => checkout_sessions::get(call).await,
         Operation::ExpireCheckoutSession => checkout_sessions::expire(call).await,
+        Operation::ListEvents => events::list(call).await,
+        Operation::GetEvent => events::get(call).await,
         Operation::OmiseCreateLink => omise::create(call).await,
         Operation::OmiseListLinks => omise::list(call).await,
         Operation::OmiseGetLink => omise::get(call).await,

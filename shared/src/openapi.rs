@@ -368,6 +368,19 @@ pub fn schemas() -> Map<String, Value> {
     add("CheckoutSessionList", list_of("CheckoutSession", true));
 
     add(
+        "Event",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("type", "string"),
+            ("created", "string"),
+            ("livemode", "boolean"),
+            ("account", "string"),
+            ("data", "object"),
+        ]),
+    );
+    add("EventList", list_of("Event", true));
+    add(
         "OmiseCreateLink",
         object(&[
             ("amount", "integer"),

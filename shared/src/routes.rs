@@ -48,6 +48,8 @@ pub enum Operation {
     ListCheckoutSessions,
     GetCheckoutSession,
     ExpireCheckoutSession,
+    ListEvents,
+    GetEvent,
     OmiseCreateLink,
     OmiseListLinks,
     OmiseGetLink,
@@ -128,6 +130,9 @@ routes! {
     "GET" "/v1/checkout/sessions" => ListCheckoutSessions, Secret, None, "CheckoutSessionList", "List checkout sessions.";
     "GET" "/v1/checkout/sessions/{id}" => GetCheckoutSession, Secret, None, "CheckoutSession", "Retrieve a checkout session.";
     "POST" "/v1/checkout/sessions/{id}/expire" => ExpireCheckoutSession, Secret, None, "CheckoutSession", "Expire an open checkout session.";
+
+    "GET" "/v1/events" => ListEvents, Secret, None, "EventList", "List events, newest first (type, created_gte, created_lte; cursor or page paging).";
+    "GET" "/v1/events/{id}" => GetEvent, Secret, None, "Event", "Retrieve an event; its data is the object as it was.";
 
     "POST" "/links" => OmiseCreateLink, BasicSecret, Some("OmiseCreateLink"), "OmiseLink", "Omise dialect: create an amount link (form or JSON body).";
     "GET" "/links" => OmiseListLinks, BasicSecret, None, "OmiseLinkList", "Omise dialect: list links (from, to, offset, limit, order).";

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod checkout_sessions;
+mod events;
 mod foundation;
 mod omise;
 mod openapi;
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
         catalog::CHECKS,
         payment_links::CHECKS,
         checkout_sessions::CHECKS,
+        events::CHECKS,
         omise::CHECKS,
         openapi::CHECKS,
         shopper::CHECKS,

@@ -134,7 +134,7 @@ fn visit(suite: &Suite, link: &Value) -> Result<String, Failed> {
 }
 
 /// The page's CSRF token, as a browser would submit it.
-fn csrf(page: &Reply) -> Result<String, Failed> {
+pub(crate) fn csrf(page: &Reply) -> Result<String, Failed> {
     let marker = "name=\"csrf\" value=\"";
     let start = page
         .body
@@ -147,7 +147,7 @@ fn csrf(page: &Reply) -> Result<String, Failed> {
         .collect())
 }
 
-fn pay(
+pub(crate) fn pay(
     suite: &Suite,
     session: &str,
     token: &str,

@@ -1,0 +1,132 @@
+//! Events as merchants read them: written with the change, listed, filtered, paged.
+
+use libtest_mimic::Failed;
+use serde_json::json;
+
+use crate::shopper::{csrf, pay};
+use crate::support::{create, fetch, product, refused};
+use crate::{Check, Suite, ensure, ensure_eq};
+
+pub const CHECKS: &[(&str, Check)] = &[
+    (
+        "a_completed_checkout_is_an_event_the_webhook_sample_can_read",
+        a_completed_checkout_is_an_event_the_webhook_sample_can_read,
+    ),
+    (
+        "events_filter_by_type_and_time_and_page",
+        events_filter_by_type_and_time_and_page,
+    ),
+];
+
+fn a_completed_checkout_is_an_event_the_webhook_sample_can_read(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Events")?;
+    let product = product(&merchant, "100 points", 1000, "TWD")?;
+    let session = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"], "successUrl": "https://yoursite.com/success", "metadata": {"transaction_id": "txn_abc123"}}),
+    )?;
+    let id = session["id"].as_str().unwrap_or_default();
+    let page = suite.client.get(&format!("/c/{id}")).send()?;
+    ensure_eq!(
+        pay(suite, id, &csrf(&page)?, "4242 4242 4242 4242", &[])?.status,
+        303
+    );
+
+    let listed = fetch(&merchant, "/v1/events?type=checkout.completed")?;
+    ensure_eq!(listed["data"].as_array().map(Vec::len), Some(1));
+    let event = &listed["data"][0];
+    ensure!(
+        event["id"].as_str().is_some_and(|e| e.starts_with("evt_")),
+        "event id {}",
+        event["id"]
+    );
+    ensure_eq!(event["object"], json!("event"));
+    ensure_eq!(event["type"], json!("checkout.completed"));
+    ensure_eq!(event["livemode"], json!(false));
+    // What the hosted-checkout guide's webhook handler reads.
+    ensure_eq!(event["data"]["id"], json!(id));
+    ensure_eq!(
+        event["data"]["metadata"]["transaction_id"],
+        json!("txn_abc123")
+    );
+    ensure_eq!(event["data"]["status"], json!("COMPLETE"));
+    ensure_eq!(event["data"]["amount_total"], json!(1000));
+    let event_id = event["id"].as_str().unwrap_or_default();
+    ensure_eq!(&fetch(&merchant, &format!("/v1/events/{event_id}"))?, event);
+    ensure_eq!(
+        fetch(&merchant, "/v1/events?type=checkout.*")?["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // Another merchant does not see it.
+    let stranger = suite.client.with_bearer(&suite.other.keys.test.secret_key);
+    refused(
+        &stranger.get(&format!("/v1/events/{event_id}")).send()?,
+        404,
+        "resource_not_found",
+        None,
+    )?;
+    refused(
+        &suite.publishable().get("/v1/events").send()?,
+        403,
+        "forbidden",
+        None,
+    )
+}
+
+fn events_filter_by_type_and_time_and_page(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Event pages")?;
+    let product = product(&merchant, "Tea", 300, "JPY")?;
+    for _ in 0..3 {
+        let session = create(
+            &merchant,
+            "/v1/checkout/sessions",
+            json!({"productId": product["id"]}),
+        )?;
+        let id = session["id"].as_str().unwrap_or_default();
+        ensure_eq!(
+            merchant
+                .post(&format!("/v1/checkout/sessions/{id}/expire"))
+                .send()?
+                .status,
+            200
+        );
+    }
+    let page = fetch(&merchant, "/v1/events?type=checkout.expired&limit=2")?;
+    ensure_eq!(page["data"].as_array().map(Vec::len), Some(2));
+    ensure_eq!(page["has_more"], json!(true));
+    let last = page["data"][1]["id"].as_str().unwrap_or_default();
+    let rest = fetch(
+        &merchant,
+        &format!("/v1/events?type=checkout.expired&limit=2&starting_after={last}"),
+    )?;
+    ensure_eq!(rest["data"].as_array().map(Vec::len), Some(1));
+    ensure_eq!(rest["has_more"], json!(false));
+    let counted = fetch(
+        &merchant,
+        "/v1/events?type=checkout.expired&page=1&page_size=10",
+    )?;
+    ensure_eq!(counted["count"], json!(3));
+    ensure_eq!(
+        fetch(&merchant, "/v1/events?created_gte=2099-01-01T00:00:00Z")?["data"],
+        json!([])
+    );
+    ensure_eq!(
+        fetch(&merchant, "/v1/events?created_lte=2000-01-01T00:00:00Z")?["data"],
+        json!([])
+    );
+    ensure_eq!(
+        fetch(&merchant, "/v1/events?type=checkout.completed")?["data"],
+        json!([])
+    );
+    refused(
+        &merchant.get("/v1/events?created_gte=yesterday").send()?,
+        400,
+        "invalid_request",
+        Some("created_gte"),
+    )
+}
