@@ -661,6 +661,7 @@ async fn complete_payment(
         let _ = completion::release(db, &payment, token, false).await;
         return None;
     }
+    crate::webhooks::send_soon(ctx);
     Some(match load(ctx, &session.id).await.ok().flatten() {
         Some(now) => finished(&now, locale),
         None => pages::message(locale, 200, Text::PaymentComplete),

@@ -429,6 +429,8 @@ pub async fn expire(call: &mut Call<'_>) -> ApiResult<Reply> {
         .batch(vec![
             db.prepare(format!("{} WHERE {open}", crate::sweeper::EXPIRED_EVENT))
                 .bind(&scope)?,
+            db.prepare(crate::webhooks::FAN_OUT)
+                .bind(&[scope[0].clone()])?,
             db.prepare(format!(
                 "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {open}"
             ))
@@ -449,5 +451,6 @@ pub async fn expire(call: &mut Call<'_>) -> ApiResult<Reply> {
             ),
         ));
     }
+    crate::webhooks::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id).await?, &call.origin)?))
 }

@@ -288,6 +288,8 @@ pub async fn complete(
             now.js(),
         ])?,
     );
+    // Webhook deliveries of this event, in the same batch.
+    statements.push(db.prepare(crate::webhooks::FAN_OUT).bind(&[now.js()])?);
     statements.push(
         db.prepare(
             "UPDATE checkout_sessions SET status = 'COMPLETE', completed_at = ?3, order_id = ?4, customer_id = ?5,

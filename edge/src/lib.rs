@@ -25,6 +25,7 @@ mod shortlinks;
 mod store;
 mod sweeper;
 mod test_hooks;
+mod webhooks;
 
 use worker::{Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent, event};
 

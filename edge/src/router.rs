@@ -13,7 +13,7 @@ use crate::idempotency::{self, Claim};
 use crate::reply::Reply;
 use crate::{
     accounts, auth, checkout_page, checkout_sessions, events, health, omise, openapi, pages,
-    payment_links, prices, products, promotion_codes, shortlinks, test_hooks,
+    payment_links, prices, products, promotion_codes, shortlinks, test_hooks, webhooks,
 };
 
 /// What every handler gets besides the request.
@@ -168,6 +168,13 @@ async fn dispatch(call: &mut Call<'_>) -> ApiResult<Reply> {
         Operation::GetCheckoutSession => checkout_sessions::get(call).await,
         Operation::ExpireCheckoutSession => checkout_sessions::expire(call).await,
         Operation::ListEvents => events::list(call).await,
+        Operation::CreateWebhookEndpoint => webhooks::create(call).await,
+        Operation::ListWebhookEndpoints => webhooks::list(call).await,
+        Operation::GetWebhookEndpoint => webhooks::get(call).await,
+        Operation::UpdateWebhookEndpoint => webhooks::update(call).await,
+        Operation::DeleteWebhookEndpoint => webhooks::delete(call).await,
+        Operation::RollWebhookSecret => webhooks::roll_secret(call).await,
+        Operation::ListWebhookDeliveries => webhooks::deliveries(call).await,
         Operation::GetEvent => events::get(call).await,
         Operation::OmiseCreateLink => omise::create(call).await,
         Operation::OmiseListLinks => omise::list(call).await,

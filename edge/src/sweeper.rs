@@ -1,6 +1,6 @@
 //! The cron trigger's work: expire checkout sessions that are due (writing
-//! `checkout.expired` in the same batch) and give back reservations of payments abandoned
-//! mid-way (a 3-D Secure page left open). Each step is one batch whose statements select
+//! `checkout.expired` in the same batch), give back reservations of payments abandoned
+//! mid-way (a 3-D Secure page left open), and send webhook deliveries that are due. Each step is one batch whose statements select
 //! the same rows, so two crons running at once cannot apply a step twice.
 
 use worker::{D1Database, Env, console_error};
@@ -24,6 +24,9 @@ pub async fn run(env: &Env) {
     }
     if let Err(error) = expire_sessions(&db, now).await {
         console_error!("cron: expiring sessions failed: {error:?}");
+    }
+    if let Err(error) = crate::webhooks::send_due(env).await {
+        console_error!("cron: sending webhooks failed: {error:?}");
     }
 }
 
@@ -49,6 +52,7 @@ async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {
             "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {due}"
         ))
         .bind(&[now.js()])?,
+        db.prepare(crate::webhooks::FAN_OUT).bind(&[now.js()])?,
     ])
     .await?;
     Ok(())

@@ -381,6 +381,61 @@ pub fn schemas() -> Map<String, Value> {
     );
     add("EventList", list_of("Event", true));
     add(
+        "CreateWebhookEndpoint",
+        object(&[
+            ("url", "string"),
+            ("enabled_events", "array"),
+            ("description", "string"),
+        ]),
+    );
+    add(
+        "UpdateWebhookEndpoint",
+        object(&[
+            ("url", "string"),
+            ("enabled_events", "array"),
+            ("description", "string?"),
+            ("status", "string"),
+            ("enabled", "boolean"),
+        ]),
+    );
+    add(
+        "WebhookEndpoint",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("url", "string"),
+            ("description", "string?"),
+            ("enabled_events", "array"),
+            ("status", "string"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+            ("secret", "string"),
+        ]),
+    );
+    add("WebhookEndpointList", list_of("WebhookEndpoint", true));
+    add(
+        "DeletedWebhookEndpoint",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("deleted", "boolean"),
+        ]),
+    );
+    add(
+        "WebhookDelivery",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("event_id", "string"),
+            ("status", "string"),
+            ("attempt_count", "integer"),
+            ("next_attempt_at", "string?"),
+            ("created_at", "string"),
+            ("attempts", "array"),
+        ]),
+    );
+    add("WebhookDeliveryList", list_of("WebhookDelivery", true));
+    add(
         "OmiseCreateLink",
         object(&[
             ("amount", "integer"),

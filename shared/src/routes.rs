@@ -50,6 +50,13 @@ pub enum Operation {
     ExpireCheckoutSession,
     ListEvents,
     GetEvent,
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    GetWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RollWebhookSecret,
+    ListWebhookDeliveries,
     OmiseCreateLink,
     OmiseListLinks,
     OmiseGetLink,
@@ -133,6 +140,15 @@ routes! {
 
     "GET" "/v1/events" => ListEvents, Secret, None, "EventList", "List events, newest first (type, created_gte, created_lte; cursor or page paging).";
     "GET" "/v1/events/{id}" => GetEvent, Secret, None, "Event", "Retrieve an event; its data is the object as it was.";
+
+    "POST" "/v1/webhook_endpoints" => CreateWebhookEndpoint, Secret, Some("CreateWebhookEndpoint"), "WebhookEndpoint", "Create an endpoint; the answer carries its signing `secret` (shown only here and after a roll).";
+    "GET" "/v1/webhook_endpoints" => ListWebhookEndpoints, Secret, None, "WebhookEndpointList", "List webhook endpoints.";
+    "GET" "/v1/webhook_endpoints/{id}" => GetWebhookEndpoint, Secret, None, "WebhookEndpoint", "Retrieve a webhook endpoint.";
+    "PATCH" "/v1/webhook_endpoints/{id}" => UpdateWebhookEndpoint, Secret, Some("UpdateWebhookEndpoint"), "WebhookEndpoint", "Update URL, events, description, or enable / disable.";
+    "POST" "/v1/webhook_endpoints/{id}" => UpdateWebhookEndpoint, Secret, Some("UpdateWebhookEndpoint"), "WebhookEndpoint", "Update a webhook endpoint (POST form of PATCH).";
+    "DELETE" "/v1/webhook_endpoints/{id}" => DeleteWebhookEndpoint, Secret, None, "DeletedWebhookEndpoint", "Delete a webhook endpoint.";
+    "POST" "/v1/webhook_endpoints/{id}/roll_secret" => RollWebhookSecret, Secret, None, "WebhookEndpoint", "New signing secret; the old one keeps signing beside it for 24 h.";
+    "GET" "/v1/webhook_endpoints/{id}/deliveries" => ListWebhookDeliveries, Secret, None, "WebhookDeliveryList", "Deliveries to this endpoint with every attempt (time, status code, duration, error).";
 
     "POST" "/links" => OmiseCreateLink, BasicSecret, Some("OmiseCreateLink"), "OmiseLink", "Omise dialect: create an amount link (form or JSON body).";
     "GET" "/links" => OmiseListLinks, BasicSecret, None, "OmiseLinkList", "Omise dialect: list links (from, to, offset, limit, order).";

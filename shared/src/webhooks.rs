@@ -92,6 +92,40 @@ pub fn verify(
     }
 }
 
+/// Seconds to wait before each retry after a failed attempt: about 1 min, 5 min, 30 min,
+/// 2 h, 5 h, 10 h, then every 12 h while the event is under three days old.
+pub const DEFAULT_RETRY_SCHEDULE: &[i64] = &[60, 300, 1_800, 7_200, 18_000, 36_000, 43_200];
+
+/// Deliveries are retried until the event is this old.
+pub const RETRY_FOR_SECS: i64 = 3 * 24 * 3600;
+
+/// Reads `WEBHOOK_RETRY_SCHEDULE` ("60,300,1800": seconds separated by commas); `None` when
+/// it is not a list of positive whole numbers.
+pub fn parse_retry_schedule(text: &str) -> Option<Vec<i64>> {
+    let delays: Vec<i64> = text
+        .split(',')
+        .map(|d| d.trim().parse::<i64>().ok().filter(|d| *d > 0))
+        .collect::<Option<_>>()?;
+    (!delays.is_empty()).then_some(delays)
+}
+
+/// When to try again after `failed_attempts` failures of an event created at
+/// `event_created`: the schedule's delay (its last entry repeating), with up to 10%
+/// jitter from `jitter` (0.0–1.0); `None` once the event is past the retry window.
+pub fn next_attempt_at(
+    schedule: &[i64],
+    failed_attempts: u32,
+    now: i64,
+    event_created: i64,
+    jitter: f64,
+) -> Option<i64> {
+    let index = usize::try_from(failed_attempts.saturating_sub(1)).unwrap_or(usize::MAX);
+    let delay = *schedule.get(index).or(schedule.last())?;
+    let spread = (delay as f64 * 0.1 * jitter.clamp(0.0, 1.0)) as i64;
+    let at = now + delay + spread;
+    (at - event_created <= RETRY_FOR_SECS).then_some(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +198,28 @@ mod tests {
                 Err(SignatureError::Malformed),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_then_repeat_its_last_delay_for_three_days() {
+        let s = DEFAULT_RETRY_SCHEDULE;
+        assert_eq!(next_attempt_at(s, 1, 0, 0, 0.0), Some(60));
+        assert_eq!(next_attempt_at(s, 2, 100, 0, 0.0), Some(400));
+        assert_eq!(next_attempt_at(s, 9, 1_000, 0, 0.0), Some(44_200));
+        assert_eq!(
+            next_attempt_at(s, 1, 0, 0, 1.0),
+            Some(66),
+            "at most 10% jitter"
+        );
+        assert_eq!(
+            next_attempt_at(s, 9, RETRY_FOR_SECS, 0, 0.0),
+            None,
+            "past three days"
+        );
+        assert_eq!(parse_retry_schedule("1, 2,3"), Some(vec![1, 2, 3]));
+        for bad in ["", "1,,2", "0", "-1", "a"] {
+            assert_eq!(parse_retry_schedule(bad), None, "{bad}");
         }
     }
 

@@ -12,6 +12,7 @@ mod openapi;
 mod payment_links;
 mod shopper;
 mod support;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
         omise::CHECKS,
         openapi::CHECKS,
         shopper::CHECKS,
+        webhooks::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
@@ -145,6 +147,8 @@ fn start_suite() -> till_tests::Result<Suite> {
         vars: vec![
             ("OPERATOR_TOKEN".into(), operator_token.clone()),
             ("TEST_HOOKS".into(), "enabled".into()),
+            // Retries a second apart, so the retry path runs within the suite.
+            ("WEBHOOK_RETRY_SCHEDULE".into(), "1".into()),
         ],
         output: Output::File(state_dir.join("worker.log")),
     })?;

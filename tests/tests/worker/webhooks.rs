@@ -1,0 +1,241 @@
+//! Webhooks received by a real HTTP server on loopback: signed, retried until delivered,
+//! with every attempt recorded; endpoints managed through the API.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use libtest_mimic::Failed;
+use serde_json::{Value, json};
+use till_shared::webhooks::{SignatureError, verify};
+use till_tests::http::Client;
+use till_tests::receiver::Receiver;
+
+use crate::shopper::{csrf, pay};
+use crate::support::{change, create, fetch, product, refused};
+use crate::{Check, Suite, ensure, ensure_eq};
+
+pub const CHECKS: &[(&str, Check)] = &[
+    (
+        "a_completed_checkout_reaches_the_receiver_signed",
+        a_completed_checkout_reaches_the_receiver_signed,
+    ),
+    (
+        "a_failing_receiver_gets_the_event_after_retries",
+        a_failing_receiver_gets_the_event_after_retries,
+    ),
+    (
+        "endpoints_are_managed_and_a_rolled_secret_signs_beside_the_old",
+        endpoints_are_managed_and_a_rolled_secret_signs_beside_the_old,
+    ),
+];
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A paid checkout session of `merchant`; answers its id.
+fn paid_session(suite: &Suite, merchant: &Client) -> Result<String, Failed> {
+    let product = product(merchant, "Hooked", 1000, "TWD")?;
+    let session = create(
+        merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"], "successUrl": "https://shop.example/ok", "metadata": {"transaction_id": "txn_9"}}),
+    )?;
+    let id = session["id"].as_str().unwrap_or_default().to_owned();
+    let page = suite.client.get(&format!("/c/{id}")).send()?;
+    ensure_eq!(
+        pay(suite, &id, &csrf(&page)?, "4242 4242 4242 4242", &[])?.status,
+        303
+    );
+    Ok(id)
+}
+
+fn endpoint(merchant: &Client, receiver: &Receiver, events: Value) -> Result<Value, Failed> {
+    create(
+        merchant,
+        "/v1/webhook_endpoints",
+        json!({"url": receiver.url, "enabled_events": events, "description": "test receiver"}),
+    )
+}
+
+fn a_completed_checkout_reaches_the_receiver_signed(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Webhooks")?;
+    let receiver = Receiver::start(0)?;
+    let hook = endpoint(&merchant, &receiver, json!(["checkout.completed"]))?;
+    let secret = hook["secret"].as_str().unwrap_or_default().to_owned();
+    ensure!(secret.starts_with("whsec_"), "secret {secret}");
+    let session = paid_session(suite, &merchant)?;
+    let got = receiver.wait_for(1, Duration::from_secs(15), || {
+        let _ = suite.run_cron();
+    });
+    ensure_eq!(got.len(), 1);
+    let delivery = &got[0];
+    ensure_eq!(
+        delivery.header("till-event-type"),
+        Some("checkout.completed")
+    );
+    let signature = delivery.header("till-signature").unwrap_or_default();
+    let signed_at = verify(signature, &delivery.body, &secret, now(), 300)
+        .map_err(|e| format!("{e}: {signature}"))?;
+    ensure!((now() - signed_at).abs() < 60, "signed at {signed_at}");
+    let event: Value = serde_json::from_slice(&delivery.body)?;
+    ensure_eq!(event["object"], json!("event"));
+    ensure_eq!(delivery.header("till-event-id"), event["id"].as_str());
+    ensure_eq!(event["data"]["id"], json!(session));
+    ensure_eq!(event["data"]["metadata"]["transaction_id"], json!("txn_9"));
+    // One byte changed, or a timestamp outside the tolerance, does not verify.
+    let mut tampered = delivery.body.clone();
+    tampered[10] ^= 1;
+    ensure_eq!(
+        verify(signature, &tampered, &secret, now(), 300),
+        Err(SignatureError::NoMatch)
+    );
+    ensure_eq!(
+        verify(signature, &delivery.body, &secret, signed_at + 301, 300),
+        Err(SignatureError::OutsideTolerance)
+    );
+    // The endpoint wants only checkout.completed: an expiry is not sent to it.
+    let other = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"price_id": fetch(&merchant, "/v1/prices?limit=1")?["data"][0]["id"]}),
+    )?;
+    merchant
+        .post(&format!(
+            "/v1/checkout/sessions/{}/expire",
+            other["id"].as_str().unwrap_or_default()
+        ))
+        .send()?;
+    suite.run_cron()?;
+    ensure_eq!(receiver.received().len(), 1);
+    Ok(())
+}
+
+fn a_failing_receiver_gets_the_event_after_retries(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Retries")?;
+    let receiver = Receiver::start(3)?;
+    let hook = endpoint(&merchant, &receiver, json!(["*"]))?;
+    paid_session(suite, &merchant)?;
+    // Retries come from the cron trigger (one second apart here), not from sleeping.
+    let got = receiver.wait_for(4, Duration::from_secs(30), || {
+        let _ = suite.run_cron();
+    });
+    ensure_eq!(
+        got.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![500, 500, 500, 200]
+    );
+    let ids: Vec<Option<&str>> = got.iter().map(|r| r.header("till-event-id")).collect();
+    ensure!(
+        ids.iter().all(|id| id.is_some() && *id == ids[0]),
+        "the retries carry one event id: {ids:?}"
+    );
+    let log = fetch(
+        &merchant,
+        &format!(
+            "/v1/webhook_endpoints/{}/deliveries",
+            hook["id"].as_str().unwrap_or_default()
+        ),
+    )?;
+    let delivery = &log["data"][0];
+    ensure_eq!(delivery["status"], json!("SUCCEEDED"));
+    ensure_eq!(delivery["attempt_count"], json!(4));
+    let codes: Vec<Value> = delivery["attempts"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x["status_code"].clone()).collect())
+        .unwrap_or_default();
+    ensure_eq!(codes, vec![json!(500), json!(500), json!(500), json!(200)]);
+    Ok(())
+}
+
+fn endpoints_are_managed_and_a_rolled_secret_signs_beside_the_old(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Endpoints")?;
+    let receiver = Receiver::start(0)?;
+    let hook = endpoint(&merchant, &receiver, json!(["checkout.expired"]))?;
+    let id = hook["id"].as_str().unwrap_or_default().to_owned();
+    ensure!(id.starts_with("we_"), "id {id}");
+    let old_secret = hook["secret"].as_str().unwrap_or_default().to_owned();
+    let fetched = fetch(&merchant, &format!("/v1/webhook_endpoints/{id}"))?;
+    ensure!(fetched.get("secret").is_none(), "the secret is shown again");
+    ensure_eq!(fetched["status"], json!("enabled"));
+    ensure_eq!(
+        fetch(&merchant, "/v1/webhook_endpoints")?["data"][0]["id"],
+        json!(id)
+    );
+    let live = suite
+        .live()
+        .post("/v1/webhook_endpoints")
+        .json(&json!({"url": "http://127.0.0.1:9/x"}))
+        .send()?;
+    refused(&live, 400, "invalid_request", Some("url"))?;
+    refused(
+        &merchant
+            .post("/v1/webhook_endpoints")
+            .json(&json!({"url": receiver.url, "enabled_events": ["Bad Type"]}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("enabled_events[0]"),
+    )?;
+
+    let rolled = merchant
+        .post(&format!("/v1/webhook_endpoints/{id}/roll_secret"))
+        .send()?;
+    ensure_eq!(rolled.status, 200);
+    let new_secret = rolled.json()["secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        new_secret.starts_with("whsec_") && new_secret != old_secret,
+        "new secret {new_secret}"
+    );
+    let product = product(&merchant, "Expiring", 100, "USD")?;
+    let session = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product["id"]}),
+    )?;
+    merchant
+        .post(&format!(
+            "/v1/checkout/sessions/{}/expire",
+            session["id"].as_str().unwrap_or_default()
+        ))
+        .send()?;
+    let got = receiver.wait_for(1, Duration::from_secs(15), || {
+        let _ = suite.run_cron();
+    });
+    ensure_eq!(got.len(), 1);
+    let signature = got[0].header("till-signature").unwrap_or_default();
+    ensure_eq!(signature.matches("v1=").count(), 2);
+    ensure!(
+        verify(signature, &got[0].body, &new_secret, now(), 300).is_ok(),
+        "the new secret does not verify"
+    );
+    ensure!(
+        verify(signature, &got[0].body, &old_secret, now(), 300).is_ok(),
+        "the old secret does not verify during the overlap"
+    );
+
+    let disabled = change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/webhook_endpoints/{id}"),
+        json!({"status": "disabled"}),
+    )?;
+    ensure_eq!(disabled["status"], json!("disabled"));
+    let deleted = merchant
+        .request("DELETE", &format!("/v1/webhook_endpoints/{id}"))
+        .send()?;
+    ensure_eq!(deleted.json()["deleted"], json!(true));
+    refused(
+        &merchant
+            .get(&format!("/v1/webhook_endpoints/{id}"))
+            .send()?,
+        404,
+        "resource_not_found",
+        None,
+    )
+}
