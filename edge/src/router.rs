@@ -175,6 +175,8 @@ async fn dispatch(call: &mut Call<'_>) -> ApiResult<Reply> {
         Operation::DeleteWebhookEndpoint => webhooks::delete(call).await,
         Operation::RollWebhookSecret => webhooks::roll_secret(call).await,
         Operation::ListWebhookDeliveries => webhooks::deliveries(call).await,
+        Operation::ReplayEvent => webhooks::replay_event(call).await,
+        Operation::ReplayEvents => webhooks::replay_range(call).await,
         Operation::GetEvent => events::get(call).await,
         Operation::OmiseCreateLink => omise::create(call).await,
         Operation::OmiseListLinks => omise::list(call).await,

@@ -454,3 +454,93 @@ pub fn send_soon(ctx: &crate::router::Ctx) {
         }
     });
 }
+
+/// Queues (again) the delivery of the events selected by `events_sql` (a `FROM events e
+/// WHERE …` tail binding ?3 onward) to one endpoint: a new delivery, or the existing one
+/// reset to be sent now. Answers how many were queued.
+async fn requeue(
+    call: &Call<'_>,
+    endpoint_id: &str,
+    events_sql: &str,
+    mut values: Vec<worker::wasm_bindgen::JsValue>,
+) -> ApiResult<usize> {
+    let mut bound = vec![endpoint_id.js(), store::now_unix().js()];
+    bound.append(&mut values);
+    let changed = store::run(
+        store::db(call.ctx)?
+            .prepare(format!(
+                "INSERT INTO webhook_deliveries (id, account_id, environment, event_id, endpoint_id, next_attempt_at, created_at)
+                 SELECT 'wd_' || lower(hex(randomblob(12))), e.account_id, e.environment, e.id, ?1, ?2, ?2 {events_sql}
+                 ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'PENDING', next_attempt_at = ?2, claimed_until = NULL"
+            ))
+            .bind(&bound)?,
+    )
+    .await?;
+    send_soon(call.ctx);
+    Ok(changed)
+}
+
+/// `POST /v1/events/{id}/replay {endpoint_id}`: sends one event to one endpoint again,
+/// with a fresh timestamp and signature.
+pub async fn replay_event(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let event_id = call.id()?.to_owned();
+    let mut p = call.params()?;
+    let endpoint_id = p.required_string("endpoint_id", 100)?;
+    p.finish()?;
+    let principal = call.principal()?.clone();
+    store::find::<crate::events::EventRow>(call.ctx, "events", &principal, &event_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", &event_id, None))?;
+    let endpoint =
+        store::find::<EndpointRow>(call.ctx, "webhook_endpoints_view", &principal, &endpoint_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found("webhook endpoint", &endpoint_id, Some("endpoint_id"))
+            })?;
+    let queued = requeue(
+        call,
+        &endpoint.id,
+        "FROM events e WHERE e.id = ?3",
+        vec![event_id.js()],
+    )
+    .await?;
+    Ok(Reply::ok(
+        json!({"object": "replay", "endpoint_id": endpoint.id, "queued": queued}),
+    ))
+}
+
+/// `POST /v1/webhook_endpoints/{id}/replay {created_gte, created_lte}`: sends every event
+/// of that time range that the endpoint subscribes to again.
+pub async fn replay_range(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let endpoint_id = call.id()?.to_owned();
+    let endpoint = load(call, &endpoint_id).await?;
+    let mut p = call.params()?;
+    let mut bound = |field: &str| -> ApiResult<i64> {
+        let value = p
+            .raw(field)
+            .ok_or_else(|| ApiError::invalid(field.to_owned(), "This field is required."))?;
+        till_shared::time::parse_request_time(&value)
+            .map_err(|e| ApiError::invalid(field.to_owned(), e.to_string()))
+    };
+    let from = bound("created_gte")?;
+    let to = bound("created_lte")?;
+    p.finish()?;
+    if to < from {
+        return Err(ApiError::invalid(
+            "created_lte",
+            "created_lte must not be before created_gte.",
+        ));
+    }
+    let principal = call.principal()?.clone();
+    let queued = requeue(
+        call,
+        &endpoint.id,
+        "FROM events e WHERE e.account_id = ?3 AND e.environment = ?4 AND e.created_at BETWEEN ?5 AND ?6
+           AND (?7 = '[\"*\"]' OR EXISTS (SELECT 1 FROM json_each(?7) j WHERE j.value = e.type))",
+        vec![principal.account_id.js(), principal.environment.as_str().js(), from.js(), to.js(), endpoint.enabled_events.js()],
+    )
+    .await?;
+    Ok(Reply::ok(
+        json!({"object": "replay", "endpoint_id": endpoint.id, "queued": queued}),
+    ))
+}

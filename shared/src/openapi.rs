@@ -435,6 +435,19 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
     add("WebhookDeliveryList", list_of("WebhookDelivery", true));
+    add("ReplayEvent", object(&[("endpoint_id", "string")]));
+    add(
+        "ReplayEvents",
+        object(&[("created_gte", "string"), ("created_lte", "string")]),
+    );
+    add(
+        "Replay",
+        object(&[
+            ("object", "string"),
+            ("endpoint_id", "string"),
+            ("queued", "integer"),
+        ]),
+    );
     add(
         "OmiseCreateLink",
         object(&[

@@ -57,6 +57,8 @@ pub enum Operation {
     DeleteWebhookEndpoint,
     RollWebhookSecret,
     ListWebhookDeliveries,
+    ReplayEvent,
+    ReplayEvents,
     OmiseCreateLink,
     OmiseListLinks,
     OmiseGetLink,
@@ -148,6 +150,8 @@ routes! {
     "POST" "/v1/webhook_endpoints/{id}" => UpdateWebhookEndpoint, Secret, Some("UpdateWebhookEndpoint"), "WebhookEndpoint", "Update a webhook endpoint (POST form of PATCH).";
     "DELETE" "/v1/webhook_endpoints/{id}" => DeleteWebhookEndpoint, Secret, None, "DeletedWebhookEndpoint", "Delete a webhook endpoint.";
     "POST" "/v1/webhook_endpoints/{id}/roll_secret" => RollWebhookSecret, Secret, None, "WebhookEndpoint", "New signing secret; the old one keeps signing beside it for 24 h.";
+    "POST" "/v1/events/{id}/replay" => ReplayEvent, Secret, Some("ReplayEvent"), "Replay", "Send one event to one endpoint again (fresh timestamp and signature).";
+    "POST" "/v1/webhook_endpoints/{id}/replay" => ReplayEvents, Secret, Some("ReplayEvents"), "Replay", "Send every event of a time range that the endpoint subscribes to again.";
     "GET" "/v1/webhook_endpoints/{id}/deliveries" => ListWebhookDeliveries, Secret, None, "WebhookDeliveryList", "Deliveries to this endpoint with every attempt (time, status code, duration, error).";
 
     "POST" "/links" => OmiseCreateLink, BasicSecret, Some("OmiseCreateLink"), "OmiseLink", "Omise dialect: create an amount link (form or JSON body).";

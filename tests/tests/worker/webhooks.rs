@@ -26,6 +26,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "endpoints_are_managed_and_a_rolled_secret_signs_beside_the_old",
         endpoints_are_managed_and_a_rolled_secret_signs_beside_the_old,
     ),
+    (
+        "a_receiver_down_all_along_gets_every_event_once_back_and_replays_resend",
+        a_receiver_down_all_along_gets_every_event_once_back_and_replays_resend,
+    ),
 ];
 
 fn now() -> i64 {
@@ -238,4 +242,121 @@ fn endpoints_are_managed_and_a_rolled_secret_signs_beside_the_old(
         "resource_not_found",
         None,
     )
+}
+
+fn a_receiver_down_all_along_gets_every_event_once_back_and_replays_resend(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Down receiver")?;
+    // Nothing listens on this port: every delivery fails until the endpoint moves.
+    let closed = till_tests::local::free_port()?;
+    let hook = create(
+        &merchant,
+        "/v1/webhook_endpoints",
+        json!({"url": format!("http://127.0.0.1:{closed}/down")}),
+    )?;
+    let hook_id = hook["id"].as_str().unwrap_or_default().to_owned();
+    let secret = hook["secret"].as_str().unwrap_or_default().to_owned();
+    let product = product(&merchant, "Outage", 100, "USD")?;
+    for _ in 0..3 {
+        let session = create(
+            &merchant,
+            "/v1/checkout/sessions",
+            json!({"productId": product["id"]}),
+        )?;
+        merchant
+            .post(&format!(
+                "/v1/checkout/sessions/{}/expire",
+                session["id"].as_str().unwrap_or_default()
+            ))
+            .send()?;
+    }
+    suite.run_cron()?;
+    let failing = fetch(
+        &merchant,
+        &format!("/v1/webhook_endpoints/{hook_id}/deliveries"),
+    )?;
+    ensure_eq!(failing["data"].as_array().map(Vec::len), Some(3));
+    ensure!(
+        failing["data"][0]["attempts"][0]["error"].is_string(),
+        "a failed attempt records its error: {}",
+        failing["data"][0]
+    );
+
+    let receiver = Receiver::start(0)?;
+    change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/webhook_endpoints/{hook_id}"),
+        json!({"url": receiver.url}),
+    )?;
+    let got = receiver.wait_for(3, Duration::from_secs(30), || {
+        let _ = suite.run_cron();
+    });
+    let mut received: Vec<String> = got
+        .iter()
+        .filter_map(|r| r.header("till-event-id").map(str::to_owned))
+        .collect();
+    received.sort();
+    let mut expected: Vec<String> = fetch(&merchant, "/v1/events?limit=100")?["data"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    expected.sort();
+    ensure_eq!(received, expected);
+
+    // Replaying one event re-sends it with a fresh timestamp and signature.
+    let first = &got[0];
+    let event_id = first.header("till-event-id").unwrap_or_default().to_owned();
+    let before = verify(
+        first.header("till-signature").unwrap_or_default(),
+        &first.body,
+        &secret,
+        now(),
+        300,
+    )?;
+    std::thread::sleep(Duration::from_millis(1100)); // so that the new timestamp must differ
+    let replay = create(
+        &merchant,
+        &format!("/v1/events/{event_id}/replay"),
+        json!({"endpoint_id": hook_id}),
+    )?;
+    ensure_eq!(replay["queued"], json!(1));
+    let again = receiver.wait_for(4, Duration::from_secs(15), || {
+        let _ = suite.run_cron();
+    });
+    ensure_eq!(again.len(), 4);
+    ensure_eq!(again[3].header("till-event-id"), Some(event_id.as_str()));
+    let after = verify(
+        again[3].header("till-signature").unwrap_or_default(),
+        &again[3].body,
+        &secret,
+        now(),
+        300,
+    )?;
+    ensure!(
+        after > before,
+        "the replay was not signed afresh ({before} then {after})"
+    );
+    // And a whole time range.
+    let range = create(
+        &merchant,
+        &format!("/v1/webhook_endpoints/{hook_id}/replay"),
+        json!({"created_gte": 0, "created_lte": now() + 60}),
+    )?;
+    ensure_eq!(range["queued"], json!(3));
+    ensure_eq!(
+        receiver
+            .wait_for(7, Duration::from_secs(15), || {
+                let _ = suite.run_cron();
+            })
+            .len(),
+        7
+    );
+    Ok(())
 }
