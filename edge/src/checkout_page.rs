@@ -585,7 +585,8 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
             }
         }
         Charge::Declined(code) => {
-            let _ = completion::release(&db, &payment, &token, true).await;
+            let failure = failure_event(&session, code, Some(&card));
+            let _ = completion::release(&db, &payment, &token, Some(&failure)).await;
             record_failure(ctx, &client).await;
             let key = match code {
                 "insufficient_funds" => Text::InsufficientFunds,
@@ -612,7 +613,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
                 .await
                 .is_err()
             {
-                let _ = completion::release(&db, &payment, &token, false).await;
+                let _ = completion::release(&db, &payment, &token, None).await;
                 return again(&mut entered, 500, locale.text(Text::ProcessingError));
             }
             challenge_page(&session, locale, embed)
@@ -658,13 +659,31 @@ async fn complete_payment(
         .await
         .is_err()
     {
-        let _ = completion::release(db, &payment, token, false).await;
+        let _ = completion::release(db, &payment, token, None).await;
         return None;
     }
     crate::webhooks::send_soon(ctx);
     Some(match load(ctx, &session.id).await.ok().flatten() {
         Some(now) => finished(&now, locale),
         None => pages::message(locale, 200, Text::PaymentComplete),
+    })
+}
+
+/// The `payment.failed` event's data: what was tried, and why it failed (never the number).
+fn failure_event(
+    session: &PageSession,
+    code: &str,
+    card: Option<&till_shared::card::CheckedCard>,
+) -> Value {
+    json!({
+        "object": "payment",
+        "status": "FAILED",
+        "failure_code": code,
+        "amount": session.amount_total,
+        "currency": session.currency,
+        "card": card.map(|c| json!({"brand": c.brand.as_str(), "last4": c.last4})),
+        "checkout_session_id": session.id,
+        "payment_link": session.payment_link_id,
     })
 }
 
@@ -735,7 +754,8 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
     };
     let payment = session.payment();
     if form["outcome"].as_str() != Some("complete") {
-        let _ = completion::release(&db, &payment, &token, true).await;
+        let failure = failure_event(&session, "authentication_failed", None);
+        let _ = completion::release(&db, &payment, &token, Some(&failure)).await;
         record_failure(ctx, &client_key(&req)).await;
         let reloaded = load(ctx, id).await.ok().flatten().unwrap_or(session);
         let entered = Entered {

@@ -115,7 +115,7 @@ pub async fn reserve(db: &D1Database, p: &Payment<'_>) -> ApiResult<Reserved> {
             .first(Some("payable"))
             .await?;
         if active != Some(1) {
-            release(db, p, &token, false).await?;
+            release(db, p, &token, None).await?;
             return Ok(Reserved::Inactive);
         }
     }
@@ -123,7 +123,43 @@ pub async fn reserve(db: &D1Database, p: &Payment<'_>) -> ApiResult<Reserved> {
 }
 
 /// Gives the reservation back; a failed charge counts against the session's attempts.
-pub async fn release(db: &D1Database, p: &Payment<'_>, token: &str, failed: bool) -> ApiResult<()> {
+/// An event row written only while the session still holds `token` (so a batch that
+/// no longer holds it writes nothing).
+fn held_event(
+    db: &D1Database,
+    p: &Payment<'_>,
+    token: &str,
+    kind: &str,
+    object_id: &str,
+    data: &Value,
+    now: i64,
+) -> ApiResult<D1PreparedStatement> {
+    Ok(db
+        .prepare(format!(
+            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+             SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE {HELD}"
+        ))
+        .bind(&[
+            p.session_id.js(),
+            token.js(),
+            format!("evt_{}", random_base62(24)).js(),
+            p.account_id.js(),
+            p.environment.js(),
+            kind.js(),
+            object_id.js(),
+            data.to_string().js(),
+            now.js(),
+        ])?)
+}
+
+/// Gives the reservation back. A failed charge (`failure`: the `payment.failed` event's
+/// data) counts against the session's attempts and is an event in the same batch.
+pub async fn release(
+    db: &D1Database,
+    p: &Payment<'_>,
+    token: &str,
+    failure: Option<&Value>,
+) -> ApiResult<()> {
     let mut statements = counters(
         db,
         p,
@@ -137,8 +173,21 @@ pub async fn release(db: &D1Database, p: &Payment<'_>, token: &str, failed: bool
                  failed_attempts = failed_attempts + ?3
              WHERE id = ?1 AND reservation = ?2",
         )
-        .bind(&[p.session_id.js(), token.js(), i64::from(failed).js()])?,
+        .bind(&[p.session_id.js(), token.js(), i64::from(failure.is_some()).js()])?,
     );
+    if let Some(data) = failure {
+        let now = store::now_unix();
+        // Before the session lets go of the reservation, while the event's guard holds.
+        let at = statements.len() - 1;
+        statements.insert(
+            at,
+            held_event(db, p, token, "payment.failed", p.session_id, data, now)?,
+        );
+        statements.insert(
+            at + 1,
+            db.prepare(crate::webhooks::FAN_OUT).bind(&[now.js()])?,
+        );
+    }
     db.batch(statements).await?;
     Ok(())
 }
@@ -211,6 +260,10 @@ pub async fn complete(
             ])?,
         );
     }
+    let payment_id = done
+        .card
+        .as_ref()
+        .map(|_| format!("pay_{}", random_base62(24)));
     let order_id = done
         .card
         .as_ref()
@@ -244,6 +297,7 @@ pub async fn complete(
             ])?,
         );
         let text = |key: &str| card[key].as_str().unwrap_or_default().to_owned();
+        let payment_id = payment_id.as_deref().unwrap_or_default();
         statements.push(
             db.prepare(format!(
                 "INSERT INTO payments (id, account_id, environment, order_id, amount, currency, status, card_brand,
@@ -253,7 +307,7 @@ pub async fn complete(
             .bind(&[
                 p.session_id.js(),
                 token.js(),
-                format!("pay_{}", random_base62(24)).js(),
+                payment_id.js(),
                 p.account_id.js(),
                 p.environment.js(),
                 order.js(),
@@ -288,7 +342,42 @@ pub async fn complete(
             now.js(),
         ])?,
     );
-    // Webhook deliveries of this event, in the same batch.
+    if let (Some(order), Some(card), Some(payment_id)) = (&order_id, &done.card, &payment_id) {
+        let payment = json!({
+            "id": payment_id,
+            "object": "payment",
+            "status": "SUCCEEDED",
+            "amount": done.amount_total,
+            "currency": done.currency,
+            "card": {"brand": card["brand"], "last4": card["last4"], "exp_month": card["exp_month"], "exp_year": card["exp_year"]},
+            "order_id": order,
+            "checkout_session_id": p.session_id,
+            "payment_link": p.link_id,
+        });
+        statements.push(held_event(
+            db,
+            p,
+            token,
+            "payment.succeeded",
+            payment_id,
+            &payment,
+            now,
+        )?);
+    }
+    if let Some(customer) = &customer_id {
+        let data =
+            json!({"id": customer, "object": "customer", "email": done.email, "name": done.name});
+        statements.push(held_event(
+            db,
+            p,
+            token,
+            "customer.created",
+            customer,
+            &data,
+            now,
+        )?);
+    }
+    // Webhook deliveries of these events, in the same batch.
     statements.push(db.prepare(crate::webhooks::FAN_OUT).bind(&[now.js()])?);
     statements.push(
         db.prepare(

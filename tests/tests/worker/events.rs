@@ -30,9 +30,33 @@ fn a_completed_checkout_is_an_event_the_webhook_sample_can_read(
     )?;
     let id = session["id"].as_str().unwrap_or_default();
     let page = suite.client.get(&format!("/c/{id}")).send()?;
+    let token = csrf(&page)?;
     ensure_eq!(
-        pay(suite, id, &csrf(&page)?, "4242 4242 4242 4242", &[])?.status,
+        pay(suite, id, &token, "4000 0000 0000 0002", &[])?.status,
+        402
+    );
+    ensure_eq!(
+        pay(suite, id, &token, "4242 4242 4242 4242", &[])?.status,
         303
+    );
+
+    // The decline and the payment are events too, written with their changes.
+    let failed = fetch(&merchant, "/v1/events?type=payment.failed")?;
+    ensure_eq!(
+        failed["data"][0]["data"]["failure_code"],
+        json!("card_declined")
+    );
+    ensure_eq!(failed["data"][0]["data"]["card"]["last4"], json!("0002"));
+    ensure_eq!(failed["data"][0]["data"]["checkout_session_id"], json!(id));
+    let succeeded = fetch(&merchant, "/v1/events?type=payment.succeeded")?;
+    ensure_eq!(succeeded["data"][0]["data"]["status"], json!("SUCCEEDED"));
+    ensure_eq!(succeeded["data"][0]["data"]["amount"], json!(1000));
+    ensure_eq!(succeeded["data"][0]["data"]["card"]["last4"], json!("4242"));
+    ensure_eq!(
+        fetch(&merchant, "/v1/events?type=payment.*")?["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
     );
 
     let listed = fetch(&merchant, "/v1/events?type=checkout.completed")?;
