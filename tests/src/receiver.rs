@@ -3,7 +3,7 @@
 //! after.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -29,6 +29,34 @@ impl Received {
     }
 }
 
+/// A request's headers (name, value) and raw body.
+pub type Request = (Vec<(String, String)>, Vec<u8>);
+
+/// Reads one HTTP/1.1 request from `stream`: its headers and its body (by Content-Length).
+pub fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok((headers, body))
+}
+
 pub struct Receiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
@@ -48,33 +76,9 @@ impl Receiver {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut reader = BufReader::new(match stream.try_clone() {
-                    Ok(s) => s,
-                    Err(_) => continue,
-                });
-                let mut headers = Vec::new();
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
+                let Ok((headers, body)) = read_request(&stream) else {
                     continue;
-                }
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = line.trim_end().split_once(':') {
-                        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-                    }
-                }
-                let length = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                    .and_then(|(_, v)| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    continue;
-                }
+                };
                 let fail = failures
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok();

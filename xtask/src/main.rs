@@ -5,10 +5,12 @@
 //! - `test`: every test tier, with each tier's time.
 //! - `build`: the widget and the Worker, release builds.
 //! - `bench links`: loopback load on the short-link path, with its ceiling and a peer.
+//! - `listen`: the local instance's webhooks forwarded to an app on this machine.
 
 mod bench;
 mod build;
 mod dev;
+mod listen;
 mod step;
 mod test;
 mod tools;
@@ -24,6 +26,8 @@ commands:
   test                       run every test tier
   build                      build the widget and the Worker (release)
   bench [links]              loopback load on the short-link path (needs wrk)
+  listen --forward-to URL [--state DIR] [--events a,b]
+                             forward the local instance's webhooks to an app on this machine
 
 environment:
   TILL_CACHE_DIR             where installed tools are kept (default ~/.cache/till)";
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         "dev" => dev::run(rest),
         "test" => test::run(),
         "bench" => bench::run(rest),
+        "listen" => listen::run(rest),
         "build" => tools::setup(tools::Needs::Build).and_then(|tools| build::all(&tools)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
