@@ -14,6 +14,8 @@ CREATE TABLE webhook_endpoints (
     previous_secret     TEXT,
     previous_until      INTEGER,
     deleted             INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    -- When deliveries to it started failing without a success since (NULL: healthy).
+    failing_since       INTEGER,
     created_at          INTEGER NOT NULL
 );
 CREATE INDEX webhook_endpoints_by_scope ON webhook_endpoints (account_id, environment);

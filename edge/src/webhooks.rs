@@ -34,6 +34,8 @@ pub const FAN_OUT: &str = "INSERT OR IGNORE INTO webhook_deliveries
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries sent per run (after a change, or per cron tick).
 const SEND_BATCH: i64 = 50;
+/// An endpoint whose deliveries have failed for this long without a success is disabled.
+const DISABLE_AFTER_FAILING_SECS: i64 = 3 * 24 * 3600;
 /// After a roll, the old secret keeps signing for a day.
 const ROLL_OVERLAP_SECS: i64 = 24 * 3600;
 
@@ -281,6 +283,7 @@ pub async fn deliveries(call: &mut Call<'_>) -> ApiResult<Reply> {
 #[derive(Deserialize)]
 struct Due {
     id: String,
+    endpoint_id: String,
     attempts: i64,
     url: String,
     secret: String,
@@ -301,7 +304,7 @@ pub async fn send_due(env: &Env) -> ApiResult<usize> {
     let now = store::now_unix();
     let due: Vec<Due> = db
         .prepare(format!(
-            "SELECT d.id, d.attempts, w.url, w.secret, w.previous_secret, w.previous_until, e.id AS event_id,
+            "SELECT d.id, d.endpoint_id, d.attempts, w.url, w.secret, w.previous_secret, w.previous_until, e.id AS event_id,
                     e.type AS event_type, e.data AS event_data, e.created_at AS event_created, e.account_id, e.environment
              FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN events e ON e.id = d.event_id
              WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?1 AND (d.claimed_until IS NULL OR d.claimed_until < ?1)
@@ -386,7 +389,16 @@ async fn attempt(db: &D1Database, delivery: &Due, schedule: &[i64]) -> ApiResult
         (false, Some(_)) => "PENDING",
         (false, None) => "FAILED",
     };
-    db.batch(vec![
+    // The endpoint's health: a success clears it; the first failure starts the clock; three
+    // days of failures switch it off, with an event saying so (fanned out in the batch).
+    let health = if succeeded {
+        db.prepare("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?1")
+            .bind(&[delivery.endpoint_id.js()])?
+    } else {
+        db.prepare("UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, ?2) WHERE id = ?1")
+            .bind(&[delivery.endpoint_id.js(), now.js()])?
+    };
+    let mut statements = vec![
         db.prepare(
             "INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, duration_ms, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -403,8 +415,32 @@ async fn attempt(db: &D1Database, delivery: &Due, schedule: &[i64]) -> ApiResult
             "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, claimed_until = NULL WHERE id = ?1",
         )
         .bind(&[delivery.id.js(), status.js(), attempts.js(), next.unwrap_or(now).js()])?,
-    ])
-    .await?;
+        health,
+    ];
+    if !succeeded {
+        let failing = "id = ?1 AND enabled = 1 AND failing_since <= ?2";
+        statements.push(
+            db.prepare(format!(
+                "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+                 SELECT 'evt_' || lower(hex(randomblob(12))), account_id, environment, 'webhook_endpoint.disabled', id,
+                        json_object('id', id, 'object', 'webhook_endpoint', 'url', url, 'status', 'disabled',
+                                    'reason', 'Deliveries failed for three days.'), ?3
+                 FROM webhook_endpoints WHERE {failing}"
+            ))
+            .bind(&[delivery.endpoint_id.js(), (now - DISABLE_AFTER_FAILING_SECS).js(), now.js()])?,
+        );
+        statements.push(db.prepare(FAN_OUT).bind(&[now.js()])?);
+        statements.push(
+            db.prepare(format!(
+                "UPDATE webhook_endpoints SET enabled = 0 WHERE {failing}"
+            ))
+            .bind(&[
+                delivery.endpoint_id.js(),
+                (now - DISABLE_AFTER_FAILING_SECS).js(),
+            ])?,
+        );
+    }
+    db.batch(statements).await?;
     Ok(())
 }
 

@@ -30,6 +30,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "a_receiver_down_all_along_gets_every_event_once_back_and_replays_resend",
         a_receiver_down_all_along_gets_every_event_once_back_and_replays_resend,
     ),
+    (
+        "an_endpoint_failing_for_three_days_is_disabled_with_a_notice",
+        an_endpoint_failing_for_three_days_is_disabled_with_a_notice,
+    ),
 ];
 
 fn now() -> i64 {
@@ -358,5 +362,52 @@ fn a_receiver_down_all_along_gets_every_event_once_back_and_replays_resend(
             .len(),
         7
     );
+    Ok(())
+}
+
+fn an_endpoint_failing_for_three_days_is_disabled_with_a_notice(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Failing endpoint")?;
+    let closed = till_tests::local::free_port()?;
+    let hook = create(
+        &merchant,
+        "/v1/webhook_endpoints",
+        json!({"url": format!("http://127.0.0.1:{closed}/gone")}),
+    )?;
+    let hook_id = hook["id"].as_str().unwrap_or_default().to_owned();
+    let product = product(&merchant, "Unheard", 100, "USD")?;
+    let expire_one = || -> Result<(), Failed> {
+        let session = create(
+            &merchant,
+            "/v1/checkout/sessions",
+            json!({"productId": product["id"]}),
+        )?;
+        merchant
+            .post(&format!(
+                "/v1/checkout/sessions/{}/expire",
+                session["id"].as_str().unwrap_or_default()
+            ))
+            .send()?;
+        suite.run_cron()?;
+        Ok(())
+    };
+    expire_one()?;
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/webhook_endpoints/{hook_id}"))?["status"],
+        json!("enabled")
+    );
+    // Three days of failures later, the next failure switches it off.
+    suite.update(&format!(
+        "UPDATE webhook_endpoints SET failing_since = unixepoch() - 259210 WHERE id = '{hook_id}'"
+    ))?;
+    expire_one()?;
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/webhook_endpoints/{hook_id}"))?["status"],
+        json!("disabled")
+    );
+    let notices = fetch(&merchant, "/v1/events?type=webhook_endpoint.disabled")?;
+    ensure_eq!(notices["data"].as_array().map(Vec::len), Some(1));
+    ensure_eq!(notices["data"][0]["data"]["id"], json!(hook_id));
     Ok(())
 }
