@@ -61,13 +61,13 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_scope ON events (account_id, environment, created_at);
 
--- Failed payment attempts per client address and ten-minute window (card-testing defence
--- across sessions; each session also locks after five failures).
-CREATE TABLE attempt_limits (
-    key     TEXT NOT NULL,
-    window  INTEGER NOT NULL,
-    count   INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (key, window)
+-- Failed payment attempts per client address, counted over the last ten minutes
+-- (card-testing defence across sessions; each session also locks after five failures).
+-- The cron trigger deletes rows older than an hour.
+CREATE TABLE payment_failures (
+    key  TEXT NOT NULL,
+    at   INTEGER NOT NULL
 );
+CREATE INDEX payment_failures_by_key ON payment_failures (key, at);
 
 CREATE VIEW events_view AS SELECT rowid AS seq, * FROM events;

@@ -22,7 +22,7 @@ use crate::store::{self, Bind};
 
 /// After this many failed payments a session takes no more (card-testing defence).
 const MAX_FAILED_ATTEMPTS: i64 = 5;
-/// Failed payments one client address may make per window, across all sessions.
+/// Failed payments one client address may make in any ten minutes, across all sessions.
 const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 const FAILURE_WINDOW_SECS: i64 = 600;
 
@@ -38,15 +38,15 @@ fn client_key(req: &Request) -> String {
     format!("ip:{ip}")
 }
 
-/// Whether this address has used up its failed attempts for the current window.
+/// Whether this address has used up its failed attempts in the last window.
 async fn address_blocked(ctx: &Ctx, key: &str) -> bool {
-    let window = store::now_unix() / FAILURE_WINDOW_SECS;
+    let since = store::now_unix() - FAILURE_WINDOW_SECS;
     let Ok(db) = store::db(ctx) else { return false };
     let count: Option<i64> = match db
-        .prepare("SELECT count FROM attempt_limits WHERE key = ?1 AND window = ?2")
-        .bind(&[key.js(), window.js()])
+        .prepare("SELECT count(*) AS n FROM payment_failures WHERE key = ?1 AND at > ?2")
+        .bind(&[key.js(), since.js()])
     {
-        Ok(statement) => statement.first(Some("count")).await.ok().flatten(),
+        Ok(statement) => statement.first(Some("n")).await.ok().flatten(),
         Err(_) => None,
     };
     count.is_some_and(|n| n >= MAX_FAILURES_PER_ADDRESS)
@@ -54,14 +54,10 @@ async fn address_blocked(ctx: &Ctx, key: &str) -> bool {
 
 /// Counts one failed attempt against the address.
 async fn record_failure(ctx: &Ctx, key: &str) {
-    let window = store::now_unix() / FAILURE_WINDOW_SECS;
     if let Ok(db) = store::db(ctx)
         && let Ok(statement) = db
-            .prepare(
-                "INSERT INTO attempt_limits (key, window, count) VALUES (?1, ?2, 1)
-                 ON CONFLICT (key, window) DO UPDATE SET count = count + 1",
-            )
-            .bind(&[key.js(), window.js()])
+            .prepare("INSERT INTO payment_failures (key, at) VALUES (?1, ?2)")
+            .bind(&[key.js(), store::now_unix().js()])
     {
         let _ = statement.run().await;
     }

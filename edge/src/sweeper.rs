@@ -1,6 +1,7 @@
 //! The cron trigger's work: expire checkout sessions that are due (writing
 //! `checkout.expired` in the same batch), give back reservations of payments abandoned
-//! mid-way (a 3-D Secure page left open), and send webhook deliveries that are due. Each step is one batch whose statements select
+//! mid-way (a 3-D Secure page left open), send webhook deliveries that are due, and forget
+//! failed-payment records older than an hour. Each step is one batch whose statements select
 //! the same rows, so two crons running at once cannot apply a step twice.
 
 use worker::{D1Database, Env, console_error};
@@ -24,6 +25,14 @@ pub async fn run(env: &Env) {
     }
     if let Err(error) = expire_sessions(&db, now).await {
         console_error!("cron: expiring sessions failed: {error:?}");
+    }
+    let forget = db
+        .prepare("DELETE FROM payment_failures WHERE at < ?1")
+        .bind(&[(now - 3600).js()]);
+    if let Ok(statement) = forget
+        && let Err(error) = statement.run().await
+    {
+        console_error!("cron: forgetting old payment failures failed: {error:?}");
     }
     if let Err(error) = crate::webhooks::send_due(env).await {
         console_error!("cron: sending webhooks failed: {error:?}");
