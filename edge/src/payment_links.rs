@@ -1005,21 +1005,15 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
 /// Sets `active = 0` (and `deleted = 1` when deleting); both stop new payments at once.
 async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
     let row = load(call, id).await?;
-    let principal = call.principal()?;
-    store::db(call.ctx)?
-        .prepare(
-            "UPDATE payment_links SET active = 0, deleted = MAX(deleted, ?1), updated_at = ?2
-             WHERE id = ?3 AND account_id = ?4 AND environment = ?5",
-        )
-        .bind(&[
-            delete.js(),
-            store::now_unix().js(),
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?
-        .run()
-        .await?;
+    let set = "active = 0, deleted = MAX(deleted, ?4), updated_at = ?5";
+    store::update_scoped(
+        call,
+        "payment_links",
+        set,
+        id,
+        &[delete.js(), store::now_unix().js()],
+    )
+    .await?;
     crate::shortlinks::forget(call.ctx, &row.url_id).await;
     Ok(())
 }

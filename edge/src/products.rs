@@ -321,11 +321,13 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn archive(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     load(call, &id, None).await?;
-    let principal = call.principal()?;
-    store::db(call.ctx)?
-        .prepare("UPDATE products SET active = 0, updated_at = ?1 WHERE id = ?2 AND account_id = ?3 AND environment = ?4")
-        .bind(&[store::now_unix().js(), id.js(), principal.account_id.js(), principal.environment.as_str().js()])?
-        .run()
-        .await?;
+    store::update_scoped(
+        call,
+        "products",
+        "active = 0, updated_at = ?4",
+        &id,
+        &[store::now_unix().js()],
+    )
+    .await?;
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }

@@ -284,11 +284,6 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn deactivate(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     load(call, &id).await?;
-    let principal = call.principal()?;
-    store::db(call.ctx)?
-        .prepare("UPDATE promotion_codes SET active = 0 WHERE id = ?1 AND account_id = ?2 AND environment = ?3")
-        .bind(&[id.js(), principal.account_id.js(), principal.environment.as_str().js()])?
-        .run()
-        .await?;
+    store::update_scoped(call, "promotion_codes", "active = 0", &id, &[]).await?;
     Ok(Reply::ok(render(load(call, &id).await?)?))
 }

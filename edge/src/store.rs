@@ -316,3 +316,27 @@ pub fn patch_metadata(
         None => stored.map(str::to_owned),
     })
 }
+
+/// `UPDATE {table} SET {set} WHERE` the row `id` of the caller's account and environment;
+/// `set` may use `?4` onwards, bound from `values`. Answers how many rows changed.
+pub async fn update_scoped(
+    call: &Call<'_>,
+    table: &str,
+    set: &str,
+    id: &str,
+    values: &[JsValue],
+) -> ApiResult<usize> {
+    let principal = call.principal()?;
+    let mut bound = vec![
+        id.js(),
+        principal.account_id.js(),
+        principal.environment.as_str().js(),
+    ];
+    bound.extend_from_slice(values);
+    run(db(call.ctx)?
+        .prepare(format!(
+            "UPDATE {table} SET {set} WHERE id = ?1 AND account_id = ?2 AND environment = ?3"
+        ))
+        .bind(&bound)?)
+    .await
+}

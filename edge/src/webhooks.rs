@@ -185,12 +185,14 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     load(call, &id).await?;
-    let principal = call.principal()?;
-    store::db(call.ctx)?
-        .prepare("UPDATE webhook_endpoints SET deleted = 1, enabled = 0 WHERE id = ?1 AND account_id = ?2 AND environment = ?3")
-        .bind(&[id.js(), principal.account_id.js(), principal.environment.as_str().js()])?
-        .run()
-        .await?;
+    store::update_scoped(
+        call,
+        "webhook_endpoints",
+        "deleted = 1, enabled = 0",
+        &id,
+        &[],
+    )
+    .await?;
     Ok(Reply::ok(
         json!({"id": id, "object": "webhook_endpoint", "deleted": true}),
     ))
