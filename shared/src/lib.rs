@@ -4,6 +4,7 @@
 //! for `wasm32-unknown-unknown`, and most of Till's tests live beside it.
 
 pub mod api;
+pub mod billing;
 pub mod card;
 pub mod catalog;
 pub mod ids;
