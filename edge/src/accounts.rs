@@ -89,16 +89,86 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     })))
 }
 
-/// `GET /v1/account`: which account and environment the calling key acts in.
-pub fn current(call: &Call<'_>) -> ApiResult<Reply> {
+#[derive(serde::Deserialize)]
+struct BillingSettings {
+    subscription_retry_schedule: String,
+    subscription_final_state: String,
+}
+
+/// `GET /v1/account`: which account and environment the calling key acts in, and its
+/// subscription billing settings.
+pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
+    let settings: BillingSettings = store::db(call.ctx)?
+        .prepare("SELECT subscription_retry_schedule, subscription_final_state FROM accounts WHERE id = ?1")
+        .bind(&[principal.account_id.js()])?
+        .first(None)
+        .await?
+        .ok_or_else(|| ApiError::internal("the calling key's account is gone"))?;
+    let schedule: Vec<i64> =
+        till_shared::webhooks::parse_retry_schedule(&settings.subscription_retry_schedule)
+            .unwrap_or_default();
     Ok(Reply::ok(json!({
         "id": principal.account_id,
         "object": "account",
         "name": principal.account_name,
         "environment": principal.environment,
         "key_kind": principal.key_kind,
+        "subscription_retry_schedule": schedule,
+        "subscription_final_state": settings.subscription_final_state,
     })))
+}
+
+/// `PATCH /v1/account`: the dunning settings. `subscription_retry_schedule` is seconds
+/// after a renewal's first failure (1–10 entries, increasing, each from a minute to 60
+/// days); `subscription_final_state` is what a subscription becomes when the last retry
+/// fails: UNPAID (kept, retried by hand) or CANCELED.
+pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let mut p = call.params()?;
+    let field = p.name("subscription_retry_schedule");
+    let schedule = match p.raw("subscription_retry_schedule") {
+        None => None,
+        Some(value) => {
+            let delays: Option<Vec<i64>> = value
+                .as_array()
+                .map(|items| items.iter().map(serde_json::Value::as_i64).collect())
+                .unwrap_or(None);
+            match delays {
+                Some(delays)
+                    if (1..=10).contains(&delays.len())
+                        && delays.iter().all(|d| (60..=60 * 86_400).contains(d))
+                        && delays.windows(2).all(|w| w[0] < w[1]) =>
+                {
+                    Some(delays)
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        field,
+                        "An increasing list of 1–10 delays in seconds, each from 60 to 5184000.",
+                    ));
+                }
+            }
+        }
+    };
+    let final_state = p.one_of("subscription_final_state", &["UNPAID", "CANCELED"])?;
+    p.finish()?;
+    let principal = call.principal()?;
+    let text = schedule.map(|d| {
+        d.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    store::db(call.ctx)?
+        .prepare(
+            "UPDATE accounts SET subscription_retry_schedule = coalesce(?2, subscription_retry_schedule),
+                 subscription_final_state = coalesce(?3, subscription_final_state)
+             WHERE id = ?1",
+        )
+        .bind(&[principal.account_id.js(), text.js(), final_state.js()])?
+        .run()
+        .await?;
+    current(call).await
 }
 
 /// `POST /v1/account/roll_key`: a new secret key for the calling key's environment; every

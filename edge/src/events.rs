@@ -10,7 +10,11 @@ use crate::call::Call;
 use crate::error::{ApiError, ApiResult};
 use crate::prices::iso;
 use crate::reply::Reply;
-use crate::store::{self, Filter};
+use till_shared::ids::random_base62;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::store::{self, Bind, Filter};
 
 #[derive(Deserialize)]
 pub struct EventRow {
@@ -69,4 +73,48 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     Ok(Reply::ok(
         store::list(call, "events_view", filters, render).await?,
     ))
+}
+
+/// Where an event belongs: the account and environment of the change.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    pub account_id: &'a str,
+    pub environment: &'a str,
+}
+
+/// The INSERT of one event, to run in the batch of its change. `guard` (a SQL condition
+/// whose placeholders start at `?7`, with `guard_values`) makes it conditional, so the
+/// event exists exactly when the change it reports was applied.
+pub fn insert(
+    db: &D1Database,
+    scope: Scope<'_>,
+    kind: &str,
+    object_id: &str,
+    data: &Value,
+    now: i64,
+    guard: Option<(&str, &[JsValue])>,
+) -> ApiResult<D1PreparedStatement> {
+    let (condition, guard_values) = guard.unwrap_or(("1", &[]));
+    let mut values = vec![
+        format!("evt_{}", random_base62(24)).js(),
+        scope.account_id.js(),
+        scope.environment.js(),
+        kind.js(),
+        object_id.js(),
+        data.to_string().js(),
+    ];
+    values.extend_from_slice(guard_values);
+    values.push(now.js());
+    let at = values.len();
+    Ok(db
+        .prepare(format!(
+            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?{at} WHERE {condition}"
+        ))
+        .bind(&values)?)
+}
+
+/// The events' webhook deliveries; the last statement of a batch that wrote events.
+pub fn fan_out(db: &D1Database, now: i64) -> ApiResult<D1PreparedStatement> {
+    Ok(db.prepare(crate::webhooks::FAN_OUT).bind(&[now.js()])?)
 }

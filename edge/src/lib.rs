@@ -3,10 +3,12 @@
 
 mod accounts;
 mod auth;
+mod billing;
 mod call;
 mod checkout_page;
 mod checkout_sessions;
 mod completion;
+mod customers;
 mod error;
 mod events;
 mod health;
@@ -15,6 +17,7 @@ mod omise;
 mod openapi;
 mod pages;
 mod payment_links;
+mod payment_methods;
 mod prices;
 mod processor;
 mod products;
@@ -23,7 +26,9 @@ mod reply;
 mod router;
 mod shortlinks;
 mod store;
+mod subscriptions;
 mod sweeper;
+mod test_clocks;
 mod test_hooks;
 mod webhooks;
 
@@ -34,7 +39,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     router::handle(req, env, ctx).await
 }
 
-/// Every minute: expire due checkout sessions, release abandoned payment reservations.
+/// Every minute: expire due checkout sessions, release abandoned payment reservations,
+/// bill due subscriptions, send due webhooks.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     sweeper::run(&env).await;

@@ -1,6 +1,7 @@
 //! The cron trigger's work: expire checkout sessions that are due (writing
 //! `checkout.expired` in the same batch), give back reservations of payments abandoned
-//! mid-way (a 3-D Secure page left open), send webhook deliveries that are due, and forget
+//! mid-way (a 3-D Secure page left open), bill due subscriptions ([`crate::billing`]), send
+//! webhook deliveries that are due, and forget
 //! failed-payment records older than an hour. Each step is one batch whose statements select
 //! the same rows, so two crons running at once cannot apply a step twice.
 
@@ -34,6 +35,7 @@ pub async fn run(env: &Env) {
     {
         console_error!("cron: forgetting old payment failures failed: {error:?}");
     }
+    crate::billing::run(env).await;
     if let Err(error) = crate::webhooks::send_due(env).await {
         console_error!("cron: sending webhooks failed: {error:?}");
     }

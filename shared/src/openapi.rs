@@ -92,6 +92,15 @@ pub fn schemas() -> Map<String, Value> {
             ("name", "string"),
             ("environment", "string"),
             ("key_kind", "string"),
+            ("subscription_retry_schedule", "array"),
+            ("subscription_final_state", "string"),
+        ]),
+    );
+    add(
+        "UpdateAccount",
+        object(&[
+            ("subscription_retry_schedule", "array"),
+            ("subscription_final_state", "string"),
         ]),
     );
     add(
@@ -380,6 +389,171 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
     add("EventList", list_of("Event", true));
+
+    let customer_fields = [
+        ("customer_id", "string"),
+        ("name", "string?"),
+        ("phone", "string?"),
+        ("email", "string?"),
+        ("billing_address", "object?"),
+        ("metadata", "object?"),
+    ];
+    let mut create_customer = customer_fields.to_vec();
+    create_customer.push(("test_clock", "string"));
+    add("CreateCustomer", object(&create_customer));
+    add("UpdateCustomer", object(&customer_fields[1..]));
+    let mut customer = vec![("id", "string"), ("object", "string")];
+    customer.extend(customer_fields);
+    customer.extend([
+        ("test_clock", "string?"),
+        ("livemode", "boolean"),
+        ("created_at", "string"),
+        ("updated_at", "string"),
+    ]);
+    add("Customer", object(&customer));
+    add("CustomerList", list_of("Customer", true));
+    add(
+        "DeletedCustomer",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("customer_id", "string"),
+            ("deleted", "boolean"),
+        ]),
+    );
+
+    add(
+        "CreatePaymentMethod",
+        object(&[("customer_id", "string"), ("card", "object")]),
+    );
+    add(
+        "PaymentMethod",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("type", "string"),
+            ("customer_id", "string"),
+            ("card", "object"),
+            ("checkout_session_id", "string?"),
+            ("detached", "boolean"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+        ]),
+    );
+    add("PaymentMethodList", list_of("PaymentMethod", true));
+
+    let subscription_changes = [
+        ("token_id", "string"),
+        ("payment_method", "string"),
+        ("products", "array"),
+        ("items", "array"),
+        ("total_billing_cycles", "integer?"),
+        ("start_time", "string"),
+        ("metadata", "object?"),
+    ];
+    let mut create_subscription = subscription_changes.to_vec();
+    create_subscription.extend([("customer_id", "string"), ("trial_days", "integer")]);
+    add("CreateSubscription", object(&create_subscription));
+    let mut update_subscription = subscription_changes.to_vec();
+    update_subscription.extend([("quantity", "integer"), ("cancel_at_period_end", "boolean")]);
+    add("UpdateSubscription", object(&update_subscription));
+    add(
+        "CancelSubscription",
+        object(&[("at_period_end", "boolean")]),
+    );
+    add(
+        "RetrySubscription",
+        object(&[("subscription_order_id", "string")]),
+    );
+    add(
+        "Subscription",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("subscription_id", "string"),
+            ("customer_id", "string"),
+            ("payment_method", "string?"),
+            ("token_id", "string?"),
+            ("items", "array"),
+            ("products", "array"),
+            ("currency", "string"),
+            ("amount", "integer"),
+            ("interval", "string"),
+            ("interval_count", "integer"),
+            ("total_billing_cycles", "integer?"),
+            ("state", "string"),
+            ("status", "string"),
+            ("start_time", "string"),
+            ("trial_end", "string?"),
+            ("next_billing_time", "string?"),
+            ("last_billing_time", "string?"),
+            ("completed_billing_iteration", "integer"),
+            ("current_period_start", "string?"),
+            ("current_period_end", "string?"),
+            ("next_retry_time", "string?"),
+            ("cancel_at_period_end", "boolean"),
+            ("canceled_at", "string?"),
+            ("ended_at", "string?"),
+            ("test_clock", "string?"),
+            ("checkout_session_id", "string?"),
+            ("metadata", "object?"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+            ("updated_at", "string"),
+            ("rowAffected", "integer"),
+        ]),
+    );
+    add("SubscriptionList", list_of("Subscription", true));
+    add(
+        "BillingOrder",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("subscription_order_id", "string"),
+            ("subscription_id", "string"),
+            ("trigger_by", "string"),
+            ("sequence_no", "integer"),
+            ("amount", "integer"),
+            ("currency", "string"),
+            ("status", "string"),
+            ("billing_time", "string"),
+            ("period_start", "string"),
+            ("period_end", "string"),
+            ("attempts", "integer"),
+            ("failure_code", "string?"),
+            ("paid_at", "string?"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+        ]),
+    );
+    add("BillingOrderList", list_of("BillingOrder", true));
+
+    add(
+        "CreateTestClock",
+        object(&[("frozen_time", "string"), ("name", "string")]),
+    );
+    add("AdvanceTestClock", object(&[("frozen_time", "string")]));
+    add(
+        "TestClock",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("name", "string?"),
+            ("frozen_time", "string"),
+            ("status", "string"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+        ]),
+    );
+    add("TestClockList", list_of("TestClock", true));
+    add(
+        "DeletedTestClock",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("deleted", "boolean"),
+        ]),
+    );
     add(
         "CreateWebhookEndpoint",
         object(&[

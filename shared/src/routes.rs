@@ -48,6 +48,28 @@ pub enum Operation {
     ListCheckoutSessions,
     GetCheckoutSession,
     ExpireCheckoutSession,
+    UpdateAccount,
+    CreateCustomer,
+    ListCustomers,
+    GetCustomer,
+    UpdateCustomer,
+    DeleteCustomer,
+    CreatePaymentMethod,
+    ListPaymentMethods,
+    GetPaymentMethod,
+    DetachPaymentMethod,
+    CreateSubscription,
+    ListSubscriptions,
+    GetSubscription,
+    UpdateSubscription,
+    CancelSubscription,
+    RetrySubscription,
+    ListBillingOrders,
+    CreateTestClock,
+    ListTestClocks,
+    GetTestClock,
+    DeleteTestClock,
+    AdvanceTestClock,
     ListEvents,
     GetEvent,
     CreateWebhookEndpoint,
@@ -100,6 +122,7 @@ routes! {
 
     "POST" "/v1/accounts" => CreateAccount, Operator, Some("CreateAccount"), "CreatedAccount", "Create a merchant account with test and live keys (shown once).";
     "GET" "/v1/account" => GetAccount, AnyKey, None, "Account", "The account and environment the calling key acts in.";
+    "PATCH" "/v1/account" => UpdateAccount, Secret, Some("UpdateAccount"), "Account", "Set the subscription dunning settings: retry delays after a failed renewal, and UNPAID or CANCELED after the last.";
     "POST" "/v1/account/roll_key" => RollSecretKey, Secret, None, "RolledKey", "Replace the calling secret key: a new one is returned and the old one stops working at once.";
 
     "POST" "/v1/products" => CreateProduct, Secret, Some("CreateProduct"), "Product", "Create a product with its default price (nested `price`, or the flat recurring form).";
@@ -139,6 +162,35 @@ routes! {
     "GET" "/v1/checkout/sessions" => ListCheckoutSessions, Secret, None, "CheckoutSessionList", "List checkout sessions.";
     "GET" "/v1/checkout/sessions/{id}" => GetCheckoutSession, Secret, None, "CheckoutSession", "Retrieve a checkout session.";
     "POST" "/v1/checkout/sessions/{id}/expire" => ExpireCheckoutSession, Secret, None, "CheckoutSession", "Expire an open checkout session.";
+
+    "POST" "/v1/customers" => CreateCustomer, Secret, Some("CreateCustomer"), "Customer", "Create a customer, with your own customer_id or a generated one (optionally on a SANDBOX test clock).";
+    "GET" "/v1/customers" => ListCustomers, Secret, None, "CustomerList", "Query customers by customer_id, name, phone or email (page / page_size, or cursor).";
+    "GET" "/v1/customers/{id}" => GetCustomer, Secret, None, "Customer", "Retrieve a customer by customer_id.";
+    "PATCH" "/v1/customers/{id}" => UpdateCustomer, Secret, Some("UpdateCustomer"), "Customer", "Update name, phone, email, billing address or metadata.";
+    "POST" "/v1/customers/{id}" => UpdateCustomer, Secret, Some("UpdateCustomer"), "Customer", "Update a customer (POST form of PATCH).";
+    "DELETE" "/v1/customers/{id}" => DeleteCustomer, Secret, None, "DeletedCustomer", "Delete a customer; refused while it has a live subscription.";
+
+    "POST" "/v1/payment_methods" => CreatePaymentMethod, Secret, Some("CreatePaymentMethod"), "PaymentMethod", "SANDBOX only: save a test card for a customer without a browser (PRODUCTION refuses card numbers).";
+    "GET" "/v1/payment_methods" => ListPaymentMethods, Secret, None, "PaymentMethodList", "Attached payment methods, of one customer with customer_id.";
+    "GET" "/v1/payment_methods/{id}" => GetPaymentMethod, Secret, None, "PaymentMethod", "Retrieve a payment method (brand, last4, expiry; never the number).";
+    "POST" "/v1/payment_methods/{id}/detach" => DetachPaymentMethod, Secret, None, "PaymentMethod", "Detach a payment method; refused while a live subscription charges it.";
+    "DELETE" "/v1/payment_methods/{id}" => DetachPaymentMethod, Secret, None, "PaymentMethod", "Detach a payment method (DELETE form).";
+
+    "POST" "/v1/subscriptions" => CreateSubscription, Secret, Some("CreateSubscription"), "Subscription", "Subscribe a customer with a saved payment method: products or items, total_billing_cycles, start_time, trial_days.";
+    "GET" "/v1/subscriptions" => ListSubscriptions, Secret, None, "SubscriptionList", "Query subscriptions by subscription_id, customer_id or state.";
+    "GET" "/v1/subscriptions/{id}" => GetSubscription, Secret, None, "Subscription", "Retrieve a subscription with its next and last billing times.";
+    "PATCH" "/v1/subscriptions/{id}" => UpdateSubscription, Secret, Some("UpdateSubscription"), "Subscription", "Update items, quantity, payment method, total cycles, start time or cancel_at_period_end.";
+    "POST" "/v1/subscriptions/{id}" => UpdateSubscription, Secret, Some("UpdateSubscription"), "Subscription", "Update a subscription (POST form of PATCH).";
+    "POST" "/v1/subscriptions/{id}/cancel" => CancelSubscription, Secret, Some("CancelSubscription"), "Subscription", "Cancel now, or at the end of the current period with at_period_end.";
+    "DELETE" "/v1/subscriptions/{id}" => CancelSubscription, Secret, None, "Subscription", "Cancel a subscription now.";
+    "POST" "/v1/subscriptions/{id}/retry" => RetrySubscription, Secret, Some("RetrySubscription"), "BillingOrder", "Charge the unpaid billing order again now (UNPAID, INCOMPLETE or PAST_DUE only).";
+    "GET" "/v1/subscriptions/{id}/billing_orders" => ListBillingOrders, Secret, None, "BillingOrderList", "The subscription's billing orders (page / page_size, or cursor).";
+
+    "POST" "/v1/test_clocks" => CreateTestClock, Secret, Some("CreateTestClock"), "TestClock", "SANDBOX: a clock frozen at frozen_time for customers created with test_clock.";
+    "GET" "/v1/test_clocks" => ListTestClocks, Secret, None, "TestClockList", "List test clocks.";
+    "GET" "/v1/test_clocks/{id}" => GetTestClock, Secret, None, "TestClock", "Retrieve a test clock.";
+    "DELETE" "/v1/test_clocks/{id}" => DeleteTestClock, Secret, None, "DeletedTestClock", "Delete a test clock; its subscriptions end.";
+    "POST" "/v1/test_clocks/{id}/advance" => AdvanceTestClock, Secret, Some("AdvanceTestClock"), "TestClock", "Move the clock forward; everything that became due is billed, in order, before it is READY.";
 
     "GET" "/v1/events" => ListEvents, Secret, None, "EventList", "List events, newest first (type, created_gte, created_lte; cursor or page paging).";
     "GET" "/v1/events/{id}" => GetEvent, Secret, None, "Event", "Retrieve an event; its data is the object as it was.";
