@@ -153,12 +153,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let final_state = p.one_of("subscription_final_state", &["UNPAID", "CANCELED"])?;
     p.finish()?;
     let principal = call.principal()?;
-    let text = schedule.map(|d| {
-        d.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    });
+    let text = schedule.map(|d| d.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
     store::db(call.ctx)?
         .prepare(
             "UPDATE accounts SET subscription_retry_schedule = coalesce(?2, subscription_retry_schedule),

@@ -194,7 +194,10 @@ async fn settle(
     let mut all: Vec<D1PreparedStatement> = per_row.iter().flatten().cloned().collect();
     all.push(events::fan_out(db, real_now)?);
     if let Err(error) = db.batch(all).await {
-        console_error!("billing: batch of {} failed ({error:?}); writing one by one", rows.len());
+        console_error!(
+            "billing: batch of {} failed ({error:?}); writing one by one",
+            rows.len()
+        );
         for (row, mut statements) in rows.iter().zip(per_row) {
             statements.push(events::fan_out(db, real_now)?);
             if let Err(error) = db.batch(statements).await {
@@ -271,9 +274,10 @@ async fn outcome(
     let order_id = billing_order_id(&row.id, sequence);
     let attempt = row.open_attempts.unwrap_or(0) + 1;
     let cycle = row.cycle();
-    let (Some(billing_time), Some(next_time)) =
-        (cycle.billing_time(sequence), cycle.billing_time(sequence + 1))
-    else {
+    let (Some(billing_time), Some(next_time)) = (
+        cycle.billing_time(sequence),
+        cycle.billing_time(sequence + 1),
+    ) else {
         return release(db, row, token).map(|s| vec![s]);
     };
     let charge = match (
@@ -489,7 +493,9 @@ async fn outcome(
 /// Lets go of a claim without billing.
 fn release(db: &D1Database, row: &SubscriptionRow, token: &str) -> ApiResult<D1PreparedStatement> {
     Ok(db
-        .prepare("UPDATE subscriptions SET claim = NULL, claimed_at = NULL WHERE id = ?1 AND claim = ?2")
+        .prepare(
+            "UPDATE subscriptions SET claim = NULL, claimed_at = NULL WHERE id = ?1 AND claim = ?2",
+        )
         .bind(&[row.id.js(), token.js()])?)
 }
 

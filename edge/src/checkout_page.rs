@@ -546,14 +546,21 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     let amount = Currency::parse(&session.currency)
         .ok()
         .and_then(|c| Money::from_minor(session.amount_total, c).ok());
-    let charge = match (session.mode.as_str(), amount) {
-        ("SETUP", _) => Charge::Succeeded {
-            token: format!("tok_sandbox_setup_{}", till_shared::ids::random_base62(16)),
-        },
-        (_, Some(amount)) => Sandbox.charge(&card, amount).await,
-        (_, None) => Charge::Declined("processing_error"),
+    // SETUP and SUBSCRIPTION keep the card for later charges; the bank must accept that.
+    let saved = match session.mode.as_str() {
+        "PAYMENT" => Ok(None),
+        _ => Sandbox.save(&card).await.map(Some),
     };
-    let card_facts = |processor_token: &str| json!({"brand": card.brand.as_str(), "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year, "token": processor_token});
+    let charge = match (session.mode.as_str(), amount, &saved) {
+        (_, _, Err(code)) => Charge::Declined(code),
+        ("SETUP", _, Ok(Some(saved))) => Charge::Succeeded {
+            token: saved.clone(),
+        },
+        (_, Some(amount), _) => Sandbox.charge(&card, amount).await,
+        (_, None, _) => Charge::Declined("processing_error"),
+    };
+    let saved = saved.ok().flatten();
+    let card_facts = |processor_token: &str| json!({"brand": card.brand.as_str(), "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year, "token": processor_token, "saved_token": saved});
     match charge {
         Charge::Succeeded {
             token: processor_token,
@@ -642,13 +649,21 @@ async fn complete_payment(
         name: shopper.name.as_deref(),
         custom_fields: shopper.custom_fields.clone(),
         billing_address: shopper.billing_address.clone(),
-        card: (session.mode != "SETUP").then_some(card),
+        card: (session.mode != "SETUP").then(|| card.clone()),
         create_customer: session.customer_creation == "always" || session.mode != "PAYMENT",
         currency: &session.currency,
         amount_subtotal: session.amount_subtotal,
         amount_discount: session.amount_discount,
         amount_total: session.amount_total,
         event_data: event_data(session, &shopper.email),
+        saved_card: card["saved_token"].as_str().map(|saved| {
+            let mut saved_card = card.clone();
+            saved_card["token"] = json!(saved);
+            saved_card
+        }),
+        plan: (session.mode == "SUBSCRIPTION")
+            .then(|| subscription_plan(session))
+            .flatten(),
     };
     let payment = session.payment();
     if completion::complete(db, &payment, token, &done)
@@ -663,6 +678,17 @@ async fn complete_payment(
         Some(now) => finished(&now, locale),
         None => pages::message(locale, 200, Text::PaymentComplete),
     })
+}
+
+/// What a SUBSCRIPTION session's subscription bills: its recurring lines (one-time lines
+/// are charged with the first payment only).
+fn subscription_plan(session: &PageSession) -> Option<crate::subscriptions::Plan> {
+    let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).ok()?;
+    let recurring: Vec<LineItem> = lines
+        .into_iter()
+        .filter(|l| l.kind == "recurring")
+        .collect();
+    crate::subscriptions::plan(&recurring, "line_items", session.environment == "SANDBOX").ok()
 }
 
 /// The `payment.failed` event's data: what was tried, and why it failed (never the number).

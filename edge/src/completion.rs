@@ -11,11 +11,14 @@
 //!    only ever apply once.
 
 use serde_json::{Value, json};
+use till_shared::billing::{Cycle, after_payment, billing_order_id};
 use till_shared::ids::random_base62;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::{ApiError, ApiResult};
+use crate::events::Scope;
 use crate::store::{self, Bind};
+use crate::subscriptions::{NewSubscription, Plan, render};
 
 /// The session facts the batches need.
 pub struct Payment<'a> {
@@ -222,6 +225,11 @@ pub struct Completed<'a> {
     pub amount_discount: i64,
     pub amount_total: i64,
     pub event_data: Value,
+    /// SETUP and SUBSCRIPTION: the card saved for later charges (brand, last4, expiry and
+    /// the processor's saved-card `token`), attached to the new customer.
+    pub saved_card: Option<Value>,
+    /// SUBSCRIPTION: what the subscription bills; this payment is its first charge.
+    pub plan: Option<Plan>,
 }
 
 /// Completes the session in one batch; answers the order id (if an order was made).
@@ -245,8 +253,8 @@ pub async fn complete(
     if let Some(customer) = &customer_id {
         statements.push(
             db.prepare(format!(
-                "INSERT INTO customers (id, account_id, environment, email, name, created_at)
-                 SELECT ?3, ?4, ?5, ?6, ?7, ?8 WHERE {HELD}"
+                "INSERT INTO customers (id, customer_id, account_id, environment, email, name, created_at, updated_at)
+                 SELECT ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?8 WHERE {HELD}"
             ))
             .bind(&[
                 p.session_id.js(),
@@ -322,7 +330,63 @@ pub async fn complete(
             ])?,
         );
     }
+    let payment_method_id = match (&done.saved_card, &customer_id) {
+        (Some(saved), Some(customer)) => {
+            let id = format!("pm_{}", random_base62(24));
+            statements.push(
+                db.prepare(format!(
+                    "INSERT INTO payment_methods (id, account_id, environment, customer_id, card_brand, card_last4,
+                         card_exp_month, card_exp_year, processor_token, checkout_session_id, created_at)
+                     SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?1, ?12 WHERE {HELD}"
+                ))
+                .bind(&[
+                    p.session_id.js(),
+                    token.js(),
+                    id.js(),
+                    p.account_id.js(),
+                    p.environment.js(),
+                    customer.js(),
+                    saved["brand"].as_str().js(),
+                    saved["last4"].as_str().js(),
+                    saved["exp_month"].as_i64().js(),
+                    saved["exp_year"].as_i64().js(),
+                    saved["token"].as_str().js(),
+                    now.js(),
+                ])?,
+            );
+            let data = json!({"id": id, "object": "payment_method", "type": "card", "customer_id": customer,
+                "card": {"brand": saved["brand"], "last4": saved["last4"], "exp_month": saved["exp_month"], "exp_year": saved["exp_year"]},
+                "checkout_session_id": p.session_id});
+            statements.push(held_event(
+                db,
+                p,
+                token,
+                "payment_method.attached",
+                &id,
+                &data,
+                now,
+            )?);
+            Some(id)
+        }
+        _ => None,
+    };
+    let subscription_id = match (&done.plan, &customer_id, &payment_method_id, &done.card) {
+        (Some(plan), Some(customer), Some(method), Some(card)) => Some(first_period(
+            db,
+            p,
+            token,
+            plan,
+            customer,
+            method,
+            card,
+            now,
+            &mut statements,
+        )?),
+        _ => None,
+    };
     let mut data = done.event_data.clone();
+    data["subscription_id"] = json!(subscription_id);
+    data["subscriptionId"] = json!(subscription_id);
     data["status"] = json!("COMPLETE");
     data["order_id"] = json!(order_id);
     data["orderId"] = json!(order_id);
@@ -383,7 +447,7 @@ pub async fn complete(
         db.prepare(
             "UPDATE checkout_sessions SET status = 'COMPLETE', completed_at = ?3, order_id = ?4, customer_id = ?5,
                  customer_email = ?6, customer_name = ?7, reservation = NULL, pending_payment = NULL,
-                 setup_intent_id = CASE WHEN mode = 'SETUP' THEN ?8 ELSE setup_intent_id END
+                 setup_intent_id = CASE WHEN mode = 'SETUP' THEN ?8 ELSE setup_intent_id END, subscription_id = ?9
              WHERE id = ?1 AND reservation = ?2",
         )
         .bind(&[
@@ -395,6 +459,7 @@ pub async fn complete(
             done.email.js(),
             done.name.js(),
             format!("seti_{}", random_base62(24)).js(),
+            subscription_id.js(),
         ])?,
     );
     let results = db.batch(statements).await?;
@@ -409,4 +474,115 @@ pub async fn complete(
         ));
     }
     Ok(order_id)
+}
+
+/// A SUBSCRIPTION checkout's subscription, whose first period this payment paid: the
+/// subscription, its billing order 0001 and the charge, with their events, all written
+/// only while the session holds `token`. Answers the subscription id.
+#[allow(clippy::too_many_arguments)]
+fn first_period(
+    db: &D1Database,
+    p: &Payment<'_>,
+    token: &str,
+    plan: &Plan,
+    customer: &str,
+    method: &str,
+    card: &Value,
+    now: i64,
+    statements: &mut Vec<D1PreparedStatement>,
+) -> ApiResult<String> {
+    let id = format!("sub_{}", random_base62(24));
+    let cycle = Cycle {
+        anchor: now,
+        anchor_sequence: 1,
+        interval: plan.interval,
+        interval_count: u32::try_from(plan.interval_count).unwrap_or(1),
+    };
+    let schedule = after_payment(&cycle, 1, None)
+        .ok_or_else(|| ApiError::internal("billing time out of range"))?;
+    let new = NewSubscription {
+        id: &id,
+        customer_id: customer,
+        payment_method_id: method,
+        plan,
+        total: None,
+        start: now,
+        trial_end: None,
+        anchor: now,
+        schedule,
+        test_clock_id: None,
+        checkout_session_id: Some(p.session_id),
+        metadata: None,
+    };
+    let scope = Scope {
+        account_id: p.account_id,
+        environment: p.environment,
+    };
+    let row = new.row(scope, now);
+    statements.push(new.insert(db, &row, Some((p.session_id, token)))?);
+    let order_id = billing_order_id(&id, 1);
+    let period_end = schedule.current_period_end.unwrap_or(now);
+    statements.push(
+        db.prepare(format!(
+            "INSERT INTO billing_orders (id, account_id, environment, subscription_id, sequence_no, trigger_by, amount,
+                 currency, status, billing_time, period_start, period_end, attempts, paid_at, created_at, updated_at)
+             SELECT ?3, ?4, ?5, ?6, 1, 'auto', ?7, ?8, 'PAID', ?9, ?9, ?10, 1, ?9, ?9, ?9 WHERE {HELD}"
+        ))
+        .bind(&[
+            p.session_id.js(),
+            token.js(),
+            order_id.js(),
+            p.account_id.js(),
+            p.environment.js(),
+            id.js(),
+            plan.amount.js(),
+            plan.currency.js(),
+            now.js(),
+            period_end.js(),
+        ])?,
+    );
+    statements.push(
+        db.prepare(format!(
+            "INSERT INTO charges (id, account_id, environment, billing_order_id, attempt, trigger_by, amount, currency,
+                 status, payment_method_id, processor_token, created_at)
+             SELECT ?3, ?4, ?5, ?6, 1, 'auto', ?7, ?8, 'SUCCEEDED', ?9, ?10, ?11 WHERE {HELD}"
+        ))
+        .bind(&[
+            p.session_id.js(),
+            token.js(),
+            format!("ch_{}", random_base62(24)).js(),
+            p.account_id.js(),
+            p.environment.js(),
+            order_id.js(),
+            plan.amount.js(),
+            plan.currency.js(),
+            method.js(),
+            card["token"].as_str().js(),
+            now.js(),
+        ])?,
+    );
+    statements.push(held_event(
+        db,
+        p,
+        token,
+        "subscription.created",
+        &id,
+        &render(&row)?,
+        now,
+    )?);
+    let order = json!({
+        "id": order_id, "object": "billing_order", "subscription_order_id": order_id, "subscription_id": id,
+        "trigger_by": "auto", "sequence_no": 1, "amount": plan.amount, "currency": plan.currency, "status": "PAID",
+        "attempts": 1,
+    });
+    statements.push(held_event(
+        db,
+        p,
+        token,
+        "billing_order.paid",
+        &order_id,
+        &order,
+        now,
+    )?);
+    Ok(id)
 }

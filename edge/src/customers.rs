@@ -51,7 +51,11 @@ pub fn render(row: CustomerRow) -> ApiResult<Value> {
 }
 
 /// A customer of the caller's by the merchant's id, or 404 naming `param`.
-pub async fn load(call: &Call<'_>, customer_id: &str, param: Option<&str>) -> ApiResult<CustomerRow> {
+pub async fn load(
+    call: &Call<'_>,
+    customer_id: &str,
+    param: Option<&str>,
+) -> ApiResult<CustomerRow> {
     store::find(call.ctx, "customers_view", call.principal()?, customer_id)
         .await?
         .ok_or_else(|| ApiError::not_found("customer", customer_id, param))
@@ -168,7 +172,9 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     match outcome {
         Ok(_) => {
             crate::webhooks::send_soon(call.ctx);
-            Ok(Reply::created(render(load(call, &customer_id, None).await?)?))
+            Ok(Reply::created(render(
+                load(call, &customer_id, None).await?,
+            )?))
         }
         Err(error) if store::is_unique_violation(&error) => Err(ApiError::conflict(
             "customer_id",
@@ -205,8 +211,12 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let row = load(call, &id, None).await?;
     let now = store::now_unix();
     let mut p = call.params()?;
-    let name = p.patch("name", |p, f| p.string(f, 200))?.unwrap_or(row.name);
-    let phone = p.patch("phone", |p, f| p.string(f, 40))?.unwrap_or(row.phone);
+    let name = p
+        .patch("name", |p, f| p.string(f, 200))?
+        .unwrap_or(row.name);
+    let phone = p
+        .patch("phone", |p, f| p.string(f, 40))?
+        .unwrap_or(row.phone);
     let email = read_email(&mut p)?.unwrap_or(row.email);
     let address = read_address(&mut p)?.unwrap_or(row.billing_address);
     let metadata = store::patch_metadata(&mut p, row.metadata.as_deref())?;

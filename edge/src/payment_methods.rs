@@ -65,7 +65,10 @@ pub async fn load_usable(
 ) -> ApiResult<PaymentMethodRow> {
     let method = load(call, id, Some(param)).await?;
     if method.detached_at.is_some() {
-        return Err(ApiError::invalid(param, "This payment method was detached."));
+        return Err(ApiError::invalid(
+            param,
+            "This payment method was detached.",
+        ));
     }
     if method.customer_id != customer_id {
         return Err(ApiError::invalid(
@@ -91,9 +94,12 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
     let mut p = call.params()?;
     let customer_id = p.required_string("customer_id", 64)?;
-    let mut card = p
-        .object("card")?
-        .ok_or_else(|| ApiError::invalid("card", "card is required: {number, exp_month, exp_year, cvc}."))?;
+    let mut card = p.object("card")?.ok_or_else(|| {
+        ApiError::invalid(
+            "card",
+            "card is required: {number, exp_month, exp_year, cvc}.",
+        )
+    })?;
     let number = card.required_string("number", 32)?;
     let exp_month = card.integer("exp_month", 1, 12)?;
     let exp_year = card.integer("exp_year", 2000, 2100)?;
@@ -101,23 +107,30 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     card.finish()?;
     p.finish()?;
     let (Some(exp_month), Some(exp_year)) = (exp_month, exp_year) else {
-        return Err(ApiError::invalid("card.exp_month", "card.exp_month and card.exp_year are required."));
+        return Err(ApiError::invalid(
+            "card.exp_month",
+            "card.exp_month and card.exp_year are required.",
+        ));
     };
     let today = till_shared::time::month_and_year(store::now_unix());
-    let checked = check_card(&number, &format!("{exp_month:02}/{exp_year}"), &cvc, today).map_err(|e| {
-        let param = match e {
-            CardError::InvalidNumber => "card.number",
-            CardError::InvalidCvc => "card.cvc",
-            CardError::InvalidExpiry | CardError::Expired => "card.exp_year",
-        };
-        ApiError::invalid(param, format!("The card was refused: {}.", e.code()))
-    })?;
+    let checked =
+        check_card(&number, &format!("{exp_month:02}/{exp_year}"), &cvc, today).map_err(|e| {
+            let param = match e {
+                CardError::InvalidNumber => "card.number",
+                CardError::InvalidCvc => "card.cvc",
+                CardError::InvalidExpiry | CardError::Expired => "card.exp_year",
+            };
+            ApiError::invalid(param, format!("The card was refused: {}.", e.code()))
+        })?;
     crate::customers::load(call, &customer_id, Some("customer_id")).await?;
-    let token = Sandbox.save(&checked).await.map_err(|code| ApiError::Client {
-        code: ErrorCode::CardDeclined,
-        message: format!("The card could not be saved: {code}."),
-        param: Some("card".to_owned()),
-    })?;
+    let token = Sandbox
+        .save(&checked)
+        .await
+        .map_err(|code| ApiError::Client {
+            code: ErrorCode::CardDeclined,
+            message: format!("The card could not be saved: {code}."),
+            param: Some("card".to_owned()),
+        })?;
 
     let principal = call.principal()?;
     let scope = Scope {

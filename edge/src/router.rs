@@ -12,8 +12,8 @@ use crate::error::{ApiError, ApiResult, Dialect};
 use crate::idempotency::{self, Claim};
 use crate::reply::Reply;
 use crate::{
-    accounts, auth, checkout_page, checkout_sessions, events, health, omise, openapi, pages,
-    customers, payment_links, payment_methods, prices, products, promotion_codes, shortlinks,
+    accounts, auth, checkout_page, checkout_sessions, customers, events, health, omise, openapi,
+    pages, payment_links, payment_methods, prices, products, promotion_codes, shortlinks,
     subscriptions, test_clocks, test_hooks, webhooks,
 };
 

@@ -321,8 +321,8 @@ fn read_start(p: &mut Params, now: i64) -> ApiResult<Option<i64>> {
     let Some(value) = p.raw("start_time") else {
         return Ok(None);
     };
-    let at = parse_request_time(&value)
-        .map_err(|e| ApiError::invalid("start_time", e.to_string()))?;
+    let at =
+        parse_request_time(&value).map_err(|e| ApiError::invalid("start_time", e.to_string()))?;
     if at < now - START_SLACK_SECS || iso(at).is_err() {
         return Err(ApiError::invalid(
             "start_time",
@@ -385,8 +385,17 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         total,
         start,
         trial_end,
-        first_billing,
-        state,
+        anchor: first_billing,
+        schedule: Schedule {
+            state,
+            completed_billing_iteration: 0,
+            last_billing_time: None,
+            next_billing_time: Some(first_billing),
+            current_period_start: trial_end.map(|_| start),
+            current_period_end: trial_end,
+            retry_at: None,
+            due_at: Some(first_billing),
+        },
         test_clock_id: customer.test_clock_id.as_deref(),
         checkout_session_id: None,
         metadata: store::json_text(metadata.map(Value::Object).as_ref()),
@@ -396,9 +405,21 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         account_id: &principal.account_id,
         environment: principal.environment.as_str(),
     };
-    let mut statements = new.insert(&db, scope, real_now)?;
-    statements.push(events::fan_out(&db, real_now)?);
-    db.batch(statements).await?;
+    let row = new.row(scope, real_now);
+    db.batch(vec![
+        new.insert(&db, &row, None)?,
+        events::insert(
+            &db,
+            scope,
+            "subscription.created",
+            &id,
+            &render(&row)?,
+            real_now,
+            None,
+        )?,
+        events::fan_out(&db, real_now)?,
+    ])
+    .await?;
     if first_billing <= now {
         billing::bill_now(&db, &id, Trigger::Creation, now).await?;
     }
@@ -415,22 +436,19 @@ pub struct NewSubscription<'a> {
     pub total: Option<i64>,
     pub start: i64,
     pub trial_end: Option<i64>,
-    pub first_billing: i64,
-    pub state: State,
+    /// The first billing time: charges are whole periods from it.
+    pub anchor: i64,
+    pub schedule: Schedule,
     pub test_clock_id: Option<&'a str>,
     pub checkout_session_id: Option<&'a str>,
     pub metadata: Option<String>,
 }
 
 impl NewSubscription<'_> {
-    /// The INSERT and its `subscription.created` event, due at the first billing time.
-    pub fn insert(
-        &self,
-        db: &worker::D1Database,
-        scope: Scope<'_>,
-        now: i64,
-    ) -> ApiResult<Vec<worker::D1PreparedStatement>> {
-        let row = SubscriptionRow {
+    /// The row as it will be stored.
+    pub fn row(&self, scope: Scope<'_>, now: i64) -> SubscriptionRow {
+        let s = &self.schedule;
+        SubscriptionRow {
             id: self.id.to_owned(),
             account_id: scope.account_id.to_owned(),
             environment: scope.environment.to_owned(),
@@ -444,16 +462,16 @@ impl NewSubscription<'_> {
             total_billing_cycles: self.total,
             start_time: self.start,
             trial_end: self.trial_end,
-            anchor_time: self.first_billing,
+            anchor_time: self.anchor,
             anchor_sequence: 1,
-            state: self.state.as_str().to_owned(),
-            completed_billing_iteration: 0,
-            last_billing_time: None,
-            next_billing_time: Some(self.first_billing),
-            current_period_start: self.trial_end.map(|_| self.start),
-            current_period_end: self.trial_end,
-            retry_at: None,
-            due_at: Some(self.first_billing),
+            state: s.state.as_str().to_owned(),
+            completed_billing_iteration: i64::from(s.completed_billing_iteration),
+            last_billing_time: s.last_billing_time,
+            next_billing_time: s.next_billing_time,
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            retry_at: s.retry_at,
+            due_at: s.due_at,
             cancel_at_period_end: 0,
             canceled_at: None,
             ended_at: None,
@@ -467,49 +485,63 @@ impl NewSubscription<'_> {
             processor_token: None,
             open_attempts: None,
             open_first_failed_at: None,
+        }
+    }
+
+    /// The INSERT; with `held` (a checkout session id and its reservation token), only
+    /// while that session still holds the reservation.
+    pub fn insert(
+        &self,
+        db: &worker::D1Database,
+        row: &SubscriptionRow,
+        held: Option<(&str, &str)>,
+    ) -> ApiResult<worker::D1PreparedStatement> {
+        let mut values = vec![
+            row.id.js(),
+            row.account_id.js(),
+            row.environment.js(),
+            row.customer_id.js(),
+            row.payment_method_id.js(),
+            row.items.js(),
+            row.currency.js(),
+            row.amount.js(),
+            row.interval.js(),
+            row.interval_count.js(),
+            row.total_billing_cycles.js(),
+            row.start_time.js(),
+            row.trial_end.js(),
+            row.anchor_time.js(),
+            row.state.js(),
+            row.completed_billing_iteration.js(),
+            row.last_billing_time.js(),
+            row.next_billing_time.js(),
+            row.current_period_start.js(),
+            row.current_period_end.js(),
+            row.due_at.js(),
+            row.test_clock_id.js(),
+            row.checkout_session_id.js(),
+            row.metadata.js(),
+            row.created_at.js(),
+        ];
+        let condition = match held {
+            Some((session, token)) => {
+                values.extend([session.js(), token.js()]);
+                "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?26 AND reservation = ?27)"
+            }
+            None => "1",
         };
-        Ok(vec![
-            db.prepare(
+        Ok(db
+            .prepare(format!(
                 "INSERT INTO subscriptions (id, account_id, environment, customer_id, payment_method_id, items, currency,
                      amount, interval, interval_count, total_billing_cycles, start_time, trial_end, anchor_time,
-                     anchor_sequence, state, next_billing_time, current_period_start, current_period_end, due_at,
-                     test_clock_id, checkout_session_id, metadata, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?14, ?16, ?17, ?14,
-                         ?18, ?19, ?20, ?21, ?21)",
-            )
-            .bind(&[
-                row.id.js(),
-                row.account_id.js(),
-                row.environment.js(),
-                row.customer_id.js(),
-                row.payment_method_id.js(),
-                row.items.js(),
-                row.currency.js(),
-                row.amount.js(),
-                row.interval.js(),
-                row.interval_count.js(),
-                row.total_billing_cycles.js(),
-                row.start_time.js(),
-                row.trial_end.js(),
-                row.anchor_time.js(),
-                row.state.js(),
-                row.current_period_start.js(),
-                row.current_period_end.js(),
-                row.test_clock_id.js(),
-                row.checkout_session_id.js(),
-                row.metadata.js(),
-                now.js(),
-            ])?,
-            events::insert(
-                db,
-                scope,
-                "subscription.created",
-                self.id,
-                &render(&row)?,
-                now,
-                None,
-            )?,
-        ])
+                     anchor_sequence, state, completed_billing_iteration, last_billing_time, next_billing_time,
+                     current_period_start, current_period_end, due_at, test_clock_id, checkout_session_id, metadata,
+                     created_at, updated_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?16, ?17, ?18, ?19, ?20,
+                        ?21, ?22, ?23, ?24, ?25, ?25
+                 WHERE {condition}"
+            ))
+            .bind(&values)?)
     }
 }
 
@@ -538,9 +570,12 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
         filters.push(Filter::eq("state = ?", state.as_str()));
     }
     Ok(Reply::ok(
-        store::list(call, "subscriptions_view", filters, |row: SubscriptionRow| {
-            render(&row)
-        })
+        store::list(
+            call,
+            "subscriptions_view",
+            filters,
+            |row: SubscriptionRow| render(&row),
+        )
         .await?,
     ))
 }
@@ -554,7 +589,10 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     if !row.state().is_live() {
         return Err(ApiError::invalid(
             "id",
-            format!("This subscription is {}; it can no longer change.", row.state),
+            format!(
+                "This subscription is {}; it can no longer change.",
+                row.state
+            ),
         ));
     }
     let now = now_for(call, row.test_clock_id.as_deref()).await?;
@@ -630,13 +668,17 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         updated.total_billing_cycles = total;
     }
     if let Some(start) = start {
-        if row.completed_billing_iteration > 0 || !matches!(row.state(), State::Active | State::Trialing) {
+        if row.completed_billing_iteration > 0
+            || !matches!(row.state(), State::Active | State::Trialing)
+        {
             return Err(ApiError::invalid(
                 "start_time",
                 "start_time can change only before the first charge.",
             ));
         }
-        let first = row.trial_end.map_or(start, |end| start + (end - row.start_time));
+        let first = row
+            .trial_end
+            .map_or(start, |end| start + (end - row.start_time));
         updated.start_time = start;
         updated.trial_end = row.trial_end.map(|_| first);
         updated.anchor_time = first;
@@ -697,9 +739,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         return Err(busy());
     }
     crate::webhooks::send_soon(call.ctx);
-    let mut body = render(&load(call, &id).await?)?;
-    body["rowAffected"] = json!(1);
-    Ok(Reply::ok(body))
+    Ok(Reply::ok(render(&load(call, &id).await?)?))
 }
 
 fn busy() -> ApiError {

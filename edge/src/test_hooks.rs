@@ -2,8 +2,9 @@
 //! `TEST_HOOKS` is `enabled` (the test harness sets it; production never does) and guarded
 //! by the operator token. `POST /__test/d1 {"sql": "SELECT …"}` runs one query on the
 //! Worker's own D1 binding, so tests can check what is stored without a second SQLite
-//! reader contending for the database file; `"write": true` allows one UPDATE, for tests
-//! that need time to have passed (a session past its expiry).
+//! reader contending for the database file; `"write": true` allows one UPDATE or INSERT,
+//! for tests that need time to have passed (a session past its expiry) or many rows at once
+//! (a thousand due subscriptions).
 //!
 //! `POST /__test/scheduled` runs the cron trigger's work. Locally, wrangler's own
 //! `/cdn-cgi/handler/scheduled` fails whenever static assets are configured (a miniflare
@@ -49,19 +50,19 @@ pub async fn query(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
     auth::require_operator(&req, ctx)?;
     let (body, _) = read_body(&mut req).await?;
     let sql = body["sql"].as_str().unwrap_or_default().trim().to_owned();
-    let verb = if body["write"] == true {
-        "UPDATE"
+    let verbs: &[&str] = if body["write"] == true {
+        &["UPDATE", "INSERT"]
     } else {
-        "SELECT"
+        &["SELECT"]
     };
-    let allowed = sql
-        .get(..verb.len())
-        .is_some_and(|start| start.eq_ignore_ascii_case(verb))
-        && !sql.contains(';');
+    let allowed = verbs.iter().any(|verb| {
+        sql.get(..verb.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(verb))
+    }) && !sql.contains(';');
     if !allowed {
         return Err(ApiError::invalid(
             "sql",
-            format!("Only one {verb} statement."),
+            format!("Only one {} statement.", verbs.join(" or ")),
         ));
     }
     let rows: Vec<Value> = store::db(ctx)?.prepare(sql).all().await?.results()?;

@@ -357,6 +357,7 @@ pub fn schemas() -> Map<String, Value> {
             ("cancel_url", "string?"),
             ("customer_email", "string?"),
             ("customer_name", "string?"),
+            ("customer", "string?"),
             ("customer_details", "object"),
             ("client_reference_id", "string?"),
             ("allow_promotion_codes", "boolean"),
@@ -500,7 +501,6 @@ pub fn schemas() -> Map<String, Value> {
             ("livemode", "boolean"),
             ("created_at", "string"),
             ("updated_at", "string"),
-            ("rowAffected", "integer"),
         ]),
     );
     add("SubscriptionList", list_of("Subscription", true));

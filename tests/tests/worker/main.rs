@@ -11,6 +11,7 @@ mod omise;
 mod openapi;
 mod payment_links;
 mod shopper;
+mod subscriptions;
 mod support;
 mod webhooks;
 
@@ -44,7 +45,7 @@ impl Suite {
         self.client.with_bearer(&self.account.keys.live.secret_key)
     }
 
-    /// One UPDATE on the Worker's D1 (test setup: time that has passed).
+    /// One UPDATE or INSERT on the Worker's D1 (test setup: time that has passed, many rows).
     pub fn update(&self, sql: &str) -> till_tests::Result<()> {
         self.client.update_d1(&self.operator_token, sql)
     }
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
         omise::CHECKS,
         openapi::CHECKS,
         shopper::CHECKS,
+        subscriptions::CHECKS,
         webhooks::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();

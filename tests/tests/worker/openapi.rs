@@ -96,7 +96,45 @@ fn returned_objects_have_exactly_the_documented_properties(suite: &Suite) -> Res
     let paged = fetch(&merchant, "/v1/payment_links?page=1&page_size=1")?;
     let account = fetch(&merchant, "/v1/account")?;
     let health = fetch(&suite.client, "/healthz")?;
+    let clock = create(
+        &merchant,
+        "/v1/test_clocks",
+        json!({"frozen_time": "2027-01-01T00:00:00Z"}),
+    )?;
+    let customer = create(
+        &merchant,
+        "/v1/customers",
+        json!({"name": "Documented", "test_clock": clock["id"]}),
+    )?;
+    let method = create(
+        &merchant,
+        "/v1/payment_methods",
+        json!({"customer_id": customer["id"], "card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}),
+    )?;
+    let plan = create(
+        &merchant,
+        "/v1/products",
+        json!({"name": "Documented plan", "txamt": 100, "txcurrcd": "USD", "interval": "monthly"}),
+    )?;
+    let subscription = create(
+        &merchant,
+        "/v1/subscriptions",
+        json!({"customer_id": customer["id"], "token_id": method["id"], "products": [{"product_id": plan["id"]}]}),
+    )?;
+    let orders = fetch(
+        &merchant,
+        &format!(
+            "/v1/subscriptions/{}/billing_orders?page=1",
+            subscription["id"].as_str().unwrap_or_default()
+        ),
+    )?;
+    ensure_eq!(keys(&orders), documented(&doc, "BillingOrderList"));
     for (schema, object) in [
+        ("Customer", &customer),
+        ("PaymentMethod", &method),
+        ("Subscription", &subscription),
+        ("BillingOrder", &orders["data"][0]),
+        ("TestClock", &clock),
         ("Product", &product),
         ("Price", &price),
         ("PromotionCode", &promo),

@@ -1,0 +1,759 @@
+//! Recurring billing as a merchant sees it: customers, saved cards, subscriptions billed on
+//! a test clock (or by the cron trigger), dunning, manual retry, cancel, trials, and
+//! exactly one billing order per cycle when two billers run at once.
+
+use std::thread;
+
+use libtest_mimic::Failed;
+use serde_json::{Value, json};
+use till_tests::http::Client;
+
+use crate::support::{change, create, fetch, refused};
+use crate::{Check, Suite, ensure, ensure_eq};
+
+pub const CHECKS: &[(&str, Check)] = &[
+    (
+        "a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year",
+        a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year,
+    ),
+    (
+        "three_billing_cycles_end_completed",
+        three_billing_cycles_end_completed,
+    ),
+    (
+        "two_crons_at_once_bill_a_thousand_due_subscriptions_exactly_once",
+        two_crons_at_once_bill_a_thousand_due_subscriptions_exactly_once,
+    ),
+    (
+        "a_declining_card_goes_past_due_then_unpaid_and_a_manual_retry_recovers",
+        a_declining_card_goes_past_due_then_unpaid_and_a_manual_retry_recovers,
+    ),
+    (
+        "cancel_at_period_end_bills_nothing_more",
+        cancel_at_period_end_bills_nothing_more,
+    ),
+    (
+        "a_trial_charges_nothing_until_it_ends",
+        a_trial_charges_nothing_until_it_ends,
+    ),
+    (
+        "customers_are_created_queried_and_kept_while_subscribed",
+        customers_are_created_queried_and_kept_while_subscribed,
+    ),
+    (
+        "saved_cards_keep_no_number_and_production_refuses_raw_cards",
+        saved_cards_keep_no_number_and_production_refuses_raw_cards,
+    ),
+    (
+        "a_subscription_checkout_saves_the_card_and_starts_the_subscription",
+        a_subscription_checkout_saves_the_card_and_starts_the_subscription,
+    ),
+];
+
+const GOOD_CARD: &str = "4242424242424242";
+const NO_FUNDS_CARD: &str = "4000000000009995";
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// A test clock frozen at `at`.
+fn clock(merchant: &Client, at: &str) -> Result<String, Failed> {
+    Ok(text(
+        &create(merchant, "/v1/test_clocks", json!({"frozen_time": at}))?["id"],
+    ))
+}
+
+fn advance(merchant: &Client, clock: &str, to: &str) -> Result<Value, Failed> {
+    let advanced = create(
+        merchant,
+        &format!("/v1/test_clocks/{clock}/advance"),
+        json!({"frozen_time": to}),
+    )?;
+    ensure_eq!(advanced["status"], json!("READY"));
+    Ok(advanced)
+}
+
+/// A customer (on `clock`, if any) with a saved card; answers (customer id, card id).
+fn customer_with_card(
+    merchant: &Client,
+    clock: Option<&str>,
+    card: &str,
+) -> Result<(String, String), Failed> {
+    let customer = create(
+        merchant,
+        "/v1/customers",
+        json!({"name": "Subscriber", "email": "subscriber@example.com", "test_clock": clock}),
+    )?;
+    let id = text(&customer["id"]);
+    let method = save_card(merchant, &id, card)?;
+    Ok((id, method))
+}
+
+fn save_card(merchant: &Client, customer: &str, card: &str) -> Result<String, Failed> {
+    let method = create(
+        merchant,
+        "/v1/payment_methods",
+        json!({"customer_id": customer, "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+    )?;
+    Ok(text(&method["id"]))
+}
+
+/// A recurring product in the subscription document's flat form.
+fn plan(merchant: &Client, amount: i64, interval: &str) -> Result<String, Failed> {
+    let product = create(
+        merchant,
+        "/v1/products",
+        json!({"name": "Pro plan", "type": "recurring", "txamt": amount, "txcurrcd": "HKD",
+               "interval": interval, "interval_count": 1, "usage_type": "licensed"}),
+    )?;
+    Ok(text(&product["id"]))
+}
+
+fn subscribe(
+    merchant: &Client,
+    customer: &str,
+    method: &str,
+    product: &str,
+    extra: Value,
+) -> Result<Value, Failed> {
+    let mut body = json!({
+        "customer_id": customer,
+        "token_id": method,
+        "products": [{"product_id": product, "quantity": 1}],
+    });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    create(merchant, "/v1/subscriptions", body)
+}
+
+fn orders(merchant: &Client, subscription: &str) -> Result<Vec<Value>, Failed> {
+    let list = fetch(
+        merchant,
+        &format!("/v1/subscriptions/{subscription}/billing_orders?page=1&page_size=100&order=asc"),
+    )?;
+    Ok(list["data"].as_array().cloned().unwrap_or_default())
+}
+
+fn subscription(merchant: &Client, id: &str) -> Result<Value, Failed> {
+    fetch(merchant, &format!("/v1/subscriptions/{id}"))
+}
+
+/// Events of `kind` about `object_id`.
+fn events_about(merchant: &Client, kind: &str, object_id: &str) -> Result<Vec<Value>, Failed> {
+    let list = fetch(merchant, &format!("/v1/events?type={kind}&limit=100"))?;
+    Ok(list["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["data"]["id"] == object_id)
+        .collect())
+}
+
+fn a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Yearly clock")?;
+    let clock = clock(&merchant, "2027-01-31T00:00:00Z")?;
+    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, 500, "monthly")?;
+    let sub = subscribe(
+        &merchant,
+        &customer,
+        &card,
+        &product,
+        json!({"start_time": "2027-01-31T12:00:00Z"}),
+    )?;
+    let id = text(&sub["id"]);
+    // Scheduled: nothing is charged before the start time.
+    ensure_eq!(sub["state"], json!("ACTIVE"));
+    ensure_eq!(sub["next_billing_time"], json!("2027-01-31T12:00:00Z"));
+    ensure!(orders(&merchant, &id)?.is_empty(), "charged before start");
+
+    advance(&merchant, &clock, "2028-01-31T00:00:00Z")?;
+    let orders = orders(&merchant, &id)?;
+    let seen: Vec<(i64, String, String, String)> = orders
+        .iter()
+        .map(|o| {
+            (
+                o["sequence_no"].as_i64().unwrap_or(0),
+                text(&o["billing_time"]),
+                text(&o["status"]),
+                text(&o["subscription_order_id"]),
+            )
+        })
+        .collect();
+    let days = [
+        "01-31", "02-28", "03-31", "04-30", "05-31", "06-30", "07-31", "08-31", "09-30", "10-31",
+        "11-30", "12-31",
+    ];
+    let expected: Vec<(i64, String, String, String)> = days
+        .iter()
+        .enumerate()
+        .map(|(i, day)| {
+            (
+                i as i64 + 1,
+                format!("2027-{day}T12:00:00Z"),
+                "PAID".to_owned(),
+                format!("sub_ord_{id}_{:04}", i + 1),
+            )
+        })
+        .collect();
+    ensure_eq!(seen, expected);
+    ensure!(
+        orders
+            .iter()
+            .all(|o| o["trigger_by"] == "auto" && o["amount"] == 500),
+        "orders: {orders:?}"
+    );
+    let after = subscription(&merchant, &id)?;
+    ensure_eq!(after["completed_billing_iteration"], json!(12));
+    ensure_eq!(after["last_billing_time"], json!("2027-12-31T12:00:00Z"));
+    ensure_eq!(after["next_billing_time"], json!("2028-01-31T12:00:00Z"));
+    ensure_eq!(after["current_period_start"], json!("2027-12-31T12:00:00Z"));
+    ensure_eq!(
+        events_about(&merchant, "subscription.renewed", &id)?.len(),
+        12
+    );
+    // Twelve charges in D1, all succeeded, one per order.
+    let charges = suite.query(&format!(
+        "SELECT count(*) AS n, count(DISTINCT billing_order_id) AS orders FROM charges
+         WHERE status = 'SUCCEEDED' AND billing_order_id LIKE 'sub_ord_{id}_%'"
+    ))?;
+    ensure_eq!(charges[0]["n"], json!(12));
+    ensure_eq!(charges[0]["orders"], json!(12));
+    Ok(())
+}
+
+fn three_billing_cycles_end_completed(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Three cycles")?;
+    let clock = clock(&merchant, "2027-03-01T09:00:00Z")?;
+    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, 1200, "monthly")?;
+    let sub = subscribe(
+        &merchant,
+        &customer,
+        &card,
+        &product,
+        json!({"total_billing_cycles": 3}),
+    )?;
+    let id = text(&sub["id"]);
+    // No start time: the first charge is made at creation.
+    ensure_eq!(sub["state"], json!("ACTIVE"));
+    ensure_eq!(sub["completed_billing_iteration"], json!(1));
+    advance(&merchant, &clock, "2027-09-01T09:00:00Z")?;
+    let orders = orders(&merchant, &id)?;
+    ensure_eq!(orders.len(), 3);
+    let after = subscription(&merchant, &id)?;
+    ensure_eq!(after["state"], json!("COMPLETED"));
+    ensure_eq!(after["completed_billing_iteration"], json!(3));
+    ensure_eq!(after["next_billing_time"], Value::Null);
+    ensure_eq!(
+        events_about(&merchant, "subscription.completed", &id)?.len(),
+        1
+    );
+    // A completed subscription is over: no retry, no cancel.
+    refused(
+        &merchant
+            .post(&format!("/v1/subscriptions/{id}/retry"))
+            .json(&json!({}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("id"),
+    )?;
+    Ok(())
+}
+
+fn two_crons_at_once_bill_a_thousand_due_subscriptions_exactly_once(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("A thousand due")?;
+    let (customer, card) = customer_with_card(&merchant, None, GOOD_CARD)?;
+    let product = plan(&merchant, 300, "monthly")?;
+    let start = chrono_free_now() + 3_600;
+    let first = subscribe(
+        &merchant,
+        &customer,
+        &card,
+        &product,
+        json!({"start_time": start}),
+    )?;
+    let id = text(&first["id"]);
+    // 999 more like it, then all of them due a minute ago (time that has passed).
+    suite.update(&format!(
+        "INSERT INTO subscriptions (id, account_id, environment, customer_id, payment_method_id, items, currency,
+             amount, interval, interval_count, start_time, anchor_time, state, next_billing_time, due_at, created_at,
+             updated_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+         SELECT 'sub_' || lower(hex(randomblob(12))), account_id, environment, customer_id, payment_method_id, items,
+                currency, amount, interval, interval_count, start_time, anchor_time, state, next_billing_time, due_at,
+                created_at, updated_at
+         FROM subscriptions, n WHERE id = '{id}'"
+    ))?;
+    let account = suite.query(&format!(
+        "SELECT account_id FROM subscriptions WHERE id = '{id}'"
+    ))?[0]["account_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let due = chrono_free_now() - 60;
+    suite.update(&format!(
+        "UPDATE subscriptions SET start_time = {due}, anchor_time = {due}, next_billing_time = {due}, due_at = {due}
+         WHERE account_id = '{account}'"
+    ))?;
+
+    let crons: Vec<_> = (0..2)
+        .map(|_| {
+            let client = suite.client.with_bearer(&suite.operator_token);
+            thread::spawn(move || client.post("/__test/scheduled").send())
+        })
+        .collect();
+    for cron in crons {
+        let reply = cron.join().map_err(|_| "a cron thread panicked")??;
+        ensure_eq!(reply.status, 200);
+    }
+    let counts = suite.query(&format!(
+        "SELECT (SELECT count(*) FROM billing_orders WHERE account_id = '{account}') AS orders,
+                (SELECT count(*) FROM charges WHERE account_id = '{account}') AS charges,
+                (SELECT count(*) FROM charges WHERE account_id = '{account}' AND status = 'SUCCEEDED') AS paid,
+                (SELECT count(*) FROM subscriptions WHERE account_id = '{account}' AND completed_billing_iteration = 1)
+                    AS billed_once,
+                (SELECT count(*) FROM (SELECT subscription_id FROM billing_orders WHERE account_id = '{account}'
+                                       GROUP BY subscription_id HAVING count(*) > 1)) AS billed_twice"
+    ))?;
+    ensure_eq!(
+        counts[0],
+        json!({"orders": 1000, "charges": 1000, "paid": 1000, "billed_once": 1000, "billed_twice": 0})
+    );
+    Ok(())
+}
+
+/// Unix seconds now, from the test machine's clock.
+fn chrono_free_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn a_declining_card_goes_past_due_then_unpaid_and_a_manual_retry_recovers(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Dunning")?;
+    let clock = clock(&merchant, "2027-05-10T00:00:00Z")?;
+    let (customer, good) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, 900, "monthly")?;
+    let sub = subscribe(&merchant, &customer, &good, &product, json!({}))?;
+    let id = text(&sub["id"]);
+    ensure_eq!(sub["completed_billing_iteration"], json!(1));
+
+    // The customer's card changes to one that declines every charge.
+    let broke = save_card(&merchant, &customer, NO_FUNDS_CARD)?;
+    change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/subscriptions/{id}"),
+        json!({"token_id": broke}),
+    )?;
+    advance(&merchant, &clock, "2027-06-10T00:00:00Z")?;
+    let past_due = subscription(&merchant, &id)?;
+    ensure_eq!(past_due["state"], json!("PAST_DUE"));
+    ensure_eq!(past_due["next_retry_time"], json!("2027-06-11T00:00:00Z"));
+    // Retries 1, 3 and 5 days after the first failure, each failing.
+    for (to, attempts, state) in [
+        ("2027-06-11T00:00:00Z", 2, "PAST_DUE"),
+        ("2027-06-13T00:00:00Z", 3, "PAST_DUE"),
+        ("2027-06-15T00:00:00Z", 4, "UNPAID"),
+    ] {
+        advance(&merchant, &clock, to)?;
+        let order = &orders(&merchant, &id)?[1];
+        ensure_eq!(order["attempts"], json!(attempts));
+        ensure_eq!(order["status"], json!("FAILED"));
+        ensure_eq!(order["failure_code"], json!("insufficient_funds"));
+        ensure_eq!(subscription(&merchant, &id)?["state"], json!(state));
+    }
+    // Unpaid: nothing more is tried on its own.
+    advance(&merchant, &clock, "2027-06-20T00:00:00Z")?;
+    ensure_eq!(orders(&merchant, &id)?[1]["attempts"], json!(4));
+
+    // A manual retry on the same card fails and changes nothing.
+    let order_id = format!("sub_ord_{id}_0002");
+    let retried = create(
+        &merchant,
+        &format!("/v1/subscriptions/{id}/retry"),
+        json!({"subscription_order_id": order_id}),
+    )?;
+    ensure_eq!(retried["status"], json!("FAILED"));
+    ensure_eq!(retried["trigger_by"], json!("manual"));
+    ensure_eq!(subscription(&merchant, &id)?["state"], json!("UNPAID"));
+    // Another order than the open one cannot be retried.
+    refused(
+        &merchant
+            .post(&format!("/v1/subscriptions/{id}/retry"))
+            .json(&json!({"subscription_order_id": format!("sub_ord_{id}_0001")}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("subscription_order_id"),
+    )?;
+
+    // With a good card again, the retry pays and the plan goes on as scheduled.
+    change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/subscriptions/{id}"),
+        json!({"payment_method": good}),
+    )?;
+    let paid = create(
+        &merchant,
+        &format!("/v1/subscriptions/{id}/retry"),
+        json!({}),
+    )?;
+    ensure_eq!(paid["status"], json!("PAID"));
+    ensure_eq!(paid["attempts"], json!(6));
+    let recovered = subscription(&merchant, &id)?;
+    ensure_eq!(recovered["state"], json!("ACTIVE"));
+    ensure_eq!(recovered["completed_billing_iteration"], json!(2));
+    ensure_eq!(
+        recovered["next_billing_time"],
+        json!("2027-07-10T00:00:00Z")
+    );
+    ensure_eq!(
+        events_about(&merchant, "billing_order.failed", &order_id)?.len(),
+        5
+    );
+    // The state changes, in order (updates that kept the state are left out).
+    let mut states: Vec<Value> = events_about(&merchant, "subscription.updated", &id)?
+        .iter()
+        .rev()
+        .map(|e| e["data"]["state"].clone())
+        .collect();
+    states.dedup();
+    ensure!(
+        states.ends_with(&[json!("PAST_DUE"), json!("UNPAID"), json!("ACTIVE")]),
+        "state changes: {states:?}"
+    );
+    // Retrying an ACTIVE subscription is refused.
+    refused(
+        &merchant
+            .post(&format!("/v1/subscriptions/{id}/retry"))
+            .json(&json!({}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("id"),
+    )?;
+    Ok(())
+}
+
+fn cancel_at_period_end_bills_nothing_more(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Cancel at period end")?;
+    let clock = clock(&merchant, "2027-02-01T00:00:00Z")?;
+    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, 700, "monthly")?;
+    let id = text(&subscribe(&merchant, &customer, &card, &product, json!({}))?["id"]);
+    let canceling = create(
+        &merchant,
+        &format!("/v1/subscriptions/{id}/cancel"),
+        json!({"at_period_end": true}),
+    )?;
+    ensure_eq!(canceling["state"], json!("ACTIVE"));
+    ensure_eq!(canceling["cancel_at_period_end"], json!(true));
+    advance(&merchant, &clock, "2027-05-01T00:00:00Z")?;
+    ensure_eq!(orders(&merchant, &id)?.len(), 1);
+    let ended = subscription(&merchant, &id)?;
+    ensure_eq!(ended["state"], json!("CANCELED"));
+    ensure_eq!(ended["ended_at"], json!("2027-03-01T00:00:00Z"));
+    ensure_eq!(ended["next_billing_time"], Value::Null);
+    ensure_eq!(
+        events_about(&merchant, "subscription.canceled", &id)?.len(),
+        1
+    );
+    // Canceling now, on another subscription: at once, and nothing is billed after.
+    let other = text(&subscribe(&merchant, &customer, &card, &product, json!({}))?["id"]);
+    let canceled = create(
+        &merchant,
+        &format!("/v1/subscriptions/{other}/cancel"),
+        json!({}),
+    )?;
+    ensure_eq!(canceled["state"], json!("CANCELED"));
+    advance(&merchant, &clock, "2027-08-01T00:00:00Z")?;
+    ensure_eq!(orders(&merchant, &other)?.len(), 1);
+    Ok(())
+}
+
+fn a_trial_charges_nothing_until_it_ends(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Trial")?;
+    let clock = clock(&merchant, "2027-04-01T08:00:00Z")?;
+    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, 1500, "monthly")?;
+    let sub = subscribe(
+        &merchant,
+        &customer,
+        &card,
+        &product,
+        json!({"trial_days": 14}),
+    )?;
+    let id = text(&sub["id"]);
+    ensure_eq!(sub["state"], json!("TRIALING"));
+    ensure_eq!(sub["trial_end"], json!("2027-04-15T08:00:00Z"));
+    ensure_eq!(sub["next_billing_time"], json!("2027-04-15T08:00:00Z"));
+    advance(&merchant, &clock, "2027-04-15T07:59:00Z")?;
+    ensure!(
+        orders(&merchant, &id)?.is_empty(),
+        "charged during the trial"
+    );
+    ensure_eq!(subscription(&merchant, &id)?["state"], json!("TRIALING"));
+    advance(&merchant, &clock, "2027-04-16T00:00:00Z")?;
+    let orders = orders(&merchant, &id)?;
+    ensure_eq!(orders.len(), 1);
+    ensure_eq!(orders[0]["billing_time"], json!("2027-04-15T08:00:00Z"));
+    ensure_eq!(orders[0]["amount"], json!(1500));
+    let after = subscription(&merchant, &id)?;
+    ensure_eq!(after["state"], json!("ACTIVE"));
+    ensure_eq!(after["next_billing_time"], json!("2027-05-15T08:00:00Z"));
+    Ok(())
+}
+
+fn customers_are_created_queried_and_kept_while_subscribed(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Customers")?;
+    let created = create(
+        &merchant,
+        "/v1/customers",
+        json!({"customer_id": "member-0042", "name": "Chen Wei", "phone": "+886 912 345 678",
+               "email": "wei@example.com", "billing_address": "{\"city\":\"Taipei\",\"country\":\"TW\"}"}),
+    )?;
+    ensure_eq!(created["id"], json!("member-0042"));
+    ensure_eq!(created["customer_id"], json!("member-0042"));
+    ensure_eq!(created["billing_address"]["city"], json!("Taipei"));
+    refused(
+        &merchant
+            .post("/v1/customers")
+            .json(&json!({"customer_id": "member-0042"}))
+            .send()?,
+        409,
+        "conflict",
+        Some("customer_id"),
+    )?;
+    refused(
+        &merchant
+            .post("/v1/customers")
+            .json(&json!({"customer_id": "has space"}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("customer_id"),
+    )?;
+    refused(
+        &merchant
+            .post("/v1/customers")
+            .json(&json!({"email": "not-an-email"}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("email"),
+    )?;
+    let generated = create(&merchant, "/v1/customers", json!({"name": "Chen Wei"}))?;
+    ensure!(
+        text(&generated["id"]).starts_with("cus_"),
+        "generated id {generated}"
+    );
+    let by_name = fetch(
+        &merchant,
+        "/v1/customers?name=Chen%20Wei&page=1&page_size=10",
+    )?;
+    ensure_eq!(by_name["count"], json!(2));
+    let by_email = fetch(&merchant, "/v1/customers?email=wei@example.com&page=1")?;
+    ensure_eq!(by_email["count"], json!(1));
+    let updated = change(
+        &merchant,
+        "PATCH",
+        "/v1/customers/member-0042",
+        json!({"phone": "+886 900 000 000", "billing_address": {"city": "Tainan"}}),
+    )?;
+    ensure_eq!(updated["phone"], json!("+886 900 000 000"));
+    ensure_eq!(updated["billing_address"], json!({"city": "Tainan"}));
+    ensure_eq!(updated["name"], json!("Chen Wei"));
+
+    // Subscribed: the customer cannot be deleted until the subscription ends.
+    let card = save_card(&merchant, "member-0042", GOOD_CARD)?;
+    let product = plan(&merchant, 100, "monthly")?;
+    let sub = subscribe(&merchant, "member-0042", &card, &product, json!({}))?;
+    refused(
+        &merchant
+            .request("DELETE", "/v1/customers/member-0042")
+            .send()?,
+        409,
+        "conflict",
+        Some("customer_id"),
+    )?;
+    create(
+        &merchant,
+        &format!("/v1/subscriptions/{}/cancel", text(&sub["id"])),
+        json!({}),
+    )?;
+    let deleted = merchant
+        .request("DELETE", "/v1/customers/member-0042")
+        .send()?;
+    ensure_eq!(deleted.status, 200);
+    ensure_eq!(deleted.json()["deleted"], json!(true));
+    ensure_eq!(
+        merchant.get("/v1/customers/member-0042").send()?.status,
+        404
+    );
+    // The id is free again.
+    create(
+        &merchant,
+        "/v1/customers",
+        json!({"customer_id": "member-0042"}),
+    )?;
+    Ok(())
+}
+
+fn saved_cards_keep_no_number_and_production_refuses_raw_cards(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Saved cards")?;
+    let (customer, card) = customer_with_card(&merchant, None, GOOD_CARD)?;
+    let method = fetch(&merchant, &format!("/v1/payment_methods/{card}"))?;
+    ensure_eq!(
+        method["card"],
+        json!({"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034})
+    );
+    let row = suite.query(&format!(
+        "SELECT * FROM payment_methods WHERE id = '{card}'"
+    ))?;
+    ensure!(
+        !row[0].to_string().contains(GOOD_CARD) && !row[0].to_string().contains("\"123\""),
+        "stored {row:?}"
+    );
+    let declined = merchant
+        .post("/v1/payment_methods")
+        .json(&json!({"customer_id": customer, "card": {"number": "4000000000000002", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}))
+        .send()?;
+    refused(&declined, 402, "card_declined", Some("card"))?;
+    refused(
+        &merchant
+            .post("/v1/payment_methods")
+            .json(&json!({"customer_id": customer, "card": {"number": "4242424242424241", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("card.number"),
+    )?;
+    let listed = fetch(
+        &merchant,
+        &format!("/v1/payment_methods?customer_id={customer}"),
+    )?;
+    ensure_eq!(listed["data"].as_array().map(Vec::len), Some(1));
+
+    // A live subscription's card cannot be detached; an unused one can.
+    let product = plan(&merchant, 100, "monthly")?;
+    subscribe(&merchant, &customer, &card, &product, json!({}))?;
+    refused(
+        &merchant
+            .post(&format!("/v1/payment_methods/{card}/detach"))
+            .send()?,
+        409,
+        "conflict",
+        None,
+    )?;
+    let spare = save_card(&merchant, &customer, "5555555555554444")?;
+    let detached = create(
+        &merchant,
+        &format!("/v1/payment_methods/{spare}/detach"),
+        json!({}),
+    )?;
+    ensure_eq!(detached["detached"], json!(true));
+
+    // PRODUCTION never takes a card number over the API, and has no test clocks.
+    let live_customer = create(&suite.live(), "/v1/customers", json!({"name": "Live"}))?;
+    refused(
+        &suite
+            .live()
+            .post("/v1/payment_methods")
+            .json(&json!({"customer_id": live_customer["id"], "card": {"number": GOOD_CARD, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}))
+            .send()?,
+        403,
+        "forbidden",
+        None,
+    )?;
+    refused(
+        &suite
+            .live()
+            .post("/v1/test_clocks")
+            .json(&json!({"frozen_time": "2027-01-01T00:00:00Z"}))
+            .send()?,
+        403,
+        "forbidden",
+        None,
+    )?;
+    Ok(())
+}
+
+fn a_subscription_checkout_saves_the_card_and_starts_the_subscription(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Subscription checkout")?;
+    let product = plan(&merchant, 2500, "monthly")?;
+    let session = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product, "mode": "SUBSCRIPTION", "successUrl": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}"}),
+    )?;
+    let id = text(&session["id"]);
+    let page = suite.client.get(&format!("/c/{id}")).send()?;
+    let token = crate::shopper::csrf(&page)?;
+    ensure_eq!(
+        crate::shopper::pay(suite, &id, &token, "4242 4242 4242 4242", &[])?.status,
+        303
+    );
+    let done = fetch(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
+    ensure_eq!(done["status"], json!("COMPLETE"));
+    let sub_id = text(&done["subscription_id"]);
+    ensure_eq!(done["subscriptionId"], json!(sub_id));
+    let sub = subscription(&merchant, &sub_id)?;
+    ensure_eq!(sub["state"], json!("ACTIVE"));
+    ensure_eq!(sub["completed_billing_iteration"], json!(1));
+    ensure_eq!(sub["amount"], json!(2500));
+    ensure_eq!(sub["checkout_session_id"], json!(id));
+    let orders = orders(&merchant, &sub_id)?;
+    ensure_eq!(orders.len(), 1);
+    ensure_eq!(orders[0]["status"], json!("PAID"));
+    let customer = text(&sub["customer_id"]);
+    let methods = fetch(
+        &merchant,
+        &format!("/v1/payment_methods?customer_id={customer}"),
+    )?;
+    ensure_eq!(methods["data"][0]["card"]["last4"], json!("4242"));
+    ensure_eq!(sub["payment_method"], methods["data"][0]["id"]);
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/customers/{customer}"))?["email"],
+        json!("shopper@example.com")
+    );
+
+    // SETUP saves a card and charges nothing.
+    let setup = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": product, "mode": "SETUP"}),
+    )?;
+    let setup_id = text(&setup["id"]);
+    let page = suite.client.get(&format!("/c/{setup_id}")).send()?;
+    let token = crate::shopper::csrf(&page)?;
+    crate::shopper::pay(suite, &setup_id, &token, "5555 5555 5555 4444", &[])?;
+    let saved = fetch(&merchant, &format!("/v1/checkout/sessions/{setup_id}"))?;
+    ensure_eq!(saved["status"], json!("COMPLETE"));
+    ensure_eq!(saved["order_id"], Value::Null);
+    let customer = text(&saved["customer"]);
+    let methods = fetch(
+        &merchant,
+        &format!("/v1/payment_methods?customer_id={customer}"),
+    )?;
+    ensure_eq!(methods["data"][0]["card"]["last4"], json!("4444"));
+    ensure_eq!(methods["data"][0]["checkout_session_id"], json!(setup_id));
+    Ok(())
+}
