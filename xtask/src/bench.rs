@@ -3,6 +3,10 @@
 //! Worker (the ceiling), and on the same short-link resolution written as a plain
 //! JavaScript Worker under the same pinned workerd (the peer). Prints requests/s, p50 and
 //! p99 of each and the ratios.
+//!
+//! `cargo xtask bench billing`: 10,000 due subscriptions billed by the cron handler of the
+//! local Worker; prints the time, charges per second, and checks that no subscription was
+//! billed twice.
 
 use std::process::Command;
 
@@ -27,7 +31,10 @@ struct Load {
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         None | Some("links") => links(),
-        Some(other) => Err(format!("unknown benchmark `{other}`; available: links")),
+        Some("billing") => billing(),
+        Some(other) => Err(format!(
+            "unknown benchmark `{other}`; available: links, billing"
+        )),
     }
 }
 
@@ -156,6 +163,137 @@ fn links() -> Result<()> {
         short_link.requests_per_second / ceiling.requests_per_second,
         short_link.requests_per_second / javascript.requests_per_second
     );
+    Ok(())
+}
+
+/// Subscriptions billed by `bench billing`.
+const DUE_SUBSCRIPTIONS: i64 = 10_000;
+
+fn billing() -> Result<()> {
+    let tools = tools::setup(tools::Needs::Build)?;
+    build::all(&tools)?;
+    let state = workspace_root().join("target/bench-state");
+    let _ = std::fs::remove_dir_all(&state);
+    let operator = format!("op_{}", till_shared::ids::random_base62(32));
+    let till = step("Starting the Worker (workerd, on-disk D1 and KV)", || {
+        err(LocalWorker::start(&WorkerConfig {
+            config: None,
+            port: free_port().map_err(|e| e.to_string())?,
+            state_dir: state.join("till"),
+            vars: vec![
+                ("OPERATOR_TOKEN".into(), operator.clone()),
+                ("TEST_HOOKS".into(), "enabled".into()),
+            ],
+            output: Output::File(state.join("till.log")),
+        }))
+    })?;
+    let account = err(create_account(&till.base_url, &operator, "Billing bench"))?;
+    let merchant = Client::new(&till.base_url).with_bearer(&account.keys.test.secret_key);
+    let post = |path: &str, body: serde_json::Value| -> Result<serde_json::Value> {
+        let reply = err(merchant.post(path).json(&body).send())?;
+        if !(200..300).contains(&reply.status) {
+            return Err(format!(
+                "POST {path} answered {}: {}",
+                reply.status, reply.body
+            ));
+        }
+        Ok(reply.json())
+    };
+    let customer = post("/v1/customers", json!({"name": "Bench subscriber"}))?;
+    let card = post(
+        "/v1/payment_methods",
+        json!({"customer_id": customer["id"], "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+    )?;
+    let plan = post(
+        "/v1/products",
+        json!({"name": "Bench plan", "txamt": 990, "txcurrcd": "HKD", "interval": "monthly"}),
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs() as i64;
+    let first = post(
+        "/v1/subscriptions",
+        json!({"customer_id": customer["id"], "token_id": card["id"],
+               "products": [{"product_id": plan["id"]}], "start_time": now + 3600}),
+    )?;
+    let operator_client = Client::new(&till.base_url).with_bearer(&operator);
+    let id = first["id"].as_str().unwrap_or_default();
+    let due = now - 60;
+    step(
+        &format!("Seeding {DUE_SUBSCRIPTIONS} due subscriptions"),
+        || {
+            err(operator_client.update_d1(
+                &operator,
+                &format!(
+                    "INSERT INTO subscriptions (id, account_id, environment, customer_id, payment_method_id, items,
+                         currency, amount, interval, interval_count, start_time, anchor_time, state, next_billing_time,
+                         due_at, created_at, updated_at)
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {})
+                     SELECT 'sub_' || lower(hex(randomblob(12))), account_id, environment, customer_id,
+                            payment_method_id, items, currency, amount, interval, interval_count, {due}, {due}, state,
+                            {due}, {due}, created_at, updated_at
+                     FROM subscriptions, n WHERE id = '{id}'",
+                    DUE_SUBSCRIPTIONS - 1
+                ),
+            ))?;
+            err(operator_client.update_d1(
+                &operator,
+                &format!(
+                    "UPDATE subscriptions SET start_time = {due}, anchor_time = {due}, next_billing_time = {due},
+                         due_at = {due} WHERE id = '{id}'"
+                ),
+            ))
+        },
+    )?;
+    let started = std::time::Instant::now();
+    let mut runs = 0;
+    let billed = loop {
+        runs += 1;
+        let reply = err(operator_client.post("/__test/scheduled").send())?;
+        if reply.status != 200 {
+            return Err(format!(
+                "the cron handler answered {}: {}",
+                reply.status, reply.body
+            ));
+        }
+        let rows = err(operator_client.query_d1(
+            &operator,
+            &format!(
+                "SELECT count(*) AS n FROM billing_orders WHERE account_id = '{}'",
+                account.id
+            ),
+        ))?;
+        let billed = rows[0]["n"].as_i64().unwrap_or(0);
+        if billed >= DUE_SUBSCRIPTIONS || runs >= 20 {
+            break billed;
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let check = err(operator_client.query_d1(
+        &operator,
+        &format!(
+            "SELECT (SELECT count(*) FROM charges WHERE account_id = '{a}' AND status = 'SUCCEEDED') AS charges,
+                    (SELECT count(*) FROM (SELECT subscription_id FROM billing_orders WHERE account_id = '{a}'
+                                           GROUP BY subscription_id HAVING count(*) > 1)) AS twice",
+            a = account.id
+        ),
+    ))?;
+    drop(till);
+    let charges = check[0]["charges"].as_i64().unwrap_or(0);
+    let twice = check[0]["twice"].as_i64().unwrap_or(-1);
+    println!(
+        "\nBilling benchmark ({DUE_SUBSCRIPTIONS} due subscriptions, cron handler, loopback):"
+    );
+    println!("  billing orders      {billed}");
+    println!("  successful charges  {charges}");
+    println!("  billed twice        {twice}");
+    println!("  cron runs           {runs}");
+    println!("  time                {elapsed:.2} s");
+    println!("  charges per second  {:.0}", charges as f64 / elapsed);
+    if billed != DUE_SUBSCRIPTIONS || charges != DUE_SUBSCRIPTIONS || twice != 0 {
+        return Err("not every subscription was billed exactly once".into());
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! - `test`: every test tier, with each tier's time.
 //! - `build`: the widget and the Worker, release builds.
 //! - `bench links`: loopback load on the short-link path, with its ceiling and a peer.
+//! - `bench billing`: 10,000 due subscriptions billed by the cron handler.
 //! - `listen`: the local instance's webhooks forwarded to an app on this machine.
 
 mod bench;
@@ -26,6 +27,7 @@ commands:
   test                       run every test tier
   build                      build the widget and the Worker (release)
   bench [links]              loopback load on the short-link path (needs wrk)
+  bench billing              10,000 due subscriptions billed by the cron handler
   listen --forward-to URL [--state DIR] [--events a,b]
                              forward the local instance's webhooks to an app on this machine
 
