@@ -764,14 +764,41 @@ fn reconcile_redirect(
     }
 }
 
+/// The event of a link change, written in the change's batch from the row as the change
+/// left it (its main fields and `url`); only when the statement before it changed a row.
+fn link_event(
+    db: &worker::D1Database,
+    kind: &str,
+    id: &str,
+    base: &str,
+    now: i64,
+) -> ApiResult<worker::D1PreparedStatement> {
+    Ok(db
+        .prepare(
+            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+             SELECT 'evt_' || lower(hex(randomblob(12))), account_id, environment, ?1, id,
+                    json_object('id', id, 'object', 'payment_link', 'url', ?3 || '/' || url_id, 'url_id', url_id,
+                                'active', json(CASE active WHEN 1 THEN 'true' ELSE 'false' END),
+                                'deleted', json(CASE deleted WHEN 1 THEN 'true' ELSE 'false' END),
+                                'name', name, 'title', title, 'product', product_id, 'amount', amount,
+                                'currency', currency, 'max_completions', max_completions,
+                                'completed_count', completed_count,
+                                'metadata', json(coalesce(metadata, 'null'))),
+                    ?4
+             FROM payment_links WHERE id = ?2 AND changes() = 1",
+        )
+        .bind(&[kind.js(), id.js(), base.js(), now.js()])?)
+}
+
 /// Stores a link with a fresh short code; answers its id.
 pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
     let principal = call.principal()?;
     let id = PaymentLinkId::generate();
     let now = store::now_unix();
+    let db = store::db(call.ctx)?;
     for _ in 0..3 {
         let url_id = ShortCode::generate();
-        let outcome = store::db(call.ctx)?
+        let write = db
             .prepare(
                 "INSERT INTO payment_links (id, account_id, environment, url_id, kind, name, product_id, line_items, amount,
                      currency, title, description, multiple, promotion_code, allow_promotion_codes, collect_payment_method,
@@ -808,11 +835,25 @@ pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
                 link.active.js(),
                 link.created_via.js(),
                 now.js(),
-            ])?
-            .run()
+            ])?;
+        let outcome = db
+            .batch(vec![
+                write,
+                link_event(
+                    &db,
+                    "payment_link.created",
+                    id.as_str(),
+                    &call.link_base(),
+                    now,
+                )?,
+                crate::events::fan_out(&db, now)?,
+            ])
             .await;
         match outcome {
-            Ok(_) => return Ok(id.to_string()),
+            Ok(_) => {
+                crate::webhooks::send_soon(call.ctx);
+                return Ok(id.to_string());
+            }
             // A short-code collision (89 random bits): draw again.
             Err(error) if store::is_unique_violation(&error) => continue,
             Err(error) => return Err(error.into()),
@@ -955,9 +996,11 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
     // The WHERE repeats the completions check, so a payment completing meanwhile cannot
     // leave the limit below the count.
-    let changed = store::run(
-        store::db(call.ctx)?
-            .prepare(
+    let db = store::db(call.ctx)?;
+    let now = store::now_unix();
+    let results = db
+        .batch(vec![
+            db.prepare(
                 "UPDATE payment_links SET active = ?1, name = ?2, title = ?3, description = ?4, promotion_code = ?5,
                      allow_promotion_codes = ?6, collect_payment_method = ?7, success_url = ?8, after_completion = ?9,
                      custom_fields = ?10, billing_address_collection = ?11, customer_creation = ?12, submit_type = ?13,
@@ -982,20 +1025,23 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
                 max_completions.js(),
                 metadata.js(),
                 multiple.js(),
-                store::now_unix().js(),
+                now.js(),
                 id.js(),
                 principal.account_id.js(),
                 principal.environment.as_str().js(),
             ])?,
-    )
-    .await?;
+            link_event(&db, "payment_link.updated", &id, &call.link_base(), now)?,
+            crate::events::fan_out(&db, now)?,
+        ])
+        .await?;
     crate::shortlinks::forget(call.ctx, &row.url_id).await;
-    if changed == 0 {
+    if crate::billing::changes(&results, 0) == 0 {
         return Err(ApiError::conflict(
             "id",
             "The link was deleted or completed payments changed meanwhile; retry.",
         ));
     }
+    crate::webhooks::send_soon(call.ctx);
     Ok(Reply::ok(render(
         load(call, &id).await?,
         &call.link_base(),
@@ -1003,18 +1049,31 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
 }
 
 /// Sets `active = 0` (and `deleted = 1` when deleting); both stop new payments at once.
+/// A link that was already inactive (and deleted, when deleting) changes nothing and
+/// makes no event.
 async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
     let row = load(call, id).await?;
-    let set = "active = 0, deleted = MAX(deleted, ?4), updated_at = ?5";
-    store::update_scoped(
-        call,
-        "payment_links",
-        set,
-        id,
-        &[delete.js(), store::now_unix().js()],
-    )
+    let principal = call.principal()?;
+    let db = store::db(call.ctx)?;
+    let now = store::now_unix();
+    db.batch(vec![
+        db.prepare(
+            "UPDATE payment_links SET active = 0, deleted = MAX(deleted, ?4), updated_at = ?5
+             WHERE id = ?1 AND account_id = ?2 AND environment = ?3 AND (active = 1 OR deleted < ?4)",
+        )
+        .bind(&[
+            id.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+            delete.js(),
+            now.js(),
+        ])?,
+        link_event(&db, "payment_link.deactivated", id, &call.link_base(), now)?,
+        crate::events::fan_out(&db, now)?,
+    ])
     .await?;
     crate::shortlinks::forget(call.ctx, &row.url_id).await;
+    crate::webhooks::send_soon(call.ctx);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Events as merchants read them: written with the change, listed, filtered, paged.
 
 use libtest_mimic::Failed;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::shopper::{csrf, pay};
 use crate::support::{create, fetch, product, refused};
@@ -16,7 +16,66 @@ pub const CHECKS: &[(&str, Check)] = &[
         "events_filter_by_type_and_time_and_page",
         events_filter_by_type_and_time_and_page,
     ),
+    (
+        "payment_link_changes_are_events_with_the_link",
+        payment_link_changes_are_events_with_the_link,
+    ),
 ];
+
+fn payment_link_changes_are_events_with_the_link(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Link events")?;
+    let link = create(
+        &merchant,
+        "/v1/payment_links",
+        json!({"amount": 7440, "currency": "THB", "title": "Hot Latte", "metadata": {"shelf": "A2"}}),
+    )?;
+    let id = link["id"].as_str().unwrap_or_default();
+    let path = format!("/v1/payment_links/{id}");
+    crate::support::change(&merchant, "PATCH", &path, json!({"title": "Iced Latte"}))?;
+    create(&merchant, &format!("{path}/archive"), json!({}))?;
+    // Archiving again changes nothing, so it is no event.
+    create(&merchant, &format!("{path}/archive"), json!({}))?;
+    let reply = merchant.request("DELETE", &path).send()?;
+    ensure_eq!(reply.status, 200);
+
+    let events = fetch(&merchant, "/v1/events?type=payment_link.*&limit=100")?;
+    let seen: Vec<(String, Value)> = events["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default().to_owned(),
+                e["data"].clone(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    ensure_eq!(
+        kinds,
+        vec![
+            "payment_link.created",
+            "payment_link.updated",
+            "payment_link.deactivated",
+            "payment_link.deactivated"
+        ]
+    );
+    let created = &seen[0].1;
+    ensure_eq!(created["id"], json!(id));
+    ensure_eq!(created["url"], link["url"]);
+    ensure_eq!(created["url_id"], link["url_id"]);
+    ensure_eq!(created["active"], json!(true));
+    ensure_eq!(created["metadata"], json!({"shelf": "A2"}));
+    ensure_eq!(seen[1].1["title"], json!("Iced Latte"));
+    ensure_eq!(
+        (seen[2].1["active"].clone(), seen[2].1["deleted"].clone()),
+        (json!(false), json!(false))
+    );
+    ensure_eq!(seen[3].1["deleted"], json!(true));
+    Ok(())
+}
 
 fn a_completed_checkout_is_an_event_the_webhook_sample_can_read(
     suite: &Suite,
