@@ -454,12 +454,18 @@ async fn outcome(
         statements.push(event("billing_order.failed", &order.id, &order_json)?);
     }
     if schedule.state != state {
-        let kind = match schedule.state {
-            State::Completed => "subscription.completed",
-            State::Canceled => "subscription.canceled",
-            _ => "subscription.updated",
+        // Every state change is `subscription.updated`; some also have their own event.
+        let own = match schedule.state {
+            State::Completed => Some("subscription.completed"),
+            State::Canceled => Some("subscription.canceled"),
+            State::PastDue => Some("subscription.past_due"),
+            State::Unpaid => Some("subscription.unpaid"),
+            _ => None,
         };
-        statements.push(event(kind, &row.id, &subscription_json)?);
+        statements.push(event("subscription.updated", &row.id, &subscription_json)?);
+        if let Some(kind) = own {
+            statements.push(event(kind, &row.id, &subscription_json)?);
+        }
     }
     statements.push(
         db.prepare(

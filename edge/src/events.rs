@@ -44,7 +44,9 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
     let row: EventRow = store::find(call.ctx, "events", call.principal()?, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("event", &id, None))?;
-    Ok(Reply::ok(render(row)?))
+    let mut body = render(row)?;
+    body["deliveries"] = crate::webhooks::of_event(call, &id).await?.into();
+    Ok(Reply::ok(body))
 }
 
 /// `type` (exact, or a prefix ending in `.*`: `checkout.*`), `created_gte` /

@@ -228,10 +228,50 @@ pub async fn roll_secret(call: &mut Call<'_>) -> ApiResult<Reply> {
 struct DeliveryRow {
     id: String,
     event_id: String,
+    endpoint_id: String,
     status: String,
     attempts: i64,
     next_attempt_at: i64,
     created_at: i64,
+}
+
+fn render_delivery(row: DeliveryRow) -> ApiResult<Value> {
+    Ok(json!({
+        "id": row.id,
+        "object": "webhook_delivery",
+        "event_id": row.event_id,
+        "endpoint_id": row.endpoint_id,
+        "status": row.status,
+        "attempt_count": row.attempts,
+        "next_attempt_at": if row.status == "PENDING" { json!(iso(row.next_attempt_at)?) } else { Value::Null },
+        "created_at": iso(row.created_at)?,
+        "attempts": [],
+    }))
+}
+
+/// Fills each rendered delivery's `attempts`: time, status code, duration, error.
+async fn with_attempts(db: &D1Database, deliveries: &mut [Value]) -> ApiResult<()> {
+    #[derive(Deserialize)]
+    struct AttemptRow {
+        attempted_at: i64,
+        status_code: Option<i64>,
+        duration_ms: i64,
+        error: Option<String>,
+    }
+    for item in deliveries {
+        let attempts: Vec<AttemptRow> = db
+            .prepare("SELECT * FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY rowid")
+            .bind(&[item["id"].as_str().unwrap_or_default().js()])?
+            .all()
+            .await?
+            .results()?;
+        item["attempts"] = attempts
+            .into_iter()
+            .map(|a| Ok(json!({"at": iso(a.attempted_at)?, "status_code": a.status_code, "duration_ms": a.duration_ms, "error": a.error})))
+            .collect::<ApiResult<Vec<Value>>>()?
+            .into();
+    }
+    Ok(())
 }
 
 /// `GET /v1/webhook_endpoints/{id}/deliveries`: each delivery with its attempts.
@@ -242,44 +282,30 @@ pub async fn deliveries(call: &mut Call<'_>) -> ApiResult<Reply> {
         call,
         "webhook_deliveries_view",
         vec![store::Filter::eq("endpoint_id = ?", endpoint.as_str())],
-        |row: DeliveryRow| {
-            Ok(json!({
-                "id": row.id,
-                "object": "webhook_delivery",
-                "event_id": row.event_id,
-                "status": row.status,
-                "attempt_count": row.attempts,
-                "next_attempt_at": if row.status == "PENDING" { json!(iso(row.next_attempt_at)?) } else { Value::Null },
-                "created_at": iso(row.created_at)?,
-                "attempts": [],
-            }))
-        },
+        render_delivery,
     )
     .await?;
-    #[derive(Deserialize)]
-    struct AttemptRow {
-        attempted_at: i64,
-        status_code: Option<i64>,
-        duration_ms: i64,
-        error: Option<String>,
-    }
-    let db = store::db(call.ctx)?;
     if let Some(items) = body["data"].as_array_mut() {
-        for item in items {
-            let attempts: Vec<AttemptRow> = db
-                .prepare("SELECT * FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY rowid")
-                .bind(&[item["id"].as_str().unwrap_or_default().js()])?
-                .all()
-                .await?
-                .results()?;
-            item["attempts"] = attempts
-                .into_iter()
-                .map(|a| Ok(json!({"at": iso(a.attempted_at)?, "status_code": a.status_code, "duration_ms": a.duration_ms, "error": a.error})))
-                .collect::<ApiResult<Vec<Value>>>()?
-                .into();
-        }
+        with_attempts(&store::db(call.ctx)?, items).await?;
     }
     Ok(Reply::ok(body))
+}
+
+/// Every delivery of one event, to each endpoint, with its attempts.
+pub async fn of_event(call: &Call<'_>, event_id: &str) -> ApiResult<Vec<Value>> {
+    let db = store::db(call.ctx)?;
+    let rows: Vec<DeliveryRow> = db
+        .prepare("SELECT * FROM webhook_deliveries WHERE event_id = ?1 ORDER BY rowid")
+        .bind(&[event_id.js()])?
+        .all()
+        .await?
+        .results()?;
+    let mut items = rows
+        .into_iter()
+        .map(render_delivery)
+        .collect::<ApiResult<Vec<Value>>>()?;
+    with_attempts(&db, &mut items).await?;
+    Ok(items)
 }
 
 #[derive(Deserialize)]

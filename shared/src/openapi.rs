@@ -377,19 +377,20 @@ pub fn schemas() -> Map<String, Value> {
     );
     add("CheckoutSessionList", list_of("CheckoutSession", true));
 
-    add(
-        "Event",
-        object(&[
-            ("id", "string"),
-            ("object", "string"),
-            ("type", "string"),
-            ("created", "string"),
-            ("livemode", "boolean"),
-            ("account", "string"),
-            ("data", "object"),
-        ]),
-    );
+    let event = [
+        ("id", "string"),
+        ("object", "string"),
+        ("type", "string"),
+        ("created", "string"),
+        ("livemode", "boolean"),
+        ("account", "string"),
+        ("data", "object"),
+    ];
+    add("Event", object(&event));
     add("EventList", list_of("Event", true));
+    let mut detailed = event.to_vec();
+    detailed.push(("deliveries", "array"));
+    add("EventWithDeliveries", object(&detailed));
 
     let customer_fields = [
         ("customer_id", "string"),

@@ -193,7 +193,7 @@ routes! {
     "POST" "/v1/test_clocks/{id}/advance" => AdvanceTestClock, Secret, Some("AdvanceTestClock"), "TestClock", "Move the clock forward; everything that became due is billed, in order, before it is READY.";
 
     "GET" "/v1/events" => ListEvents, Secret, None, "EventList", "List events, newest first (type, created_gte, created_lte; cursor or page paging).";
-    "GET" "/v1/events/{id}" => GetEvent, Secret, None, "Event", "Retrieve an event; its data is the object as it was.";
+    "GET" "/v1/events/{id}" => GetEvent, Secret, None, "EventWithDeliveries", "Retrieve an event (its data is the object as it was) with its webhook deliveries and every attempt.";
 
     "POST" "/v1/webhook_endpoints" => CreateWebhookEndpoint, Secret, Some("CreateWebhookEndpoint"), "WebhookEndpoint", "Create an endpoint; the answer carries its signing `secret` (shown only here and after a roll).";
     "GET" "/v1/webhook_endpoints" => ListWebhookEndpoints, Secret, None, "WebhookEndpointList", "List webhook endpoints.";

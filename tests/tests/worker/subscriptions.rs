@@ -436,6 +436,14 @@ fn a_declining_card_goes_past_due_then_unpaid_and_a_manual_retry_recovers(
         states.ends_with(&[json!("PAST_DUE"), json!("UNPAID"), json!("ACTIVE")]),
         "state changes: {states:?}"
     );
+    ensure_eq!(
+        events_about(&merchant, "subscription.past_due", &id)?.len(),
+        1
+    );
+    ensure_eq!(
+        events_about(&merchant, "subscription.unpaid", &id)?.len(),
+        1
+    );
     // Retrying an ACTIVE subscription is refused.
     refused(
         &merchant

@@ -153,6 +153,16 @@ fn a_failing_receiver_gets_the_event_after_retries(suite: &Suite) -> Result<(), 
         .map(|a| a.iter().map(|x| x["status_code"].clone()).collect())
         .unwrap_or_default();
     ensure_eq!(codes, vec![json!(500), json!(500), json!(500), json!(200)]);
+    // The same attempts, read from the event.
+    let event = fetch(
+        &merchant,
+        &format!(
+            "/v1/events/{}",
+            delivery["event_id"].as_str().unwrap_or_default()
+        ),
+    )?;
+    ensure_eq!(event["deliveries"][0]["endpoint_id"], hook["id"]);
+    ensure_eq!(event["deliveries"][0]["attempts"], delivery["attempts"]);
     Ok(())
 }
 
