@@ -64,6 +64,30 @@ fn clock(merchant: &Client, at: &str) -> Result<String, Failed> {
     ))
 }
 
+/// A merchant of its own with a test clock frozen at `at`, a customer on that clock with
+/// a good saved card, and a monthly plan of `amount`.
+struct OnClock {
+    merchant: Client,
+    clock: String,
+    customer: String,
+    card: String,
+    product: String,
+}
+
+fn on_clock(suite: &Suite, name: &str, at: &str, amount: i64) -> Result<OnClock, Failed> {
+    let merchant = suite.fresh_merchant(name)?;
+    let clock = clock(&merchant, at)?;
+    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, amount, "monthly")?;
+    Ok(OnClock {
+        merchant,
+        clock,
+        customer,
+        card,
+        product,
+    })
+}
+
 fn advance(merchant: &Client, clock: &str, to: &str) -> Result<Value, Failed> {
     let advanced = create(
         merchant,
@@ -155,10 +179,13 @@ fn events_about(merchant: &Client, kind: &str, object_id: &str) -> Result<Vec<Va
 fn a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year(
     suite: &Suite,
 ) -> Result<(), Failed> {
-    let merchant = suite.fresh_merchant("Yearly clock")?;
-    let clock = clock(&merchant, "2027-01-31T00:00:00Z")?;
-    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
-    let product = plan(&merchant, 500, "monthly")?;
+    let OnClock {
+        merchant,
+        clock,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Yearly clock", "2027-01-31T00:00:00Z", 500)?;
     let sub = subscribe(
         &merchant,
         &customer,
@@ -228,10 +255,13 @@ fn a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year(
 }
 
 fn three_billing_cycles_end_completed(suite: &Suite) -> Result<(), Failed> {
-    let merchant = suite.fresh_merchant("Three cycles")?;
-    let clock = clock(&merchant, "2027-03-01T09:00:00Z")?;
-    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
-    let product = plan(&merchant, 1200, "monthly")?;
+    let OnClock {
+        merchant,
+        clock,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Three cycles", "2027-03-01T09:00:00Z", 1200)?;
     let sub = subscribe(
         &merchant,
         &customer,
@@ -342,10 +372,13 @@ fn chrono_free_now() -> i64 {
 fn a_declining_card_goes_past_due_then_unpaid_and_a_manual_retry_recovers(
     suite: &Suite,
 ) -> Result<(), Failed> {
-    let merchant = suite.fresh_merchant("Dunning")?;
-    let clock = clock(&merchant, "2027-05-10T00:00:00Z")?;
-    let (customer, good) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
-    let product = plan(&merchant, 900, "monthly")?;
+    let OnClock {
+        merchant,
+        clock,
+        customer,
+        card: good,
+        product,
+    } = on_clock(suite, "Dunning", "2027-05-10T00:00:00Z", 900)?;
     let sub = subscribe(&merchant, &customer, &good, &product, json!({}))?;
     let id = text(&sub["id"]);
     ensure_eq!(sub["completed_billing_iteration"], json!(1));
@@ -458,10 +491,13 @@ fn a_declining_card_goes_past_due_then_unpaid_and_a_manual_retry_recovers(
 }
 
 fn cancel_at_period_end_bills_nothing_more(suite: &Suite) -> Result<(), Failed> {
-    let merchant = suite.fresh_merchant("Cancel at period end")?;
-    let clock = clock(&merchant, "2027-02-01T00:00:00Z")?;
-    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
-    let product = plan(&merchant, 700, "monthly")?;
+    let OnClock {
+        merchant,
+        clock,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Cancel at period end", "2027-02-01T00:00:00Z", 700)?;
     let id = text(&subscribe(&merchant, &customer, &card, &product, json!({}))?["id"]);
     let canceling = create(
         &merchant,
@@ -494,10 +530,13 @@ fn cancel_at_period_end_bills_nothing_more(suite: &Suite) -> Result<(), Failed> 
 }
 
 fn a_trial_charges_nothing_until_it_ends(suite: &Suite) -> Result<(), Failed> {
-    let merchant = suite.fresh_merchant("Trial")?;
-    let clock = clock(&merchant, "2027-04-01T08:00:00Z")?;
-    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
-    let product = plan(&merchant, 1500, "monthly")?;
+    let OnClock {
+        merchant,
+        clock,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Trial", "2027-04-01T08:00:00Z", 1500)?;
     let sub = subscribe(
         &merchant,
         &customer,
