@@ -59,6 +59,8 @@
     const button = $("pay");
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
+    const busy = (detail) => document.dispatchEvent(new CustomEvent("till:busy", { detail }));
+    busy(true);
     try {
       const response = await fetch(form.action, {
         method: "POST",
@@ -75,6 +77,8 @@
       document.querySelector("main").replaceWith(next.querySelector("main"));
       document.title = next.title;
       takeOver();
+      busy(false);
+      document.dispatchEvent(new CustomEvent("till:page"));
       const alert = document.querySelector("[role=alert]");
       if (alert) alert.scrollIntoView({ block: "center" });
     } catch {

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use till_shared::card::{CardError, check_card};
 use till_shared::catalog::is_plausible_email;
+use till_shared::embed::Frame;
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::money::{Currency, Money};
 use till_shared::params::form_to_json;
@@ -152,22 +153,29 @@ fn locale_of(req: &Request, session: &PageSession) -> Locale {
     Locale::negotiate(session.locale.as_deref(), accept.as_deref())
 }
 
-fn embedded(req: &Request) -> bool {
+/// How the page is shown (inside the overlay or not, its theme), from its query string.
+fn frame_of(req: &Request) -> Frame {
     req.url()
-        .is_ok_and(|u| u.query_pairs().any(|(k, v)| k == "embedded" && v == "1"))
+        .map(|url| {
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            Frame::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        })
+        .unwrap_or_default()
 }
 
 /// `GET /c/{id}`.
 pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+    let frame = frame_of(&req);
     let Some(session) = load(ctx, id).await.ok().flatten() else {
-        return pages::message(
+        return pages::message_in(
+            &frame,
             Locale::negotiate(None, req.headers().get("Accept-Language")?.as_deref()),
             404,
             Text::LinkNotFound,
         );
     };
     let locale = locale_of(&req, &session);
-    if let Some(response) = closed(&session, locale) {
+    if let Some(response) = closed(&session, locale, &frame) {
         return response;
     }
     let entered = Entered {
@@ -183,19 +191,28 @@ pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response>
         ]),
         error: None,
     };
-    form_page(200, &session, locale, &entered, embedded(&req))
+    form_page(200, &session, locale, &entered, &frame)
 }
 
 /// A page instead of the form when the session cannot be paid.
-fn closed(session: &PageSession, locale: Locale) -> Option<worker::Result<Response>> {
+fn closed(
+    session: &PageSession,
+    locale: Locale,
+    frame: &Frame,
+) -> Option<worker::Result<Response>> {
     if session.status == "COMPLETE" {
-        return Some(finished(session, locale));
+        return Some(finished(session, locale, frame));
     }
     if session.status == "EXPIRED" || session.expires_at <= store::now_unix() {
-        return Some(pages::message(locale, 410, Text::SessionExpired));
+        return Some(pages::message_in(&frame, locale, 410, Text::SessionExpired));
     }
     if session.failed_attempts >= MAX_FAILED_ATTEMPTS {
-        return Some(pages::message(locale, 429, Text::TooManyAttempts));
+        return Some(pages::message_in(
+            &frame,
+            locale,
+            429,
+            Text::TooManyAttempts,
+        ));
     }
     None
 }
@@ -209,24 +226,18 @@ fn form_page(
     session: &PageSession,
     locale: Locale,
     entered: &Entered,
-    embedded: bool,
+    frame: &Frame,
 ) -> worker::Result<Response> {
-    let nonce = till_shared::ids::random_base62(22);
-    pages::html_with_script(
-        status,
-        render(session, locale, entered, embedded, &nonce),
-        embedded,
-        Some(&nonce),
-    )
+    let (title, body) = render(session, locale, entered, frame);
+    pages::page(frame, status, locale, &title, &body, None, Some(SCRIPT))
 }
 
 fn render(
     session: &PageSession,
     locale: Locale,
     entered: &Entered,
-    embedded: bool,
-    nonce: &str,
-) -> String {
+    frame: &Frame,
+) -> (String, String) {
     let t = |key| escape(locale.text(key));
     let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
     let mut items = String::new();
@@ -334,8 +345,14 @@ fn render(
         .cancel_url
         .as_ref()
         .map(|url| {
+            // Inside the overlay, cancelling closes it and stays on the merchant's page.
+            let close = if frame.parent.is_some() {
+                " data-close"
+            } else {
+                ""
+            };
             format!(
-                "<p class=\"center\"><a href=\"{}\">{}</a></p>",
+                "<p class=\"center\"><a href=\"{}\"{close}>{}</a></p>",
                 escape(url),
                 t(Text::Cancel)
             )
@@ -346,7 +363,7 @@ fn render(
         "SETUP" => t(Text::SaveCard),
         _ => t(Text::Pay),
     };
-    let suffix = if embedded { "?embedded=1" } else { "" };
+    let suffix = frame.query();
     let action = format!("/c/{}{suffix}", session.id);
     let promotion = if session.allow_promotion_codes == 1
         && session.amount_discount == 0
@@ -375,7 +392,7 @@ fn render(
 <label for=\"cc\">{card_label}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" required>\
 <div class=\"split\"><div><label for=\"exp\">{expiry_label}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
 <div><label for=\"cvc\">{cvc_label}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>\
-<button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form><script nonce=\"{nonce}\">{script}</script>",
+<button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
         merchant = escape(&session.merchant_name),
         messages = escape(
             &json!({
@@ -386,7 +403,6 @@ fn render(
             })
             .to_string()
         ),
-        script = SCRIPT,
         total_label = t(Text::Total),
         csrf = escape(&session.csrf_token),
         email_label = t(Text::Email),
@@ -397,25 +413,21 @@ fn render(
         expiry_label = t(Text::Expiry),
         cvc_label = t(Text::Cvc),
     );
-    pages::layout(
-        locale,
-        &format!("{} · {}", session.merchant_name, total),
-        &body,
-    )
+    (format!("{} · {}", session.merchant_name, total), body)
 }
 
 /// `POST /c/{id}`: checks the form, then reserve → charge → complete or release.
 pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+    let frame = frame_of(&req);
     let Some(session) = load(ctx, id).await.ok().flatten() else {
-        return pages::message(Locale::En, 404, Text::LinkNotFound);
+        return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
     };
     let locale = locale_of(&req, &session);
-    let embed = embedded(&req);
     // A second submit of a completed session goes where the first went; it never charges.
     if session.status == "COMPLETE" {
-        return finished(&session, locale);
+        return finished(&session, locale, &frame);
     }
-    if let Some(response) = closed(&session, locale) {
+    if let Some(response) = closed(&session, locale, &frame) {
         return response;
     }
     let body = req.bytes().await.unwrap_or_default();
@@ -431,7 +443,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
             .to_owned()
     };
     if text("csrf") != session.csrf_token {
-        return pages::message(locale, 403, Text::SessionExpired);
+        return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
     let mut entered = Entered {
         values: form
@@ -443,7 +455,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     };
     let again = |entered: &mut Entered, status: u16, message: &str| {
         entered.error = Some(message.to_owned());
-        form_page(status, &session, locale, entered, embed)
+        form_page(status, &session, locale, entered, &frame)
     };
 
     let email = text("email");
@@ -496,7 +508,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     };
     let client = client_key(&req);
     if address_blocked(ctx, &client).await {
-        return pages::message(locale, 429, Text::TooManyAttempts);
+        return pages::message_in(&frame, locale, 429, Text::TooManyAttempts);
     }
     let today = till_shared::time::month_and_year(store::now_unix());
     let card = match check_card(
@@ -532,12 +544,16 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     let payment = session.payment();
     let token = match completion::reserve(&db, &payment).await {
         Ok(Reserved::Token(token)) => token,
-        Ok(Reserved::Exhausted) => return pages::message(locale, 410, Text::LinkExhausted),
-        Ok(Reserved::Inactive) => return pages::message(locale, 410, Text::LinkInactive),
+        Ok(Reserved::Exhausted) => {
+            return pages::message_in(&frame, locale, 410, Text::LinkExhausted);
+        }
+        Ok(Reserved::Inactive) => {
+            return pages::message_in(&frame, locale, 410, Text::LinkInactive);
+        }
         Ok(Reserved::Busy) => {
             // A concurrent submit holds the session; when it completed, go where it went.
             return match load(ctx, id).await.ok().flatten() {
-                Some(now) if now.status == "COMPLETE" => finished(&now, locale),
+                Some(now) if now.status == "COMPLETE" => finished(&now, locale, &frame),
                 _ => again(&mut entered, 409, locale.text(Text::ProcessingError)),
             };
         }
@@ -580,6 +596,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
                 &shopper,
                 card_facts(&processor_token),
                 locale,
+                &frame,
             )
             .await
             {
@@ -599,7 +616,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
                 _ => Text::CardDeclined,
             };
             if session.failed_attempts + 1 >= MAX_FAILED_ATTEMPTS {
-                return pages::message(locale, 429, Text::TooManyAttempts);
+                return pages::message_in(&frame, locale, 429, Text::TooManyAttempts);
             }
             again(&mut entered, 402, locale.text(key))
         }
@@ -619,7 +636,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
                 let _ = completion::release(&db, &payment, &token, None).await;
                 return again(&mut entered, 500, locale.text(Text::ProcessingError));
             }
-            challenge_page(&session, locale, embed)
+            challenge_page(&session, locale, &frame)
         }
     }
 }
@@ -643,6 +660,7 @@ async fn complete_payment(
     shopper: &Shopper,
     card: Value,
     locale: Locale,
+    frame: &Frame,
 ) -> Option<worker::Result<Response>> {
     let done = Completed {
         email: &shopper.email,
@@ -675,8 +693,8 @@ async fn complete_payment(
     }
     crate::webhooks::send_soon(ctx);
     Some(match load(ctx, &session.id).await.ok().flatten() {
-        Some(now) => finished(&now, locale),
-        None => pages::message(locale, 200, Text::PaymentComplete),
+        Some(now) => finished(&now, locale, frame),
+        None => finished(session, locale, frame),
     })
 }
 
@@ -730,13 +748,9 @@ fn event_data(session: &PageSession, email: &str) -> Value {
 fn challenge_page(
     session: &PageSession,
     locale: Locale,
-    embedded: bool,
+    frame: &Frame,
 ) -> worker::Result<Response> {
-    let action = format!(
-        "/c/{}/challenge{}",
-        session.id,
-        if embedded { "?embedded=1" } else { "" }
-    );
+    let action = format!("/c/{}/challenge{}", session.id, frame.query());
     let body = format!(
         "<div class=\"card center\"><h1>{title}</h1><p class=\"tot\">{total}</p>\
 <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
@@ -748,31 +762,29 @@ fn challenge_page(
         complete = escape(locale.text(Text::ChallengeComplete)),
         fail = escape(locale.text(Text::ChallengeFail)),
     );
-    pages::html(
-        200,
-        pages::layout(locale, locale.text(Text::ChallengeTitle), &body),
-        embedded,
-    )
+    let title = locale.text(Text::ChallengeTitle);
+    pages::page(frame, 200, locale, title, &body, None, None)
 }
 
 /// `POST /c/{id}/challenge`: the shopper's answer to the sandbox 3-D Secure page.
 pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+    let frame = frame_of(&req);
     let Some(session) = load(ctx, id).await.ok().flatten() else {
-        return pages::message(Locale::En, 404, Text::LinkNotFound);
+        return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
     };
     let locale = locale_of(&req, &session);
     if session.status == "COMPLETE" {
-        return finished(&session, locale);
+        return finished(&session, locale, &frame);
     }
     let body = req.bytes().await.unwrap_or_default();
     let form = form_to_json(&body).unwrap_or_default();
     let held: Value = store::parse_json(session.pending_payment.as_deref());
     let token = held["reservation"].as_str().unwrap_or_default().to_owned();
     if form["csrf"].as_str() != Some(session.csrf_token.as_str()) || token.is_empty() {
-        return pages::message(locale, 403, Text::SessionExpired);
+        return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
     let Ok(db) = store::db(ctx) else {
-        return pages::message(locale, 500, Text::ProcessingError);
+        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
     };
     let payment = session.payment();
     if form["outcome"].as_str() != Some("complete") {
@@ -787,10 +799,10 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
             ]),
             error: Some(locale.text(Text::CardDeclined).to_owned()),
         };
-        if let Some(response) = closed(&reloaded, locale) {
+        if let Some(response) = closed(&reloaded, locale, &frame) {
             return response;
         }
-        return form_page(402, &reloaded, locale, &entered, embedded(&req));
+        return form_page(402, &reloaded, locale, &entered, &frame);
     }
     let shopper = Shopper {
         email: held["email"].as_str().unwrap_or_default().to_owned(),
@@ -805,20 +817,20 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
         "brand": held["brand"], "last4": held["last4"], "exp_month": held["exp_month"],
         "exp_year": held["exp_year"], "token": held["token"],
     });
-    complete_payment(ctx, &db, &session, &token, &shopper, card, locale)
+    complete_payment(ctx, &db, &session, &token, &shopper, card, locale, &frame)
         .await
-        .unwrap_or_else(|| pages::message(locale, 500, Text::ProcessingError))
+        .unwrap_or_else(|| pages::message_in(&frame, locale, 500, Text::ProcessingError))
 }
 
 /// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
 /// session allows codes), then shows the page again with the new total.
 pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+    let frame = frame_of(&req);
     let Some(session) = load(ctx, id).await.ok().flatten() else {
-        return pages::message(Locale::En, 404, Text::LinkNotFound);
+        return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
     };
     let locale = locale_of(&req, &session);
-    let embed = embedded(&req);
-    if let Some(response) = closed(&session, locale) {
+    if let Some(response) = closed(&session, locale, &frame) {
         return response;
     }
     let body = req.bytes().await.unwrap_or_default();
@@ -826,7 +838,7 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
     if form["csrf"].as_str() != Some(session.csrf_token.as_str())
         || session.allow_promotion_codes != 1
     {
-        return pages::message(locale, 403, Text::SessionExpired);
+        return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
     let code = form["code"].as_str().unwrap_or_default().trim().to_owned();
     let refuse = |code: &str| {
@@ -834,7 +846,7 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
             values: Map::from_iter([("code".to_owned(), json!(code))]),
             error: Some(locale.text(Text::InvalidPromotion).to_owned()),
         };
-        form_page(422, &session, locale, &entered, embed)
+        form_page(422, &session, locale, &entered, &frame)
     };
     let Ok(Some(promotion)) =
         find_by_code(ctx, &session.account_id, &session.environment, &code).await
@@ -865,7 +877,7 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
         _ => return refuse(&code),
     };
     let Ok(db) = store::db(ctx) else {
-        return pages::message(locale, 500, Text::ProcessingError);
+        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
     };
     // Only while no payment is in flight: the amount a reservation charges never changes.
     let statement = db
@@ -876,26 +888,29 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
         .bind(&[session.id.js(), promotion.code.js(), discount.js()])?;
     statement.run().await?;
     let response = Response::empty()?.with_status(303);
-    response.headers().set(
-        "Location",
-        &format!(
-            "/c/{}{}",
-            session.id,
-            if embed { "?embedded=1" } else { "" }
-        ),
-    )?;
+    response
+        .headers()
+        .set("Location", &format!("/c/{}{}", session.id, frame.query()))?;
     Ok(response)
 }
 
 /// Where a completed session sends the shopper: 303 to the success URL with the session id
 /// filled in, or the hosted confirmation (with the merchant's message, if any).
-fn finished(session: &PageSession, locale: Locale) -> worker::Result<Response> {
+///
+/// Inside the overlay the confirmation is always shown in the frame and reported to the
+/// merchant page as `success` with the session id and the success URL (if any): the page
+/// decides whether to go there (the merchant's site may refuse to be framed).
+fn finished(session: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
     let after: Value = store::parse_json(session.after_completion.as_deref());
     let hosted = after["type"] == "hosted_confirmation";
-    if let Some(url) = session.success_url.as_ref().filter(|_| !hosted) {
-        let location = url.replace("{CHECKOUT_SESSION_ID}", &session.id);
+    let success_url = session
+        .success_url
+        .as_ref()
+        .filter(|_| !hosted)
+        .map(|url| url.replace("{CHECKOUT_SESSION_ID}", &session.id));
+    if let Some(location) = success_url.as_ref().filter(|_| frame.parent.is_none()) {
         let response = Response::empty()?.with_status(303);
-        response.headers().set("Location", &location)?;
+        response.headers().set("Location", location)?;
         response.headers().set("Cache-Control", "no-store")?;
         return Ok(response);
     }
@@ -908,9 +923,7 @@ fn finished(session: &PageSession, locale: Locale) -> worker::Result<Response> {
         escape(custom),
         session.money(session.amount_total)
     );
-    pages::html(
-        200,
-        pages::layout(locale, locale.text(Text::PaymentComplete), &body),
-        false,
-    )
+    let say = json!({"type": "success", "session_id": session.id, "url": success_url});
+    let title = locale.text(Text::PaymentComplete);
+    pages::page(frame, 200, locale, title, &body, Some(&say), None)
 }

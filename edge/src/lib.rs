@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod billing;
+mod buy;
 mod call;
 mod checkout_page;
 mod checkout_sessions;

@@ -1,6 +1,8 @@
 //! Server-rendered HTML for shoppers: one layout with inline CSS (no third-party
 //! resources), escaping, and the security headers every page carries.
 
+use serde_json::{Value, json};
+use till_shared::embed::{Frame, Theme};
 use till_shared::locale::{Locale, Text};
 use worker::Response;
 
@@ -35,40 +37,126 @@ padding:14px;cursor:pointer}button.sec{background:#e2e8f0;color:#0f172a;margin-t
 .fe{color:#b91c1c;font-size:13px;margin:4px 0 0}[aria-invalid=true]{border-color:#dc2626}button[disabled]{opacity:.7}.note{color:#475569;font-size:14px}\
 a{color:#4f46e5}.center{text-align:center}";
 
+/// Colours for the dark scheme, laid over [`CSS`].
+const DARK: &str = ":root{color-scheme:dark}body{color:#e2e8f0;background:#0b1120}.card{background:#111827;border-color:#334155}\
+input,select{background:#0b1120;color:#e2e8f0;border-color:#475569}.tot{border-color:#334155}.note{color:#94a3b8}\
+button.sec{background:#334155;color:#e2e8f0}a{color:#a5b4fc}.test{background:#422006;color:#fde68a}\
+.err{background:#450a0a;color:#fecaca}.fe{color:#fca5a5}";
+
+/// Talks to the merchant page that framed this one (see [`Frame`]).
+const EMBED_SCRIPT: &str = include_str!("embed.js");
+
 /// A whole page: `<title>`, heading block and body, in the shopper's language.
 pub fn layout(locale: Locale, title: &str, body: &str) -> String {
+    layout_in(&Frame::default(), locale, title, body, None, None)
+}
+
+/// A whole page shown in `frame`: its theme, the origin it reports to, what it says to
+/// that origin once greeted (`say`), and an inline script allowed by `nonce`.
+fn layout_in(
+    frame: &Frame,
+    locale: Locale,
+    title: &str,
+    body: &str,
+    say: Option<&Value>,
+    script: Option<(&str, &str)>,
+) -> String {
+    let theme = match frame.theme {
+        Theme::Light => String::new(),
+        Theme::Dark => DARK.to_owned(),
+        Theme::Auto => format!("@media (prefers-color-scheme:dark){{{DARK}}}"),
+    };
+    let parent = frame
+        .parent
+        .as_ref()
+        .map(|p| format!(" data-parent=\"{}\"", escape(p)))
+        .unwrap_or_default();
+    let say = say
+        .map(|s| format!(" data-say=\"{}\"", escape(&s.to_string())))
+        .unwrap_or_default();
+    let script = script
+        .map(|(nonce, code)| format!("<script nonce=\"{nonce}\">{code}</script>"))
+        .unwrap_or_default();
     format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{}\" data-theme=\"{}\"{parent}><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" content=\"noindex\">\
-<title>{}</title><style>{CSS}</style></head><body><main>{body}</main></body></html>",
+<title>{}</title><style>{CSS}{theme}</style></head><body><main{say}>{body}</main>{script}</body></html>",
         locale.tag(),
+        frame.theme.as_str(),
         escape(title)
     )
 }
 
+/// A shopper page as a response: laid out in `frame`, with `script` (and, inside the
+/// overlay, the script that talks to the merchant page) allowed by a fresh nonce.
+pub fn page(
+    frame: &Frame,
+    status: u16,
+    locale: Locale,
+    title: &str,
+    body: &str,
+    say: Option<&Value>,
+    script: Option<&str>,
+) -> worker::Result<Response> {
+    let code = match (script, frame.parent.is_some()) {
+        (Some(script), true) => Some(format!("{EMBED_SCRIPT}{script}")),
+        (Some(script), false) => Some(script.to_owned()),
+        (None, true) => Some(EMBED_SCRIPT.to_owned()),
+        (None, false) => None,
+    };
+    let nonce = code.as_ref().map(|_| till_shared::ids::random_base62(22));
+    let page = layout_in(
+        frame,
+        locale,
+        title,
+        body,
+        say,
+        nonce.as_deref().zip(code.as_deref()),
+    );
+    respond(status, page, frame, nonce.as_deref())
+}
+
+/// The `code` a page inside the overlay reports with its `error` message.
+pub fn error_code(text: Text) -> &'static str {
+    match text {
+        Text::LinkNotFound => "link_not_found",
+        Text::LinkInactive => "link_inactive",
+        Text::LinkExhausted => "sold_out",
+        Text::SessionExpired => "session_expired",
+        Text::TooManyAttempts => "too_many_attempts",
+        _ => "processing_error",
+    }
+}
+
 /// A page that only says something (a link that is inactive, a checkout that expired).
 pub fn message(locale: Locale, status: u16, text: Text) -> worker::Result<Response> {
+    message_in(&Frame::default(), locale, status, text)
+}
+
+/// The same in `frame`; inside the overlay it also reports an `error` to the merchant page.
+pub fn message_in(
+    frame: &Frame,
+    locale: Locale,
+    status: u16,
+    text: Text,
+) -> worker::Result<Response> {
     let words = locale.text(text);
     let body = format!("<div class=\"card center\"><p>{}</p></div>", escape(words));
-    html(status, layout(locale, words, &body), false)
+    let say = json!({"type": "error", "code": error_code(text), "message": words});
+    page(frame, status, locale, words, &body, Some(&say), None)
 }
 
 /// An HTML response with the headers every shopper page carries: no caching, no referrer,
-/// a strict CSP (inline styles only, no scripts), and framing only when `embeddable`.
-pub fn html(status: u16, page: String, embeddable: bool) -> worker::Result<Response> {
-    html_with_script(status, page, embeddable, None)
-}
-
-/// The same, allowing the inline scripts that carry `nonce` (and fetches to this origin).
-pub fn html_with_script(
+/// a strict CSP (inline styles; scripts only with `nonce`, fetches only to this origin),
+/// and framing only as `frame` allows.
+pub fn respond(
     status: u16,
     page: String,
-    embeddable: bool,
+    frame: &Frame,
     nonce: Option<&str>,
 ) -> worker::Result<Response> {
     let response = Response::from_html(page)?.with_status(status);
     let headers = response.headers();
-    let frames = if embeddable { "*" } else { "'none'" };
     let scripts = nonce.map_or(String::new(), |n| {
         format!("script-src 'nonce-{n}'; connect-src 'self'; ")
     });
@@ -76,7 +164,8 @@ pub fn html_with_script(
         "Content-Security-Policy",
         &format!(
             "default-src 'none'; {scripts}style-src 'unsafe-inline'; img-src 'self' https: data:; \
-             form-action 'self' https: http://localhost:* http://127.0.0.1:*; base-uri 'none'; frame-ancestors {frames}"
+             form-action 'self' https: http://localhost:* http://127.0.0.1:*; base-uri 'none'; frame-ancestors {}",
+            frame.ancestors()
         ),
     )?;
     headers.set("Cache-Control", "no-store")?;

@@ -12,8 +12,8 @@ use crate::error::{ApiError, ApiResult, Dialect};
 use crate::idempotency::{self, Claim};
 use crate::reply::Reply;
 use crate::{
-    accounts, auth, checkout_page, checkout_sessions, customers, events, health, omise, openapi,
-    pages, payment_links, payment_methods, prices, products, promotion_codes, shortlinks,
+    accounts, auth, buy, checkout_page, checkout_sessions, customers, events, health, omise,
+    openapi, pages, payment_links, payment_methods, prices, products, promotion_codes, shortlinks,
     subscriptions, test_clocks, test_hooks, webhooks,
 };
 
@@ -66,6 +66,12 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 till_shared::locale::Text::LinkNotFound,
             ),
         };
+    }
+    if let Some(product) = path.strip_prefix("/b/")
+        && method == "GET"
+        && !product.contains('/')
+    {
+        return buy::visit(req, &ctx, product).await;
     }
     if matches!(method.as_str(), "GET" | "HEAD")
         && let Some(code) = shortlinks::short_code(&path)

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 use till_shared::catalog::{LOCALES, is_plausible_email};
+use till_shared::embed::Frame;
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::money::{Currency, Money};
@@ -155,10 +156,11 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
     };
     let accept = req.headers().get("Accept-Language")?;
     let locale = Locale::negotiate(param("locale").as_deref(), accept.as_deref());
+    let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
     let link = match snapshot(ctx, code.as_str()).await {
         Ok(Some(link)) => link,
-        Ok(None) => return pages::message(locale, 404, Text::LinkNotFound),
+        Ok(None) => return pages::message_in(&frame, locale, 404, Text::LinkNotFound),
         Err(error) => {
             return error
                 .into_reply(crate::error::Dialect::Till)
@@ -170,7 +172,7 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
     }
     count_view(ctx, &link.id);
     if let Some((status, text)) = unavailable(&link) {
-        return pages::message(locale, status, text);
+        return pages::message_in(&frame, locale, status, text);
     }
     match open_session(ctx, &link, &param, &query).await {
         Ok(Some(session_id)) => {
@@ -178,7 +180,11 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
             let headers = response.headers();
             headers.set(
                 "Location",
-                &format!("{}/c/{session_id}", url.origin().ascii_serialization()),
+                &format!(
+                    "{}/c/{session_id}{}",
+                    url.origin().ascii_serialization(),
+                    frame.query()
+                ),
             )?;
             headers.set("X-Robots-Tag", "noindex")?;
             headers.set("Cache-Control", "no-store")?;
@@ -193,7 +199,7 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
                 .as_ref()
                 .and_then(unavailable)
                 .unwrap_or((410, Text::LinkInactive));
-            pages::message(locale, status, text)
+            pages::message_in(&frame, locale, status, text)
         }
         Err(error) => error
             .into_reply(crate::error::Dialect::Till)
@@ -332,7 +338,7 @@ fn preview(link: &LinkRow, locale: Locale, head: bool) -> worker::Result<Respons
         ),
         1,
     );
-    let response = pages::html(200, page, false)?;
+    let response = pages::respond(200, page, &Frame::default(), None)?;
     if head {
         let headers = response.headers().clone();
         return Ok(Response::empty()?.with_headers(headers));
