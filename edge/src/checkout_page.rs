@@ -204,15 +204,10 @@ fn closed(
         return Some(finished(session, locale, frame));
     }
     if session.status == "EXPIRED" || session.expires_at <= store::now_unix() {
-        return Some(pages::message_in(&frame, locale, 410, Text::SessionExpired));
+        return Some(pages::message_in(frame, locale, 410, Text::SessionExpired));
     }
     if session.failed_attempts >= MAX_FAILED_ATTEMPTS {
-        return Some(pages::message_in(
-            &frame,
-            locale,
-            429,
-            Text::TooManyAttempts,
-        ));
+        return Some(pages::message_in(frame, locale, 429, Text::TooManyAttempts));
     }
     None
 }
@@ -590,7 +585,6 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
             };
             match complete_payment(
                 ctx,
-                &db,
                 &session,
                 &token,
                 &shopper,
@@ -654,7 +648,6 @@ struct Shopper {
 /// given back.
 async fn complete_payment(
     ctx: &Ctx,
-    db: &worker::D1Database,
     session: &PageSession,
     token: &str,
     shopper: &Shopper,
@@ -684,11 +677,12 @@ async fn complete_payment(
             .flatten(),
     };
     let payment = session.payment();
-    if completion::complete(db, &payment, token, &done)
+    let db = store::db(ctx).ok()?;
+    if completion::complete(&db, &payment, token, &done)
         .await
         .is_err()
     {
-        let _ = completion::release(db, &payment, token, None).await;
+        let _ = completion::release(&db, &payment, token, None).await;
         return None;
     }
     crate::webhooks::send_soon(ctx);
@@ -817,7 +811,7 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
         "brand": held["brand"], "last4": held["last4"], "exp_month": held["exp_month"],
         "exp_year": held["exp_year"], "token": held["token"],
     });
-    complete_payment(ctx, &db, &session, &token, &shopper, card, locale, &frame)
+    complete_payment(ctx, &session, &token, &shopper, card, locale, &frame)
         .await
         .unwrap_or_else(|| pages::message_in(&frame, locale, 500, Text::ProcessingError))
 }

@@ -1,11 +1,14 @@
 //! The buy button: its state as a plain struct (tested on the host), its view as a small
-//! component, and mounting into a shadow root.
+//! component, and mounting into a shadow root (a fresh one, or the one the loader painted).
 
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Element, HtmlElement, ShadowRootInit, ShadowRootMode};
+use web_sys::{Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
-/// Where a button is in its life: idle, or opening checkout after a click.
+use crate::config::Config;
+use crate::overlay;
+
+/// Where a button is in its life: idle, or with its checkout open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ButtonState {
     Idle,
@@ -13,8 +16,8 @@ pub enum ButtonState {
 }
 
 impl ButtonState {
-    /// A click starts opening checkout; clicks while opening are ignored, so a double click
-    /// never opens two checkouts.
+    /// A click starts opening checkout; clicks while it is open are ignored, so a double
+    /// click never opens two checkouts.
     pub fn click(self) -> (ButtonState, bool) {
         match self {
             ButtonState::Idle => (ButtonState::Opening, true),
@@ -23,35 +26,36 @@ impl ButtonState {
     }
 }
 
-/// Styles scoped to the shadow root. `all: initial` stops inherited host-page properties.
-const STYLE: &str = ":host{all:initial;display:inline-block}\
-button{all:initial;box-sizing:border-box;cursor:pointer;font:600 16px/1.2 system-ui,sans-serif;\
-color:#fff;background:#4f46e5;border-radius:8px;padding:12px 20px;min-height:44px}\
-button:focus-visible{outline:3px solid #a5b4fc;outline-offset:2px}\
-button[aria-busy=true]{opacity:.7;cursor:progress}";
+/// The button's styles, shared with the loader (which paints the same button before the
+/// WebAssembly arrives, so the handover does not move a pixel). `:host` resets every
+/// inherited property with `all: initial`; themes and floating are host attributes.
+pub const STYLE: &str = include_str!("button.css");
 
-/// A buy button that navigates to `href` when clicked.
+/// The look of a button whose checkout is open (only the component has that state).
+const BUSY_STYLE: &str = "button[aria-busy=true]{opacity:.7;cursor:progress}";
+
+/// A buy button that opens checkout for `config` in the overlay.
 ///
-/// - `label`: the text shoppers see.
-/// - `href`: the payment link or checkout URL it opens.
+/// - `config`: where checkout starts, the label, and the theme.
+/// - `host`: the element the `till:*` events are also dispatched on.
 #[component]
-pub fn BuyButton(label: String, href: String) -> impl IntoView {
+pub fn BuyButton(config: Config, host: Element) -> impl IntoView {
     let (state, set_state) = signal(ButtonState::Idle);
+    let label = config.label.clone();
     let on_click = move |_| {
         let (next, open) = state.get_untracked().click();
         set_state.set(next);
-        if open
-            && !href.is_empty()
-            && let Some(window) = web_sys::window()
-        {
-            let _ = window.location().assign(&href);
+        if open {
+            let done = move || set_state.set(ButtonState::Idle);
+            overlay::open(config.clone(), Some(host.clone()), Box::new(done));
         }
     };
     view! {
-        <style>{STYLE}</style>
+        <style>{BUSY_STYLE}</style>
         <button
             type="button"
             part="button"
+            aria-haspopup="dialog"
             aria-busy=move || (state.get() == ButtonState::Opening).to_string()
             on:click=on_click
         >
@@ -60,14 +64,56 @@ pub fn BuyButton(label: String, href: String) -> impl IntoView {
     }
 }
 
-/// Attaches an open shadow root to `host` and mounts a [`BuyButton`] in it.
-pub fn mount_buy_button(host: &Element, label: String, href: String) -> Result<(), JsValue> {
-    let init = ShadowRootInit::new(ShadowRootMode::Open);
-    let root = host.attach_shadow(&init)?;
+/// Puts `config`'s theme, colour and floating side on the host, where the styles read them.
+fn decorate(host: &Element, config: &Config) -> Result<(), JsValue> {
+    host.set_attribute("theme", config.theme.as_str())?;
+    if let Some(side) = &config.float {
+        host.set_attribute("float", side)?;
+    }
+    if let (Some(color), Some(host)) = (&config.color, host.dyn_ref::<HtmlElement>()) {
+        host.style().set_property("--till-color", color)?;
+    }
+    Ok(())
+}
+
+fn mount_in(root: ShadowRoot, config: Config, host: Element) {
     // Leptos mounts into an `HtmlElement`; a shadow root takes children the same way.
     let parent: HtmlElement = root.unchecked_into();
-    leptos::mount::mount_to(parent, move || view! { <BuyButton label href /> }).forget();
+    leptos::mount::mount_to(parent, move || view! { <BuyButton config host /> }).forget();
+}
+
+/// Attaches an open shadow root to `host` and mounts a [`BuyButton`] with its styles in it.
+pub fn mount_buy_button(host: &Element, config: Config) -> Result<(), JsValue> {
+    decorate(host, &config)?;
+    let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
+    let style = host
+        .owner_document()
+        .unwrap_or_else(page_document)
+        .create_element("style")?;
+    style.set_text_content(Some(STYLE));
+    root.append_child(&style)?;
+    mount_in(root, config, host.clone());
     Ok(())
+}
+
+/// Takes over a button the loader painted in `host`'s shadow root: the loader's `<button>`
+/// is replaced by the component's, styled by the `<style>` already there.
+pub fn adopt(host: &Element, config: Config) -> Result<(), JsValue> {
+    let Some(root) = host.shadow_root() else {
+        return mount_buy_button(host, config);
+    };
+    decorate(host, &config)?;
+    if let Some(painted) = root.query_selector("button")? {
+        painted.remove();
+    }
+    mount_in(root, config, host.clone());
+    Ok(())
+}
+
+fn page_document() -> web_sys::Document {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document")
 }
 
 #[cfg(test)]

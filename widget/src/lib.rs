@@ -1,37 +1,36 @@
-//! Till's buy button, as Leptos components compiled to WebAssembly.
+//! Till's buy button and checkout overlay, as Leptos components compiled to WebAssembly.
 //!
-//! Each button lives in an open shadow root of its host element, so the host page's CSS
-//! cannot restyle it (the root resets inherited properties with `all: initial`).
+//! The loader (`loader/till.js`, served as `/till.js`) paints each button at once in an open
+//! shadow root and imports this module lazily; it then calls [`adopt`] for each painted
+//! button and [`open`] / [`close`] for `Till.open()` / `Till.close()` and upgraded links.
 
 mod button;
+mod config;
+mod overlay;
 
-pub use button::{ButtonState, BuyButton, mount_buy_button};
+pub use button::{ButtonState, BuyButton, STYLE, adopt as adopt_button, mount_buy_button};
+pub use config::{Config, Theme, origin_of};
+pub use overlay::{Message, OverlayState, Phase, READY_TIMEOUT_MS, is_open, request_close};
 
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-/// Mounts a buy button into every element marked `data-till-button` on the page, taking
-/// its label from `data-label` and its target from `data-href`. Returns how many it mounted.
-#[wasm_bindgen(js_name = mountAll)]
-pub fn mount_all() -> Result<u32, JsValue> {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| JsValue::from_str("no document"))?;
-    let hosts = document.query_selector_all("[data-till-button]")?;
-    let mut mounted = 0;
-    for index in 0..hosts.length() {
-        let Some(host) = hosts.item(index).and_then(|n| n.dyn_into::<Element>().ok()) else {
-            continue;
-        };
-        if host.shadow_root().is_some() {
-            continue;
-        }
-        let label = host
-            .get_attribute("data-label")
-            .unwrap_or_else(|| "Buy now".to_owned());
-        let href = host.get_attribute("data-href").unwrap_or_default();
-        mount_buy_button(&host, label, href)?;
-        mounted += 1;
-    }
-    Ok(mounted)
+/// Takes over the button the loader painted in `host` (or mounts one), configured by
+/// `config` (`{url, origin, text, theme, color, float, successUrl, fallback}`).
+#[wasm_bindgen]
+pub fn adopt(host: Element, config: JsValue) -> Result<(), JsValue> {
+    button::adopt(&host, Config::from_js(&config)?)
+}
+
+/// Opens checkout in the overlay; `element` (a link, a button host) also gets the events.
+#[wasm_bindgen]
+pub fn open(config: JsValue, element: Option<Element>) -> Result<(), JsValue> {
+    overlay::open(Config::from_js(&config)?, element, Box::new(|| {}));
+    Ok(())
+}
+
+/// Closes the overlay unless a payment is being confirmed; true when it closed.
+#[wasm_bindgen]
+pub fn close() -> bool {
+    overlay::request_close()
 }

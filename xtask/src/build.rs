@@ -26,7 +26,52 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
+/// The loader (`widget/loader/till.js`, with the button styles of `widget/src/button.css`
+/// inlined) minified into `www/till.js`, and its type declarations beside it.
+pub fn loader(tools: &Tools) -> Result<()> {
+    let root = workspace_root();
+    let source = root.join("widget/loader/till.js");
+    let css = root.join("widget/src/button.css");
+    let output = root.join("www/till.js");
+    let fresh = [&source, &css, &root.join("widget/loader/till.d.ts")]
+        .iter()
+        .all(|input| matches!((modified(input), modified(&output)), (Some(i), Some(o)) if i <= o));
+    if fresh {
+        satisfied("Loader build (www/till.js is newer than its sources)");
+        return Ok(());
+    }
+    step("Building the loader (www/till.js, minified)", || {
+        let read =
+            |path: &Path| fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
+        let styles: String = read(&css)?.lines().collect();
+        let script = read(&source)?;
+        if !script.contains("BUTTON_CSS") {
+            return Err("widget/loader/till.js has no BUTTON_CSS placeholder".into());
+        }
+        let quoted = serde_json::to_string(&styles).map_err(|e| e.to_string())?;
+        let staged = root.join("target/till.js");
+        fs::create_dir_all(root.join("target")).map_err(|e| e.to_string())?;
+        fs::write(&staged, script.replace("BUTTON_CSS", &quoted)).map_err(|e| e.to_string())?;
+        run(Command::new(&tools.esbuild)
+            .arg(&staged)
+            .args([
+                "--minify",
+                "--target=es2022",
+                "--charset=utf8",
+                "--log-level=warning",
+            ])
+            .arg(format!("--outfile={}", output.display())))?;
+        fs::copy(
+            root.join("widget/loader/till.d.ts"),
+            root.join("www/till.d.ts"),
+        )
+        .map(|_| ())
+        .map_err(|e| format!("till.d.ts: {e}"))
+    })
+}
+
 pub fn widget(tools: &Tools) -> Result<()> {
+    loader(tools)?;
     let root = workspace_root();
     let output = root.join("www/pkg/till_widget_bg.wasm");
     if up_to_date(&output, &["widget", "shared"]) {

@@ -1,0 +1,126 @@
+//! What a button or `Till.open` asks for, as the loader hands it over: a plain JS object
+//! read field by field (no serde: it would cost more bytes than it saves here).
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The colour scheme of the button, the overlay and the checkout page in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Theme {
+    #[default]
+    Light,
+    Dark,
+    Auto,
+}
+
+impl Theme {
+    pub fn parse(value: &str) -> Theme {
+        match value {
+            "dark" => Theme::Dark,
+            "auto" => Theme::Auto,
+            _ => Theme::Light,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::Auto => "auto",
+        }
+    }
+}
+
+/// One checkout to open.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where checkout starts (a payment link or `/b/{product}?key=…`, with prefills); the
+    /// overlay adds `embedded=1&origin=…` to it.
+    pub url: String,
+    /// The origin of `url`: the only origin whose messages the overlay accepts.
+    pub origin: String,
+    pub label: String,
+    pub theme: Theme,
+    /// A CSS colour for the button.
+    pub color: Option<String>,
+    /// `left` or `right`: a floating button in that corner.
+    pub float: Option<String>,
+    /// Where to go after a successful payment, instead of the link's own success URL;
+    /// `{CHECKOUT_SESSION_ID}` is filled in.
+    pub success_url: Option<String>,
+    /// The loader's fallback (navigate to `url`, with CSP hints in the console), called with
+    /// the reason when the overlay cannot open.
+    pub fallback: Option<Function>,
+}
+
+fn text(object: &JsValue, name: &str) -> Option<String> {
+    Reflect::get(object, &JsValue::from_str(name))
+        .ok()?
+        .as_string()
+        .filter(|s| !s.is_empty())
+}
+
+impl Config {
+    /// Reads `{url, origin, text, theme, color, float, successUrl, fallback}`; `url` is required.
+    pub fn from_js(object: &JsValue) -> Result<Config, JsValue> {
+        let url = text(object, "url").ok_or_else(|| JsValue::from_str("Till: no checkout url"))?;
+        Ok(Config {
+            origin: text(object, "origin").unwrap_or_else(|| origin_of(&url)),
+            url,
+            label: text(object, "text").unwrap_or_else(|| "Buy now".to_owned()),
+            theme: Theme::parse(&text(object, "theme").unwrap_or_default()),
+            color: text(object, "color"),
+            float: text(object, "float").filter(|s| s == "left" || s == "right"),
+            success_url: text(object, "successUrl"),
+            fallback: Reflect::get(object, &JsValue::from_str("fallback"))
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok()),
+        })
+    }
+
+    /// The iframe's address: `url` shown in the overlay, reporting to `parent`.
+    pub fn frame_url(&self, parent: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}embedded=1&origin={}",
+            self.url,
+            String::from(js_sys::encode_uri_component(parent))
+        )
+    }
+}
+
+/// `https://till.example` of `https://till.example/l/abc?x=1`.
+pub fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    url[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn the_origin_of_a_checkout_url_is_its_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://till.example:8443/l/abc?x=1"),
+            "https://till.example:8443"
+        );
+        assert_eq!(origin_of("http://localhost:8787"), "http://localhost:8787");
+        assert_eq!(origin_of("https://till.example?x"), "https://till.example");
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn unknown_themes_are_light() {
+        assert_eq!(Theme::parse("dark"), Theme::Dark);
+        assert_eq!(Theme::parse("auto").as_str(), "auto");
+        assert_eq!(Theme::parse("purple"), Theme::Light);
+    }
+}
