@@ -23,6 +23,8 @@
   // checkout.js: a payment is being confirmed (the overlay must not close), or it is over.
   document.addEventListener("till:busy", (event) => post({ type: "busy", busy: event.detail }));
   document.addEventListener("till:page", say);
+  // Escape inside the frame reaches this document, not the merchant's dialog: ask it to close.
+  document.addEventListener("keydown", (event) => event.key === "Escape" && post({ type: "close" }));
   document.addEventListener("click", (event) => {
     if (!event.target.closest("a[data-close]")) return;
     event.preventDefault();

@@ -35,7 +35,7 @@ button{width:100%;margin-top:20px;font-family:inherit;font-weight:600;font-size:
 padding:14px;cursor:pointer}button.sec{background:#e2e8f0;color:#0f172a;margin-top:8px;font-size:15px}\
 .err{background:#fee2e2;color:#991b1b;border-radius:8px;padding:10px 12px}\
 .fe{color:#b91c1c;font-size:13px;margin:4px 0 0}[aria-invalid=true]{border-color:#dc2626}button[disabled]{opacity:.7}.note{color:#475569;font-size:14px}\
-a{color:#4f46e5}.center{text-align:center}";
+a{color:#4f46e5}.center{text-align:center}@media (max-width:400px){main{padding:16px 8px}.card{padding:16px 14px}}";
 
 /// Colours for the dark scheme, laid over [`CSS`].
 const DARK: &str = ":root{color-scheme:dark}body{color:#e2e8f0;background:#0b1120}.card{background:#111827;border-color:#334155}\

@@ -2,7 +2,8 @@
 //! component, and mounting into a shadow root (a fresh one, or the one the loader painted).
 
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
 use crate::config::Config;
@@ -96,17 +97,47 @@ pub fn mount_buy_button(host: &Element, config: Config) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Takes over a button the loader painted in `host`'s shadow root: the loader's `<button>`
-/// is replaced by the component's, styled by the `<style>` already there.
+/// Takes over a button the loader painted in `host`'s shadow root. The painted `<button>`
+/// stays (replacing it would move focus, a press in progress and the layout); its click
+/// now opens the overlay here, with the same busy state as [`BuyButton`].
 pub fn adopt(host: &Element, config: Config) -> Result<(), JsValue> {
-    let Some(root) = host.shadow_root() else {
+    let painted = match host.shadow_root() {
+        Some(root) => root.query_selector("button")?.map(|b| (root, b)),
+        None => None,
+    };
+    let Some((root, button)) = painted else {
         return mount_buy_button(host, config);
     };
-    decorate(host, &config)?;
-    if let Some(painted) = root.query_selector("button")? {
-        painted.remove();
+    if button.has_attribute("aria-haspopup") {
+        return Ok(()); // adopted already
     }
-    mount_in(root, config, host.clone());
+    decorate(host, &config)?;
+    let busy = page_document().create_element("style")?;
+    busy.set_text_content(Some(BUSY_STYLE));
+    root.append_child(&busy)?;
+    button.set_attribute("aria-haspopup", "dialog")?;
+    button.set_attribute("aria-busy", "false")?;
+    let state = std::rc::Rc::new(std::cell::Cell::new(ButtonState::Idle));
+    let host = host.clone();
+    let target = button.clone();
+    let on_click = Closure::<dyn FnMut()>::new(move || {
+        let (next, open) = state.get().click();
+        state.set(next);
+        if open {
+            let _ = target.set_attribute("aria-busy", "true");
+            let (state, target) = (state.clone(), target.clone());
+            let done = move || {
+                state.set(ButtonState::Idle);
+                let _ = target.set_attribute("aria-busy", "false");
+            };
+            overlay::open(config.clone(), Some(host.clone()), Box::new(done));
+        }
+    });
+    // Replaces the loader's handler (it set `onclick` too).
+    button
+        .unchecked_ref::<HtmlElement>()
+        .set_onclick(Some(on_click.as_ref().unchecked_ref()));
+    on_click.forget();
     Ok(())
 }
 

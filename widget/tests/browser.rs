@@ -199,7 +199,7 @@ async fn the_dark_theme_and_a_custom_colour_change_the_button() {
 }
 
 #[wasm_bindgen_test]
-async fn the_component_takes_over_the_button_the_loader_painted() {
+async fn the_widget_takes_over_the_button_the_loader_painted_without_replacing_it() {
     let host = host();
     let root = host
         .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
@@ -209,19 +209,35 @@ async fn the_component_takes_over_the_button_the_loader_painted() {
         till_widget::STYLE
     ));
     let painted = button_of(&host);
+    painted.focus().unwrap();
+    let before = painted.get_bounding_client_rect();
+    adopt_button(&host, config("Buy the mug")).unwrap();
     adopt_button(&host, config("Buy the mug")).unwrap();
     next_tick().await;
 
-    let buttons = root.query_selector_all("button").unwrap();
-    assert_eq!(buttons.length(), 1, "one button after the handover");
     let adopted = button_of(&host);
     assert!(
-        !adopted.is_same_node(Some(&painted)),
-        "the component's button replaced it"
+        adopted.is_same_node(Some(&painted)),
+        "the same element, still focused"
     );
-    assert_eq!(adopted.text_content().unwrap().trim(), "Buy the mug");
-    assert_eq!(adopted.get_attribute("aria-busy").as_deref(), Some("false"));
+    assert!(
+        root.active_element()
+            .is_some_and(|a| a.is_same_node(Some(&painted)))
+    );
+    assert_eq!(adopted.get_bounding_client_rect().width(), before.width());
     assert_eq!(computed(&adopted, "background-color"), "rgb(79, 70, 229)");
+    assert_eq!(
+        root.query_selector_all("style").unwrap().length(),
+        2,
+        "adopted once"
+    );
+    adopted.click();
+    next_tick().await;
+    assert!(is_open(), "its click opens the overlay");
+    assert_eq!(adopted.get_attribute("aria-busy").as_deref(), Some("true"));
+    assert_eq!(computed(&adopted, "opacity"), "0.7");
+    assert!(request_close());
+    assert_eq!(adopted.get_attribute("aria-busy").as_deref(), Some("false"));
     host.remove();
 }
 
