@@ -5,22 +5,23 @@ use std::time::{Duration, Instant};
 
 pub type Result<T> = std::result::Result<T, String>;
 
-/// Runs `work` under a heading and prints its duration.
+/// Runs `work` under a heading and prints its duration (on stderr, like all progress, so
+/// that stdout carries only results: `cargo xtask size --json`).
 pub fn step<T>(title: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
-    println!("==> {title}");
+    eprintln!("==> {title}");
     let started = Instant::now();
     let outcome = work();
     let took = format_duration(started.elapsed());
     match &outcome {
-        Ok(_) => println!("    done in {took}"),
-        Err(_) => println!("    failed after {took}"),
+        Ok(_) => eprintln!("    done in {took}"),
+        Err(_) => eprintln!("    failed after {took}"),
     }
     outcome
 }
 
 /// One line for a step that has nothing to do.
 pub fn satisfied(what: &str) {
-    println!("==> {what}: already satisfied");
+    eprintln!("==> {what}: already satisfied");
 }
 
 pub fn format_duration(duration: Duration) -> String {

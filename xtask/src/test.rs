@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
-use crate::build;
 use crate::step::{self, Result, format_duration, step};
 use crate::tools::{self, Tools};
+use crate::{build, size};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -102,7 +102,18 @@ pub fn run() -> Result<()> {
 
     if built.is_ok() {
         tier("End-to-end in Chromium (Playwright)", &mut end_to_end);
+        tier("Size budgets (cargo xtask size)", &mut || size::run(&[]));
     }
+    tier(
+        "Types of the loader (tsc --noEmit on a TSX file using <till-buy-button>)",
+        &mut || {
+            step::run(
+                Command::new(workspace_root().join("node_modules/.bin/tsc"))
+                    .args(["--project", "tests/types"])
+                    .current_dir(workspace_root()),
+            )
+        },
+    );
 
     println!("\nSummary ({} in all):", format_duration(started.elapsed()));
     let mut failed = 0;

@@ -2,7 +2,7 @@
 //! the checkout (so a fresh clone reuses them) and checked by exact version and path.
 //!
 //! Nothing here downloads from outside the package registries: the Rust CLIs come from
-//! crates.io, wrangler/binaryen/esbuild/playwright-core from npm, Chromium from Debian.
+//! crates.io, wrangler/binaryen/esbuild/playwright-core/typescript from npm, Chromium from Debian.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -175,7 +175,7 @@ fn npm_packages(root: &Path) -> Result<()> {
     let wanted = till_shared::keys::hash_key(&String::from_utf8_lossy(&lock));
     let installed = fs::read_to_string(&stamp_path).unwrap_or_default();
     if installed.trim() == wanted && root.join("node_modules/.bin/wrangler").exists() {
-        satisfied("npm packages (wrangler, binaryen, esbuild, playwright-core)");
+        satisfied("npm packages (wrangler, binaryen, esbuild, playwright-core, typescript)");
         return Ok(());
     }
     step("Installing npm packages (npm ci)", || {

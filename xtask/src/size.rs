@@ -1,0 +1,260 @@
+//! `cargo xtask size [--json]`: raw, gzip and brotli bytes of everything Till ships to a
+//! browser or to Cloudflare, against the budgets; exits non-zero when one is exceeded.
+//!
+//! Budgets (brotli): the loader 1.5 KiB; the widget's wasm and JS glue 60 KiB together
+//! (52 + 8, also checked as a sum). The Worker and the checkout page are reported, not
+//! budgeted here (Cloudflare's limit on the Worker is far above what it weighs).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+use till_tests::accounts::create_account;
+use till_tests::http::Client;
+use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+
+use crate::step::{Result, step};
+use crate::{build, tools};
+
+const LOADER_BUDGET: u64 = 1536;
+const WIDGET_WASM_BUDGET: u64 = 52 * 1024;
+const WIDGET_GLUE_BUDGET: u64 = 8 * 1024;
+const WIDGET_BUDGET: u64 = WIDGET_WASM_BUDGET + WIDGET_GLUE_BUDGET;
+
+#[derive(Debug, Serialize)]
+pub struct Measured {
+    pub artifact: &'static str,
+    pub path: String,
+    pub raw: u64,
+    pub gzip: u64,
+    pub brotli: u64,
+    pub budget_brotli: Option<u64>,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let json_output = match args {
+        [] => false,
+        [flag] if flag == "--json" => true,
+        _ => return Err("usage: cargo xtask size [--json]".into()),
+    };
+    let tools = tools::setup(tools::Needs::Build)?;
+    build::all(&tools)?;
+    let root = workspace_root();
+    let checkout = step("Rendering a hosted checkout page (local Worker)", || {
+        checkout_page(&root)
+    })?;
+    let files: [(&'static str, PathBuf, Option<u64>); 6] = [
+        ("loader", root.join("www/till.js"), Some(LOADER_BUDGET)),
+        (
+            "widget_wasm",
+            root.join("www/pkg/till_widget_bg.wasm"),
+            Some(WIDGET_WASM_BUDGET),
+        ),
+        (
+            "widget_glue",
+            root.join("www/pkg/till_widget.js"),
+            Some(WIDGET_GLUE_BUDGET),
+        ),
+        ("worker_wasm", root.join("edge/build/index_bg.wasm"), None),
+        ("worker_js", root.join("edge/build/index.js"), None),
+        ("checkout_html", checkout, None),
+    ];
+    let mut measured = Vec::new();
+    for (artifact, path, budget) in files {
+        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        measured.push(measure(artifact, &root, &path, &bytes, budget));
+    }
+    let over = over_budget(&measured);
+    if json_output {
+        let text = serde_json::to_string_pretty(&measured).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        print_table(&measured);
+    }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("over budget: {}", over.join("; ")))
+    }
+}
+
+pub fn measure(
+    artifact: &'static str,
+    root: &Path,
+    path: &Path,
+    bytes: &[u8],
+    budget_brotli: Option<u64>,
+) -> Measured {
+    Measured {
+        artifact,
+        path: path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string(),
+        raw: bytes.len() as u64,
+        gzip: gzip(bytes),
+        brotli: brotli(bytes),
+        budget_brotli,
+    }
+}
+
+/// Best compression, as a CDN serves static files.
+fn gzip(bytes: &[u8]) -> u64 {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = encoder.write_all(bytes);
+    encoder.finish().map_or(0, |out| out.len() as u64)
+}
+
+fn brotli(bytes: &[u8]) -> u64 {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    let _ = brotli::BrotliCompress(&mut &bytes[..], &mut out, &params);
+    out.len() as u64
+}
+
+/// What exceeds its budget, including the widget's wasm and glue together.
+pub fn over_budget(measured: &[Measured]) -> Vec<String> {
+    let mut over: Vec<String> = measured
+        .iter()
+        .filter_map(|m| {
+            let budget = m.budget_brotli?;
+            (m.brotli > budget)
+                .then(|| format!("{} {} B > {budget} B brotli", m.artifact, m.brotli))
+        })
+        .collect();
+    let widget: u64 = measured
+        .iter()
+        .filter(|m| m.artifact.starts_with("widget_"))
+        .map(|m| m.brotli)
+        .sum();
+    if widget > WIDGET_BUDGET {
+        over.push(format!(
+            "widget wasm + glue {widget} B > {WIDGET_BUDGET} B brotli"
+        ));
+    }
+    over
+}
+
+fn print_table(measured: &[Measured]) {
+    println!(
+        "\n{:<14} {:>10} {:>10} {:>10} {:>12}  path",
+        "artifact", "raw", "gzip", "brotli", "budget (br)"
+    );
+    for m in measured {
+        let budget = m.budget_brotli.map_or("-".to_owned(), |b| {
+            let mark = if m.brotli <= b { "ok" } else { "OVER" };
+            format!("{b} {mark}")
+        });
+        println!(
+            "{:<14} {:>10} {:>10} {:>10} {:>12}  {}",
+            m.artifact, m.raw, m.gzip, m.brotli, budget, m.path
+        );
+    }
+    let widget: u64 = measured
+        .iter()
+        .filter(|m| m.artifact.starts_with("widget_"))
+        .map(|m| m.brotli)
+        .sum();
+    println!("widget wasm + glue: {widget} B brotli (budget {WIDGET_BUDGET} B)");
+}
+
+/// A payment link's hosted checkout page as a shopper receives it, saved under `target/`.
+fn checkout_page(root: &Path) -> Result<PathBuf> {
+    let state = root.join("target/size-state");
+    let _ = fs::remove_dir_all(&state);
+    let operator = format!("op_{}", till_shared::ids::random_base62(32));
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| e.to_string();
+    let till = LocalWorker::start(&WorkerConfig {
+        config: None,
+        port: free_port().map_err(|e| e.to_string())?,
+        state_dir: state.clone(),
+        vars: vec![("OPERATOR_TOKEN".into(), operator.clone())],
+        output: Output::File(state.join("worker.log")),
+    })
+    .map_err(err)?;
+    let account = create_account(&till.base_url, &operator, "Size shop").map_err(err)?;
+    let merchant = Client::new(&till.base_url).with_bearer(&account.keys.test.secret_key);
+    let link = merchant
+        .post("/v1/payment_links")
+        .json(&json!({"amount": 590, "currency": "TWD", "title": "Field notes"}))
+        .send()
+        .map_err(err)?
+        .json();
+    let code = link["url_id"].as_str().ok_or("no url_id")?;
+    let visit = Client::new(&till.base_url)
+        .get(&format!("/{code}"))
+        .send()
+        .map_err(err)?;
+    let location = visit
+        .header("Location")
+        .ok_or("the link did not redirect")?;
+    let path = location.trim_start_matches(&till.base_url).to_owned();
+    let page = Client::new(&till.base_url).get(&path).send().map_err(err)?;
+    if page.status != 200 {
+        return Err(format!("{path} answered {}", page.status));
+    }
+    let out = root.join("target/size/checkout.html");
+    fs::create_dir_all(root.join("target/size")).map_err(|e| e.to_string())?;
+    fs::write(&out, &page.bytes).map_err(|e| e.to_string())?;
+    drop(till);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(artifact: &'static str, brotli: u64, budget: Option<u64>) -> Measured {
+        Measured {
+            artifact,
+            path: String::new(),
+            raw: 0,
+            gzip: 0,
+            brotli,
+            budget_brotli: budget,
+        }
+    }
+
+    #[test]
+    fn budgets_apply_to_each_artifact_and_to_the_widget_as_a_whole() {
+        let fits = [
+            artifact("loader", 1_499, Some(LOADER_BUDGET)),
+            artifact("widget_wasm", 50_000, Some(WIDGET_WASM_BUDGET)),
+            artifact("widget_glue", 6_000, Some(WIDGET_GLUE_BUDGET)),
+            artifact("worker_wasm", 900_000, None),
+        ];
+        assert!(over_budget(&fits).is_empty());
+        let loader_over = [artifact("loader", 1_537, Some(LOADER_BUDGET))];
+        assert_eq!(over_budget(&loader_over), ["loader 1537 B > 1536 B brotli"]);
+        let sum_over = [
+            artifact("widget_wasm", 53_000, None),
+            artifact("widget_glue", 9_000, None),
+        ];
+        assert_eq!(
+            over_budget(&sum_over),
+            ["widget wasm + glue 62000 B > 61440 B brotli"]
+        );
+    }
+
+    #[test]
+    fn compression_is_measured_not_guessed() {
+        let text = "Till ".repeat(1000);
+        let m = measure(
+            "loader",
+            Path::new("/"),
+            Path::new("/till.js"),
+            text.as_bytes(),
+            None,
+        );
+        assert_eq!(m.raw, 5_000);
+        assert!(m.gzip < 100 && m.brotli < 100, "{m:?}");
+        assert_eq!(m.path, "till.js");
+    }
+}
