@@ -81,6 +81,24 @@ struct DevInfo<'a> {
 struct Seed {
     operator_token: String,
     account: Option<CreatedAccount>,
+    #[serde(default)]
+    demo: Option<DemoShop>,
+}
+
+/// The demo shop's products and payment links, written to `www/demo.json` for the demo
+/// shop page (`www/index.html`) to put buy buttons on.
+#[derive(Serialize, Deserialize, Clone)]
+struct DemoShop {
+    publishable_key: String,
+    items: Vec<DemoItem>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct DemoItem {
+    name: String,
+    price: String,
+    product: String,
+    link: String,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -94,6 +112,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut seed = read_seed(&seed_path).unwrap_or_else(|| Seed {
         operator_token: format!("op_{}", random_base62(32)),
         account: None,
+        demo: None,
     });
     write_json(&seed_path, &seed)?;
     let dev_json = options.state_dir.join("dev.json");
@@ -120,6 +139,14 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
 
     let account = seed_demo_merchant(&worker.base_url, &mut seed)?;
+    let demo = match seed.demo.clone() {
+        Some(demo) if demo.publishable_key == account.keys.test.publishable_key => demo,
+        _ => step("Seeding the demo shop's products and links", || {
+            seed_demo_shop(&worker.base_url, &account)
+        })?,
+    };
+    write_json(&workspace_root().join("www/demo.json"), &demo)?;
+    seed.demo = Some(demo);
     write_json(&seed_path, &seed)?;
     write_json(
         &dev_json,
@@ -168,6 +195,53 @@ fn seed_demo_merchant(base_url: &str, seed: &mut Seed) -> Result<CreatedAccount>
     })?;
     seed.account = Some(account.clone());
     Ok(account)
+}
+
+fn seed_demo_shop(base_url: &str, account: &CreatedAccount) -> Result<DemoShop> {
+    let merchant = Client::new(base_url).with_bearer(&account.keys.test.secret_key);
+    let create = |path: &str, body: serde_json::Value| -> Result<serde_json::Value> {
+        let reply = merchant
+            .post(path)
+            .json(&body)
+            .send()
+            .map_err(|e| e.to_string())?;
+        if reply.status >= 300 {
+            return Err(format!("{path} answered {}: {}", reply.status, reply.body));
+        }
+        Ok(reply.json())
+    };
+    let catalogue = [
+        (
+            "Field notes, ebook",
+            "NT$590",
+            serde_json::json!({"name": "Field notes, ebook", "price": {"amount": 590, "currency": "TWD"}}),
+        ),
+        (
+            "Pro plan, monthly",
+            "HK$120 / month",
+            serde_json::json!({"name": "Pro plan", "type": "recurring", "txamt": 12000, "txcurrcd": "HKD",
+                               "interval": "month", "interval_count": 1}),
+        ),
+    ];
+    let mut items = Vec::new();
+    for (name, price, body) in catalogue {
+        let product = create("/v1/products", body)?;
+        let product_id = product["id"].as_str().ok_or("no product id")?.to_owned();
+        let link = create(
+            "/v1/payment_links",
+            serde_json::json!({"productId": product_id}),
+        )?;
+        items.push(DemoItem {
+            name: name.to_owned(),
+            price: price.to_owned(),
+            product: product_id,
+            link: link["url_id"].as_str().ok_or("no url_id")?.to_owned(),
+        });
+    }
+    Ok(DemoShop {
+        publishable_key: account.keys.test.publishable_key.clone(),
+        items,
+    })
 }
 
 fn read_seed(path: &Path) -> Option<Seed> {
