@@ -358,7 +358,7 @@ fn render(
         "SETUP" => t(Text::SaveCard),
         _ => t(Text::Pay),
     };
-    let suffix = frame.query();
+    let suffix = escape(&frame.query());
     let action = format!("/c/{}{suffix}", session.id);
     let promotion = if session.allow_promotion_codes == 1
         && session.amount_discount == 0
@@ -744,7 +744,7 @@ fn challenge_page(
     locale: Locale,
     frame: &Frame,
 ) -> worker::Result<Response> {
-    let action = format!("/c/{}/challenge{}", session.id, frame.query());
+    let action = escape(&format!("/c/{}/challenge{}", session.id, frame.query()));
     let body = format!(
         "<div class=\"card center\"><h1>{title}</h1><p class=\"tot\">{total}</p>\
 <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\

@@ -105,20 +105,40 @@ fn demo_shop_page_and_widget_files_are_served(suite: &Suite) -> Result<(), Faile
         page.header("content-type")
     );
     ensure!(
-        page.body.contains("data-till-button"),
-        "no button host on the demo page"
-    );
-    ensure!(
-        page.body.contains("/pkg/till_widget.js"),
-        "the page does not load the widget"
+        page.body.contains("<script src=\"/till.js\">"),
+        "the demo page does not load the buy button loader"
     );
 
+    // The loader and the widget are loaded by shops on other origins: CORS, and types.
+    let loader = suite.client.get("/till.js").send()?;
+    ensure_eq!(loader.status, 200);
+    ensure_eq!(loader.header("access-control-allow-origin"), Some("*"));
+    ensure!(
+        loader.body.contains("till-buy-button") && loader.body.contains("/pkg/till_widget.js"),
+        "the loader does not define the element or load the widget"
+    );
+    ensure!(
+        !loader.body.contains("BUTTON_CSS"),
+        "the button styles were not inlined"
+    );
+    let types = suite.client.get("/till.d.ts").send()?;
+    ensure_eq!(types.status, 200);
+    ensure!(
+        types
+            .body
+            .contains("\"till-buy-button\": TillBuyButtonAttributes"),
+        "the types do not declare the JSX element"
+    );
     let glue = suite.client.get("/pkg/till_widget.js").send()?;
     ensure_eq!(glue.status, 200);
-    ensure!(
-        glue.body.contains("mountAll"),
-        "the glue does not export mountAll"
-    );
+    ensure_eq!(glue.header("access-control-allow-origin"), Some("*"));
+    for export in [
+        "export function adopt",
+        "export function open",
+        "export function close",
+    ] {
+        ensure!(glue.body.contains(export), "the glue lacks `{export}`");
+    }
     let wasm = suite.client.get("/pkg/till_widget_bg.wasm").send()?;
     ensure_eq!(wasm.status, 200);
     ensure_eq!(wasm.header("content-type"), Some("application/wasm"));

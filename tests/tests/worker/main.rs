@@ -5,6 +5,7 @@
 
 mod catalog;
 mod checkout_sessions;
+mod embedding;
 mod events;
 mod foundation;
 mod omise;
@@ -98,6 +99,7 @@ fn main() -> ExitCode {
         omise::CHECKS,
         openapi::CHECKS,
         shopper::CHECKS,
+        embedding::CHECKS,
         subscriptions::CHECKS,
         webhooks::CHECKS,
     ];

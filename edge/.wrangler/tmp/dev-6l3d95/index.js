@@ -3,7 +3,7 @@ var __name = (target, value) => __defProp(target, "name", { value, configurable:
 
 // build/index.js
 import { WorkerEntrypoint as me } from "cloudflare:workers";
-import Q from "./27fc534c2b6ac51ba0ac01b887883dd8fce684ec-index_bg.wasm";
+import Q from "./aeeb7077d80821a2cc3a4f1d874473c6cee25700-index_bg.wasm";
 var J = globalThis.__worker_init_state = { criticalError: false, instanceId: 0 };
 var I = class {
   static {
