@@ -76,13 +76,9 @@ pub fn run() -> Result<()> {
         },
     );
     tier("Unit and property tests (shared, xtask)", &mut || {
-        step::run(&mut cargo(&[
-            "test",
-            "--package",
-            "till-shared",
-            "--package",
-            "xtask",
-        ]))
+        step::run(&mut cargo(&["test", "--package", "till-shared"]))?;
+        // xtask's own integration test (`listen`) needs the Worker build: it runs below.
+        step::run(&mut cargo(&["test", "--package", "xtask", "--bins"]))
     });
     let mut built = Ok(());
     tier("Release build (widget and Worker)", &mut || {
@@ -96,7 +92,16 @@ pub fn run() -> Result<()> {
     if built.is_ok() {
         tier(
             "Black-box tests against the local Worker (workerd, D1, KV)",
-            &mut || step::run(&mut cargo(&["test", "--package", "till-tests"])),
+            &mut || {
+                step::run(&mut cargo(&["test", "--package", "till-tests"]))?;
+                step::run(&mut cargo(&[
+                    "test",
+                    "--package",
+                    "xtask",
+                    "--test",
+                    "listen",
+                ]))
+            },
         );
     }
 
