@@ -68,7 +68,7 @@ function merchantPage(name, body, { csp, stay = true } = {}) {
 }
 
 /** A fresh page that reports its `till:*` events to the returned array. */
-async function open(url, { viewport, hold } = {}) {
+async function open(url, { viewport, hold, block } = {}) {
   const context = await browser.newContext(viewport ? { viewport, isMobile: true, hasTouch: true } : {});
   const page = await context.newPage();
   const events = [];
@@ -84,6 +84,8 @@ async function open(url, { viewport, hold } = {}) {
       await route.continue();
     });
   }
+  // An ad blocker or a proxy that refuses the widget's files.
+  if (block) await page.route("**/pkg/**", (route) => route.abort("blockedbyclient"));
   let wasm = 0;
   page.on("requestfinished", (request) => request.url().endsWith(".wasm") && wasm++);
   await page.goto(url);
@@ -347,4 +349,47 @@ test("a page whose CSP forbids WebAssembly also falls back to the checkout page"
   await page.waitForURL(/\/c\/cs_/);
   assert.ok(warnings.some((w) => w.includes("'wasm-unsafe-eval'")), `a CSP hint: ${warnings}`);
   await context.close();
+});
+
+test("options: locale, success URL override, Till.close(), redirect mode, and a blocked widget request", async () => {
+  const link = await paymentLink(key);
+  const code = link.url.split("/").pop();
+  const other = (await paymentLink(key)).url.split("/").pop();
+  const thanks = merchantPage("thanks", "<p>Thanks</p>");
+  const url = merchantPage(
+    "options",
+    `<script src="${base}/till.js"></script>
+     <till-buy-button id="ja" link="${code}" locale="ja" text="購入" success-url="${thanks}?paid={CHECKOUT_SESSION_ID}"></till-buy-button>
+     <till-buy-button id="redirect" link="${other}" mode="redirect" text="Go"></till-buy-button>`,
+    { stay: false },
+  );
+  const { context, page, events } = await open(url);
+  await page.locator("#ja").getByRole("button", { name: "購入" }).click();
+  const frame = overlayFrame(page);
+  await frame.locator("html[lang=ja]").waitFor();
+  await page.evaluate(() => window.Till.close());
+  await waitFor(() => events.find((e) => e.type === "close"), "till:close after Till.close()");
+  assert.equal(await page.locator("till-overlay").count(), 0);
+
+  await page.locator("#ja").getByRole("button").click();
+  const sessionId = await payInOverlay(page, events);
+  await page.waitForURL(`${thanks}?paid=${sessionId}`);
+  assert.equal((await session(sessionId)).status, "COMPLETE");
+
+  await page.goto(url);
+  // Both buttons are in sight: the widget takes over #ja and leaves #redirect alone.
+  await waitFor(() => page.locator("#ja button[aria-haspopup]").count(), "the widget's handover");
+  await page.locator("#redirect").getByRole("button", { name: "Go" }).click();
+  await page.waitForURL(/\/c\/cs_/);
+  assert.ok(!page.url().includes("embedded"), "redirect mode goes to the page itself");
+  await context.close();
+
+  // An ad blocker or a proxy refuses the widget: the button still leads to checkout.
+  const blocked = await open(merchantPage("blocked", `<script src="${base}/till.js" data-link="${other}" data-text="Buy"></script>`), {
+    block: true,
+  });
+  await blocked.page.locator("till-buy-button").getByRole("button", { name: "Buy" }).click();
+  await blocked.page.waitForURL(/\/c\/cs_/);
+  assert.ok(blocked.warnings.some((w) => w.includes("failed to load")), `${blocked.warnings}`);
+  await blocked.context.close();
 });

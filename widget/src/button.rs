@@ -108,8 +108,9 @@ pub fn adopt(host: &Element, config: Config) -> Result<(), JsValue> {
     let Some((root, button)) = painted else {
         return mount_buy_button(host, config);
     };
-    if button.has_attribute("aria-haspopup") {
-        return Ok(()); // adopted already
+    // Adopted already, or a redirect-mode button (the loader's navigation is all it needs).
+    if button.has_attribute("aria-haspopup") || config.redirect {
+        return Ok(());
     }
     decorate(host, &config)?;
     let busy = page_document().create_element("style")?;

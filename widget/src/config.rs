@@ -48,6 +48,8 @@ pub struct Config {
     /// Where to go after a successful payment, instead of the link's own success URL;
     /// `{CHECKOUT_SESSION_ID}` is filled in.
     pub success_url: Option<String>,
+    /// `mode="redirect"`: the button goes to the checkout page; no overlay.
+    pub redirect: bool,
     /// The loader's fallback (navigate to `url`, with CSP hints in the console), called with
     /// the reason when the overlay cannot open.
     pub fallback: Option<Function>,
@@ -61,7 +63,8 @@ fn text(object: &JsValue, name: &str) -> Option<String> {
 }
 
 impl Config {
-    /// Reads `{url, origin, text, theme, color, float, successUrl, fallback}`; `url` is required.
+    /// Reads `{url, origin, text, theme, color, float, successUrl, mode, fallback}`; `url`
+    /// is required.
     pub fn from_js(object: &JsValue) -> Result<Config, JsValue> {
         let url = text(object, "url").ok_or_else(|| JsValue::from_str("Till: no checkout url"))?;
         Ok(Config {
@@ -72,6 +75,7 @@ impl Config {
             color: text(object, "color"),
             float: text(object, "float").filter(|s| s == "left" || s == "right"),
             success_url: text(object, "successUrl"),
+            redirect: text(object, "mode").as_deref() == Some("redirect"),
             fallback: Reflect::get(object, &JsValue::from_str("fallback"))
                 .ok()
                 .and_then(|f| f.dyn_into::<Function>().ok()),
