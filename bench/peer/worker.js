@@ -1,10 +1,26 @@
 // The peer for `cargo xtask bench links`: the same short-link resolution as Till's Rust
-// Worker (KV snapshot first, D1 on a miss; a checkout session written only while D1 says
-// the link is payable, counted in the same batch; the view counted off the response path;
-// 302), written as a plain JavaScript Worker.
-const PAYABLE = `SELECT 1 FROM payment_links WHERE id = ?2 AND active = 1 AND deleted = 0
-  AND (max_completions IS NULL OR completed_count + reserved_count < max_completions)
-  AND (multiple = 1 OR completed_count + reserved_count = 0)`;
+// Worker, written as a plain JavaScript Worker. The link comes from this isolate's memory
+// (10 s), else KV, else D1 (then cached); a human visit writes nothing and answers a 302
+// to its checkout page with a signed ticket: HMAC-SHA256, keyed with a key derived from
+// OPERATOR_TOKEN, over the session id and the hex of the visit's parameters.
+const MEMORY_TTL_MS = 10_000;
+const memory = new Map();
+let keyPromise;
+
+const hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+const utf8 = (text) => new TextEncoder().encode(text);
+
+async function hmac(keyBytes, message) {
+  const key = await crypto.subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return crypto.subtle.sign("HMAC", key, utf8(message));
+}
+
+function ticketKey(env) {
+  keyPromise ||= hmac(utf8(env.OPERATOR_TOKEN || "bench"), "till checkout ticket v1").then((raw) =>
+    crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+  );
+  return keyPromise;
+}
 
 function randomId(prefix) {
   const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -12,35 +28,42 @@ function randomId(prefix) {
   return prefix + Array.from(bytes, (b) => alphabet[b % 62]).join("");
 }
 
+async function snapshot(env, ctx, code) {
+  const held = memory.get(code);
+  if (held && held.until > Date.now()) return held.link;
+  let link = await env.CACHE.get(`link:${code}`, "json");
+  if (!link) {
+    link = await env.DB.prepare("SELECT * FROM payment_links WHERE url_id = ?1").bind(code).first();
+    if (!link) return null;
+    ctx.waitUntil(env.CACHE.put(`link:${code}`, JSON.stringify(link), { expirationTtl: 60 }));
+  }
+  memory.set(code, { link, until: Date.now() + MEMORY_TTL_MS });
+  return link;
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     const code = url.pathname.slice(1);
     if (!/^[0-9A-Za-z]{15}$/.test(code)) return new Response("not found", { status: 404 });
-    let link = await env.CACHE.get(`link:${code}`, "json");
-    if (!link) {
-      link = await env.DB.prepare("SELECT * FROM payment_links WHERE url_id = ?1").bind(code).first();
-      if (!link) return new Response("not found", { status: 404 });
-      ctx.waitUntil(env.CACHE.put(`link:${code}`, JSON.stringify(link), { expirationTtl: 60 }));
-    }
+    const link = await snapshot(env, ctx, code);
+    if (!link) return new Response("not found", { status: 404 });
     if (!link.active || link.deleted) return new Response("gone", { status: 410 });
     const id = randomId("cs_");
-    const now = Math.floor(Date.now() / 1000);
-    const [inserted] = await env.DB.batch([
-      env.DB.prepare(
-        `INSERT INTO checkout_sessions (id, account_id, environment, mode, line_items, currency, amount_subtotal,
-           amount_discount, amount_total, expires_at, created_at, payment_link_id, csrf_token)
-         SELECT ?1, ?3, ?4, 'PAYMENT', ?5, ?6, ?7, 0, ?7, ?8, ?9, ?2, ?10 WHERE EXISTS (${PAYABLE})`,
-      ).bind(id, link.id, link.account_id, link.environment, link.line_items, link.currency, link.amount, now + 86400, now, randomId("")),
-      env.DB.prepare(
-        "UPDATE payment_links SET session_count = session_count + 1 WHERE id = ?1 AND EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?2)",
-      ).bind(link.id, id),
-    ]);
-    ctx.waitUntil(env.DB.prepare("UPDATE payment_links SET view_count = view_count + 1 WHERE id = ?1").bind(link.id).run());
-    if (inserted.meta.changes !== 1) return new Response("gone", { status: 410 });
+    const params = new URLSearchParams([["l", link.id], ["a", String(Math.floor(Date.now() / 1000))]]);
+    for (const [name, value] of url.searchParams) {
+      if (/^(prefilled_email|prefilled_name|client_reference_id|locale|utm_\w+)$/.test(name)) params.append(name, value);
+    }
+    const payload = hex(utf8(params.toString()));
+    const signature = hex(await crypto.subtle.sign("HMAC", await ticketKey(env), utf8(`${id}.${payload}`)));
     return new Response(null, {
       status: 302,
-      headers: { Location: `${url.origin}/c/${id}`, "X-Robots-Tag": "noindex", "Cache-Control": "no-store" },
+      headers: {
+        Location: `${url.origin}/c/${id}?t=${payload}.${signature}`,
+        "X-Robots-Tag": "noindex",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+      },
     });
   },
 };

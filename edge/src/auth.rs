@@ -100,15 +100,19 @@ pub async fn authenticate(key: &str, ctx: &Ctx) -> ApiResult<Principal> {
     })
 }
 
-/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
-/// Without a configured token, operator routes are closed.
-pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
-    let configured = ctx
-        .env
+/// The Worker's `OPERATOR_TOKEN` (a secret, or a variable locally); empty when unset.
+pub fn operator_token(ctx: &Ctx) -> String {
+    ctx.env
         .secret("OPERATOR_TOKEN")
         .map(|s| s.to_string())
         .or_else(|_| ctx.env.var("OPERATOR_TOKEN").map(|v| v.to_string()))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
+/// Without a configured token, operator routes are closed.
+pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
+    let configured = operator_token(ctx);
     let given = bearer_token(req).unwrap_or_default();
     let matches =
         !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()));

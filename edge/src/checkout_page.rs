@@ -10,6 +10,7 @@ use till_shared::embed::Frame;
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::money::{Currency, Money};
 use till_shared::params::form_to_json;
+use till_shared::ticket::TicketError;
 use worker::{Request, Response};
 
 use crate::completion::{self, Completed, Payment, Reserved};
@@ -19,6 +20,7 @@ use crate::payment_links::LineItem;
 use crate::processor::{Charge, Processor, Sandbox};
 use crate::promotion_codes::find_by_code;
 use crate::router::Ctx;
+use crate::shortlinks::{self, Redeemed};
 use crate::store::{self, Bind};
 
 /// After this many failed payments a session takes no more (card-testing defence).
@@ -153,6 +155,15 @@ fn locale_of(req: &Request, session: &PageSession) -> Locale {
     Locale::negotiate(session.locale.as_deref(), accept.as_deref())
 }
 
+/// The `t` a short-link visit put on the page's address.
+fn ticket_of(req: &Request) -> Option<String> {
+    req.url()
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == "t")
+        .map(|(_, v)| v.into_owned())
+}
+
 /// How the page is shown (inside the overlay or not, its theme), from its query string.
 fn frame_of(req: &Request) -> Frame {
     req.url()
@@ -166,7 +177,25 @@ fn frame_of(req: &Request) -> Frame {
 /// `GET /c/{id}`.
 pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
-    let Some(session) = load(ctx, id).await.ok().flatten() else {
+    let mut session = load(ctx, id).await.ok().flatten();
+    // The first load after a short-link visit: its ticket creates the session.
+    if session.is_none()
+        && let Some(sealed) = ticket_of(&req)
+    {
+        let fallback = Locale::negotiate(None, req.headers().get("Accept-Language")?.as_deref());
+        match shortlinks::redeem(ctx, id, &sealed).await {
+            Ok(Redeemed::Open) => session = load(ctx, id).await.ok().flatten(),
+            Ok(Redeemed::Unavailable(status, text)) => {
+                return pages::message_in(&frame, fallback, status, text);
+            }
+            Ok(Redeemed::Refused(TicketError::Expired)) => {
+                return pages::message_in(&frame, fallback, 410, Text::SessionExpired);
+            }
+            Ok(Redeemed::Refused(_)) => {}
+            Err(_) => return pages::message_in(&frame, fallback, 500, Text::ProcessingError),
+        }
+    }
+    let Some(session) = session else {
         return pages::message_in(
             &frame,
             Locale::negotiate(None, req.headers().get("Accept-Language")?.as_deref()),

@@ -109,7 +109,7 @@ impl NewLink {
 
 /// A link as stored, with its product's summary. Also the snapshot cached in KV for the
 /// short-link path.
-#[derive(serde::Serialize, Deserialize)]
+#[derive(Clone, serde::Serialize, Deserialize)]
 pub struct LinkRow {
     pub id: String,
     pub account_id: String,

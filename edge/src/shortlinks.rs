@@ -1,7 +1,13 @@
 //! The short-link hot path, `GET /{url_id}`: junk is refused before any read; the link
-//! comes from KV when cached, else D1 (and is cached off the response path); a human visit
-//! gets a fresh checkout session and a 302 to it; previews, prefetches and HEAD get a page
+//! comes from this isolate's memory (10 s), else KV (60 s), else D1 (then cached, off the
+//! response path). A human visit writes nothing: it gets a 302 to its checkout page with a
+//! signed ticket (`till_shared::ticket`), and the page creates the session when the
+//! shopper's browser loads it — conditionally on the link being payable in D1, counting
+//! the view and the session in the same batch. Previews, prefetches and HEAD get a page
 //! with the product's Open Graph tags and create nothing.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use till_shared::catalog::{LOCALES, is_plausible_email};
@@ -9,6 +15,7 @@ use till_shared::embed::Frame;
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::money::{Currency, Money};
+use till_shared::ticket::{self, Ticket, TicketError};
 use worker::{Method, Request, Response};
 
 use crate::checkout_sessions::{FromLink, NewSession, insert};
@@ -23,6 +30,69 @@ use crate::store::{self, Bind};
 const SESSION_LIFETIME: i64 = 24 * 3600;
 /// How long a cached link snapshot may be served; nothing that takes money trusts it.
 const SNAPSHOT_TTL: u64 = 60;
+/// How long this isolate keeps a snapshot in memory (it is also forgotten on changes made
+/// through this isolate).
+const MEMORY_TTL: i64 = 10;
+/// At most this many snapshots in memory; past it the memory starts over.
+const MEMORY_ENTRIES: usize = 2_000;
+
+thread_local! {
+    static MEMORY: RefCell<HashMap<String, (LinkRow, i64)>> = RefCell::new(HashMap::new());
+}
+
+fn remember(code: &str, link: &LinkRow) {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() >= MEMORY_ENTRIES {
+            memory.clear();
+        }
+        memory.insert(
+            code.to_owned(),
+            (link.clone(), store::now_unix() + MEMORY_TTL),
+        );
+    });
+}
+
+fn recall(code: &str) -> Option<LinkRow> {
+    let now = store::now_unix();
+    MEMORY.with(|memory| {
+        memory
+            .borrow()
+            .get(code)
+            .filter(|(_, until)| *until > now)
+            .map(|(link, _)| link.clone())
+    })
+}
+
+/// The key checkout tickets are signed with; `None` when the Worker has no operator token
+/// (then a visit creates its session itself, as a plain write).
+fn ticket_key(ctx: &Ctx) -> Option<Vec<u8>> {
+    let secret = crate::auth::operator_token(ctx);
+    (!secret.is_empty()).then(|| ticket::derive_key(&secret))
+}
+
+/// The visit's query parameters that shape a session: prefills, locale, reference, `utm_*`.
+fn session_params(query: &[(String, String)]) -> Vec<(String, String)> {
+    let named = [
+        "prefilled_email",
+        "prefilled_name",
+        "client_reference_id",
+        "locale",
+    ];
+    let mut utm = 0;
+    query
+        .iter()
+        .filter(|(k, v)| {
+            if named.contains(&k.as_str()) {
+                return v.len() <= 254;
+            }
+            let keep = k.starts_with("utm_") && k.len() <= 40 && v.len() <= 200 && utm < 10;
+            utm += usize::from(keep);
+            keep
+        })
+        .cloned()
+        .collect()
+}
 
 fn cache_key(code: &str) -> String {
     format!("link:{code}")
@@ -89,14 +159,19 @@ fn is_preview(req: &Request) -> bool {
 /// The link behind a code: the KV snapshot if one is cached, else D1 (then cached, off the
 /// response path).
 async fn snapshot(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
+    if let Some(row) = recall(code) {
+        return Ok(Some(row));
+    }
     let kv = store::cache(ctx)?;
     if let Ok(Some(text)) = kv.get(&cache_key(code)).text().await
         && let Ok(row) = serde_json::from_str::<LinkRow>(&text)
     {
+        remember(code, &row);
         return Ok(Some(row));
     }
     let row = fresh(ctx, code).await?;
     if let Some(row) = &row {
+        remember(code, row);
         let text = serde_json::to_string(row)?;
         let key = cache_key(code);
         ctx.ctx.wait_until(async move {
@@ -120,6 +195,7 @@ async fn fresh(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
 
 /// Forgets a cached snapshot (after a change to the link).
 pub async fn forget(ctx: &Ctx, code: &str) {
+    MEMORY.with(|memory| memory.borrow_mut().remove(code));
     if let Ok(kv) = store::cache(ctx) {
         let _ = kv.delete(&cache_key(code)).await;
     }
@@ -170,27 +246,33 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
     if is_preview(&req) {
         return preview(&link, locale, req.method() == Method::Head);
     }
-    count_view(ctx, &link.id);
     if let Some((status, text)) = unavailable(&link) {
+        count_view(ctx, &link.id);
         return pages::message_in(&frame, locale, status, text);
     }
-    match open_session(ctx, &link, &param, &query).await {
-        Ok(Some(session_id)) => {
-            let response = Response::empty()?.with_status(302);
-            let headers = response.headers();
-            headers.set(
-                "Location",
-                &format!(
-                    "{}/c/{session_id}{}",
-                    url.origin().ascii_serialization(),
-                    frame.query()
-                ),
-            )?;
-            headers.set("X-Robots-Tag", "noindex")?;
-            headers.set("Cache-Control", "no-store")?;
-            headers.set("Referrer-Policy", "no-referrer")?;
-            Ok(response)
-        }
+    let params = session_params(&query);
+    if let Some(key) = ticket_key(ctx) {
+        let session_id = CheckoutSessionId::generate().to_string();
+        let ticket = Ticket {
+            link_id: link.id.clone(),
+            issued_at: store::now_unix(),
+            params,
+        };
+        let sealed = ticket::seal(&key, &session_id, &ticket);
+        let location = format!(
+            "{}/c/{session_id}?t={sealed}{}",
+            url.origin().ascii_serialization(),
+            frame.query().replacen('?', "&", 1)
+        );
+        return redirect(&location);
+    }
+    count_view(ctx, &link.id);
+    match open_session(ctx, &link, &params, None, 0).await {
+        Ok(Some(session_id)) => redirect(&format!(
+            "{}/c/{session_id}{}",
+            url.origin().ascii_serialization(),
+            frame.query()
+        )),
         // D1 refused: the cached snapshot was stale. Answer from the fresh row.
         Ok(None) => {
             forget(ctx, code.as_str()).await;
@@ -204,6 +286,69 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
         Err(error) => error
             .into_reply(crate::error::Dialect::Till)
             .into_response(),
+    }
+}
+
+fn redirect(location: &str) -> worker::Result<Response> {
+    let response = Response::empty()?.with_status(302);
+    let headers = response.headers();
+    headers.set("Location", location)?;
+    headers.set("X-Robots-Tag", "noindex")?;
+    headers.set("Cache-Control", "no-store")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    Ok(response)
+}
+
+/// What the checkout page got from a ticket for a session that does not exist yet.
+pub enum Redeemed {
+    /// The session exists now (made here, or by a concurrent load of the same page).
+    Open,
+    /// The ticket was good but the link cannot be paid now: the page to show instead.
+    Unavailable(u16, Text),
+    /// No ticket, or one that is forged, altered or stale: nothing was created.
+    Refused(TicketError),
+}
+
+/// Creates the session a short-link visit promised (`/c/{session_id}?t={ticket}`): once,
+/// only while D1 says the link is payable, with the view and the session counted in the
+/// same batch.
+pub async fn redeem(ctx: &Ctx, session_id: &str, sealed: &str) -> ApiResult<Redeemed> {
+    let Some(key) = ticket_key(ctx) else {
+        return Ok(Redeemed::Refused(TicketError::Forged));
+    };
+    let ticket = match ticket::open(&key, session_id, sealed, store::now_unix()) {
+        Ok(ticket) => ticket,
+        Err(error) => return Ok(Redeemed::Refused(error)),
+    };
+    let link: Option<LinkRow> = store::db(ctx)?
+        .prepare("SELECT * FROM payment_links_view WHERE id = ?1")
+        .bind(&[ticket.link_id.js()])?
+        .first(None)
+        .await?;
+    let Some(link) = link else {
+        return Ok(Redeemed::Unavailable(404, Text::LinkNotFound));
+    };
+    if let Some((status, text)) = unavailable(&link) {
+        return Ok(Redeemed::Unavailable(status, text));
+    }
+    match open_session(ctx, &link, &ticket.params, Some(session_id.to_owned()), 1).await {
+        Ok(Some(_)) => Ok(Redeemed::Open),
+        // D1 refused: the link stopped being payable since the snapshot was taken.
+        Ok(None) => Ok(Redeemed::Unavailable(410, Text::LinkInactive)),
+        // Most likely the same page loaded twice at once: the other load made it.
+        Err(error) => {
+            let exists = store::db(ctx)?
+                .prepare("SELECT 1 AS one FROM checkout_sessions WHERE id = ?1")
+                .bind(&[session_id.js()])?
+                .first::<Value>(None)
+                .await?
+                .is_some();
+            if exists {
+                Ok(Redeemed::Open)
+            } else {
+                Err(error)
+            }
+        }
     }
 }
 
@@ -225,9 +370,16 @@ fn count_view(ctx: &Ctx, link_id: &str) {
 async fn open_session(
     ctx: &Ctx,
     link: &LinkRow,
-    param: &dyn Fn(&str) -> Option<String>,
-    query: &[(String, String)],
+    params: &[(String, String)],
+    id: Option<String>,
+    views: i64,
 ) -> ApiResult<Option<String>> {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let lines = link.priced_lines();
     let total = subtotal(&lines)?;
     let now = store::now_unix();
@@ -245,14 +397,13 @@ async fn open_session(
     let recurring = lines.iter().any(|l| l.kind == "recurring");
     let email = param("prefilled_email").filter(|e| is_plausible_email(e));
     let locale = param("locale").filter(|l| LOCALES.contains(&l.as_str()));
-    let utm: Map<String, Value> = query
+    let utm: Map<String, Value> = params
         .iter()
-        .filter(|(k, v)| k.starts_with("utm_") && k.len() <= 40 && v.len() <= 200)
-        .take(10)
+        .filter(|(k, _)| k.starts_with("utm_"))
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     let session = NewSession {
-        id: CheckoutSessionId::generate().to_string(),
+        id: id.unwrap_or_else(|| CheckoutSessionId::generate().to_string()),
         account_id: link.account_id.clone(),
         environment: if link.environment == "PRODUCTION" {
             "PRODUCTION"
@@ -289,10 +440,10 @@ async fn open_session(
     let db = store::db(ctx)?;
     let count = db
         .prepare(
-            "UPDATE payment_links SET session_count = session_count + 1
+            "UPDATE payment_links SET session_count = session_count + 1, view_count = view_count + ?3
              WHERE id = ?1 AND EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?2)",
         )
-        .bind(&[link.id.js(), session.id.js()])?;
+        .bind(&[link.id.js(), session.id.js(), views.js()])?;
     let results = db.batch(vec![insert(&db, &session, now)?, count]).await?;
     let inserted = results
         .first()

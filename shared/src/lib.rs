@@ -15,6 +15,7 @@ pub mod money;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod ticket;
 pub mod time;
 pub mod webhooks;
 

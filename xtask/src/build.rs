@@ -165,7 +165,12 @@ fn newest(path: &Path) -> Option<SystemTime> {
     fs::read_dir(path)
         .ok()?
         .flatten()
-        .filter(|entry| !matches!(entry.file_name().to_str(), Some("build" | "target" | "pkg" | ".wrangler")))
+        .filter(|entry| {
+            !matches!(
+                entry.file_name().to_str(),
+                Some("build" | "target" | "pkg" | ".wrangler")
+            )
+        })
         .filter_map(|entry| newest(&entry.path()))
         .max()
 }

@@ -6,7 +6,7 @@ use libtest_mimic::Failed;
 use serde_json::{Value, json};
 use till_tests::http::Reply;
 
-use crate::shopper::csrf;
+use crate::shopper::{arrive, csrf};
 use crate::support::{change, create, fetch, product};
 use crate::{Check, Suite, ensure, ensure_eq};
 
@@ -84,20 +84,13 @@ fn an_overlay_page_is_framed_only_by_the_shop_and_reports_the_payment_to_it(
 ) -> Result<(), Failed> {
     let (_, path) = link_path(suite, json!({}))?;
     let visit = suite.client.get(&format!("{path}?{FRAME}")).send()?;
-    ensure_eq!(visit.status, 302);
     let location = visit.header("location").unwrap_or_default().to_owned();
-    let page_path = location
-        .trim_start_matches(&suite.worker.base_url)
-        .to_owned();
-    let session = page_path
-        .trim_start_matches("/c/")
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    ensure_eq!(page_path, format!("/c/{session}?{FRAME}"));
-
-    let page = suite.client.get(&page_path).send()?;
+    ensure!(
+        location.ends_with(&format!("&{FRAME}")),
+        "the frame is not kept: {location}"
+    );
+    let (session, page) = arrive(suite, &visit)?;
+    let page_path = format!("/c/{session}?{FRAME}");
     ensure_eq!(page.status, 200);
     ensure_eq!(frame_ancestors(&page), SHOP);
     ensure!(
@@ -161,16 +154,12 @@ fn a_malformed_origin_never_reaches_a_header_or_the_page(suite: &Suite) -> Resul
             .client
             .get(&format!("{path}?embedded=1&origin={origin}"))
             .send()?;
-        ensure_eq!(visit.status, 302);
         let location = visit.header("location").unwrap_or_default().to_owned();
         ensure!(
-            location.ends_with("?embedded=1"),
+            location.ends_with("&embedded=1"),
             "{origin} kept: {location}"
         );
-        let page = suite
-            .client
-            .get(location.trim_start_matches(&suite.worker.base_url))
-            .send()?;
+        let (_, page) = arrive(suite, &visit)?;
         ensure_eq!(frame_ancestors(&page), "*");
         ensure!(
             !page.body.contains("data-parent"),

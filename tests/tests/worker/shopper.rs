@@ -23,6 +23,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
     ("every_human_visit_is_counted", every_human_visit_is_counted),
     (
+        "a_visit_s_ticket_creates_its_session_once_and_nothing_else",
+        a_visit_s_ticket_creates_its_session_once_and_nothing_else,
+    ),
+    (
         "unknown_and_inactive_links_show_a_page_not_a_session",
         unknown_and_inactive_links_show_a_page_not_a_session,
     ),
@@ -112,25 +116,41 @@ fn path_of(url: &str, suite: &Suite) -> String {
     url.trim_start_matches(&suite.worker.base_url).to_owned()
 }
 
-/// Visits a link as a person would; answers the session id it redirected to.
+/// Visits a link as a person would (the 302, then the page it leads to); answers the
+/// session id.
 fn visit(suite: &Suite, link: &Value) -> Result<String, Failed> {
     let reply = suite
         .client
         .get(&path_of(link["url"].as_str().unwrap_or_default(), suite))
         .send()?;
+    let (id, page) = arrive(suite, &reply)?;
+    ensure!(page.status == 200, "the page answered {}", page.status);
+    Ok(id)
+}
+
+/// Where a short-link visit's 302 leads, loaded as the shopper's browser loads it (that
+/// first load creates the session from the visit's signed ticket): the id and the page.
+pub(crate) fn arrive(suite: &Suite, hop: &Reply) -> Result<(String, Reply), Failed> {
     ensure!(
-        reply.status == 302,
+        hop.status == 302,
         "visit answered {}: {}",
-        reply.status,
-        reply.body
+        hop.status,
+        hop.body
     );
-    let location = reply.header("location").unwrap_or_default().to_owned();
-    let id = location.rsplit('/').next().unwrap_or_default().to_owned();
+    let location = hop.header("location").unwrap_or_default().to_owned();
+    let path = location
+        .strip_prefix(&suite.worker.base_url)
+        .ok_or_else(|| Failed::from(format!("Location {location} is another origin")))?;
+    let id = path
+        .strip_prefix("/c/")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap_or_default()
+        .to_owned();
     ensure!(
-        id.starts_with("cs_") && location == format!("{}/c/{id}", suite.worker.base_url),
+        id.starts_with("cs_") && path.starts_with(&format!("/c/{id}?t=")),
         "Location {location}"
     );
-    Ok(id)
+    Ok((id, suite.client.get(path).send()?))
 }
 
 /// The page's CSRF token, as a browser would submit it.
@@ -196,13 +216,14 @@ fn a_short_link_redirects_to_a_fresh_session(suite: &Suite) -> Result<(), Failed
     let reply = suite.client.get(&format!("{path}?prefilled_email=mei%40example.com&client_reference_id=ref-9&utm_source=newsletter&locale=ja")).send()?;
     ensure_eq!(reply.status, 302);
     ensure_eq!(reply.header("x-robots-tag"), Some("noindex"));
-    let session_id = reply
-        .header("location")
-        .unwrap_or_default()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    // The visit itself writes nothing; the page it leads to creates the session.
+    let (session_id, page) = arrive(suite, &reply)?;
+    let premature = suite.query(&format!(
+        "SELECT count(*) AS n FROM checkout_sessions WHERE payment_link_id = '{}' AND id <> '{session_id}'",
+        link["id"].as_str().unwrap_or_default()
+    ))?;
+    ensure_eq!(premature[0]["n"], json!(0));
+    ensure_eq!(page.status, 200);
     let session = fetch(&merchant, &format!("/v1/checkout/sessions/{session_id}"))?;
     ensure_eq!(session["payment_link"], link["id"]);
     ensure_eq!(session["customer_email"], json!("mei@example.com"));
@@ -284,6 +305,56 @@ fn every_human_visit_is_counted(suite: &Suite) -> Result<(), Failed> {
         );
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+fn a_visit_s_ticket_creates_its_session_once_and_nothing_else(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.merchant();
+    let link = link(&merchant, json!({}))?;
+    let link_id = link["id"].as_str().unwrap_or_default().to_owned();
+    let sessions = || -> Result<Value, Failed> {
+        Ok(suite.query(&format!(
+            "SELECT count(*) AS n FROM checkout_sessions WHERE payment_link_id = '{link_id}'"
+        ))?[0]["n"]
+            .clone())
+    };
+    let hop = suite
+        .client
+        .get(&path_of(link["url"].as_str().unwrap_or_default(), suite))
+        .send()?;
+    let location = hop.header("location").unwrap_or_default().to_owned();
+    let path = location
+        .trim_start_matches(&suite.worker.base_url)
+        .to_owned();
+    let (id, ticket) = path
+        .trim_start_matches("/c/")
+        .split_once("?t=")
+        .ok_or_else(|| Failed::from(format!("no ticket in {location}")))?;
+    ensure_eq!(sessions()?, json!(0));
+    // Another session id with this ticket, or an altered ticket: refused, nothing created.
+    let other = format!("/c/cs_{}?t={ticket}", "A".repeat(24));
+    ensure_eq!(suite.client.get(&other).send()?.status, 404);
+    let mut altered = ticket.to_owned();
+    let last = altered.pop().unwrap_or('0');
+    altered.push(if last == '0' { '1' } else { '0' });
+    ensure_eq!(
+        suite
+            .client
+            .get(&format!("/c/{id}?t={altered}"))
+            .send()?
+            .status,
+        404
+    );
+    ensure_eq!(suite.client.get(&format!("/c/{id}")).send()?.status, 404);
+    ensure_eq!(sessions()?, json!(0));
+    // Loaded twice (a reload, two tabs): one session, counted once.
+    for _ in 0..2 {
+        ensure_eq!(suite.client.get(&path).send()?.status, 200);
+    }
+    ensure_eq!(sessions()?, json!(1));
+    let counters = link_counters(&merchant, &link)?;
+    ensure_eq!(counters["session_count"], json!(1));
+    ensure_eq!(counters["view_count"], json!(1));
+    Ok(())
 }
 
 fn unknown_and_inactive_links_show_a_page_not_a_session(suite: &Suite) -> Result<(), Failed> {
@@ -782,11 +853,13 @@ fn a_stale_cached_link_never_yields_a_payable_session(suite: &Suite) -> Result<(
     let sessions_before = suite.query(&format!(
         "SELECT count(*) AS n FROM checkout_sessions WHERE payment_link_id = '{id}'"
     ))?;
-    let reply = suite
+    // The cached snapshot still sends the shopper on; the page, reading D1, refuses.
+    let hop = suite
         .client
         .get(&path_of(link["url"].as_str().unwrap_or_default(), suite))
         .send()?;
-    ensure_eq!(reply.status, 410);
+    let (_, page) = arrive(suite, &hop)?;
+    ensure_eq!(page.status, 410);
     let sessions_after = suite.query(&format!(
         "SELECT count(*) AS n FROM checkout_sessions WHERE payment_link_id = '{id}'"
     ))?;
@@ -806,18 +879,7 @@ fn rush(suite: &Suite, link: &Value, shoppers: usize) -> Result<usize, Failed> {
                     if visit.status != 302 {
                         return Ok(visit.status);
                     }
-                    let session = visit
-                        .header("location")
-                        .unwrap_or_default()
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let page = suite
-                        .client
-                        .get(&format!("/c/{session}"))
-                        .send()
-                        .map_err(|e| e.to_string())?;
+                    let (session, page) = arrive(suite, &visit).map_err(|e| format!("{e:?}"))?;
                     if page.status != 200 {
                         return Ok(page.status);
                     }

@@ -1,0 +1,176 @@
+//! Checkout tickets: what a short-link visit hands to the checkout page so the visit itself
+//! writes nothing.
+//!
+//! A visit to `/{code}` answers at once with `302 /c/{session_id}?t={ticket}`: the session
+//! id is chosen then, and the ticket carries the link, the time and the visit's parameters
+//! (prefills, locale, `utm_*`), signed with HMAC-SHA256 over the session id and the payload.
+//! The checkout page creates the session from a ticket that verifies and is fresh, at most
+//! once (the id is the primary key). A forged, altered or stale ticket creates nothing.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// How long a ticket may wait for its page to be loaded.
+pub const TICKET_LIFETIME_SECS: i64 = 600;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub link_id: String,
+    pub issued_at: i64,
+    /// The visit's query parameters that shape the session, in the order given.
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    #[error("the ticket is malformed")]
+    Malformed,
+    #[error("the ticket's signature does not match")]
+    Forged,
+    #[error("the ticket has expired")]
+    Expired,
+}
+
+/// The key tickets are signed with, derived from a Worker secret (so no new secret has to
+/// be configured, and tickets cannot be made without it).
+pub fn derive_key(secret: &str) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(b"till checkout ticket v1");
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn signature(key: &[u8], session_id: &str, payload: &str) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
+    mac.update(session_id.as_bytes());
+    mac.update(b".");
+    mac.update(payload.as_bytes());
+    mac
+}
+
+fn payload(ticket: &Ticket) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("l", &ticket.link_id);
+    query.append_pair("a", &ticket.issued_at.to_string());
+    for (name, value) in &ticket.params {
+        query.append_pair(name, value);
+    }
+    hex::encode(query.finish())
+}
+
+/// `{payload}.{signature}`, both lower-case hex (URL-safe as is).
+pub fn seal(key: &[u8], session_id: &str, ticket: &Ticket) -> String {
+    let payload = payload(ticket);
+    let signature = hex::encode(signature(key, session_id, &payload).finalize().into_bytes());
+    format!("{payload}.{signature}")
+}
+
+/// The ticket for `session_id`, if it was sealed with `key` and is not older than
+/// [`TICKET_LIFETIME_SECS`]. The signature is checked in constant time.
+pub fn open(key: &[u8], session_id: &str, sealed: &str, now: i64) -> Result<Ticket, TicketError> {
+    let (payload, signature_hex) = sealed.split_once('.').ok_or(TicketError::Malformed)?;
+    let claimed = hex::decode(signature_hex).map_err(|_| TicketError::Malformed)?;
+    signature(key, session_id, payload)
+        .verify_slice(&claimed)
+        .map_err(|_| TicketError::Forged)?;
+    let bytes = hex::decode(payload).map_err(|_| TicketError::Malformed)?;
+    let mut link_id = None;
+    let mut issued_at = None;
+    let mut params = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(&bytes) {
+        match name.as_ref() {
+            "l" if link_id.is_none() => link_id = Some(value.into_owned()),
+            "a" if issued_at.is_none() => issued_at = value.parse::<i64>().ok(),
+            _ => params.push((name.into_owned(), value.into_owned())),
+        }
+    }
+    let ticket = Ticket {
+        link_id: link_id.ok_or(TicketError::Malformed)?,
+        issued_at: issued_at.ok_or(TicketError::Malformed)?,
+        params,
+    };
+    if now - ticket.issued_at > TICKET_LIFETIME_SECS || ticket.issued_at - now > 60 {
+        return Err(TicketError::Expired);
+    }
+    Ok(ticket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket() -> Ticket {
+        Ticket {
+            link_id: "plink_abc".into(),
+            issued_at: 1_800_000_000,
+            params: vec![
+                ("prefilled_email".into(), "mei@example.com".into()),
+                ("utm_source".into(), "news & letters".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_sealed_ticket_opens_for_its_session_with_its_parameters() {
+        let key = derive_key("op_secret");
+        let sealed = seal(&key, "cs_1", &ticket());
+        assert!(sealed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.'));
+        assert_eq!(open(&key, "cs_1", &sealed, 1_800_000_100), Ok(ticket()));
+    }
+
+    #[test]
+    fn another_session_key_payload_or_signature_is_refused() {
+        let key = derive_key("op_secret");
+        let sealed = seal(&key, "cs_1", &ticket());
+        assert_eq!(
+            open(&key, "cs_2", &sealed, 1_800_000_000),
+            Err(TicketError::Forged)
+        );
+        assert_eq!(
+            open(&derive_key("op_other"), "cs_1", &sealed, 1_800_000_000),
+            Err(TicketError::Forged)
+        );
+        let (payload, signature) = sealed.split_once('.').unwrap();
+        let mut altered = ticket();
+        altered.link_id = "plink_xyz".into();
+        let swapped = format!(
+            "{}.{signature}",
+            seal(&key, "cs_1", &altered).split_once('.').unwrap().0
+        );
+        assert_eq!(
+            open(&key, "cs_1", &swapped, 1_800_000_000),
+            Err(TicketError::Forged)
+        );
+        let flipped = format!(
+            "{payload}.{}",
+            signature.replace('a', "b").replace('0', "1")
+        );
+        assert_ne!(flipped, sealed);
+        assert_eq!(
+            open(&key, "cs_1", &flipped, 1_800_000_000),
+            Err(TicketError::Forged)
+        );
+        for malformed in ["", "abc", "zz.zz", "."] {
+            assert!(
+                open(&key, "cs_1", malformed, 1_800_000_000).is_err(),
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ticket_is_good_for_ten_minutes() {
+        let key = derive_key("op_secret");
+        let sealed = seal(&key, "cs_1", &ticket());
+        assert!(open(&key, "cs_1", &sealed, 1_800_000_000 + TICKET_LIFETIME_SECS).is_ok());
+        assert_eq!(
+            open(&key, "cs_1", &sealed, 1_800_000_001 + TICKET_LIFETIME_SECS),
+            Err(TicketError::Expired)
+        );
+        assert_eq!(
+            open(&key, "cs_1", &sealed, 1_800_000_000 - 61),
+            Err(TicketError::Expired)
+        );
+    }
+}
