@@ -17,6 +17,7 @@ use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::Scope;
+use crate::payment_methods::NewPaymentMethod;
 use crate::store::{self, Bind};
 use crate::subscriptions::{NewSubscription, Plan, render};
 
@@ -333,27 +334,19 @@ pub async fn complete(
     let payment_method_id = match (&done.saved_card, &customer_id) {
         (Some(saved), Some(customer)) => {
             let id = format!("pm_{}", random_base62(24));
-            statements.push(
-                db.prepare(format!(
-                    "INSERT INTO payment_methods (id, account_id, environment, customer_id, card_brand, card_last4,
-                         card_exp_month, card_exp_year, processor_token, checkout_session_id, created_at)
-                     SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?1, ?12 WHERE {HELD}"
-                ))
-                .bind(&[
-                    p.session_id.js(),
-                    token.js(),
-                    id.js(),
-                    p.account_id.js(),
-                    p.environment.js(),
-                    customer.js(),
-                    saved["brand"].as_str().js(),
-                    saved["last4"].as_str().js(),
-                    saved["exp_month"].as_i64().js(),
-                    saved["exp_year"].as_i64().js(),
-                    saved["token"].as_str().js(),
-                    now.js(),
-                ])?,
-            );
+            let method = NewPaymentMethod {
+                id: &id,
+                scope: Scope {
+                    account_id: p.account_id,
+                    environment: p.environment,
+                },
+                customer_id: customer,
+                card: saved,
+                token: saved["token"].as_str().unwrap_or_default(),
+                checkout_session_id: Some(p.session_id),
+                now,
+            };
+            statements.push(method.insert(db, Some((p.session_id, token)))?);
             let data = json!({"id": id, "object": "payment_method", "type": "card", "customer_id": customer,
                 "card": {"brand": saved["brand"], "last4": saved["last4"], "exp_month": saved["exp_month"], "exp_year": saved["exp_year"]},
                 "checkout_session_id": p.session_id});

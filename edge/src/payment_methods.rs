@@ -145,16 +145,16 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         "card": card_json(checked.brand.as_str(), &checked.last4, i64::from(checked.exp_month), i64::from(checked.exp_year)),
     });
     db.batch(vec![
-        insert(
-            &db,
+        NewPaymentMethod {
+            id: &id,
             scope,
-            &id,
-            &customer_id,
-            &data["card"],
-            &token,
-            None,
+            customer_id: &customer_id,
+            card: &data["card"],
+            token: &token,
+            checkout_session_id: None,
             now,
-        )?,
+        }
+        .insert(&db, None)?,
         events::insert(&db, scope, "payment_method.attached", &id, &data, now, None)?,
         events::fan_out(&db, now)?,
     ])
@@ -163,37 +163,54 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     Ok(Reply::created(render(load(call, &id, None).await?)?))
 }
 
-/// The INSERT of a saved card (`card`: brand, last4, exp_month, exp_year).
-#[allow(clippy::too_many_arguments)]
-pub fn insert(
-    db: &worker::D1Database,
-    scope: Scope<'_>,
-    id: &str,
-    customer_id: &str,
-    card: &Value,
-    token: &str,
-    checkout_session_id: Option<&str>,
-    now: i64,
-) -> ApiResult<worker::D1PreparedStatement> {
-    Ok(db
-        .prepare(
-            "INSERT INTO payment_methods (id, account_id, environment, customer_id, card_brand, card_last4,
-                                          card_exp_month, card_exp_year, processor_token, checkout_session_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(&[
-            id.js(),
-            scope.account_id.js(),
-            scope.environment.js(),
-            customer_id.js(),
-            card["brand"].as_str().js(),
-            card["last4"].as_str().js(),
-            card["exp_month"].as_i64().js(),
-            card["exp_year"].as_i64().js(),
-            token.js(),
-            checkout_session_id.js(),
-            now.js(),
-        ])?)
+/// A saved card about to be stored (`card`: brand, last4, exp_month, exp_year), from the
+/// API or from a SETUP / SUBSCRIPTION checkout.
+pub struct NewPaymentMethod<'a> {
+    pub id: &'a str,
+    pub scope: Scope<'a>,
+    pub customer_id: &'a str,
+    pub card: &'a Value,
+    pub token: &'a str,
+    pub checkout_session_id: Option<&'a str>,
+    pub now: i64,
+}
+
+impl NewPaymentMethod<'_> {
+    /// The INSERT; with `held` (a checkout session id and its reservation token), only
+    /// while that session still holds the reservation.
+    pub fn insert(
+        &self,
+        db: &worker::D1Database,
+        held: Option<(&str, &str)>,
+    ) -> ApiResult<worker::D1PreparedStatement> {
+        let mut values = vec![
+            self.id.js(),
+            self.scope.account_id.js(),
+            self.scope.environment.js(),
+            self.customer_id.js(),
+            self.card["brand"].as_str().js(),
+            self.card["last4"].as_str().js(),
+            self.card["exp_month"].as_i64().js(),
+            self.card["exp_year"].as_i64().js(),
+            self.token.js(),
+            self.checkout_session_id.js(),
+            self.now.js(),
+        ];
+        let condition = match held {
+            Some((session, token)) => {
+                values.extend([session.js(), token.js()]);
+                "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?12 AND reservation = ?13)"
+            }
+            None => "1",
+        };
+        Ok(db
+            .prepare(format!(
+                "INSERT INTO payment_methods (id, account_id, environment, customer_id, card_brand, card_last4,
+                     card_exp_month, card_exp_year, processor_token, checkout_session_id, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE {condition}"
+            ))
+            .bind(&values)?)
+    }
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
