@@ -9,9 +9,12 @@ use till_shared::time::parse_request_time;
 
 use crate::call::Call;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::prices::iso;
 use crate::reply::Reply;
 use crate::store::{self, Bind};
+use crate::subscriptions::{self, SubscriptionRow};
+use till_shared::billing::State;
 
 /// How far one advance may move a clock: five years.
 const MAX_ADVANCE_SECS: i64 = 5 * 366 * 86_400;
@@ -110,17 +113,51 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
     load(call, &id, None).await?;
     let db = store::db(call.ctx)?;
     let now = store::now_unix();
-    db.batch(vec![
-        db.prepare(
-            "UPDATE subscriptions SET state = 'CANCELED', due_at = NULL, next_billing_time = NULL,
-                 canceled_at = ?2, ended_at = ?2, updated_at = ?2
-             WHERE test_clock_id = ?1 AND state NOT IN ('CANCELED', 'COMPLETED')",
+    // Its live subscriptions end with it, each with its `subscription.canceled` event,
+    // written only if that subscription's UPDATE changed it.
+    let live: Vec<SubscriptionRow> = db
+        .prepare(
+            "SELECT * FROM subscriptions WHERE test_clock_id = ?1 AND state NOT IN ('CANCELED', 'COMPLETED')",
         )
-        .bind(&[id.js(), now.js()])?,
+        .bind(&[id.js()])?
+        .all()
+        .await?
+        .results()?;
+    let mut statements = Vec::new();
+    for row in &live {
+        let mut ended = row.clone();
+        ended.state = State::Canceled.as_str().to_owned();
+        ended.canceled_at = Some(now);
+        ended.ended_at = Some(now);
+        ended.next_billing_time = None;
+        ended.due_at = None;
+        ended.retry_at = None;
+        ended.updated_at = now;
+        statements.push(
+            db.prepare(
+                "UPDATE subscriptions SET state = 'CANCELED', due_at = NULL, next_billing_time = NULL,
+                     retry_at = NULL, canceled_at = ?2, ended_at = ?2, updated_at = ?2
+                 WHERE id = ?1 AND state NOT IN ('CANCELED', 'COMPLETED')",
+            )
+            .bind(&[row.id.js(), now.js()])?,
+        );
+        statements.push(events::insert(
+            &db,
+            row.scope(),
+            "subscription.canceled",
+            &row.id,
+            &subscriptions::render(&ended)?,
+            now,
+            Some(("changes() = 1", &[])),
+        )?);
+    }
+    statements.push(
         db.prepare("DELETE FROM test_clocks WHERE id = ?1")
             .bind(&[id.js()])?,
-    ])
-    .await?;
+    );
+    statements.push(events::fan_out(&db, now)?);
+    db.batch(statements).await?;
+    crate::webhooks::send_soon(call.ctx);
     Ok(Reply::ok(
         json!({"id": id, "object": "test_clock", "deleted": true}),
     ))

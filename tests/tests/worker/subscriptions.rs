@@ -48,6 +48,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "a_subscription_checkout_saves_the_card_and_starts_the_subscription",
         a_subscription_checkout_saves_the_card_and_starts_the_subscription,
     ),
+    (
+        "deleting_a_test_clock_cancels_its_subscriptions_with_events",
+        deleting_a_test_clock_cancels_its_subscriptions_with_events,
+    ),
 ];
 
 const GOOD_CARD: &str = "4242424242424242";
@@ -802,5 +806,40 @@ fn a_subscription_checkout_saves_the_card_and_starts_the_subscription(
     )?;
     ensure_eq!(methods["data"][0]["card"]["last4"], json!("4444"));
     ensure_eq!(methods["data"][0]["checkout_session_id"], json!(setup_id));
+    Ok(())
+}
+
+fn deleting_a_test_clock_cancels_its_subscriptions_with_events(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let on = on_clock(suite, "Clock deletion shop", "2027-03-01T00:00:00Z", 1500)?;
+    let live = subscribe(&on.merchant, &on.customer, &on.card, &on.product, json!({}))?;
+    let ended = subscribe(&on.merchant, &on.customer, &on.card, &on.product, json!({}))?;
+    let (live, ended) = (text(&live["id"]), text(&ended["id"]));
+    create(
+        &on.merchant,
+        &format!("/v1/subscriptions/{ended}/cancel"),
+        json!({}),
+    )?;
+    let deleted = on
+        .merchant
+        .request("DELETE", &format!("/v1/test_clocks/{}", on.clock))
+        .send()?;
+    ensure_eq!(deleted.status, 200);
+    ensure_eq!(deleted.json()["deleted"], json!(true));
+    let now = fetch(&on.merchant, &format!("/v1/subscriptions/{live}"))?;
+    ensure_eq!(now["state"], json!("CANCELED"));
+    ensure_eq!(now["next_billing_time"], json!(null));
+    // One subscription.canceled for each: the one the deletion ended, and the earlier cancel.
+    let events = suite.query(&format!(
+        "SELECT object_id, json_extract(data, '$.state') AS state FROM events
+         WHERE type = 'subscription.canceled' AND object_id IN ('{live}', '{ended}') ORDER BY object_id"
+    ))?;
+    let mut expected = vec![
+        json!({"object_id": live, "state": "CANCELED"}),
+        json!({"object_id": ended, "state": "CANCELED"}),
+    ];
+    expected.sort_by_key(|e| e["object_id"].as_str().unwrap_or_default().to_owned());
+    ensure_eq!(events, expected);
     Ok(())
 }
