@@ -7,7 +7,7 @@
 //! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`.
 
 use serde_json::{Map, Value, json};
-use till_shared::catalog::{LOCALES, is_plausible_email};
+use till_shared::catalog::Prefill;
 use till_shared::embed::Frame;
 use till_shared::keys::KeyKind;
 use till_shared::locale::{Locale, Text};
@@ -50,18 +50,14 @@ pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<
     };
     let mut body = Map::new();
     body.insert("product_id".into(), json!(product_id));
-    // A prefill that would not pass is dropped rather than blocking the sale.
-    let email = param("prefilled_email").filter(|e| is_plausible_email(e));
-    let name = param("prefilled_name").map(|n| n.chars().take(200).collect::<String>());
-    let reference = param("client_reference_id").map(|r| r.chars().take(200).collect::<String>());
-    let chosen_locale = param("locale").filter(|l| LOCALES.contains(&l.as_str()));
+    let prefill = Prefill::read(param);
     for (field, value) in [
-        ("customer_email", email),
-        ("customer_name", name),
-        ("client_reference_id", reference),
-        ("locale", chosen_locale),
+        ("customer_email", prefill.email),
+        ("customer_name", prefill.name),
+        ("client_reference_id", prefill.client_reference_id),
+        ("locale", prefill.locale),
     ] {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
+        if let Some(value) = value {
             body.insert(field.into(), json!(value));
         }
     }

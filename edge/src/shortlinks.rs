@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use till_shared::catalog::{LOCALES, is_plausible_email};
+use till_shared::catalog::Prefill;
 use till_shared::embed::Frame;
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
@@ -395,8 +395,7 @@ async fn open_session(
         None => 0,
     };
     let recurring = lines.iter().any(|l| l.kind == "recurring");
-    let email = param("prefilled_email").filter(|e| is_plausible_email(e));
-    let locale = param("locale").filter(|l| LOCALES.contains(&l.as_str()));
+    let prefill = Prefill::read(param);
     let utm: Map<String, Value> = params
         .iter()
         .filter(|(k, _)| k.starts_with("utm_"))
@@ -421,10 +420,10 @@ async fn open_session(
         promotion_code: link.promotion_code.clone().filter(|_| discount > 0),
         success_url: link.success_url.clone(),
         cancel_url: None,
-        customer_email: email,
-        customer_name: param("prefilled_name").map(|n| n.chars().take(200).collect()),
-        client_reference_id: param("client_reference_id").map(|r| r.chars().take(200).collect()),
-        locale,
+        customer_email: prefill.email,
+        customer_name: prefill.name,
+        client_reference_id: prefill.client_reference_id,
+        locale: prefill.locale,
         metadata: None,
         expires_at: now + SESSION_LIFETIME,
         payment_link: Some(FromLink {

@@ -105,6 +105,30 @@ pub fn is_plausible_email(email: &str) -> bool {
 /// The checkout page's languages.
 pub const LOCALES: &[&str] = &["auto", "en", "zh-TW", "zh-CN", "ja", "th"];
 
+/// What a visit's query may set on its checkout (`prefilled_email`, `prefilled_name`,
+/// `client_reference_id`, `locale`). A value that would not pass is dropped, not a reason
+/// to lose the sale; names and references are cut to 200 characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefill {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub locale: Option<String>,
+}
+
+impl Prefill {
+    pub fn read(param: impl Fn(&str) -> Option<String>) -> Prefill {
+        let cut =
+            |v: String| Some(v.chars().take(200).collect::<String>()).filter(|v| !v.is_empty());
+        Prefill {
+            email: param("prefilled_email").filter(|e| is_plausible_email(e)),
+            name: param("prefilled_name").and_then(cut),
+            client_reference_id: param("client_reference_id").and_then(cut),
+            locale: param("locale").filter(|l| LOCALES.contains(&l.as_str())),
+        }
+    }
+}
+
 /// A promotion's effect on a subtotal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {
@@ -229,5 +253,31 @@ mod tests {
             let by_amount = Discount::Amount(Money::from_minor(off, Currency::Thb).unwrap()).amount_off(subtotal).unwrap();
             prop_assert_eq!(by_amount.amount(), off.min(subtotal.amount()));
         }
+    }
+
+    #[test]
+    fn prefills_keep_what_passes_and_drop_the_rest() {
+        let long = "名".repeat(300);
+        let query = [
+            ("prefilled_email", "not-an-email"),
+            ("prefilled_name", long.as_str()),
+            ("client_reference_id", ""),
+            ("locale", "ja"),
+        ];
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let prefill = Prefill::read(param);
+        assert_eq!(prefill.email, None);
+        assert_eq!(prefill.name.map(|n| n.chars().count()), Some(200));
+        assert_eq!(prefill.client_reference_id, None);
+        assert_eq!(prefill.locale.as_deref(), Some("ja"));
+        assert_eq!(
+            Prefill::read(|n| (n == "prefilled_email").then(|| "mei@example.com".to_owned())).email,
+            Some("mei@example.com".to_owned())
+        );
     }
 }
