@@ -127,6 +127,20 @@ impl SubscriptionRow {
             environment: &self.environment,
         }
     }
+
+    /// This subscription canceled `at` (its clock's time), nothing more to bill or retry.
+    pub fn canceled(&self, at: i64, updated_at: i64) -> SubscriptionRow {
+        SubscriptionRow {
+            state: State::Canceled.as_str().to_owned(),
+            canceled_at: Some(at),
+            ended_at: Some(at),
+            next_billing_time: None,
+            due_at: None,
+            retry_at: None,
+            updated_at,
+            ..self.clone()
+        }
+    }
 }
 
 fn time(at: Option<i64>) -> ApiResult<Option<String>> {
@@ -773,7 +787,11 @@ pub async fn cancel(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
     let real_now = store::now_unix();
     let now = now_for(call, row.test_clock_id.as_deref()).await?;
-    let mut ended = row.clone();
+    let mut ended = if at_period_end {
+        row.clone()
+    } else {
+        row.canceled(now, real_now)
+    };
     let (sql, kind) = if at_period_end {
         ended.cancel_at_period_end = 1;
         (
@@ -782,12 +800,6 @@ pub async fn cancel(call: &mut Call<'_>) -> ApiResult<Reply> {
             "subscription.updated",
         )
     } else {
-        ended.state = State::Canceled.as_str().to_owned();
-        ended.canceled_at = Some(now);
-        ended.ended_at = Some(now);
-        ended.next_billing_time = None;
-        ended.due_at = None;
-        ended.retry_at = None;
         (
             "UPDATE subscriptions SET state = 'CANCELED', canceled_at = ?3, ended_at = ?3, next_billing_time = NULL,
                  due_at = NULL, retry_at = NULL, updated_at = ?2

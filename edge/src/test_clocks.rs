@@ -14,7 +14,6 @@ use crate::prices::iso;
 use crate::reply::Reply;
 use crate::store::{self, Bind};
 use crate::subscriptions::{self, SubscriptionRow};
-use till_shared::billing::State;
 
 /// How far one advance may move a clock: five years.
 const MAX_ADVANCE_SECS: i64 = 5 * 366 * 86_400;
@@ -125,14 +124,7 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
         .results()?;
     let mut statements = Vec::new();
     for row in &live {
-        let mut ended = row.clone();
-        ended.state = State::Canceled.as_str().to_owned();
-        ended.canceled_at = Some(now);
-        ended.ended_at = Some(now);
-        ended.next_billing_time = None;
-        ended.due_at = None;
-        ended.retry_at = None;
-        ended.updated_at = now;
+        let ended = row.canceled(now, now);
         statements.push(
             db.prepare(
                 "UPDATE subscriptions SET state = 'CANCELED', due_at = NULL, next_billing_time = NULL,
