@@ -6,8 +6,8 @@ use libtest_mimic::Failed;
 use serde_json::{Value, json};
 use till_tests::http::Reply;
 
-use crate::shopper::{arrive, csrf};
-use crate::support::{change, create, fetch, product};
+use crate::shopper::{arrive, csrf, link, path_of};
+use crate::support::{change, fetch, product};
 use crate::{Check, Suite, ensure, ensure_eq};
 
 pub const CHECKS: &[(&str, Check)] = &[
@@ -63,19 +63,10 @@ fn said(reply: &Reply) -> Result<Value, Failed> {
     Ok(serde_json::from_str(&unescaped)?)
 }
 
+/// A payment link of the main merchant (NT$590, success URL on the shop) and its path.
 fn link_path(suite: &Suite, extra: Value) -> Result<(Value, String), Failed> {
-    let merchant = suite.merchant();
-    let product = product(&merchant, "Field notes", 590, "TWD")?;
-    let mut body = json!({"productId": product["id"], "successUrl": "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}"});
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    let link = create(&merchant, "/v1/payment_links", body)?;
-    let path = link["url"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches(&suite.worker.base_url)
-        .to_owned();
+    let link = link(&suite.merchant(), extra)?;
+    let path = path_of(link["url"].as_str().unwrap_or_default(), suite);
     Ok((link, path))
 }
 

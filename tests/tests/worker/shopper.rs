@@ -103,7 +103,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A link selling a NT$590 product with `extra` settings; answers the link object.
-fn link(merchant: &Client, extra: Value) -> Result<Value, Failed> {
+pub(crate) fn link(merchant: &Client, extra: Value) -> Result<Value, Failed> {
     let product = product(merchant, "Field notes", 590, "TWD")?;
     let mut body = json!({"productId": product["id"], "successUrl": "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}"});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
@@ -112,7 +112,7 @@ fn link(merchant: &Client, extra: Value) -> Result<Value, Failed> {
     create(merchant, "/v1/payment_links", body)
 }
 
-fn path_of(url: &str, suite: &Suite) -> String {
+pub(crate) fn path_of(url: &str, suite: &Suite) -> String {
     url.trim_start_matches(&suite.worker.base_url).to_owned()
 }
 
