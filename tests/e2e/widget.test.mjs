@@ -210,13 +210,13 @@ test("a floating button on a 360 px phone screen: overlay fits, payment complete
   const code = link.url.split("/").pop();
   const url = merchantPage(
     "floating",
-    `<div style="height:2000px">Long page</div><script src="${base}/till.js" data-link="${code}" data-float="right" data-text="Buy"></script>`,
+    `<div style="height:2000px">Long page</div><script src="${base}/till.js" data-link="${code}" data-float="right" data-margin="32px" data-text="Buy"></script>`,
   );
   const { context, page, events } = await open(url, { viewport: { width: 360, height: 740 } });
   const button = page.locator("till-buy-button").getByRole("button", { name: "Buy" });
   const box = await button.boundingBox();
-  assert.ok(box.x + box.width <= 360 - 16 && box.x + box.width >= 360 - 40, `near the right edge: ${JSON.stringify(box)}`);
-  assert.ok(box.y + box.height <= 740 - 16 && box.y + box.height >= 740 - 40, `near the bottom: ${JSON.stringify(box)}`);
+  assert.ok(Math.abs(box.x + box.width - (360 - 32)) <= 1, `32px from the right edge: ${JSON.stringify(box)}`);
+  assert.ok(Math.abs(box.y + box.height - (740 - 32)) <= 1, `32px from the bottom: ${JSON.stringify(box)}`);
   await button.tap();
   await overlayFrame(page).locator("#cc").waitFor();
   const dialog = await page.locator("till-overlay dialog").boundingBox();

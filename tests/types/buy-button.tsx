@@ -23,7 +23,7 @@ export function ProductCard({ email, orderId }: { email: string; orderId: string
         success-url="https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"
         className="buy"
       />
-      <till-buy-button product="prod_9x" publishable-key="pk_test_abc" float="right" mode="overlay" />
+      <till-buy-button product="prod_9x" publishable-key="pk_test_abc" float="right" margin="32px" mode="overlay" />
       {/* @ts-expect-error "purple" is not a theme */}
       <till-buy-button link="plink_7Hq2" theme="purple" />
       {/* @ts-expect-error floating sides are left and right */}

@@ -48,8 +48,10 @@ export interface TillBuyButtonAttributes {
   "client-reference-id"?: string;
   "success-url"?: string;
   mode?: TillMode;
-  /** A floating button in this corner. */
+  /** A floating button in this bottom corner. */
   float?: "left" | "right";
+  /** The floating button's distance from the edges, a CSS length (default "24px"). */
+  margin?: string;
 }
 
 export interface TillSuccessDetail {

@@ -21,7 +21,7 @@
 
   const fallback = (url, why) => {
     console.warn(
-      `Till: ${why}; opening the checkout page. For the overlay, allow in your CSP:\n` +
+      `Till: ${why}; opening the checkout page. The overlay needs CSP:\n` +
         `  script-src ${base} 'wasm-unsafe-eval'\n  connect-src ${base}\n  frame-src ${new URL(url).origin}`,
     );
     location.assign(url);
@@ -47,6 +47,7 @@
       theme: o("theme") || "light",
       color: o("color"),
       float: o("float"),
+      margin: o("margin"),
       successUrl: o("success-url"),
       mode: o("mode"),
       fallback: (why) => fallback(url.href, why),
@@ -77,6 +78,7 @@
     host.setAttribute("theme", c.theme);
     if (c.float) host.setAttribute("float", c.float);
     if (c.color) host.style.setProperty("--till-color", c.color);
+    if (c.margin) host.style.setProperty("--till-margin", c.margin);
     host.attachShadow({ mode: "open" }).append(style, button);
     let adopted;
     const wake = () => (adopted ||= load().then((m) => m.adopt(host, c), () => {}));
@@ -85,12 +87,12 @@
     new IntersectionObserver((seen, watch) => seen[0].isIntersecting && (watch.disconnect(), wake())).observe(host);
   };
 
-  customElements.get("till-buy-button") ||
-    customElements.define("till-buy-button", class extends HTMLElement {
-      connectedCallback() {
-        paint(this);
-      }
-    });
+  // (A second copy of this script stopped at `w.Till` above: defined once.)
+  customElements.define("till-buy-button", class extends HTMLElement {
+    connectedCallback() {
+      paint(this);
+    }
+  });
 
   // <script src="…/till.js" data-link="…">: a button where the tag is.
   if (me.dataset.link || me.dataset.product) {
