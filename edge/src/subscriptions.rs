@@ -712,9 +712,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let real_now = store::now_unix();
     updated.updated_at = real_now;
     let db = store::db(call.ctx)?;
-    let results = db
-        .batch(vec![
-            db.prepare(
+    let change = db.prepare(
                 "UPDATE subscriptions SET payment_method_id = ?2, items = ?3, amount = ?4, total_billing_cycles = ?5,
                      start_time = ?6, trial_end = ?7, anchor_time = ?8, next_billing_time = ?9, due_at = ?10,
                      cancel_at_period_end = ?11, metadata = ?12, updated_at = ?13
@@ -736,24 +734,51 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
                 real_now.js(),
                 row.state.js(),
                 row.completed_billing_iteration.js(),
-            ])?,
+            ])?;
+    commit(
+        call,
+        &db,
+        change,
+        &row,
+        "subscription.updated",
+        &updated,
+        real_now,
+    )
+    .await
+}
+
+/// Writes `change` (an UPDATE of `row` guarded by its state) with the `kind` event of the
+/// subscription as it becomes (`after`), in one batch; the event is written only if the
+/// UPDATE changed the row, else the answer is 409. Answers the subscription as stored.
+async fn commit(
+    call: &Call<'_>,
+    db: &worker::D1Database,
+    change: worker::D1PreparedStatement,
+    row: &SubscriptionRow,
+    kind: &str,
+    after: &SubscriptionRow,
+    now: i64,
+) -> ApiResult<Reply> {
+    let results = db
+        .batch(vec![
+            change,
             events::insert(
-                &db,
+                db,
                 row.scope(),
-                "subscription.updated",
-                &id,
-                &render(&updated)?,
-                real_now,
+                kind,
+                &row.id,
+                &render(after)?,
+                now,
                 Some(("changes() = 1", &[])),
             )?,
-            events::fan_out(&db, real_now)?,
+            events::fan_out(db, now)?,
         ])
         .await?;
     if billing::changes(&results, 0) != 1 {
         return Err(busy());
     }
     crate::webhooks::send_soon(call.ctx);
-    Ok(Reply::ok(render(&load(call, &id).await?)?))
+    Ok(Reply::ok(render(&load(call, &row.id).await?)?))
 }
 
 fn busy() -> ApiError {
@@ -813,26 +838,8 @@ pub async fn cancel(call: &mut Call<'_>) -> ApiResult<Reply> {
     if !at_period_end {
         values.push(now.js());
     }
-    let results = db
-        .batch(vec![
-            db.prepare(sql).bind(&values)?,
-            events::insert(
-                &db,
-                row.scope(),
-                kind,
-                &id,
-                &render(&ended)?,
-                real_now,
-                Some(("changes() = 1", &[])),
-            )?,
-            events::fan_out(&db, real_now)?,
-        ])
-        .await?;
-    if billing::changes(&results, 0) != 1 {
-        return Err(busy());
-    }
-    crate::webhooks::send_soon(call.ctx);
-    Ok(Reply::ok(render(&load(call, &id).await?)?))
+    let change = db.prepare(sql).bind(&values)?;
+    commit(call, &db, change, &row, kind, &ended, real_now).await
 }
 
 /// Charges the open billing order again now, for UNPAID, INCOMPLETE and PAST_DUE
