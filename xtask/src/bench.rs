@@ -8,6 +8,7 @@
 //! local Worker; prints the time, charges per second, and checks that no subscription was
 //! billed twice.
 
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
@@ -63,19 +64,8 @@ fn links() -> Result<()> {
     let root = workspace_root();
     let state = root.join("target/bench-state");
     let _ = std::fs::remove_dir_all(&state);
-    let operator = format!("op_{}", till_shared::ids::random_base62(32));
-
-    let till = step("Starting the Worker (workerd, on-disk D1 and KV)", || {
-        err(LocalWorker::start(&WorkerConfig {
-            config: None,
-            port: free_port().map_err(|e| e.to_string())?,
-            state_dir: state.join("till"),
-            vars: vec![
-                ("OPERATOR_TOKEN".into(), operator.clone()),
-                ("BENCH_ROUTES".into(), "enabled".into()),
-            ],
-            output: Output::File(state.join("till.log")),
-        }))
+    let (till, operator) = step("Starting the Worker (workerd, on-disk D1 and KV)", || {
+        fresh_worker(&state.join("till"), &[("BENCH_ROUTES", "enabled")])
     })?;
     let account = err(create_account(&till.base_url, &operator, "Bench shop"))?;
     let merchant = Client::new(&till.base_url).with_bearer(&account.keys.test.secret_key);
@@ -174,18 +164,8 @@ fn billing() -> Result<()> {
     build::all(&tools)?;
     let state = workspace_root().join("target/bench-state");
     let _ = std::fs::remove_dir_all(&state);
-    let operator = format!("op_{}", till_shared::ids::random_base62(32));
-    let till = step("Starting the Worker (workerd, on-disk D1 and KV)", || {
-        err(LocalWorker::start(&WorkerConfig {
-            config: None,
-            port: free_port().map_err(|e| e.to_string())?,
-            state_dir: state.join("till"),
-            vars: vec![
-                ("OPERATOR_TOKEN".into(), operator.clone()),
-                ("TEST_HOOKS".into(), "enabled".into()),
-            ],
-            output: Output::File(state.join("till.log")),
-        }))
+    let (till, operator) = step("Starting the Worker (workerd, on-disk D1 and KV)", || {
+        fresh_worker(&state.join("till"), &[("TEST_HOOKS", "enabled")])
     })?;
     let account = err(create_account(&till.base_url, &operator, "Billing bench"))?;
     let merchant = Client::new(&till.base_url).with_bearer(&account.keys.test.secret_key);
@@ -338,6 +318,24 @@ fn millis(text: &str) -> f64 {
 }
 
 /// A harness result with its error as text.
+/// A Worker on a free port with empty state in `state_dir` (log beside it, `{dir}.log`)
+/// and a fresh operator token, plus `vars`; answers it and the token.
+pub fn fresh_worker(state_dir: &Path, vars: &[(&str, &str)]) -> Result<(LocalWorker, String)> {
+    let _ = std::fs::remove_dir_all(state_dir);
+    std::fs::create_dir_all(state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    let operator = format!("op_{}", till_shared::ids::random_base62(32));
+    let mut all = vec![("OPERATOR_TOKEN".to_owned(), operator.clone())];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let worker = err(LocalWorker::start(&WorkerConfig {
+        config: None,
+        port: free_port().map_err(|e| e.to_string())?,
+        state_dir: state_dir.to_path_buf(),
+        vars: all,
+        output: Output::File(state_dir.with_extension("log")),
+    }))?;
+    Ok((worker, operator))
+}
+
 fn err<T>(result: till_tests::Result<T>) -> Result<T> {
     result.map_err(|e| e.to_string())
 }

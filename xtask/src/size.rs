@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use till_tests::accounts::create_account;
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::workspace_root;
 
 use crate::step::{Result, step};
 use crate::{build, tools};
@@ -167,18 +167,8 @@ fn print_table(measured: &[Measured]) {
 
 /// A payment link's hosted checkout page as a shopper receives it, saved under `target/`.
 fn checkout_page(root: &Path) -> Result<PathBuf> {
-    let state = root.join("target/size-state");
-    let _ = fs::remove_dir_all(&state);
-    let operator = format!("op_{}", till_shared::ids::random_base62(32));
+    let (till, operator) = crate::bench::fresh_worker(&root.join("target/size-state/till"), &[])?;
     let err = |e: Box<dyn std::error::Error + Send + Sync>| e.to_string();
-    let till = LocalWorker::start(&WorkerConfig {
-        config: None,
-        port: free_port().map_err(|e| e.to_string())?,
-        state_dir: state.clone(),
-        vars: vec![("OPERATOR_TOKEN".into(), operator.clone())],
-        output: Output::File(state.join("worker.log")),
-    })
-    .map_err(err)?;
     let account = create_account(&till.base_url, &operator, "Size shop").map_err(err)?;
     let merchant = Client::new(&till.base_url).with_bearer(&account.keys.test.secret_key);
     let link = merchant
