@@ -10,6 +10,8 @@
 //! `/cdn-cgi/handler/scheduled` fails whenever static assets are configured (a miniflare
 //! bug fixed after the wrangler 4.86 that Node 20 allows), so tests reach the same code
 //! through here.
+//!
+//! `POST /__test/panic` panics on purpose (see [`panic`]).
 
 use serde_json::{Value, json};
 use worker::Request;
@@ -38,6 +40,14 @@ pub async fn kv(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
         .await
         .map_err(ApiError::internal)?;
     Ok(Reply::ok(json!({ "key": key, "value": value })))
+}
+
+/// `POST /__test/panic`: a Rust panic, which aborts the Wasm instance, so tests can prove
+/// the entry answers in the documented error shape and the next request runs on a fresh
+/// instance with nothing stored lost.
+pub fn panic(req: &Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(req, ctx)?;
+    panic!("panic requested through /__test/panic");
 }
 
 pub async fn scheduled(req: Request, ctx: &Ctx) -> ApiResult<Reply> {

@@ -126,13 +126,78 @@ pub fn worker(tools: &Tools) -> Result<()> {
     step(
         "Building the Worker (workers-rs, wasm32, opt-level s)",
         || {
-            // The *_BIN overrides stop worker-build from downloading its own copies from GitHub.
-            run(Command::new(&tools.worker_build)
-                .arg("--release")
-                .current_dir(root.join("edge"))
-                .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
-                .env("WASM_OPT_BIN", &tools.wasm_opt)
-                .env("ESBUILD_BIN", &tools.esbuild))
+            run(Command::new("cargo")
+                .args([
+                    "build",
+                    "--package",
+                    "till-edge",
+                    "--lib",
+                    "--release",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ])
+                .current_dir(&root))?;
+            // wasm-bindgen's `module` output with the reset function the entry's panic
+            // recovery calls, staged outside `edge/` so a running `dev` sees one change.
+            let staging = root.join("target/edge-build");
+            let _ = fs::remove_dir_all(&staging);
+            run(Command::new(&tools.wasm_bindgen)
+                .arg(root.join("target/wasm32-unknown-unknown/release/till_edge.wasm"))
+                .args([
+                    "--target",
+                    "module",
+                    "--no-typescript",
+                    "--experimental-reset-state-function",
+                    "--force-enable-abort-handler",
+                    "--out-name",
+                    "index",
+                    "--out-dir",
+                ])
+                .arg(&staging))?;
+            let wasm = staging.join("index_bg.wasm");
+            // Names stay in the module so a panic's stack trace reads as Rust functions.
+            run(Command::new(&tools.wasm_opt)
+                .arg("-O")
+                .args(WASM_FEATURES)
+                .arg("--enable-exception-handling")
+                .arg("--debuginfo")
+                .arg(&wasm)
+                .arg("-o")
+                .arg(&wasm))?;
+            // workerd imports a `.wasm` module as a compiled module, without `source`.
+            let glue = staging.join("index.js");
+            let text = fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+            if !text.contains("import source ") {
+                return Err(
+                    "wasm-bindgen's module output no longer imports its wasm with `import source`"
+                        .into(),
+                );
+            }
+            fs::write(&glue, text.replace("import source ", "import "))
+                .map_err(|e| e.to_string())?;
+            fs::copy(root.join("edge/entry.js"), staging.join("entry.js"))
+                .map_err(|e| format!("edge/entry.js: {e}"))?;
+            run(Command::new(&tools.esbuild)
+                .arg(staging.join("entry.js"))
+                .args([
+                    "--bundle",
+                    "--format=esm",
+                    "--minify",
+                    "--external:./index_bg.wasm",
+                    "--external:cloudflare:*",
+                    "--log-level=warning",
+                ])
+                .arg(format!("--outfile={}", staging.join("bundle.js").display())))?;
+            // Each file is renamed into place whole; the bundle last, as it is what `dev`
+            // watches and what marks the build fresh.
+            let out = root.join("edge/build");
+            fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            for leftover in ["worker", "package.json"] {
+                let _ = fs::remove_dir_all(out.join(leftover));
+                let _ = fs::remove_file(out.join(leftover));
+            }
+            fs::rename(&wasm, out.join("index_bg.wasm")).map_err(|e| e.to_string())?;
+            fs::rename(staging.join("bundle.js"), out.join("index.js")).map_err(|e| e.to_string())
         },
     )
 }

@@ -14,8 +14,6 @@ use crate::step::{Result, output, run, satisfied, step};
 
 /// Must equal the `wasm-bindgen` crate in Cargo.lock (the CLI and the crate are one pair).
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
-/// Same major.minor as the `worker` crate.
-pub const WORKER_BUILD_VERSION: &str = "0.8.7";
 /// Runs the widget's browser tests the way Rust/wasm users do.
 pub const WASM_PACK_VERSION: &str = "0.15.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -36,7 +34,6 @@ pub struct Tools {
     /// finds on PATH (it would otherwise download its own).
     pub wasm_bindgen_dir: PathBuf,
     pub wasm_pack: Option<PathBuf>,
-    pub worker_build: PathBuf,
     pub wasm_opt: PathBuf,
     pub esbuild: PathBuf,
     pub chromedriver: Option<PathBuf>,
@@ -59,7 +56,6 @@ pub fn setup(needs: Needs) -> Result<Tools> {
     wasm_target()?;
     check_lockfile_pin(&root)?;
     let bindgen_root = cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, "wasm-bindgen")?;
-    let worker_build_root = cargo_tool("worker-build", WORKER_BUILD_VERSION, "worker-build")?;
     npm_packages(&root)?;
     let (wasm_pack, chromedriver) = match needs {
         Needs::Everything => {
@@ -73,7 +69,6 @@ pub fn setup(needs: Needs) -> Result<Tools> {
         wasm_bindgen: bindgen_root.join("bin/wasm-bindgen"),
         wasm_bindgen_dir: bindgen_root.join("bin"),
         wasm_pack,
-        worker_build: worker_build_root.join("bin/worker-build"),
         wasm_opt: bin.join("wasm-opt"),
         esbuild: bin.join("esbuild"),
         chromedriver,

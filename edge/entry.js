@@ -1,0 +1,80 @@
+// The Worker's JavaScript entry: hands each event to the Rust Worker (wasm-bindgen's
+// `module` output, bundled beside this file by `cargo xtask build`).
+//
+// A plain handler object, called once per event. worker-build's generated entry wraps the
+// handlers in a class Proxy that builds a WorkerEntrypoint and two more Proxies for every
+// request, which cost about a seventh of a short link's throughput.
+//
+// A Rust panic aborts the Wasm instance, usually inside a future's microtask, where no
+// request's promise sees it. Every request then in flight is answered with the API's
+// error shape (rather than left to hang until the runtime cancels it), and the next event
+// runs on a fresh instance: wasm-bindgen's reset, scheduled by workers-rs on abort.
+import * as till from "./index.js";
+
+Error.stackTraceLimit = 100;
+const state = till.__worker_init_state();
+
+// Settles, with the trap, every request running on the current instance.
+let abort;
+let aborted;
+function arm() {
+  aborted = new Promise((_, reject) => {
+    abort = reject;
+  });
+  aborted.catch(() => {});
+}
+arm();
+
+function trapped(error) {
+  if (error instanceof WebAssembly.RuntimeError) {
+    state.criticalError = true;
+    abort(error);
+  }
+}
+
+addEventListener("error", (event) => {
+  console.error("Critical", event.error);
+  trapped(event.error);
+});
+
+function recover() {
+  if (state.criticalError) {
+    console.log("Reinitializing the Wasm instance after a critical error");
+    till.__wbg_reset_state();
+    state.criticalError = false;
+    state.instanceId++;
+    arm();
+  }
+}
+
+async function run(handler, event, env, ctx) {
+  recover();
+  try {
+    return await Promise.race([handler(event, env, ctx), aborted]);
+  } catch (error) {
+    trapped(error);
+    throw error;
+  }
+}
+
+// What the API answers for a failure on its side (`ErrorCode::ApiError`), here for the
+// one Rust cannot answer itself.
+const FAILED = JSON.stringify({
+  error: {
+    type: "api_error",
+    code: "api_error",
+    message: "Something went wrong on our side. Please try again.",
+  },
+});
+
+export default {
+  fetch: (request, env, ctx) =>
+    run(till.fetch, request, env, ctx).catch((error) => {
+      console.error("Request failed:", error);
+      return new Response(FAILED, {
+        status: 500,
+        headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+      });
+    }),
+  scheduled: (event, env, ctx) => run(till.scheduled, event, env, ctx),
+};
