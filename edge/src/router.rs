@@ -4,7 +4,8 @@
 //! the Worker runs.
 
 use till_shared::api::ErrorCode;
-use till_shared::routes::{Access, Operation, resolve};
+use till_shared::routes::{Access, Operation, path_of, resolve};
+use worker::worker_sys::web_sys;
 use worker::{Context, Env, Request, Response, Result};
 
 use crate::call::{Call, read_body};
@@ -24,24 +25,11 @@ pub struct Ctx {
     pub ctx: Context,
 }
 
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
+pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
     let ctx = Ctx { env, ctx };
-    let method = req.method().to_string();
-    let path = req.path();
-    if path.starts_with("/__test/") && method == "POST" && test_hooks::enabled(&ctx) {
-        let outcome = match path.as_str() {
-            "/__test/d1" => test_hooks::query(req, &ctx).await,
-            "/__test/scheduled" => test_hooks::scheduled(req, &ctx).await,
-            "/__test/kv" => test_hooks::kv(req, &ctx).await,
-            _ => Err(ApiError::new(
-                ErrorCode::ResourceNotFound,
-                "No such test hook.",
-            )),
-        };
-        return outcome
-            .unwrap_or_else(|error| error.into_reply(Dialect::Till))
-            .into_response();
-    }
+    let method = raw.method();
+    let url = raw.url();
+    let path = path_of(&url).to_owned();
     // The benchmark's ceiling: the same entry, no storage (only with BENCH_ROUTES=enabled).
     if path == "/__bench/constant"
         && ctx
@@ -51,7 +39,29 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     {
         return Response::ok("ok");
     }
-    // The shopper's side: hosted checkout pages and short links (HTML, not the JSON API).
+    // The shopper's side: short links, the hottest path, read the raw request.
+    if matches!(method.as_str(), "GET" | "HEAD")
+        && let Some(code) = shortlinks::short_code(&path)
+    {
+        return shortlinks::visit(&raw, url, &ctx, code).await;
+    }
+    let req = Request::from(raw);
+    if path.starts_with("/__test/") && method == "POST" && test_hooks::enabled(&ctx) {
+        let outcome = match path.as_str() {
+            "/__test/d1" => test_hooks::query(req, &ctx).await,
+            "/__test/scheduled" => test_hooks::scheduled(req, &ctx).await,
+            "/__test/kv" => test_hooks::kv(req, &ctx).await,
+            "/__test/panic" => test_hooks::panic(&req, &ctx),
+            _ => Err(ApiError::new(
+                ErrorCode::ResourceNotFound,
+                "No such test hook.",
+            )),
+        };
+        return outcome
+            .unwrap_or_else(|error| error.into_reply(Dialect::Till))
+            .into_response();
+    }
+    // Hosted checkout pages (HTML, not the JSON API).
     if let Some(rest) = path.strip_prefix("/c/") {
         return match (method.as_str(), rest.split_once('/')) {
             ("GET", None) => checkout_page::show(req, &ctx, rest).await,
@@ -72,11 +82,6 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
         && !product.contains('/')
     {
         return buy::visit(req, &ctx, product).await;
-    }
-    if matches!(method.as_str(), "GET" | "HEAD")
-        && let Some(code) = shortlinks::short_code(&path)
-    {
-        return shortlinks::visit(req, &ctx, code).await;
     }
     let reply = match resolve(&method, &path) {
         None => ApiError::new(

@@ -15,8 +15,9 @@ use till_shared::embed::Frame;
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::money::{Currency, Money};
-use till_shared::ticket::{self, Ticket, TicketError};
-use worker::{Method, Request, Response};
+use till_shared::ticket::{Signer, Ticket, TicketError};
+use worker::worker_sys::web_sys;
+use worker::{Response, Url};
 
 use crate::checkout_sessions::{FromLink, NewSession, insert};
 use crate::error::{ApiError, ApiResult};
@@ -64,11 +65,29 @@ fn recall(code: &str) -> Option<LinkRow> {
     })
 }
 
-/// The key checkout tickets are signed with; `None` when the Worker has no operator token
+thread_local! {
+    /// The signer for the operator token it was made from, kept for the isolate's life.
+    static SIGNER: RefCell<Option<(String, Signer)>> = const { RefCell::new(None) };
+}
+
+/// What checkout tickets are signed with; `None` when the Worker has no operator token
 /// (then a visit creates its session itself, as a plain write).
-fn ticket_key(ctx: &Ctx) -> Option<Vec<u8>> {
+fn signer(ctx: &Ctx) -> Option<Signer> {
     let secret = crate::auth::operator_token(ctx);
-    (!secret.is_empty()).then(|| ticket::derive_key(&secret))
+    if secret.is_empty() {
+        return None;
+    }
+    SIGNER.with(|held| {
+        let mut held = held.borrow_mut();
+        match held.as_ref() {
+            Some((made_from, signer)) if *made_from == secret => Some(signer.clone()),
+            _ => {
+                let signer = Signer::new(&secret);
+                *held = Some((secret, signer.clone()));
+                Some(signer)
+            }
+        }
+    })
 }
 
 /// The visit's query parameters that shape a session: prefills, locale, reference, `utm_*`.
@@ -104,16 +123,16 @@ pub fn short_code(path: &str) -> Option<ShortCode> {
 }
 
 /// Link-preview crawlers of chat apps and social networks, and browser prefetches.
-fn is_preview(req: &Request) -> bool {
+fn is_preview(req: &web_sys::Request, headers: &web_sys::Headers) -> bool {
     let header = |name: &str| {
-        req.headers()
+        headers
             .get(name)
             .ok()
             .flatten()
             .unwrap_or_default()
             .to_ascii_lowercase()
     };
-    if req.method() == Method::Head {
+    if req.method() == "HEAD" {
         return true;
     }
     let purpose = format!(
@@ -218,8 +237,14 @@ fn unavailable(link: &LinkRow) -> Option<(u16, Text)> {
     }
 }
 
-pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<Response> {
-    let url = req.url()?;
+/// `GET|HEAD /{code}`, on the runtime's request (`url` is its URL).
+pub async fn visit(
+    req: &web_sys::Request,
+    url: String,
+    ctx: &Ctx,
+    code: ShortCode,
+) -> worker::Result<Response> {
+    let url = Url::parse(&url)?;
     let query: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -230,7 +255,8 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let accept = req.headers().get("Accept-Language")?;
+    let headers = req.headers();
+    let accept = headers.get("Accept-Language").ok().flatten();
     let locale = Locale::negotiate(param("locale").as_deref(), accept.as_deref());
     let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
@@ -243,22 +269,22 @@ pub async fn visit(req: Request, ctx: &Ctx, code: ShortCode) -> worker::Result<R
                 .into_response();
         }
     };
-    if is_preview(&req) {
-        return preview(&link, locale, req.method() == Method::Head);
+    if is_preview(req, &headers) {
+        return preview(&link, locale, req.method() == "HEAD");
     }
     if let Some((status, text)) = unavailable(&link) {
         count_view(ctx, &link.id);
         return pages::message_in(&frame, locale, status, text);
     }
     let params = session_params(&query);
-    if let Some(key) = ticket_key(ctx) {
+    if let Some(signer) = signer(ctx) {
         let session_id = CheckoutSessionId::generate().to_string();
         let ticket = Ticket {
             link_id: link.id.clone(),
             issued_at: store::now_unix(),
             params,
         };
-        let sealed = ticket::seal(&key, &session_id, &ticket);
+        let sealed = signer.seal(&session_id, &ticket);
         let location = format!(
             "{}/c/{session_id}?t={sealed}{}",
             url.origin().ascii_serialization(),
@@ -313,10 +339,10 @@ pub enum Redeemed {
 /// only while D1 says the link is payable, with the view and the session counted in the
 /// same batch.
 pub async fn redeem(ctx: &Ctx, session_id: &str, sealed: &str) -> ApiResult<Redeemed> {
-    let Some(key) = ticket_key(ctx) else {
+    let Some(signer) = signer(ctx) else {
         return Ok(Redeemed::Refused(TicketError::Forged));
     };
-    let ticket = match ticket::open(&key, session_id, sealed, store::now_unix()) {
+    let ticket = match signer.open(session_id, sealed, store::now_unix()) {
         Ok(ticket) => ticket,
         Err(error) => return Ok(Redeemed::Refused(error)),
     };

@@ -235,6 +235,15 @@ pub fn resolve(method: &str, path: &str) -> Option<Result<Matched, Vec<&'static 
     (!allowed.is_empty()).then_some(Err(allowed))
 }
 
+/// The path of a URL as the runtime serializes it (`https://host/path?query#fragment`):
+/// from the first `/` after the host up to the query or fragment, still percent-encoded.
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.split(['?', '#']).next().unwrap_or("/")
+}
+
 /// `Some(None)` for a match without parameter, `Some(Some(id))` with one, `None` otherwise.
 fn match_template(template: &str, path: &str) -> Option<Option<String>> {
     let mut id = None;
@@ -254,6 +263,23 @@ fn match_template(template: &str, path: &str) -> Option<Option<String>> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn the_path_of_a_url_stops_at_its_query_or_fragment() {
+        for (url, path) in [
+            ("https://till.example/8Kd2x?utm_source=line", "/8Kd2x"),
+            (
+                "http://127.0.0.1:8787/v1/payment_links/plink_1#x",
+                "/v1/payment_links/plink_1",
+            ),
+            ("https://till.example", "/"),
+            ("https://till.example/?a=/b", "/"),
+            ("https://till.example/c/cs_1/promotion", "/c/cs_1/promotion"),
+            ("https://till.example/caf%C3%A9?q", "/caf%C3%A9"),
+        ] {
+            assert_eq!(path_of(url), path, "{url}");
+        }
+    }
 
     #[test]
     fn paths_resolve_to_their_operation_and_id() {

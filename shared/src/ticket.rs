@@ -33,20 +33,68 @@ pub enum TicketError {
     Expired,
 }
 
-/// The key tickets are signed with, derived from a Worker secret (so no new secret has to
-/// be configured, and tickets cannot be made without it).
-pub fn derive_key(secret: &str) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(b"till checkout ticket v1");
-    mac.finalize().into_bytes().to_vec()
+/// Seals and opens tickets with a key derived from a Worker secret (so no new secret has to
+/// be configured, and tickets cannot be made without it). It keeps the MAC already keyed,
+/// so a ticket costs only its own bytes: hold one per secret.
+#[derive(Clone)]
+pub struct Signer {
+    keyed: HmacSha256,
 }
 
-fn signature(key: &[u8], session_id: &str, payload: &str) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
-    mac.update(session_id.as_bytes());
-    mac.update(b".");
-    mac.update(payload.as_bytes());
-    mac
+impl Signer {
+    pub fn new(secret: &str) -> Signer {
+        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(b"till checkout ticket v1");
+        let key = mac.finalize().into_bytes();
+        Signer {
+            keyed: HmacSha256::new_from_slice(&key).expect("any key length"),
+        }
+    }
+
+    fn signature(&self, session_id: &str, payload: &str) -> HmacSha256 {
+        let mut mac = self.keyed.clone();
+        mac.update(session_id.as_bytes());
+        mac.update(b".");
+        mac.update(payload.as_bytes());
+        mac
+    }
+
+    /// `{payload}.{signature}`, both lower-case hex (URL-safe as is).
+    pub fn seal(&self, session_id: &str, ticket: &Ticket) -> String {
+        let payload = payload(ticket);
+        let signature = hex::encode(self.signature(session_id, &payload).finalize().into_bytes());
+        format!("{payload}.{signature}")
+    }
+
+    /// The ticket for `session_id`, if it was sealed with this key and is not older than
+    /// [`TICKET_LIFETIME_SECS`]. The signature is checked in constant time.
+    pub fn open(&self, session_id: &str, sealed: &str, now: i64) -> Result<Ticket, TicketError> {
+        let (payload, signature_hex) = sealed.split_once('.').ok_or(TicketError::Malformed)?;
+        let claimed = hex::decode(signature_hex).map_err(|_| TicketError::Malformed)?;
+        self.signature(session_id, payload)
+            .verify_slice(&claimed)
+            .map_err(|_| TicketError::Forged)?;
+        let bytes = hex::decode(payload).map_err(|_| TicketError::Malformed)?;
+        let mut link_id = None;
+        let mut issued_at = None;
+        let mut params = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(&bytes) {
+            match name.as_ref() {
+                "l" if link_id.is_none() => link_id = Some(value.into_owned()),
+                "a" if issued_at.is_none() => issued_at = value.parse::<i64>().ok(),
+                _ => params.push((name.into_owned(), value.into_owned())),
+            }
+        }
+        let ticket = Ticket {
+            link_id: link_id.ok_or(TicketError::Malformed)?,
+            issued_at: issued_at.ok_or(TicketError::Malformed)?,
+            params,
+        };
+        if now - ticket.issued_at > TICKET_LIFETIME_SECS || ticket.issued_at - now > 60 {
+            return Err(TicketError::Expired);
+        }
+        Ok(ticket)
+    }
 }
 
 fn payload(ticket: &Ticket) -> String {
@@ -57,43 +105,6 @@ fn payload(ticket: &Ticket) -> String {
         query.append_pair(name, value);
     }
     hex::encode(query.finish())
-}
-
-/// `{payload}.{signature}`, both lower-case hex (URL-safe as is).
-pub fn seal(key: &[u8], session_id: &str, ticket: &Ticket) -> String {
-    let payload = payload(ticket);
-    let signature = hex::encode(signature(key, session_id, &payload).finalize().into_bytes());
-    format!("{payload}.{signature}")
-}
-
-/// The ticket for `session_id`, if it was sealed with `key` and is not older than
-/// [`TICKET_LIFETIME_SECS`]. The signature is checked in constant time.
-pub fn open(key: &[u8], session_id: &str, sealed: &str, now: i64) -> Result<Ticket, TicketError> {
-    let (payload, signature_hex) = sealed.split_once('.').ok_or(TicketError::Malformed)?;
-    let claimed = hex::decode(signature_hex).map_err(|_| TicketError::Malformed)?;
-    signature(key, session_id, payload)
-        .verify_slice(&claimed)
-        .map_err(|_| TicketError::Forged)?;
-    let bytes = hex::decode(payload).map_err(|_| TicketError::Malformed)?;
-    let mut link_id = None;
-    let mut issued_at = None;
-    let mut params = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(&bytes) {
-        match name.as_ref() {
-            "l" if link_id.is_none() => link_id = Some(value.into_owned()),
-            "a" if issued_at.is_none() => issued_at = value.parse::<i64>().ok(),
-            _ => params.push((name.into_owned(), value.into_owned())),
-        }
-    }
-    let ticket = Ticket {
-        link_id: link_id.ok_or(TicketError::Malformed)?,
-        issued_at: issued_at.ok_or(TicketError::Malformed)?,
-        params,
-    };
-    if now - ticket.issued_at > TICKET_LIFETIME_SECS || ticket.issued_at - now > 60 {
-        return Err(TicketError::Expired);
-    }
-    Ok(ticket)
 }
 
 #[cfg(test)]
@@ -113,22 +124,22 @@ mod tests {
 
     #[test]
     fn a_sealed_ticket_opens_for_its_session_with_its_parameters() {
-        let key = derive_key("op_secret");
-        let sealed = seal(&key, "cs_1", &ticket());
+        let key = Signer::new("op_secret");
+        let sealed = key.seal("cs_1", &ticket());
         assert!(sealed.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.'));
-        assert_eq!(open(&key, "cs_1", &sealed, 1_800_000_100), Ok(ticket()));
+        assert_eq!(key.open("cs_1", &sealed, 1_800_000_100), Ok(ticket()));
     }
 
     #[test]
     fn another_session_key_payload_or_signature_is_refused() {
-        let key = derive_key("op_secret");
-        let sealed = seal(&key, "cs_1", &ticket());
+        let key = Signer::new("op_secret");
+        let sealed = key.seal("cs_1", &ticket());
         assert_eq!(
-            open(&key, "cs_2", &sealed, 1_800_000_000),
+            key.open("cs_2", &sealed, 1_800_000_000),
             Err(TicketError::Forged)
         );
         assert_eq!(
-            open(&derive_key("op_other"), "cs_1", &sealed, 1_800_000_000),
+            Signer::new("op_other").open("cs_1", &sealed, 1_800_000_000),
             Err(TicketError::Forged)
         );
         let (payload, signature) = sealed.split_once('.').unwrap();
@@ -136,10 +147,10 @@ mod tests {
         altered.link_id = "plink_xyz".into();
         let swapped = format!(
             "{}.{signature}",
-            seal(&key, "cs_1", &altered).split_once('.').unwrap().0
+            key.seal("cs_1", &altered).split_once('.').unwrap().0
         );
         assert_eq!(
-            open(&key, "cs_1", &swapped, 1_800_000_000),
+            key.open("cs_1", &swapped, 1_800_000_000),
             Err(TicketError::Forged)
         );
         let flipped = format!(
@@ -148,12 +159,12 @@ mod tests {
         );
         assert_ne!(flipped, sealed);
         assert_eq!(
-            open(&key, "cs_1", &flipped, 1_800_000_000),
+            key.open("cs_1", &flipped, 1_800_000_000),
             Err(TicketError::Forged)
         );
         for malformed in ["", "abc", "zz.zz", "."] {
             assert!(
-                open(&key, "cs_1", malformed, 1_800_000_000).is_err(),
+                key.open("cs_1", malformed, 1_800_000_000).is_err(),
                 "{malformed}"
             );
         }
@@ -161,15 +172,18 @@ mod tests {
 
     #[test]
     fn a_ticket_is_good_for_ten_minutes() {
-        let key = derive_key("op_secret");
-        let sealed = seal(&key, "cs_1", &ticket());
-        assert!(open(&key, "cs_1", &sealed, 1_800_000_000 + TICKET_LIFETIME_SECS).is_ok());
+        let key = Signer::new("op_secret");
+        let sealed = key.seal("cs_1", &ticket());
+        assert!(
+            key.open("cs_1", &sealed, 1_800_000_000 + TICKET_LIFETIME_SECS)
+                .is_ok()
+        );
         assert_eq!(
-            open(&key, "cs_1", &sealed, 1_800_000_001 + TICKET_LIFETIME_SECS),
+            key.open("cs_1", &sealed, 1_800_000_001 + TICKET_LIFETIME_SECS),
             Err(TicketError::Expired)
         );
         assert_eq!(
-            open(&key, "cs_1", &sealed, 1_800_000_000 - 61),
+            key.open("cs_1", &sealed, 1_800_000_000 - 61),
             Err(TicketError::Expired)
         );
     }
