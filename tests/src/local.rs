@@ -208,6 +208,58 @@ impl LocalWorker {
     }
 
     /// Whether wrangler is still running.
+    /// The loopback TCP ports the processes of this Worker's wrangler (its process group:
+    /// wrangler, its dev proxy's workerd and the workerd running the Worker) listen on.
+    /// Linux only (read from `/proc`); empty elsewhere.
+    pub fn listening_ports(&self) -> Vec<u16> {
+        let Some(group) = self.child.as_ref().map(Child::id) else {
+            return Vec::new();
+        };
+        let mut sockets = std::collections::HashSet::new();
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid pgrp …`; comm may hold spaces, so count after `)`.
+            let pgrp = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+                .and_then(|p| p.parse::<u32>().ok());
+            if pgrp != Some(group) {
+                continue;
+            }
+            for fd in fs::read_dir(entry.path().join("fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if let Ok(target) = fs::read_link(fd.path())
+                    && let Some(inode) = target
+                        .to_str()
+                        .and_then(|t| t.strip_prefix("socket:["))
+                        .and_then(|t| t.strip_suffix(']'))
+                {
+                    sockets.insert(inode.to_owned());
+                }
+            }
+        }
+        let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let mut ports: Vec<u16> = table
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (address, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+                let (host, port) = address.split_once(':')?;
+                // 0A is LISTEN; 0100007F is 127.0.0.1.
+                (*state == "0A" && host == "0100007F" && sockets.contains(*inode))
+                    .then(|| u16::from_str_radix(port, 16).ok())
+                    .flatten()
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }

@@ -1,8 +1,9 @@
 //! `cargo xtask bench links`: loopback load with wrk (127.0.0.1 only, bounded in time) on
 //! the short-link path of the local Worker, on a constant-response route of the same
 //! Worker (the ceiling), and on the same short-link resolution written as a plain
-//! JavaScript Worker under the same pinned workerd (the peer). Prints requests/s, p50 and
-//! p99 of each and the ratios.
+//! JavaScript Worker under the same pinned workerd, with the same static assets in front
+//! (the peer). Both Workers run at once and the paths take turns over three rounds;
+//! prints each round's requests/s, the median with its p50 and p99, and the ratios.
 //!
 //! `cargo xtask bench billing`: 10,000 due subscriptions billed by the cron handler of the
 //! local Worker; prints the time, charges per second, and checks that no subscription was
@@ -19,10 +20,13 @@ use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_
 use crate::step::{self, Result, step};
 use crate::{build, tools};
 
-const DURATION: &str = "10s";
+const DURATION: &str = "5s";
+const ROUNDS: usize = 3;
+const WARM_UP: &str = "3s";
 const CONNECTIONS: &str = "32";
 
 /// What wrk measured.
+#[derive(Clone)]
 struct Load {
     requests_per_second: f64,
     p50_ms: f64,
@@ -78,16 +82,6 @@ fn links() -> Result<()> {
     // One visit caches the link's snapshot in KV, as a shared link's first visitor does.
     err(Client::new(&till.base_url).get(&format!("/{code}")).send())?;
 
-    let short_link = measure(
-        "short link, Rust Worker",
-        &format!("{}/{code}", till.base_url),
-    )?;
-    let ceiling = measure(
-        "constant route, Rust Worker",
-        &format!("{}/__bench/constant", till.base_url),
-    )?;
-    drop(till);
-
     // The peer gets its own state with the same schema and the same link row.
     let peer_config = root.join("bench/peer/wrangler.toml");
     let peer_state = state.join("peer");
@@ -127,33 +121,149 @@ fn links() -> Result<()> {
             first.status, first.body
         ));
     }
-    let javascript = measure(
-        "short link, JavaScript peer",
-        &format!("{}/{code}", peer.base_url),
-    )?;
+
+    // wrangler dev answers on its port through a proxy of its own (a second workerd that
+    // forwards every request, so edits can reload without dropping requests); production
+    // has no such hop. Each path is measured both ways: through that proxy, as
+    // `cargo xtask dev` serves it, and direct to the workerd running the Worker.
+    let till_direct = direct_url(&till, &format!("/{code}"))?;
+    let peer_direct = direct_url(&peer, &format!("/{code}"))?;
+    let mut targets = Vec::new();
+    for (group, till_url, peer_url) in [
+        (Group::Direct, &till_direct, &peer_direct),
+        (Group::Proxied, &till.base_url, &peer.base_url),
+    ] {
+        targets.push((group, Subject::ShortLink, format!("{till_url}/{code}")));
+        targets.push((
+            group,
+            Subject::Constant,
+            format!("{till_url}/__bench/constant"),
+        ));
+        targets.push((group, Subject::Peer, format!("{peer_url}/{code}")));
+    }
+    for (group, path, url) in &targets {
+        warm_up(&format!("{}, {}", path.name(), group.name()), url)?;
+    }
+    // Rounds take the paths in turn, each round starting one further along, so a slow
+    // spell of the machine falls on all alike; each path reports its median.
+    let mut loads: Vec<Vec<Load>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..ROUNDS {
+        for turn in 0..targets.len() {
+            let index = (round + turn) % targets.len();
+            let (group, path, url) = &targets[index];
+            let label = format!("{}, {}, round {}", path.name(), group.name(), round + 1);
+            loads[index].push(measure(&label, url)?);
+        }
+    }
+    drop(till);
     drop(peer);
 
-    println!("\nShort-link benchmark ({DURATION}, {CONNECTIONS} connections, loopback):");
     println!(
-        "  {:<32} {:>10} {:>9} {:>9}",
-        "", "req/s", "p50 ms", "p99 ms"
+        "\nShort-link benchmark ({ROUNDS} rounds of {DURATION} per path, {CONNECTIONS} connections, loopback):"
     );
-    for (name, load) in [
-        ("short link (Rust)", &short_link),
-        ("constant route (Rust)", &ceiling),
-        ("short link (JavaScript)", &javascript),
-    ] {
+    let medians: Vec<Load> = loads.iter_mut().map(|runs| median(runs)).collect();
+    for group in [Group::Direct, Group::Proxied] {
         println!(
-            "  {name:<32} {:>10.0} {:>9.2} {:>9.2}",
-            load.requests_per_second, load.p50_ms, load.p99_ms
+            "\n  {:<40} {:>16} {:>7} {:>7} {:>7}",
+            group.name(),
+            "req/s by round",
+            "median",
+            "p50 ms",
+            "p99 ms"
+        );
+        let mut of = std::collections::HashMap::new();
+        for (((g, path, _), runs), median) in targets.iter().zip(&loads).zip(&medians) {
+            if *g != group {
+                continue;
+            }
+            let rounds: Vec<String> = runs
+                .iter()
+                .map(|l| format!("{:.0}", l.requests_per_second))
+                .collect();
+            println!(
+                "  {:<40} {:>16} {:>7.0} {:>7.2} {:>7.2}",
+                path.name(),
+                rounds.join(" "),
+                median.requests_per_second,
+                median.p50_ms,
+                median.p99_ms
+            );
+            of.insert(*path, median.requests_per_second);
+        }
+        println!(
+            "  short link / constant route: {:.2} (target >= 0.9); short link / JavaScript peer: {:.2} (target >= 1.0)",
+            of[&Subject::ShortLink] / of[&Subject::Constant],
+            of[&Subject::ShortLink] / of[&Subject::Peer]
         );
     }
-    println!(
-        "  short link / constant route: {:.2} (target >= 0.9)\n  short link / JavaScript peer: {:.2} (target >= 1.0)",
-        short_link.requests_per_second / ceiling.requests_per_second,
-        short_link.requests_per_second / javascript.requests_per_second
-    );
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Direct,
+    Proxied,
+}
+
+impl Group {
+    fn name(self) -> &'static str {
+        match self {
+            Group::Direct => "direct to workerd",
+            Group::Proxied => "through wrangler dev's proxy",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Subject {
+    ShortLink,
+    Constant,
+    Peer,
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Subject::ShortLink => "short link, Rust Worker",
+            Subject::Constant => "constant route, Rust Worker",
+            Subject::Peer => "short link, JavaScript peer",
+        }
+    }
+}
+
+/// The base URL of the workerd that runs `worker` itself, behind wrangler dev's proxy:
+/// the one port of its processes, other than the proxy's, that answers `probe` (a short
+/// link) with a redirect.
+fn direct_url(worker: &LocalWorker, probe: &str) -> Result<String> {
+    let proxy = worker
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    worker
+        .listening_ports()
+        .into_iter()
+        .filter(|port| port.to_string() != proxy)
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .find(|url| {
+            Client::new(url)
+                .get(probe)
+                .send()
+                .is_ok_and(|reply| reply.status == 302)
+        })
+        .ok_or_else(|| {
+            format!(
+                "no port of the Worker at {} answers {probe}",
+                worker.base_url
+            )
+        })
+}
+
+/// The run with the median requests/s (its latencies with it).
+fn median(runs: &mut [Load]) -> Load {
+    runs.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));
+    runs[runs.len() / 2].clone()
 }
 
 /// Subscriptions billed by `bench billing`.
@@ -301,6 +411,17 @@ fn measure(name: &str, url: &str) -> Result<Load> {
             p50_ms: field("50%").map(|v| millis(&v)).unwrap_or(f64::NAN),
             p99_ms: field("99%").map(|v| millis(&v)).unwrap_or(f64::NAN),
         })
+    })
+}
+
+/// Unmeasured load on `url`, so each path is compiled and cached before the rounds.
+fn warm_up(name: &str, url: &str) -> Result<()> {
+    step(&format!("Warm-up: {name} ({WARM_UP})"), || {
+        Command::new("wrk")
+            .args(["-t2", "-c", CONNECTIONS, "-d", WARM_UP, url])
+            .output()
+            .map(|_| ())
+            .map_err(|e| format!("wrk: {e}"))
     })
 }
 
