@@ -207,7 +207,6 @@ impl LocalWorker {
         }
     }
 
-    /// Whether wrangler is still running.
     /// The loopback TCP ports the processes of this Worker's wrangler (its process group:
     /// wrangler, its dev proxy's workerd and the workerd running the Worker) listen on.
     /// Linux only (read from `/proc`); empty elsewhere.
@@ -260,6 +259,7 @@ impl LocalWorker {
         ports
     }
 
+    /// Whether wrangler is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }

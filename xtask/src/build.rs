@@ -79,18 +79,7 @@ pub fn widget(tools: &Tools) -> Result<()> {
         return Ok(());
     }
     step("Building the widget (Leptos, wasm32, opt-level z)", || {
-        run(Command::new("cargo")
-            .args([
-                "build",
-                "--package",
-                "till-widget",
-                "--lib",
-                "--release",
-                "--target",
-                "wasm32-unknown-unknown",
-            ])
-            .current_dir(&root))?;
-        let input = root.join("target/wasm32-unknown-unknown/release/till_widget.wasm");
+        let input = cargo_wasm("till-widget")?;
         let out_dir = root.join("www/pkg");
         run(Command::new(&tools.wasm_bindgen)
             .arg(&input)
@@ -105,6 +94,18 @@ pub fn widget(tools: &Tools) -> Result<()> {
             .arg(&out_dir))?;
         optimize(tools, &out_dir.join("till_widget_bg.wasm"))
     })
+}
+
+/// Builds `package`'s library for wasm32 (release) and answers the path of its `.wasm`.
+fn cargo_wasm(package: &str) -> Result<PathBuf> {
+    let root = workspace_root();
+    run(Command::new("cargo")
+        .args(["build", "--package", package, "--lib", "--release"])
+        .args(["--target", "wasm32-unknown-unknown"])
+        .current_dir(&root))?;
+    Ok(root
+        .join("target/wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", package.replace('-', "_"))))
 }
 
 fn optimize(tools: &Tools, wasm: &Path) -> Result<()> {
@@ -126,23 +127,13 @@ pub fn worker(tools: &Tools) -> Result<()> {
     step(
         "Building the Worker (workers-rs, wasm32, opt-level s)",
         || {
-            run(Command::new("cargo")
-                .args([
-                    "build",
-                    "--package",
-                    "till-edge",
-                    "--lib",
-                    "--release",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                ])
-                .current_dir(&root))?;
+            let input = cargo_wasm("till-edge")?;
             // wasm-bindgen's `module` output with the reset function the entry's panic
             // recovery calls, staged outside `edge/` so a running `dev` sees one change.
             let staging = root.join("target/edge-build");
             let _ = fs::remove_dir_all(&staging);
             run(Command::new(&tools.wasm_bindgen)
-                .arg(root.join("target/wasm32-unknown-unknown/release/till_edge.wasm"))
+                .arg(&input)
                 .args([
                     "--target",
                     "module",
