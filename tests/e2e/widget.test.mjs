@@ -103,8 +103,9 @@ async function payInOverlay(page, events, { email = "shopper@example.com" } = {}
   await frame.locator("#exp").fill("12 / 34");
   await frame.locator("#cvc").fill("123");
   await frame.locator("#pay").click();
-  await waitFor(() => events.find((e) => e.type === "success"));
-  return events.find((e) => e.type === "success" && e.where === "window").detail.session_id;
+  // The element's and the window's events reach the test one by one: wait for the window's.
+  const success = await waitFor(() => events.find((e) => e.type === "success" && e.where === "window"), "till:success on window");
+  return success.detail.session_id;
 }
 
 async function waitFor(check, what = "condition", ms = 20000) {
@@ -152,7 +153,7 @@ test("script tag: the button paints before the wasm, opens the overlay, and till
   const sessionId = await payInOverlay(page, events);
   // Not prevented: the page goes to the link's success URL with the session id.
   await page.waitForURL(`${base}/?session_id=${sessionId}`);
-  assert.ok(events.some((e) => e.type === "success" && e.where === "till-buy-button" && e.detail.session_id === sessionId));
+  await waitFor(() => events.some((e) => e.type === "success" && e.where === "till-buy-button" && e.detail.session_id === sessionId), "till:success on the element");
   const paid = await session(sessionId);
   assert.equal(paid.status, "COMPLETE");
   assert.equal(paid.client_reference_id, "order-42");
@@ -200,7 +201,7 @@ test("an upgraded link opens in the overlay; a modified click still opens the pa
   assert.match(page.url(), /anchor\.html$/, "the page did not navigate");
   await screenshot(page, "widget-anchor-overlay");
   const sessionId = await payInOverlay(page, events);
-  assert.ok(events.some((e) => e.type === "success" && e.where === "a"), "till:success on the link");
+  await waitFor(() => events.some((e) => e.type === "success" && e.where === "a"), "till:success on the link");
   assert.equal((await session(sessionId)).status, "COMPLETE");
   await context.close();
 });
