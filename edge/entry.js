@@ -8,7 +8,7 @@
 // A Rust panic aborts the Wasm instance, usually inside a future's microtask, where no
 // request's promise sees it. Every request then in flight is answered with the API's
 // error shape (rather than left to hang until the runtime cancels it), and the next event
-// runs on a fresh instance: wasm-bindgen's reset, scheduled by workers-rs on abort.
+// runs on a fresh instance (wasm-bindgen's `__wbg_reset_state`).
 import * as till from "./index.js";
 
 Error.stackTraceLimit = 100;
