@@ -1,11 +1,8 @@
-//! The API's one error type and its one mapping to an HTTP response.
+//! The Worker's one error type: what the client caused (with its stable code), or what
+//! went wrong inside. Rendered as a response in one place, `api::reply`.
 
-use serde_json::json;
-use till_shared::api::{ErrorBody, ErrorCode};
+use till_shared::api::ErrorCode;
 use till_shared::params::ParamError;
-use worker::console_error;
-
-use crate::reply::Reply;
 
 /// What a handler can fail with: an error the client caused (shown as is), or an internal
 /// one (logged, answered with a generic message so internals never leak).
@@ -20,15 +17,6 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Which wire dialect an error is rendered in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `{"error": {"type", "code", "message", "param"?}}`.
-    Till,
-    /// `{"object": "error", "location", "code", "message"}`, as Omise clients expect.
-    Omise,
-}
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -74,46 +62,6 @@ impl ApiError {
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         ApiError::Internal(detail.to_string())
-    }
-
-    /// Renders the error with the status its code maps to.
-    pub fn into_reply(self, dialect: Dialect) -> Reply {
-        let (code, message, param) = match self {
-            ApiError::Client {
-                code,
-                message,
-                param,
-            } => (code, message, param),
-            ApiError::Internal(detail) => {
-                console_error!("internal error: {detail}");
-                (
-                    ErrorCode::ApiError,
-                    "Something went wrong on our side. Please try again.".to_owned(),
-                    None,
-                )
-            }
-        };
-        let body = match dialect {
-            Dialect::Till => serde_json::to_value(ErrorBody::new(code, message, param.as_deref()))
-                .unwrap_or_default(),
-            Dialect::Omise => json!({
-                "object": "error",
-                "location": "https://www.omise.co/api-errors",
-                "code": omise_code(code),
-                "message": message,
-            }),
-        };
-        Reply::json(code.http_status(), body)
-    }
-}
-
-/// Omise's names for the same failures.
-fn omise_code(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::Unauthorized | ErrorCode::Forbidden => "authentication_failure",
-        ErrorCode::ResourceNotFound => "not_found",
-        ErrorCode::ApiError => "internal_error",
-        _ => "bad_request",
     }
 }
 

@@ -1,37 +1,37 @@
-//! Till's Worker. A thin adapter: parse the request, call `till-shared`, read and write D1
-//! and KV, render the response. Every route is declared in [`router`].
+//! Till's Worker: the JSON API, the hosted checkout pages, short links, billing and
+//! webhook delivery, over D1 and KV.
+//!
+//! The folders are layers; a module imports only from the layers below its own (checked
+//! by `tests/tests/layers.rs`):
+//!
+//! ```text
+//! http/  jobs/        the entry points: the router (the only layer that sees a request
+//!                     before it is routed) and the cron trigger's work
+//! checkout/ billing/ links/ catalog/ accounts/ events/
+//!                     the areas, each above the ones after it: handlers, use cases,
+//!                     rows and statements of one part of the domain
+//! api/                what a handler is given and answers: call, reply, lists
+//! pages/ processor.rs db/
+//!                     HTML for shoppers, card processors, statements and the event writer
+//! ctx.rs error.rs     the Worker's environment and the one error type
+//! ```
+//!
+//! Rules that need no I/O live in `till_shared`, below all of these.
 
 mod accounts;
-mod auth;
+mod api;
 mod billing;
-mod buy;
-mod call;
-mod checkout_page;
-mod checkout_sessions;
-mod completion;
-mod customers;
+mod catalog;
+mod checkout;
+mod ctx;
+mod db;
 mod error;
 mod events;
-mod health;
-mod idempotency;
-mod omise;
-mod openapi;
+mod http;
+mod jobs;
+mod links;
 mod pages;
-mod payment_links;
-mod payment_methods;
-mod prices;
 mod processor;
-mod products;
-mod promotion_codes;
-mod reply;
-mod router;
-mod shortlinks;
-mod store;
-mod subscriptions;
-mod sweeper;
-mod test_clocks;
-mod test_hooks;
-mod webhooks;
 
 use worker::worker_sys::web_sys;
 use worker::{Context, Env, Response, Result, ScheduleContext, ScheduledEvent, event};
@@ -40,12 +40,12 @@ use worker::{Context, Env, Response, Result, ScheduleContext, ScheduledEvent, ev
 /// tenth of a short link's time, so the router converts only where a handler needs it.
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
-    router::handle(req, env, ctx).await
+    http::handle(req, env, ctx).await
 }
 
 /// Every minute: expire due checkout sessions, release abandoned payment reservations,
 /// bill due subscriptions, send due webhooks.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    sweeper::run(&env).await;
+    jobs::run(&env).await;
 }

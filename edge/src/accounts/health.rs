@@ -1,0 +1,71 @@
+//! `GET /healthz`: the version, and a write-then-read round trip through D1 and KV.
+
+use till_shared::api::{Health, StorageCheck};
+use till_shared::ids::random_base62;
+
+use crate::api::reply::Reply;
+use crate::ctx::Ctx;
+use crate::db::{self, Bind};
+use crate::error::ApiResult;
+
+pub async fn check(ctx: &Ctx) -> ApiResult<Reply> {
+    let nonce = random_base62(16);
+    let d1 = timed(d1_round_trip(ctx, &nonce)).await;
+    let kv = timed(kv_round_trip(ctx, &nonce)).await;
+    let healthy = d1.ok && kv.ok;
+    let report = Health {
+        status: if healthy { "ok" } else { "degraded" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        d1,
+        kv,
+    };
+    Ok(Reply::json(
+        if healthy { 200 } else { 503 },
+        serde_json::to_value(report)?,
+    ))
+}
+
+async fn timed(check: impl Future<Output = Result<(), String>>) -> StorageCheck {
+    let started = db::now_millis();
+    let outcome = check.await;
+    StorageCheck {
+        ok: outcome.is_ok(),
+        latency_ms: db::now_millis().saturating_sub(started),
+        error: outcome.err(),
+    }
+}
+
+async fn d1_round_trip(ctx: &Ctx, nonce: &str) -> Result<(), String> {
+    let db = db::db(ctx).map_err(|_| "D1 binding `DB` is missing".to_owned())?;
+    let stored: Option<String> = db
+        .prepare(
+            "INSERT INTO health_checks (id, checked_at, nonce) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, nonce = excluded.nonce
+             RETURNING nonce",
+        )
+        .bind(&[db::now_unix().js(), nonce.js()])
+        .map_err(|e| e.to_string())?
+        .first(Some("nonce"))
+        .await
+        .map_err(|e| e.to_string())?;
+    match stored {
+        Some(value) if value == nonce => Ok(()),
+        other => Err(format!("D1 returned {other:?}")),
+    }
+}
+
+async fn kv_round_trip(ctx: &Ctx, nonce: &str) -> Result<(), String> {
+    let kv = db::cache(ctx).map_err(|_| "KV binding `CACHE` is missing".to_owned())?;
+    let key = format!("healthz:{nonce}");
+    kv.put(&key, nonce)
+        .map_err(|e| e.to_string())?
+        .expiration_ttl(60)
+        .execute()
+        .await
+        .map_err(|e| e.to_string())?;
+    let read = kv.get(&key).text().await.map_err(|e| e.to_string())?;
+    match read {
+        Some(value) if value == nonce => Ok(()),
+        other => Err(format!("KV returned {other:?}")),
+    }
+}

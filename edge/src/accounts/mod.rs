@@ -1,0 +1,5 @@
+//! Merchant accounts and their keys, and the platform routes beside them: the health check and the OpenAPI document.
+
+pub mod account;
+pub mod health;
+pub mod openapi;

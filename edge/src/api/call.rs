@@ -1,0 +1,99 @@
+//! One API call: the matched route, who is calling, the path id, the query and the body
+//! already parsed into one snake_case JSON object.
+
+use serde_json::{Map, Value};
+use till_shared::keys::Environment;
+use till_shared::params::Params;
+use till_shared::routes::Route;
+use worker::Url;
+
+use crate::ctx::Ctx;
+use crate::db::Principal;
+use crate::error::{ApiError, ApiResult};
+
+pub struct Call<'a> {
+    pub ctx: &'a Ctx,
+    pub route: &'static Route,
+    pub principal: Option<Principal>,
+    pub id: Option<String>,
+    pub query: Vec<(String, String)>,
+    /// Scheme, host and port the request came in on (`https://till.example`).
+    pub origin: String,
+    body: Option<Value>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(
+        ctx: &'a Ctx,
+        route: &'static Route,
+        principal: Option<Principal>,
+        id: Option<String>,
+        url: &Url,
+        body: Value,
+    ) -> Call<'a> {
+        Call {
+            ctx,
+            route,
+            principal,
+            id,
+            query: url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            origin: url.origin().ascii_serialization(),
+            body: Some(body),
+        }
+    }
+
+    /// The body's fields, once.
+    pub fn params(&mut self) -> ApiResult<Params> {
+        Ok(Params::new(
+            self.body
+                .take()
+                .unwrap_or_else(|| Value::Object(Map::new())),
+        )?)
+    }
+
+    /// The caller's key; routes that reach a handler needing one always have one.
+    pub fn principal(&self) -> ApiResult<&Principal> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("route without a principal reached a keyed handler"))
+    }
+
+    /// The `{id}` of the path.
+    pub fn id(&self) -> ApiResult<&str> {
+        self.id
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("route without {id}"))
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn sandbox(&self) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|p| p.environment == Environment::Sandbox)
+    }
+
+    /// Base URL of shareable payment links: `LINK_BASE_URL` if set, else this origin.
+    pub fn link_base(&self) -> String {
+        let configured = self
+            .ctx
+            .env
+            .var("LINK_BASE_URL")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let base = if configured.is_empty() {
+            self.origin.clone()
+        } else {
+            configured
+        };
+        base.trim_end_matches('/').to_owned()
+    }
+}

@@ -1,0 +1,213 @@
+//! Lists: paging by cursor or by page number, filters, and the list envelope every list
+//! answers with.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use worker::wasm_bindgen::JsValue;
+
+use crate::api::call::Call;
+use crate::db::{Bind, db, find};
+use crate::error::{ApiError, ApiResult};
+
+/// How a list is paged: by cursor (`limit`, `starting_after`, `ending_before`), or by page
+/// number (`page`, `page_size`) with a total count, as the documents that use each expect.
+pub enum Paging {
+    Cursor {
+        limit: i64,
+        starting_after: Option<String>,
+        ending_before: Option<String>,
+    },
+    Page {
+        page: i64,
+        page_size: i64,
+        ascending: bool,
+    },
+}
+
+impl Paging {
+    pub fn from_query(call: &Call) -> ApiResult<Paging> {
+        let number = |name: &str, min: i64, max: i64| -> ApiResult<Option<i64>> {
+            match call.query(name) {
+                None => Ok(None),
+                Some(text) => match text.parse::<i64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(ApiError::invalid(
+                        name,
+                        format!("`{name}` must be a whole number from {min} to {max}."),
+                    )),
+                },
+            }
+        };
+        let page_size = number("page_size", 1, 100)?.or(number("pageSize", 1, 100)?);
+        let page = number("page", 1, 1_000_000)?;
+        if page.is_some() || page_size.is_some() {
+            let ascending = match call.query("order") {
+                None => false,
+                Some(order) => match order.to_ascii_lowercase().as_str() {
+                    "asc" | "created_at:asc" | "chronological" => true,
+                    "desc" | "created_at:desc" | "reverse_chronological" => false,
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "order",
+                            "`order` must be `asc` or `desc`.",
+                        ));
+                    }
+                },
+            };
+            return Ok(Paging::Page {
+                page: page.unwrap_or(1),
+                page_size: page_size.unwrap_or(10),
+                ascending,
+            });
+        }
+        let starting_after = call.query("starting_after").map(str::to_owned);
+        let ending_before = call.query("ending_before").map(str::to_owned);
+        if starting_after.is_some() && ending_before.is_some() {
+            return Err(ApiError::invalid(
+                "ending_before",
+                "Send `starting_after` or `ending_before`, not both.",
+            ));
+        }
+        Ok(Paging::Cursor {
+            limit: number("limit", 1, 100)?.unwrap_or(20),
+            starting_after,
+            ending_before,
+        })
+    }
+}
+
+/// A filter on a list: a SQL condition with `?` placeholders, and its values.
+pub struct Filter {
+    pub condition: &'static str,
+    pub values: Vec<JsValue>,
+}
+
+impl Filter {
+    /// A condition with one value (`"product_id = ?"`).
+    pub fn eq(condition: &'static str, value: impl Bind) -> Filter {
+        Filter {
+            condition,
+            values: vec![value.js()],
+        }
+    }
+
+    /// `?active=true|false`, which every list accepts.
+    pub fn active(call: &Call<'_>) -> Option<Filter> {
+        call.query("active")
+            .map(|active| Filter::eq("active = ?", active == "true"))
+    }
+}
+
+/// One page of rows of `view` (a `*_view` with a `seq` column) in the caller's scope,
+/// newest first (or as `Paging` says),
+/// rendered as the list object: `{"object":"list","data","has_more"}` (+ `count`, `list`
+/// in page mode).
+pub async fn list<T: DeserializeOwned>(
+    call: &Call<'_>,
+    view: &'static str,
+    filters: Vec<Filter>,
+    render: impl Fn(T) -> ApiResult<Value>,
+) -> ApiResult<Value> {
+    let principal = call.principal()?;
+    let paging = Paging::from_query(call)?;
+    let db = db(call.ctx)?;
+    let mut conditions = vec!["account_id = ?".to_owned(), "environment = ?".to_owned()];
+    let mut values = vec![
+        principal.account_id.js(),
+        principal.environment.as_str().js(),
+    ];
+    for filter in filters {
+        conditions.push(filter.condition.to_owned());
+        values.extend(filter.values);
+    }
+    let base_conditions = conditions.clone();
+    let base_values = values.clone();
+
+    let (order, limit, offset, reverse) = match &paging {
+        Paging::Cursor {
+            limit,
+            starting_after,
+            ending_before,
+        } => {
+            let (cursor, forward) = match (starting_after, ending_before) {
+                (Some(id), _) => (Some(id), true),
+                (_, Some(id)) => (Some(id), false),
+                _ => (None, true),
+            };
+            if let Some(id) = cursor {
+                #[derive(serde::Deserialize)]
+                struct At {
+                    seq: i64,
+                }
+                let param = if forward {
+                    "starting_after"
+                } else {
+                    "ending_before"
+                };
+                let at: At = find(call.ctx, view, principal, id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("object", id, Some(param)))?;
+                conditions.push(if forward { "seq < ?" } else { "seq > ?" }.to_owned());
+                values.push(at.seq.js());
+            }
+            let order = if forward { "seq DESC" } else { "seq ASC" };
+            (order, *limit, 0, !forward)
+        }
+        Paging::Page {
+            page,
+            page_size,
+            ascending,
+        } => {
+            let order = if *ascending { "seq ASC" } else { "seq DESC" };
+            (order, *page_size, (page - 1) * page_size, false)
+        }
+    };
+    let sql = format!(
+        "SELECT * FROM {view} WHERE {} ORDER BY {order} LIMIT {} OFFSET {offset}",
+        conditions.join(" AND "),
+        limit + 1
+    );
+    let mut rows: Vec<T> = db.prepare(sql).bind(&values)?.all().await?.results()?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if reverse {
+        rows.reverse();
+    }
+    let data = rows
+        .into_iter()
+        .map(render)
+        .collect::<ApiResult<Vec<Value>>>()?;
+    let mut body = json!({ "object": "list", "data": data, "has_more": has_more });
+    if let Paging::Page {
+        page, page_size, ..
+    } = paging
+    {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let sql = format!(
+            "SELECT count(*) AS n FROM {view} WHERE {}",
+            base_conditions.join(" AND ")
+        );
+        let count: Option<Count> = db.prepare(sql).bind(&base_values)?.first(None).await?;
+        body["count"] = json!(count.map_or(0, |c| c.n));
+        body["page"] = json!(page);
+        body["page_size"] = json!(page_size);
+        // The payment-links SDK document reads `list`; it is the same array.
+        body["list"] = body["data"].clone();
+    }
+    Ok(body)
+}
+
+/// A PATCH of `metadata`: replaced when sent, cleared when sent as null, kept otherwise.
+/// Answers the text to store.
+pub fn patch_metadata(
+    p: &mut till_shared::params::Params,
+    stored: Option<&str>,
+) -> ApiResult<Option<String>> {
+    Ok(match p.patch("metadata", |p, f| p.metadata(f))? {
+        Some(new) => new.map(|m| Value::Object(m).to_string()),
+        None => stored.map(str::to_owned),
+    })
+}

@@ -1,0 +1,5 @@
+//! What a merchant sells: products, their prices, and promotion codes.
+
+pub mod prices;
+pub mod products;
+pub mod promotion_codes;

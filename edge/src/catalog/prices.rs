@@ -1,0 +1,295 @@
+//! Prices: an amount in minor units of a currency, one-time or recurring, belonging to a
+//! product. Amounts never change once created (sessions and links rely on that); a new
+//! price replaces an old one.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use till_shared::catalog::Interval;
+use till_shared::ids::PriceId;
+use till_shared::money::Currency;
+use till_shared::params::Params;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::api::call::Call;
+use crate::api::iso;
+use crate::api::list::Filter;
+use crate::api::reply::Reply;
+use crate::db::Principal;
+use crate::db::{self, Bind};
+use crate::error::{ApiError, ApiResult};
+
+/// A price as it is about to be stored.
+pub struct PriceSpec {
+    pub amount: i64,
+    pub currency: Currency,
+    pub recurring: Option<Recurring>,
+    pub nickname: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+pub struct Recurring {
+    pub interval: Interval,
+    pub interval_count: i64,
+    pub usage_type: String,
+}
+
+/// The nested form: `{amount, currency, type?, interval?, interval_count?, usage_type?,
+/// nickname?, metadata?}`.
+pub fn read_spec(p: &mut Params, sandbox: bool) -> ApiResult<PriceSpec> {
+    let amount = p
+        .amount("amount")?
+        .ok_or_else(|| ApiError::invalid(p.name("amount"), "This field is required."))?;
+    let currency = p
+        .currency("currency")?
+        .ok_or_else(|| ApiError::invalid(p.name("currency"), "This field is required."))?;
+    let kind = p.one_of("type", &["one_time", "recurring"])?;
+    let recurring = read_recurring(p, "interval", sandbox, kind)?;
+    let spec = PriceSpec {
+        amount,
+        currency,
+        recurring,
+        nickname: p.string("nickname", 200)?,
+        metadata: p.metadata("metadata")?,
+    };
+    check_amount(p, "amount", &spec)?;
+    Ok(spec)
+}
+
+/// The subscription document's flat product form: `txamt`, `txcurrcd`, `interval`
+/// (`monthly`, `yearly`, `minutes`…), `interval_count`, `usage_type`, `type: recurring`.
+/// `None` when the body does not use it.
+pub fn read_flat_spec(p: &mut Params, sandbox: bool) -> ApiResult<Option<PriceSpec>> {
+    if !p.has("txamt") && !p.has("txcurrcd") {
+        return Ok(None);
+    }
+    let amount = p
+        .amount("txamt")?
+        .ok_or_else(|| ApiError::invalid("txamt", "This field is required."))?;
+    let currency = p
+        .currency("txcurrcd")?
+        .ok_or_else(|| ApiError::invalid("txcurrcd", "This field is required."))?;
+    let kind = p.one_of("type", &["one_time", "recurring"])?;
+    let recurring = read_recurring(p, "interval", sandbox, kind.or(Some("recurring")))?;
+    let spec = PriceSpec {
+        amount,
+        currency,
+        recurring,
+        nickname: None,
+        metadata: None,
+    };
+    check_amount(p, "txamt", &spec)?;
+    Ok(Some(spec))
+}
+
+fn check_amount(p: &Params, field: &str, spec: &PriceSpec) -> ApiResult<()> {
+    if spec.amount < 1 {
+        return Err(ApiError::invalid(
+            p.name(field),
+            "Prices must be at least 1 minor unit of the currency.",
+        ));
+    }
+    Ok(())
+}
+
+fn read_recurring(
+    p: &mut Params,
+    field: &str,
+    sandbox: bool,
+    kind: Option<&str>,
+) -> ApiResult<Option<Recurring>> {
+    let interval_text = p.string(field, 32)?;
+    let count = p.integer("interval_count", 1, 1000)?;
+    let usage_type = p
+        .one_of("usage_type", &["licensed"])?
+        .unwrap_or("licensed")
+        .to_owned();
+    let Some(text) = interval_text else {
+        if kind == Some("recurring") {
+            return Err(ApiError::invalid(
+                p.name(field),
+                "Recurring prices need an interval (DAY, WEEK, MONTH, YEAR).",
+            ));
+        }
+        if count.is_some() {
+            return Err(ApiError::invalid(
+                p.name("interval_count"),
+                "interval_count needs an interval.",
+            ));
+        }
+        return Ok(None);
+    };
+    if kind == Some("one_time") {
+        return Err(ApiError::invalid(
+            p.name(field),
+            "One-time prices have no interval.",
+        ));
+    }
+    let interval = Interval::parse(&text).ok_or_else(|| {
+        ApiError::invalid(
+            p.name(field),
+            "Must be one of DAY, WEEK, MONTH, YEAR (MINUTE and HOUR with test keys).",
+        )
+    })?;
+    if !interval.allowed(sandbox) {
+        return Err(ApiError::invalid(
+            p.name(field),
+            "MINUTE and HOUR intervals are available only with test keys.",
+        ));
+    }
+    Ok(Some(Recurring {
+        interval,
+        interval_count: count.unwrap_or(1),
+        usage_type,
+    }))
+}
+
+/// The INSERT for a new price.
+pub fn insert(
+    db: &D1Database,
+    principal: &Principal,
+    id: &str,
+    product_id: &str,
+    spec: &PriceSpec,
+    now: i64,
+) -> ApiResult<D1PreparedStatement> {
+    let recurring = spec.recurring.as_ref();
+    Ok(db
+        .prepare(
+            "INSERT INTO prices (id, account_id, environment, product_id, nickname, amount, currency, type,
+                                 interval, interval_count, usage_type, metadata, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .bind(&[
+            id.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+            product_id.js(),
+            spec.nickname.js(),
+            spec.amount.js(),
+            spec.currency.code().js(),
+            if recurring.is_some() { "recurring" } else { "one_time" }.js(),
+            recurring.map(|r| r.interval.as_str()).js(),
+            recurring.map(|r| r.interval_count).js(),
+            recurring.map(|r| r.usage_type.clone()).js(),
+            db::json_text(spec.metadata.clone().map(Value::Object).as_ref()).js(),
+            now.js(),
+        ])?)
+}
+
+#[derive(Deserialize)]
+pub struct PriceRow {
+    pub id: String,
+    pub product_id: String,
+    pub nickname: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub interval: Option<String>,
+    pub interval_count: Option<i64>,
+    pub usage_type: Option<String>,
+    pub metadata: Option<String>,
+    pub active: i64,
+    pub environment: String,
+    pub created_at: i64,
+}
+
+pub fn render(row: PriceRow) -> ApiResult<Value> {
+    let recurring = row.interval.as_ref().map(|interval| {
+        json!({
+            "interval": interval,
+            "interval_count": row.interval_count.unwrap_or(1),
+            "usage_type": row.usage_type.as_deref().unwrap_or("licensed"),
+        })
+    });
+    Ok(json!({
+        "id": row.id,
+        "object": "price",
+        "product": row.product_id,
+        "product_id": row.product_id,
+        "active": row.active == 1,
+        "amount": row.amount,
+        "currency": row.currency,
+        "type": row.kind,
+        "recurring": recurring,
+        "nickname": row.nickname,
+        "metadata": db::parse_json(row.metadata.as_deref()),
+        "livemode": row.environment == "PRODUCTION",
+        "created_at": iso(row.created_at)?,
+    }))
+}
+
+/// A price of the caller's, or 404 naming `param`.
+pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<PriceRow> {
+    db::find(call.ctx, "prices", call.principal()?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("price", id, param))
+}
+
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let sandbox = call.sandbox();
+    let mut p = call.params()?;
+    let product_id = p
+        .required_string("product", 100)
+        .or_else(|_| p.required_string("product_id", 100))?;
+    let spec = read_spec(&mut p, sandbox)?;
+    p.finish()?;
+    let principal = call.principal()?;
+    crate::catalog::products::load(call, &product_id, Some("product")).await?;
+    let id = PriceId::generate();
+    let db = db::db(call.ctx)?;
+    insert(
+        &db,
+        principal,
+        id.as_str(),
+        &product_id,
+        &spec,
+        db::now_unix(),
+    )?
+    .run()
+    .await?;
+    Ok(Reply::created(render(
+        load(call, id.as_str(), None).await?,
+    )?))
+}
+
+pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
+    Ok(Reply::ok(render(load(call, call.id()?, None).await?)?))
+}
+
+pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let mut filters = Vec::new();
+    if let Some(product) = call.query("product").or(call.query("product_id")) {
+        filters.push(Filter::eq("product_id = ?", product));
+    }
+    filters.extend(Filter::active(call));
+    Ok(Reply::ok(
+        crate::api::list::list(call, "prices_view", filters, render).await?,
+    ))
+}
+
+pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    let row = load(call, &id, None).await?;
+    let mut p = call.params()?;
+    let active = p.boolean("active")?.unwrap_or(row.active == 1);
+    let nickname = p
+        .patch("nickname", |p, f| p.string(f, 200))?
+        .unwrap_or(row.nickname.clone());
+    let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
+    p.finish()?;
+    let principal = call.principal()?;
+    db::db(call.ctx)?
+        .prepare("UPDATE prices SET active = ?1, nickname = ?2, metadata = ?3 WHERE id = ?4 AND account_id = ?5 AND environment = ?6")
+        .bind(&[
+            active.js(),
+            nickname.js(),
+            metadata.js(),
+            id.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+        ])?
+        .run()
+        .await?;
+    Ok(Reply::ok(render(load(call, &id, None).await?)?))
+}

@@ -1,0 +1,336 @@
+//! Products: what a merchant sells, with a unique slug per account and a default price.
+//! Created with the price nested (`price: {amount, currency, …}`) or in the subscription
+//! document's flat form (`txamt`, `txcurrcd`, `interval`, …).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use till_shared::catalog::{is_valid_slug, slugify};
+use till_shared::ids::{PriceId, ProductId, random_base62};
+use till_shared::params::Params;
+
+use crate::api::call::Call;
+use crate::api::iso;
+use crate::api::list::Filter;
+use crate::api::reply::Reply;
+use crate::catalog::prices::{self, PriceSpec};
+use crate::db::{self, Bind};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Deserialize)]
+pub struct ProductRow {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub images: String,
+    pub metadata: Option<String>,
+    pub active: i64,
+    pub default_price_id: Option<String>,
+    pub environment: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub price_amount: Option<i64>,
+    pub price_currency: Option<String>,
+    pub price_type: Option<String>,
+    pub price_interval: Option<String>,
+    pub price_interval_count: Option<i64>,
+}
+
+/// `ONE_TIME` or `SUBSCRIPTION`, as the payment-link document's product summary says.
+pub fn summary_type(price_type: Option<&str>) -> &'static str {
+    if price_type == Some("recurring") {
+        "SUBSCRIPTION"
+    } else {
+        "ONE_TIME"
+    }
+}
+
+pub fn render(row: ProductRow) -> ApiResult<Value> {
+    let default_price = row.default_price_id.as_ref().map(|id| {
+        json!({
+            "id": id,
+            "amount": row.price_amount,
+            "currency": row.price_currency,
+            "type": row.price_type,
+            "recurring": row.price_interval.as_ref().map(|interval| json!({
+                "interval": interval,
+                "interval_count": row.price_interval_count.unwrap_or(1),
+            })),
+        })
+    });
+    Ok(json!({
+        "id": row.id,
+        "object": "product",
+        "name": row.name,
+        "slug": row.slug,
+        "description": row.description,
+        "images": db::parse_json(Some(&row.images)),
+        "metadata": db::parse_json(row.metadata.as_deref()),
+        "active": row.active == 1,
+        "default_price": default_price,
+        "price": row.price_amount,
+        "currency": row.price_currency,
+        "type": summary_type(row.price_type.as_deref()),
+        "livemode": row.environment == "PRODUCTION",
+        "environment": row.environment,
+        "created_at": iso(row.created_at)?,
+        "updated_at": iso(row.updated_at)?,
+    }))
+}
+
+/// A product of the caller's, or 404 naming `param`.
+pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<ProductRow> {
+    db::find(call.ctx, "products_view", call.principal()?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product", id, param))
+}
+
+/// A product of the caller's by slug, or 404 naming `param`.
+pub async fn load_by_slug(call: &Call<'_>, slug: &str, param: &str) -> ApiResult<ProductRow> {
+    let principal = call.principal()?;
+    db::db(call.ctx)?
+        .prepare(
+            "SELECT * FROM products_view WHERE slug = ?1 AND account_id = ?2 AND environment = ?3",
+        )
+        .bind(&[
+            slug.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+        ])?
+        .first(None)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product with slug", slug, Some(param)))
+}
+
+fn read_images(p: &mut Params) -> ApiResult<Option<Vec<String>>> {
+    let Some(images) = p.strings("images", 8)? else {
+        return Ok(None);
+    };
+    for (i, image) in images.iter().enumerate() {
+        let ok =
+            worker::Url::parse(image).is_ok_and(|u| u.scheme() == "https") && image.len() <= 2048;
+        if !ok {
+            return Err(ApiError::invalid(
+                format!("images[{i}]"),
+                "Images must be https URLs.",
+            ));
+        }
+    }
+    Ok(Some(images))
+}
+
+fn read_slug(p: &mut Params) -> ApiResult<Option<String>> {
+    let Some(slug) = p.string("slug", 64)? else {
+        return Ok(None);
+    };
+    if !is_valid_slug(&slug) {
+        return Err(ApiError::invalid(
+            "slug",
+            "Slugs are 1–64 lower-case letters, digits and single hyphens.",
+        ));
+    }
+    Ok(Some(slug))
+}
+
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let sandbox = call.sandbox();
+    let mut p = call.params()?;
+    let name = p.required_string("name", 200)?;
+    let given_slug = read_slug(&mut p)?;
+    let description = p.string("description", 5000)?;
+    let images = read_images(&mut p)?.unwrap_or_default();
+    let metadata = p.metadata("metadata")?;
+    let active = p.boolean("active")?.unwrap_or(true);
+    let flat = prices::read_flat_spec(&mut p, sandbox)?;
+    let nested: Option<PriceSpec> = match p.object("price")? {
+        Some(mut price) => {
+            let spec = prices::read_spec(&mut price, sandbox)?;
+            price.finish()?;
+            Some(spec)
+        }
+        None => None,
+    };
+    p.finish()?;
+    let spec = match (flat, nested) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "price",
+                "Send the price nested in `price` or as txamt/txcurrcd, not both.",
+            ));
+        }
+        (flat, nested) => flat.or(nested),
+    };
+
+    let principal = call.principal()?.clone();
+    let product_id = ProductId::generate();
+    let price_id = spec.as_ref().map(|_| PriceId::generate());
+    let now = db::now_unix();
+    let db = db::db(call.ctx)?;
+    // A derived slug that is taken gets a short random suffix; a chosen one is the merchant's
+    // to fix (409).
+    let mut slug = given_slug.clone().unwrap_or_else(|| {
+        let base = slugify(&name);
+        if base.is_empty() {
+            format!("product-{}", random_base62(6).to_ascii_lowercase())
+        } else {
+            base
+        }
+    });
+    for attempt in 0..3 {
+        let mut statements = vec![db
+            .prepare(
+                "INSERT INTO products (id, account_id, environment, name, slug, description, images, metadata,
+                                       active, default_price_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            )
+            .bind(&[
+                product_id.as_str().js(),
+                principal.account_id.js(),
+                principal.environment.as_str().js(),
+                name.js(),
+                slug.js(),
+                description.js(),
+                serde_json::to_string(&images)?.js(),
+                db::json_text(metadata.clone().map(Value::Object).as_ref()).js(),
+                active.js(),
+                price_id.as_ref().map(|id| id.to_string()).js(),
+                now.js(),
+            ])?];
+        if let (Some(spec), Some(price_id)) = (&spec, &price_id) {
+            statements.push(prices::insert(
+                &db,
+                &principal,
+                price_id.as_str(),
+                product_id.as_str(),
+                spec,
+                now,
+            )?);
+        }
+        match db.batch(statements).await {
+            Ok(_) => break,
+            Err(error) if db::is_unique_violation(&error) => {
+                if given_slug.is_some() {
+                    return Err(ApiError::conflict(
+                        "slug",
+                        format!("The slug `{slug}` is already used by another product."),
+                    ));
+                }
+                if attempt == 2 {
+                    return Err(ApiError::internal(error));
+                }
+                slug = format!(
+                    "{}-{}",
+                    slugify(&name),
+                    random_base62(6).to_ascii_lowercase()
+                )
+                .trim_start_matches('-')
+                .to_owned();
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(Reply::created(render(
+        load(call, product_id.as_str(), None).await?,
+    )?))
+}
+
+pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
+    Ok(Reply::ok(render(load(call, call.id()?, None).await?)?))
+}
+
+pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let mut filters = Vec::new();
+    filters.extend(Filter::active(call));
+    if let Some(name) = call.query("name") {
+        filters.push(Filter::eq("name = ?", name));
+    }
+    if let Some(currency) = call.query("currency").or(call.query("txcurrcd")) {
+        filters.push(Filter::eq(
+            "price_currency = ?",
+            currency.to_ascii_uppercase(),
+        ));
+    }
+    Ok(Reply::ok(
+        crate::api::list::list(call, "products_view", filters, render).await?,
+    ))
+}
+
+pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    let row = load(call, &id, None).await?;
+    let mut p = call.params()?;
+    let name = p
+        .string("name", 200)?
+        .filter(|n| !n.is_empty())
+        .unwrap_or(row.name);
+    let slug = read_slug(&mut p)?.unwrap_or(row.slug);
+    let description = p
+        .patch("description", |p, f| p.string(f, 5000))?
+        .unwrap_or(row.description);
+    let images = match read_images(&mut p)? {
+        Some(images) => serde_json::to_string(&images)?,
+        None => row.images,
+    };
+    let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
+    let active = p.boolean("active")?.unwrap_or(row.active == 1);
+    let default_price = p.string("default_price", 100)?;
+    p.finish()?;
+    let default_price = match default_price {
+        Some(price_id) => {
+            let price = prices::load(call, &price_id, Some("default_price")).await?;
+            if price.product_id != id {
+                return Err(ApiError::invalid(
+                    "default_price",
+                    "The default price must belong to this product.",
+                ));
+            }
+            Some(price_id)
+        }
+        None => row.default_price_id,
+    };
+    let principal = call.principal()?;
+    let outcome = db::db(call.ctx)?
+        .prepare(
+            "UPDATE products SET name = ?1, slug = ?2, description = ?3, images = ?4, metadata = ?5, active = ?6,
+                                 default_price_id = ?7, updated_at = ?8
+             WHERE id = ?9 AND account_id = ?10 AND environment = ?11",
+        )
+        .bind(&[
+            name.js(),
+            slug.js(),
+            description.js(),
+            images.js(),
+            metadata.js(),
+            active.js(),
+            default_price.js(),
+            db::now_unix().js(),
+            id.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+        ])?
+        .run()
+        .await;
+    match outcome {
+        Ok(_) => Ok(Reply::ok(render(load(call, &id, None).await?)?)),
+        Err(error) if db::is_unique_violation(&error) => Err(ApiError::conflict(
+            "slug",
+            "That slug is already used by another product.",
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn archive(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    load(call, &id, None).await?;
+    db::update_scoped(
+        call.ctx,
+        call.principal()?,
+        "products",
+        "active = 0, updated_at = ?4",
+        &id,
+        &[db::now_unix().js()],
+    )
+    .await?;
+    Ok(Reply::ok(render(load(call, &id, None).await?)?))
+}

@@ -1,0 +1,4 @@
+//! Events and their webhooks: the event resource, webhook endpoints, and delivery.
+
+pub mod event;
+pub mod webhooks;

@@ -1,0 +1,75 @@
+//! Who is calling: an API key (as a Bearer token) resolved to its account and environment,
+//! or the operator token that may create accounts.
+
+use subtle::ConstantTimeEq;
+use till_shared::keys::KeyKind;
+use till_shared::routes::Access;
+use worker::Request;
+
+use crate::accounts::account;
+use crate::ctx::Ctx;
+pub use crate::db::Principal;
+use crate::error::{ApiError, ApiResult};
+
+fn bearer_token(req: &Request) -> Option<String> {
+    let header = req.headers().get("Authorization").ok()??;
+    let token = header.strip_prefix("Bearer ")?.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// The user name of HTTP Basic credentials (`-u sk_test_…:` in curl), as Omise clients
+/// send their secret key.
+fn basic_user(req: &Request) -> Option<String> {
+    use base64::Engine;
+    let header = req.headers().get("Authorization").ok()??;
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = text.split_once(':').map_or(text.as_str(), |(user, _)| user);
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+/// Checks what the route demands and answers who is calling (no one, for public and
+/// operator routes).
+pub async fn authorize(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Option<Principal>> {
+    match access {
+        Access::Public => Ok(None),
+        Access::Operator => require_operator(req, ctx).map(|()| None),
+        Access::AnyKey | Access::Secret | Access::BasicSecret => {
+            let key = match access {
+                Access::BasicSecret => basic_user(req).or_else(|| bearer_token(req)),
+                _ => bearer_token(req),
+            };
+            let key = key.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "No API key provided. Send `Authorization: Bearer sk_test_…`.",
+                )
+            })?;
+            let principal = account::authenticate(&key, ctx).await?;
+            if access != Access::AnyKey && principal.key_kind != KeyKind::Secret {
+                return Err(ApiError::forbidden(
+                    "This request needs a secret key; publishable keys may only create checkout sessions and read products.",
+                ));
+            }
+            Ok(Some(principal))
+        }
+    }
+}
+
+/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
+/// Without a configured token, operator routes are closed.
+pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
+    let configured = ctx.operator_token();
+    let given = bearer_token(req).unwrap_or_default();
+    let matches =
+        !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()));
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(
+            "This route needs the operator token.",
+        ))
+    }
+}

@@ -1,0 +1,80 @@
+//! Hooks for Till's own black-box tests, present only when the Worker variable
+//! `TEST_HOOKS` is `enabled` (the test harness sets it; production never does) and guarded
+//! by the operator token. `POST /__test/d1 {"sql": "SELECT …"}` runs one query on the
+//! Worker's own D1 binding, so tests can check what is stored without a second SQLite
+//! reader contending for the database file; `"write": true` allows one UPDATE or INSERT,
+//! for tests that need time to have passed (a session past its expiry) or many rows at once
+//! (a thousand due subscriptions).
+//!
+//! `POST /__test/scheduled` runs the cron trigger's work. Locally, wrangler's own
+//! `/cdn-cgi/handler/scheduled` fails whenever static assets are configured (a miniflare
+//! bug fixed after the wrangler 4.86 that Node 20 allows), so tests reach the same code
+//! through here.
+//!
+//! `POST /__test/panic` panics on purpose (see [`panic`]).
+
+use serde_json::{Value, json};
+use worker::Request;
+
+use crate::api::reply::Reply;
+use crate::ctx::Ctx;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth;
+use crate::http::body::read_body;
+
+pub fn enabled(ctx: &Ctx) -> bool {
+    ctx.env
+        .var("TEST_HOOKS")
+        .is_ok_and(|v| v.to_string() == "enabled")
+}
+
+/// `POST /__test/kv {"key"}`: what the KV cache holds under `key` (or null).
+pub async fn kv(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(&req, ctx)?;
+    let (body, _) = read_body(&mut req).await?;
+    let key = body["key"].as_str().unwrap_or_default().to_owned();
+    let value = db::cache(ctx)?
+        .get(&key)
+        .text()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Reply::ok(json!({ "key": key, "value": value })))
+}
+
+/// `POST /__test/panic`: a Rust panic, which aborts the Wasm instance, so tests can prove
+/// the entry answers in the documented error shape and the next request runs on a fresh
+/// instance with nothing stored lost.
+pub fn panic(req: &Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(req, ctx)?;
+    panic!("panic requested through /__test/panic");
+}
+
+pub async fn scheduled(req: Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(&req, ctx)?;
+    crate::jobs::run(&ctx.env).await;
+    Ok(Reply::ok(json!({ "ran": "scheduled" })))
+}
+
+pub async fn query(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(&req, ctx)?;
+    let (body, _) = read_body(&mut req).await?;
+    let sql = body["sql"].as_str().unwrap_or_default().trim().to_owned();
+    let verbs: &[&str] = if body["write"] == true {
+        &["UPDATE", "INSERT"]
+    } else {
+        &["SELECT"]
+    };
+    let allowed = verbs.iter().any(|verb| {
+        sql.get(..verb.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(verb))
+    }) && !sql.contains(';');
+    if !allowed {
+        return Err(ApiError::invalid(
+            "sql",
+            format!("Only one {} statement.", verbs.join(" or ")),
+        ));
+    }
+    let rows: Vec<Value> = db::db(ctx)?.prepare(sql).all().await?.results()?;
+    Ok(Reply::ok(json!({ "results": rows })))
+}

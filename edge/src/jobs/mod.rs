@@ -1,0 +1,90 @@
+//! The cron trigger's work: expire checkout sessions that are due (writing
+//! `checkout.expired` in the same batch), give back reservations of payments abandoned
+//! mid-way (a 3-D Secure page left open), bill due subscriptions ([`crate::billing::biller`]), send
+//! webhook deliveries that are due, and forget
+//! failed-payment records older than an hour. Each step is one batch whose statements select
+//! the same rows, so two crons running at once cannot apply a step twice.
+
+use worker::{D1Database, Env, console_error};
+
+use crate::checkout::sessions;
+use crate::db::{self, Bind};
+use crate::error::ApiResult;
+
+/// Sessions expired per cron run; the rest wait a minute.
+const EXPIRE_BATCH: i64 = 500;
+/// A payment holding its reservation longer than this was abandoned.
+const STALE_RESERVATION_SECS: i64 = 15 * 60;
+
+pub async fn run(env: &Env) {
+    let db = match db::database(env) {
+        Ok(db) => db,
+        Err(error) => return console_error!("cron: no database: {error:?}"),
+    };
+    let now = db::now_unix();
+    if let Err(error) = release_stale_reservations(&db, now).await {
+        console_error!("cron: releasing reservations failed: {error:?}");
+    }
+    if let Err(error) = expire_sessions(&db, now).await {
+        console_error!("cron: expiring sessions failed: {error:?}");
+    }
+    let forget = db
+        .prepare("DELETE FROM payment_failures WHERE at < ?1")
+        .bind(&[(now - 3600).js()]);
+    if let Ok(statement) = forget
+        && let Err(error) = statement.run().await
+    {
+        console_error!("cron: forgetting old payment failures failed: {error:?}");
+    }
+    crate::billing::biller::run(env).await;
+    if let Err(error) = crate::events::webhooks::send_due(env).await {
+        console_error!("cron: sending webhooks failed: {error:?}");
+    }
+}
+
+async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {
+    let due = format!(
+        "id IN (SELECT id FROM checkout_sessions WHERE status = 'OPEN' AND reservation IS NULL AND expires_at <= ?1
+                ORDER BY expires_at LIMIT {EXPIRE_BATCH})"
+    );
+    db.batch(vec![
+        db.prepare(format!("{} WHERE {due}", sessions::EXPIRED_EVENT))
+            .bind(&[now.js()])?,
+        db.prepare(format!(
+            "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {due}"
+        ))
+        .bind(&[now.js()])?,
+        db.prepare(crate::db::events::FAN_OUT).bind(&[now.js()])?,
+    ])
+    .await?;
+    Ok(())
+}
+
+async fn release_stale_reservations(db: &D1Database, now: i64) -> ApiResult<()> {
+    let stale = "reservation IS NOT NULL AND reserved_at < ?1";
+    let cutoff = now - STALE_RESERVATION_SECS;
+    db.batch(vec![
+        db.prepare(format!(
+            "UPDATE payment_links SET reserved_count = reserved_count
+                 - (SELECT count(*) FROM checkout_sessions s WHERE s.payment_link_id = payment_links.id AND s.{stale})
+             WHERE id IN (SELECT payment_link_id FROM checkout_sessions WHERE {stale})"
+        ))
+        .bind(&[cutoff.js()])?,
+        db.prepare(format!(
+            "UPDATE promotion_codes SET reserved_count = reserved_count
+                 - (SELECT count(*) FROM checkout_sessions s
+                    WHERE s.account_id = promotion_codes.account_id AND s.environment = promotion_codes.environment
+                      AND upper(s.promotion_code) = promotion_codes.code_key AND s.{stale})
+             WHERE EXISTS (SELECT 1 FROM checkout_sessions s
+                           WHERE s.account_id = promotion_codes.account_id AND s.environment = promotion_codes.environment
+                             AND upper(s.promotion_code) = promotion_codes.code_key AND s.{stale})"
+        ))
+        .bind(&[cutoff.js()])?,
+        db.prepare(format!(
+            "UPDATE checkout_sessions SET reservation = NULL, reserved_at = NULL, pending_payment = NULL WHERE {stale}"
+        ))
+        .bind(&[cutoff.js()])?,
+    ])
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,1103 @@
+//! Payment links: one model for the three ways the documents define a link — by a product
+//! (`productId` / `productSlug`), by line items (`line_items` of prices and quantities), or
+//! by an amount (`amount`, `currency`, `title`). Every link has a Base62 short code whose
+//! URL is the shareable link.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use till_shared::catalog::Discount;
+use till_shared::ids::{PaymentLinkId, ShortCode};
+use till_shared::money::{Currency, Money};
+use till_shared::params::{Params, validate_redirect_url};
+
+use crate::api::call::Call;
+use crate::api::iso;
+use crate::api::list::Filter;
+use crate::api::reply::Reply;
+use crate::catalog::prices;
+use crate::catalog::products::{self, summary_type};
+use crate::catalog::promotion_codes;
+use crate::ctx::Ctx;
+use crate::db::{self, Bind};
+use crate::error::{ApiError, ApiResult};
+
+/// A priced line, as links and sessions store it: prices never change amount, so the
+/// snapshot stays true.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct LineItem {
+    pub price_id: Option<String>,
+    pub product_id: Option<String>,
+    pub quantity: i64,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub interval: Option<String>,
+    pub interval_count: Option<i64>,
+    pub name: Option<String>,
+}
+
+/// A link about to be stored.
+pub struct NewLink {
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub product_id: Option<String>,
+    pub line_items: Vec<LineItem>,
+    pub amount: Option<i64>,
+    pub currency: Option<Currency>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub multiple: bool,
+    pub promotion_code: Option<String>,
+    pub allow_promotion_codes: bool,
+    pub collect_payment_method: &'static str,
+    pub success_url: Option<String>,
+    pub after_completion: Option<Value>,
+    pub custom_fields: Vec<Value>,
+    pub billing_address_collection: &'static str,
+    pub customer_creation: &'static str,
+    pub submit_type: &'static str,
+    pub max_completions: Option<i64>,
+    pub metadata: Option<Map<String, Value>>,
+    pub active: bool,
+    pub created_via: &'static str,
+}
+
+impl NewLink {
+    /// An amount link with the documents' defaults (single use unless `multiple`).
+    pub fn amount(
+        amount: i64,
+        currency: Currency,
+        title: String,
+        description: Option<String>,
+        multiple: bool,
+    ) -> NewLink {
+        NewLink {
+            kind: "amount",
+            name: Some(title.clone()),
+            product_id: None,
+            line_items: vec![LineItem {
+                price_id: None,
+                product_id: None,
+                quantity: 1,
+                amount,
+                currency: currency.code().to_owned(),
+                kind: "one_time".to_owned(),
+                interval: None,
+                interval_count: None,
+                name: Some(title.clone()),
+            }],
+            amount: Some(amount),
+            currency: Some(currency),
+            title: Some(title),
+            description,
+            multiple,
+            promotion_code: None,
+            allow_promotion_codes: false,
+            collect_payment_method: "always",
+            success_url: None,
+            after_completion: None,
+            custom_fields: Vec::new(),
+            billing_address_collection: "auto",
+            customer_creation: "if_required",
+            submit_type: "auto",
+            max_completions: None,
+            metadata: None,
+            active: true,
+            created_via: "api",
+        }
+    }
+}
+
+/// A link as stored, with its product's summary. Also the snapshot cached in KV for the
+/// short-link path.
+#[derive(Clone, serde::Serialize, Deserialize)]
+pub struct LinkRow {
+    pub id: String,
+    pub account_id: String,
+    pub url_id: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub product_id: Option<String>,
+    pub line_items: String,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub multiple: i64,
+    pub promotion_code: Option<String>,
+    pub allow_promotion_codes: i64,
+    pub collect_payment_method: String,
+    pub success_url: Option<String>,
+    pub after_completion: Option<String>,
+    pub custom_fields: String,
+    pub billing_address_collection: String,
+    pub customer_creation: String,
+    pub submit_type: String,
+    pub max_completions: Option<i64>,
+    pub metadata: Option<String>,
+    pub active: i64,
+    pub deleted: i64,
+    pub view_count: i64,
+    pub session_count: i64,
+    pub completed_count: i64,
+    pub reserved_count: i64,
+    pub created_via: String,
+    pub environment: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub product_name: Option<String>,
+    pub product_slug: Option<String>,
+    pub product_price_id: Option<String>,
+    pub product_price: Option<i64>,
+    pub product_currency: Option<String>,
+    pub product_price_type: Option<String>,
+}
+
+impl LinkRow {
+    /// What a session created from the link would sell: the product's current default
+    /// price for product links, the stored lines otherwise.
+    pub fn priced_lines(&self) -> Vec<LineItem> {
+        if self.kind == "product" {
+            return match (
+                &self.product_price_id,
+                self.product_price,
+                &self.product_currency,
+            ) {
+                (Some(price_id), Some(amount), Some(currency)) => vec![LineItem {
+                    price_id: Some(price_id.clone()),
+                    product_id: self.product_id.clone(),
+                    quantity: 1,
+                    amount,
+                    currency: currency.clone(),
+                    kind: self
+                        .product_price_type
+                        .clone()
+                        .unwrap_or_else(|| "one_time".into()),
+                    interval: None,
+                    interval_count: None,
+                    name: self.product_name.clone(),
+                }],
+                _ => Vec::new(),
+            };
+        }
+        serde_json::from_str(&self.line_items).unwrap_or_default()
+    }
+
+    pub fn url(&self, base: &str) -> String {
+        format!("{base}/{}", self.url_id)
+    }
+}
+
+/// A link's successful payments, oldest first (at most 20), as the Omise document's
+/// `charges` list shows them.
+pub async fn load_charges(ctx: &Ctx, link_id: &str) -> ApiResult<Vec<Value>> {
+    #[derive(Deserialize)]
+    struct Charge {
+        id: String,
+        amount: i64,
+        currency: String,
+        card_brand: String,
+        card_last4: String,
+        order_id: String,
+        checkout_session_id: String,
+        created_at: i64,
+    }
+    let rows: Vec<Charge> = db::db(ctx)?
+        .prepare(
+            "SELECT p.id, p.amount, p.currency, p.card_brand, p.card_last4, p.order_id, o.checkout_session_id, p.created_at
+             FROM payments p JOIN orders o ON o.id = p.order_id
+             WHERE o.payment_link_id = ?1 ORDER BY p.rowid LIMIT 20",
+        )
+        .bind(&[link_id.js()])?
+        .all()
+        .await?
+        .results()?;
+    rows.into_iter()
+        .map(|c| {
+            Ok(json!({
+                "object": "charge",
+                "id": c.id,
+                "amount": c.amount,
+                "currency": c.currency.to_ascii_lowercase(),
+                "status": "successful",
+                "paid": true,
+                "card": {"brand": c.card_brand, "last_digits": c.card_last4},
+                "order_id": c.order_id,
+                "checkout_session_id": c.checkout_session_id,
+                "created": iso(c.created_at)?,
+            }))
+        })
+        .collect()
+}
+
+/// The `charges` list object: the total always, the charges themselves when loaded.
+pub fn charges_object(link: &LinkRow, data: Vec<Value>) -> ApiResult<Value> {
+    Ok(json!({
+        "object": "list",
+        "from": "1970-01-01T00:00:00Z",
+        // As the links document shows it: the range ends at the link's creation.
+        "to": iso(link.created_at)?,
+        "offset": 0,
+        "limit": 20,
+        "total": link.completed_count,
+        "order": "chronological",
+        "location": format!("/links/{}/charges", link.id),
+        "data": data,
+    }))
+}
+
+pub fn render(row: LinkRow, base: &str) -> ApiResult<Value> {
+    render_with_charges(row, base, Vec::new())
+}
+
+/// The link object; `charges` carries the loaded charges (retrieve) or none (lists).
+pub fn render_with_charges(row: LinkRow, base: &str, charges: Vec<Value>) -> ApiResult<Value> {
+    let charges = charges_object(&row, charges)?;
+    let lines = row.priced_lines();
+    let total: i64 = lines.iter().map(|l| l.amount * l.quantity).sum();
+    let currency = lines
+        .first()
+        .map(|l| l.currency.clone())
+        .or(row.currency.clone());
+    let product = row.product_id.as_ref().map(|id| {
+        json!({
+            "id": id,
+            "name": row.product_name,
+            "slug": row.product_slug,
+            "price": row.product_price,
+            "currency": row.product_currency,
+            "type": summary_type(row.product_price_type.as_deref()),
+        })
+    });
+    let url = row.url(base);
+    Ok(json!({
+        "id": row.id,
+        "object": "payment_link",
+        "url": url,
+        "url_id": row.url_id,
+        "payment_uri": url,
+        "active": row.active == 1,
+        "deleted": row.deleted == 1,
+        "livemode": row.environment == "PRODUCTION",
+        "environment": row.environment,
+        "name": row.name,
+        "title": row.title,
+        "description": row.description,
+        "product_id": row.product_id,
+        "product": product,
+        "line_items": lines,
+        "amount": if row.kind == "amount" { row.amount } else { Some(total) },
+        "currency": currency,
+        "currency_id": currency.as_ref().map(|c| c.to_ascii_lowercase()),
+        "multiple": row.multiple == 1,
+        "used": row.completed_count > 0,
+        "charges": charges,
+        "promotion_code": row.promotion_code,
+        "allow_promotion_codes": row.allow_promotion_codes == 1,
+        "collect_payment_method": row.collect_payment_method,
+        "success_url": row.success_url,
+        "after_completion": db::parse_json(row.after_completion.as_deref()),
+        "custom_fields": db::parse_json(Some(&row.custom_fields)),
+        "billing_address_collection": row.billing_address_collection,
+        "customer_creation": row.customer_creation,
+        "submit_type": row.submit_type,
+        "max_completions": row.max_completions,
+        "metadata": db::parse_json(row.metadata.as_deref()),
+        "view_count": row.view_count,
+        "session_count": row.session_count,
+        "completed_count": row.completed_count,
+        "created_via": row.created_via,
+        "created_at": iso(row.created_at)?,
+        "updated_at": iso(row.updated_at)?,
+    }))
+}
+
+pub async fn load(call: &Call<'_>, id: &str) -> ApiResult<LinkRow> {
+    db::find(call.ctx, "payment_links_view", call.principal()?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment link", id, None))
+}
+
+const MODES_OF_PAYMENT: &[&str] = &["always", "if_required"];
+const ADDRESS_COLLECTION: &[&str] = &["auto", "required"];
+const SUBMIT_TYPES: &[&str] = &["auto", "pay", "book", "donate", "subscribe"];
+
+/// `after_completion`: `{type: redirect, redirect: {url}}` or
+/// `{type: hosted_confirmation, hosted_confirmation: {custom_message?}}`.
+fn read_after_completion(p: &mut Params, sandbox: bool) -> ApiResult<Option<Value>> {
+    let Some(mut after) = p.object("after_completion")? else {
+        return Ok(None);
+    };
+    let kind = after
+        .one_of("type", &["redirect", "hosted_confirmation"])?
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "after_completion.type",
+                "Must be redirect or hosted_confirmation.",
+            )
+        })?;
+    let value = if kind == "redirect" {
+        let mut redirect = after.object("redirect")?.ok_or_else(|| {
+            ApiError::invalid(
+                "after_completion.redirect",
+                "A redirect needs `redirect: {url}`.",
+            )
+        })?;
+        let url = redirect.required_string("url", 2048)?;
+        let url = validate_redirect_url(&url, sandbox)
+            .map_err(|m| ApiError::invalid("after_completion.redirect.url", m))?;
+        redirect.finish()?;
+        json!({"type": "redirect", "redirect": {"url": url}})
+    } else {
+        let message = match after.object("hosted_confirmation")? {
+            Some(mut confirmation) => {
+                let message = confirmation.string("custom_message", 1000)?;
+                confirmation.finish()?;
+                message
+            }
+            None => None,
+        };
+        json!({"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": message}})
+    };
+    after.finish()?;
+    Ok(Some(value))
+}
+
+/// Up to three fields the shopper fills in: text, numeric, or a dropdown of options.
+fn read_custom_fields(p: &mut Params) -> ApiResult<Option<Vec<Value>>> {
+    let Some(fields) = p.objects("custom_fields", 3)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    let mut keys = std::collections::HashSet::new();
+    for mut field in fields {
+        let key = field.required_string("key", 200)?;
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(ApiError::invalid(
+                field.name("key"),
+                "Keys are letters, digits and underscores.",
+            ));
+        }
+        if !keys.insert(key.clone()) {
+            return Err(ApiError::invalid(
+                field.name("key"),
+                "Custom field keys must be unique.",
+            ));
+        }
+        let label = match field.raw("label") {
+            Some(Value::String(text)) if !text.trim().is_empty() && text.chars().count() <= 50 => {
+                text
+            }
+            Some(Value::Object(map)) => match map.get("custom").and_then(Value::as_str) {
+                Some(text) if !text.trim().is_empty() && text.chars().count() <= 50 => {
+                    text.to_owned()
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        field.name("label"),
+                        "A label is 1–50 characters.",
+                    ));
+                }
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    field.name("label"),
+                    "A label is 1–50 characters.",
+                ));
+            }
+        };
+        let kind = field
+            .one_of("type", &["text", "numeric", "dropdown"])?
+            .ok_or_else(|| {
+                ApiError::invalid(field.name("type"), "Must be text, numeric or dropdown.")
+            })?;
+        let optional = field.boolean("optional")?.unwrap_or(false);
+        let options = match field.object("dropdown")? {
+            Some(mut dropdown) => {
+                let mut options = Vec::new();
+                for mut option in dropdown.objects("options", 200)?.unwrap_or_default() {
+                    let label = option.required_string("label", 100)?;
+                    let value = option.required_string("value", 100)?;
+                    option.finish()?;
+                    options.push(json!({"label": label, "value": value}));
+                }
+                dropdown.finish()?;
+                options
+            }
+            None => Vec::new(),
+        };
+        if kind == "dropdown" && options.is_empty() {
+            return Err(ApiError::invalid(
+                field.name("dropdown"),
+                "A dropdown needs `dropdown: {options: [{label, value}]}`.",
+            ));
+        }
+        field.finish()?;
+        out.push(json!({
+            "key": key,
+            "label": {"type": "custom", "custom": label},
+            "type": kind,
+            "optional": optional,
+            "dropdown": if kind == "dropdown" { json!({"options": options}) } else { Value::Null },
+        }));
+    }
+    Ok(Some(out))
+}
+
+/// Prices `line_items: [{price_id, quantity}]` from the caller's catalogue.
+pub async fn price_lines(call: &Call<'_>, mut items: Vec<Params>) -> ApiResult<Vec<LineItem>> {
+    if items.is_empty() {
+        return Err(ApiError::invalid(
+            "line_items",
+            "At least one line item is needed.",
+        ));
+    }
+    let mut lines = Vec::new();
+    for item in &mut items {
+        let price_param = item.name("price_id");
+        let price_id = match item.string("price", 100)? {
+            Some(price) => price,
+            None => item.required_string("price_id", 100)?,
+        };
+        let quantity = item.integer("quantity", 1, 999)?.unwrap_or(1);
+        let price = prices::load(call, &price_id, Some(&price_param)).await?;
+        if price.active != 1 {
+            return Err(ApiError::invalid(price_param, "This price is archived."));
+        }
+        lines.push(LineItem {
+            price_id: Some(price.id),
+            product_id: Some(price.product_id),
+            quantity,
+            amount: price.amount,
+            currency: price.currency,
+            kind: price.kind,
+            interval: price.interval,
+            interval_count: price.interval_count,
+            name: price.nickname,
+        });
+    }
+    for item in items {
+        item.finish()?;
+    }
+    let first = &lines[0];
+    for (i, line) in lines.iter().enumerate() {
+        if line.currency != first.currency {
+            return Err(ApiError::invalid(
+                format!("line_items[{i}].price_id"),
+                "All line items must share one currency.",
+            ));
+        }
+        if line.kind == "recurring"
+            && first.kind == "recurring"
+            && (line.interval != first.interval || line.interval_count != first.interval_count)
+        {
+            return Err(ApiError::invalid(
+                format!("line_items[{i}].price_id"),
+                "Recurring line items must share one billing interval.",
+            ));
+        }
+    }
+    Ok(lines)
+}
+
+/// Checks that a promotion code can apply to these lines now.
+pub async fn check_promotion(
+    call: &Call<'_>,
+    code: &str,
+    lines: &[LineItem],
+    param: &str,
+) -> ApiResult<promotion_codes::PromotionCodeRow> {
+    let promotion = promotion_codes::load_by_code(call, code, param).await?;
+    if let Some(reason) = promotion.unusable_reason(db::now_unix()) {
+        return Err(ApiError::invalid(param, reason));
+    }
+    let restricted = promotion.product_ids();
+    if !restricted.is_empty()
+        && !lines.iter().any(|l| {
+            l.product_id
+                .as_ref()
+                .is_some_and(|p| restricted.contains(p))
+        })
+    {
+        return Err(ApiError::invalid(
+            param,
+            "This promotion code does not apply to these products.",
+        ));
+    }
+    if let (Discount::Amount(off), Some(line)) = (promotion.discount()?, lines.first())
+        && off.currency().code() != line.currency
+    {
+        return Err(ApiError::invalid(
+            param,
+            format!(
+                "This promotion code is in {}, the items in {}.",
+                off.currency(),
+                line.currency
+            ),
+        ));
+    }
+    Ok(promotion)
+}
+
+/// Subtotal of priced lines, checked against overflow.
+pub fn subtotal(lines: &[LineItem]) -> ApiResult<Money> {
+    let currency = Currency::parse(
+        &lines
+            .first()
+            .map(|l| l.currency.clone())
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::internal)?;
+    let mut total = Money::zero(currency);
+    for line in lines {
+        let price = Money::from_minor(line.amount, currency).map_err(ApiError::internal)?;
+        let amount = price
+            .checked_mul(u32::try_from(line.quantity).unwrap_or(u32::MAX))
+            .and_then(|a| total.checked_add(a))
+            .map_err(|_| {
+                ApiError::invalid("line_items", "The total is larger than the maximum amount.")
+            })?;
+        total = amount;
+    }
+    Ok(total)
+}
+
+/// Reads a link definition in Till's dialect (the union of the three documents).
+async fn read_new_link(call: &mut Call<'_>) -> ApiResult<NewLink> {
+    let sandbox = call.sandbox();
+    let mut p = call.params()?;
+    let product_id = p.string("product_id", 100)?;
+    let product_slug = p.string("product_slug", 64)?;
+    let line_items = p.objects("line_items", 20)?;
+    let amount = p.amount("amount")?;
+    let families = [
+        product_id.is_some() || product_slug.is_some(),
+        line_items.is_some(),
+        amount.is_some(),
+    ];
+    match families {
+        [true, false, false] | [false, true, false] | [false, false, true] => {}
+        [false, false, false] => {
+            return Err(ApiError::invalid(
+                "product_id",
+                "Send productId or productSlug (or line_items, or amount with currency).",
+            ));
+        }
+        [_, true, _] if families[0] => {
+            return Err(ApiError::invalid(
+                "line_items",
+                "Send a product or line_items, not both.",
+            ));
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "amount",
+                "An amount link has no product or line items.",
+            ));
+        }
+    }
+    if product_id.is_some() && product_slug.is_some() {
+        return Err(ApiError::invalid(
+            "product_slug",
+            "Send productId or productSlug, not both.",
+        ));
+    }
+    let name = p.string("name", 200)?;
+    let currency = match p.currency("currency")? {
+        Some(c) => Some(c),
+        None => p.currency("currency_id")?,
+    };
+    let title = p.string("title", 200)?;
+    let description = p.string("description", 5000)?;
+    let multiple = p.boolean("multiple")?;
+    let promotion_code = p.string("promotion_code", 64)?;
+    let allow_promotion_codes = p.boolean("allow_promotion_codes")?.unwrap_or(false);
+    let collect_payment_method = p
+        .one_of("collect_payment_method", MODES_OF_PAYMENT)?
+        .unwrap_or("always");
+    let success_url = p
+        .string("success_url", 2048)?
+        .map(|u| {
+            validate_redirect_url(&u, sandbox).map_err(|m| ApiError::invalid("success_url", m))
+        })
+        .transpose()?;
+    let after_completion = read_after_completion(&mut p, sandbox)?;
+    let custom_fields = read_custom_fields(&mut p)?.unwrap_or_default();
+    let billing_address_collection = p
+        .one_of("billing_address_collection", ADDRESS_COLLECTION)?
+        .unwrap_or("auto");
+    let customer_creation = p
+        .one_of("customer_creation", MODES_OF_PAYMENT)?
+        .unwrap_or("if_required");
+    let submit_type = p.one_of("submit_type", SUBMIT_TYPES)?.unwrap_or("auto");
+    let max_completions = p.integer("max_completions", 1, 1_000_000_000)?;
+    let metadata = p.metadata("metadata")?;
+    let active = p.boolean("active")?.unwrap_or(true);
+    p.finish()?;
+
+    let (success_url, after_completion) = reconcile_redirect(success_url, after_completion)?;
+    let (kind, product, lines) = if let Some(items) = line_items {
+        ("line_items", None, price_lines(call, items).await?)
+    } else if let Some(amount) = amount {
+        let currency = currency
+            .ok_or_else(|| ApiError::invalid("currency", "An amount link needs a currency."))?;
+        if amount < 1 {
+            return Err(ApiError::invalid(
+                "amount",
+                "The amount must be at least 1 minor unit.",
+            ));
+        }
+        let title = title
+            .clone()
+            .or(name.clone())
+            .ok_or_else(|| ApiError::invalid("title", "An amount link needs a title."))?;
+        let link = NewLink::amount(amount, currency, title, None, false);
+        ("amount", None, link.line_items)
+    } else {
+        let product = match (&product_id, &product_slug) {
+            (Some(id), _) => products::load(call, id, Some("product_id")).await?,
+            (_, Some(slug)) => products::load_by_slug(call, slug, "product_slug").await?,
+            _ => unreachable!("a product family link has an id or a slug"),
+        };
+        let param = if product_id.is_some() {
+            "product_id"
+        } else {
+            "product_slug"
+        };
+        if product.active != 1 {
+            return Err(ApiError::invalid(param, "This product is archived."));
+        }
+        let (Some(price_id), Some(amount), Some(price_currency)) = (
+            product.default_price_id.clone(),
+            product.price_amount,
+            product.price_currency.clone(),
+        ) else {
+            return Err(ApiError::invalid(
+                param,
+                "This product has no price yet; add one with POST /v1/prices.",
+            ));
+        };
+        let line = LineItem {
+            price_id: Some(price_id),
+            product_id: Some(product.id.clone()),
+            quantity: 1,
+            amount,
+            currency: price_currency,
+            kind: product
+                .price_type
+                .clone()
+                .unwrap_or_else(|| "one_time".into()),
+            interval: product.price_interval.clone(),
+            interval_count: product.price_interval_count,
+            name: Some(product.name.clone()),
+        };
+        ("product", Some(product), vec![line])
+    };
+    let lines_currency = lines
+        .first()
+        .map(|l| l.currency.clone())
+        .unwrap_or_default();
+    if let Some(currency) = currency
+        && currency.code() != lines_currency
+    {
+        return Err(ApiError::invalid(
+            "currency",
+            format!("The items are priced in {lines_currency}."),
+        ));
+    }
+    subtotal(&lines)?;
+    if let Some(code) = &promotion_code {
+        check_promotion(call, code, &lines, "promotion_code").await?;
+    }
+    let single_use_default = kind == "amount";
+    Ok(NewLink {
+        kind,
+        name: name
+            .or_else(|| product.as_ref().map(|p| p.name.clone()))
+            .or(title.clone()),
+        product_id: product.map(|p| p.id),
+        amount: if kind == "amount" { amount } else { None },
+        currency: Currency::parse(&lines_currency).ok(),
+        line_items: if kind == "product" { Vec::new() } else { lines },
+        title,
+        description,
+        multiple: multiple.unwrap_or(!single_use_default),
+        promotion_code,
+        allow_promotion_codes,
+        collect_payment_method,
+        success_url,
+        after_completion,
+        custom_fields,
+        billing_address_collection,
+        customer_creation,
+        submit_type,
+        max_completions,
+        metadata,
+        active,
+        created_via: "api",
+    })
+}
+
+/// `success_url` and a redirect `after_completion` say the same thing; keep them equal.
+fn reconcile_redirect(
+    success_url: Option<String>,
+    after: Option<Value>,
+) -> ApiResult<(Option<String>, Option<Value>)> {
+    let after_url = after
+        .as_ref()
+        .and_then(|a| a["redirect"]["url"].as_str())
+        .map(str::to_owned);
+    match (success_url, after_url, after) {
+        (Some(url), Some(other), _) if url != other => Err(ApiError::invalid(
+            "success_url",
+            "success_url and after_completion.redirect.url differ.",
+        )),
+        (Some(_), None, Some(_)) => Err(ApiError::invalid(
+            "success_url",
+            "success_url redirects; it cannot go with a hosted confirmation.",
+        )),
+        (Some(url), _, _) => Ok((
+            Some(url.clone()),
+            Some(json!({"type": "redirect", "redirect": {"url": url}})),
+        )),
+        (None, Some(url), after) => Ok((Some(url), after)),
+        (None, None, after) => Ok((None, after)),
+    }
+}
+
+/// The event of a link change, written in the change's batch from the row as the change
+/// left it (its main fields and `url`); only when the statement before it changed a row.
+fn link_event(
+    db: &worker::D1Database,
+    kind: &str,
+    id: &str,
+    base: &str,
+    now: i64,
+) -> ApiResult<worker::D1PreparedStatement> {
+    Ok(db
+        .prepare(
+            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+             SELECT 'evt_' || lower(hex(randomblob(12))), account_id, environment, ?1, id,
+                    json_object('id', id, 'object', 'payment_link', 'url', ?3 || '/' || url_id, 'url_id', url_id,
+                                'active', json(CASE active WHEN 1 THEN 'true' ELSE 'false' END),
+                                'deleted', json(CASE deleted WHEN 1 THEN 'true' ELSE 'false' END),
+                                'name', name, 'title', title, 'product', product_id, 'amount', amount,
+                                'currency', currency, 'max_completions', max_completions,
+                                'completed_count', completed_count,
+                                'metadata', json(coalesce(metadata, 'null'))),
+                    ?4
+             FROM payment_links WHERE id = ?2 AND changes() = 1",
+        )
+        .bind(&[kind.js(), id.js(), base.js(), now.js()])?)
+}
+
+/// Stores a link with a fresh short code; answers its id.
+pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
+    let principal = call.principal()?;
+    let id = PaymentLinkId::generate();
+    let now = db::now_unix();
+    let db = db::db(call.ctx)?;
+    for _ in 0..3 {
+        let url_id = ShortCode::generate();
+        let write = db
+            .prepare(
+                "INSERT INTO payment_links (id, account_id, environment, url_id, kind, name, product_id, line_items, amount,
+                     currency, title, description, multiple, promotion_code, allow_promotion_codes, collect_payment_method,
+                     success_url, after_completion, custom_fields, billing_address_collection, customer_creation,
+                     submit_type, max_completions, metadata, active, created_via, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                         ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?27)",
+            )
+            .bind(&[
+                id.as_str().js(),
+                principal.account_id.js(),
+                principal.environment.as_str().js(),
+                url_id.as_str().js(),
+                link.kind.js(),
+                link.name.js(),
+                link.product_id.js(),
+                serde_json::to_string(&link.line_items)?.js(),
+                link.amount.js(),
+                link.currency.map(|c| c.code()).js(),
+                link.title.js(),
+                link.description.js(),
+                link.multiple.js(),
+                link.promotion_code.js(),
+                link.allow_promotion_codes.js(),
+                link.collect_payment_method.js(),
+                link.success_url.js(),
+                db::json_text(link.after_completion.as_ref()).js(),
+                serde_json::to_string(&link.custom_fields)?.js(),
+                link.billing_address_collection.js(),
+                link.customer_creation.js(),
+                link.submit_type.js(),
+                link.max_completions.js(),
+                db::json_text(link.metadata.clone().map(Value::Object).as_ref()).js(),
+                link.active.js(),
+                link.created_via.js(),
+                now.js(),
+            ])?;
+        let outcome = db
+            .batch(vec![
+                write,
+                link_event(
+                    &db,
+                    "payment_link.created",
+                    id.as_str(),
+                    &call.link_base(),
+                    now,
+                )?,
+                crate::db::events::fan_out(&db, now)?,
+            ])
+            .await;
+        match outcome {
+            Ok(_) => {
+                crate::events::webhooks::send_soon(call.ctx);
+                return Ok(id.to_string());
+            }
+            // A short-code collision (89 random bits): draw again.
+            Err(error) if db::is_unique_violation(&error) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ApiError::internal("could not draw a unique short code"))
+}
+
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let link = read_new_link(call).await?;
+    let id = insert(call, &link).await?;
+    Ok(Reply::created(render(
+        load(call, &id).await?,
+        &call.link_base(),
+    )?))
+}
+
+pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let row = load(call, call.id()?).await?;
+    let charges = load_charges(call.ctx, &row.id).await?;
+    Ok(Reply::ok(render_with_charges(
+        row,
+        &call.link_base(),
+        charges,
+    )?))
+}
+
+pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let mut filters = vec![Filter {
+        condition: "deleted = 0",
+        values: Vec::new(),
+    }];
+    filters.extend(Filter::active(call));
+    let base = call.link_base();
+    Ok(Reply::ok(
+        crate::api::list::list(call, "payment_links_view", filters, |row| {
+            render(row, &base)
+        })
+        .await?,
+    ))
+}
+
+pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    let row = load(call, &id).await?;
+    let sandbox = call.sandbox();
+    let mut p = call.params()?;
+    for fixed in [
+        "product_id",
+        "product_slug",
+        "line_items",
+        "amount",
+        "currency",
+        "currency_id",
+    ] {
+        if p.has(fixed) {
+            return Err(ApiError::invalid(
+                fixed,
+                "This cannot change after the link is created; create a new link.",
+            ));
+        }
+    }
+    let active = p.boolean("active")?.unwrap_or(row.active == 1);
+    let name = p
+        .patch("name", |p, f| p.string(f, 200))?
+        .unwrap_or(row.name.clone());
+    let title = p
+        .patch("title", |p, f| p.string(f, 200))?
+        .unwrap_or(row.title.clone());
+    let description = p
+        .patch("description", |p, f| p.string(f, 5000))?
+        .unwrap_or(row.description.clone());
+    let promotion_code = p
+        .patch("promotion_code", |p, f| p.string(f, 64))?
+        .unwrap_or(row.promotion_code.clone());
+    let allow_promotion_codes = p
+        .boolean("allow_promotion_codes")?
+        .unwrap_or(row.allow_promotion_codes == 1);
+    let collect_payment_method = p
+        .one_of("collect_payment_method", MODES_OF_PAYMENT)?
+        .map_or(row.collect_payment_method.clone(), str::to_owned);
+    let success_url_patch = p.patch("success_url", |p, f| p.string(f, 2048))?;
+    let after_patch = if p.has("after_completion") {
+        Some(read_after_completion(&mut p, sandbox)?)
+    } else {
+        None
+    };
+    let custom_fields = match read_custom_fields(&mut p)? {
+        Some(fields) => serde_json::to_string(&fields)?,
+        None => row.custom_fields.clone(),
+    };
+    let billing_address_collection = p
+        .one_of("billing_address_collection", ADDRESS_COLLECTION)?
+        .map_or(row.billing_address_collection.clone(), str::to_owned);
+    let customer_creation = p
+        .one_of("customer_creation", MODES_OF_PAYMENT)?
+        .map_or(row.customer_creation.clone(), str::to_owned);
+    let submit_type = p
+        .one_of("submit_type", SUBMIT_TYPES)?
+        .map_or(row.submit_type.clone(), str::to_owned);
+    let max_completions = p
+        .patch("max_completions", |p, f| p.integer(f, 1, 1_000_000_000))?
+        .unwrap_or(row.max_completions);
+    let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
+    let multiple = p.boolean("multiple")?.unwrap_or(row.multiple == 1);
+    p.finish()?;
+
+    let (success_url, after_completion) = match (success_url_patch, after_patch) {
+        (None, None) => (
+            row.success_url.clone(),
+            db::parse_json(row.after_completion.as_deref()),
+        ),
+        (Some(None), None) => (None, Value::Null),
+        (url, after) => {
+            let url = url
+                .flatten()
+                .map(|u| {
+                    validate_redirect_url(&u, sandbox)
+                        .map_err(|m| ApiError::invalid("success_url", m))
+                })
+                .transpose()?;
+            let (url, after) = reconcile_redirect(url, after.flatten())?;
+            (url, after.unwrap_or(Value::Null))
+        }
+    };
+    if let Some(code) = &promotion_code
+        && Some(code) != row.promotion_code.as_ref()
+    {
+        check_promotion(call, code, &row.priced_lines(), "promotion_code").await?;
+    }
+    if max_completions.is_some_and(|max| max < row.completed_count) {
+        return Err(ApiError::invalid(
+            "max_completions",
+            format!(
+                "The link already has {} completed payments.",
+                row.completed_count
+            ),
+        ));
+    }
+    let principal = call.principal()?;
+    // The WHERE repeats the completions check, so a payment completing meanwhile cannot
+    // leave the limit below the count.
+    let db = db::db(call.ctx)?;
+    let now = db::now_unix();
+    let results = db
+        .batch(vec![
+            db.prepare(
+                "UPDATE payment_links SET active = ?1, name = ?2, title = ?3, description = ?4, promotion_code = ?5,
+                     allow_promotion_codes = ?6, collect_payment_method = ?7, success_url = ?8, after_completion = ?9,
+                     custom_fields = ?10, billing_address_collection = ?11, customer_creation = ?12, submit_type = ?13,
+                     max_completions = ?14, metadata = ?15, multiple = ?16, updated_at = ?17
+                 WHERE id = ?18 AND account_id = ?19 AND environment = ?20 AND deleted = 0
+                   AND (?14 IS NULL OR completed_count <= ?14) AND (?16 = 1 OR completed_count <= 1)",
+            )
+            .bind(&[
+                active.js(),
+                name.js(),
+                title.js(),
+                description.js(),
+                promotion_code.js(),
+                allow_promotion_codes.js(),
+                collect_payment_method.js(),
+                success_url.js(),
+                db::json_text(Some(&after_completion).filter(|v| !v.is_null())).js(),
+                custom_fields.js(),
+                billing_address_collection.js(),
+                customer_creation.js(),
+                submit_type.js(),
+                max_completions.js(),
+                metadata.js(),
+                multiple.js(),
+                now.js(),
+                id.js(),
+                principal.account_id.js(),
+                principal.environment.as_str().js(),
+            ])?,
+            link_event(&db, "payment_link.updated", &id, &call.link_base(), now)?,
+            crate::db::events::fan_out(&db, now)?,
+        ])
+        .await?;
+    crate::links::shortlinks::forget(call.ctx, &row.url_id).await;
+    if db::changes(&results, 0) == 0 {
+        return Err(ApiError::conflict(
+            "id",
+            "The link was deleted or completed payments changed meanwhile; retry.",
+        ));
+    }
+    crate::events::webhooks::send_soon(call.ctx);
+    Ok(Reply::ok(render(
+        load(call, &id).await?,
+        &call.link_base(),
+    )?))
+}
+
+/// Sets `active = 0` (and `deleted = 1` when deleting); both stop new payments at once.
+/// A link that was already inactive (and deleted, when deleting) changes nothing and
+/// makes no event.
+async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
+    let row = load(call, id).await?;
+    let principal = call.principal()?;
+    let db = db::db(call.ctx)?;
+    let now = db::now_unix();
+    db.batch(vec![
+        db.prepare(
+            "UPDATE payment_links SET active = 0, deleted = MAX(deleted, ?4), updated_at = ?5
+             WHERE id = ?1 AND account_id = ?2 AND environment = ?3 AND (active = 1 OR deleted < ?4)",
+        )
+        .bind(&[
+            id.js(),
+            principal.account_id.js(),
+            principal.environment.as_str().js(),
+            delete.js(),
+            now.js(),
+        ])?,
+        link_event(&db, "payment_link.deactivated", id, &call.link_base(), now)?,
+        crate::db::events::fan_out(&db, now)?,
+    ])
+    .await?;
+    crate::links::shortlinks::forget(call.ctx, &row.url_id).await;
+    crate::events::webhooks::send_soon(call.ctx);
+    Ok(())
+}
+
+pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    deactivate(call, &id, true).await?;
+    Ok(Reply::ok(
+        json!({"id": id, "object": "payment_link", "deleted": true}),
+    ))
+}
+
+pub async fn archive(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    deactivate(call, &id, false).await?;
+    Ok(Reply::ok(render(
+        load(call, &id).await?,
+        &call.link_base(),
+    )?))
+}
+
+/// For the Omise dialect: destroy = delete, answering the link itself.
+pub async fn destroy(call: &Call<'_>, id: &str) -> ApiResult<LinkRow> {
+    deactivate(call, id, true).await?;
+    load(call, id).await
+}

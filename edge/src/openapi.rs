@@ -1,8 +1,0 @@
-//! `GET /v1/openapi.json`: the document built in `till-shared` from the route table.
-
-use crate::call::Call;
-use crate::reply::Reply;
-
-pub fn document(call: &Call<'_>) -> Reply {
-    Reply::ok(till_shared::openapi::document(&call.origin))
-}
