@@ -121,6 +121,20 @@ typed_ids! {
     EventId => "evt_";
     /// A webhook endpoint.
     WebhookEndpointId => "we_";
+    /// A promotion code.
+    PromotionCodeId => "promo_";
+    /// A test clock (SANDBOX).
+    TestClockId => "clock_";
+    /// An order: what a completed checkout sold.
+    OrderId => "ord_";
+    /// A payment taken for an order.
+    PaymentId => "pay_";
+    /// A charge of a subscription's billing order.
+    ChargeId => "ch_";
+    /// The record of a card saved by a SETUP checkout.
+    SetupIntentId => "seti_";
+    /// One attempt at delivering a webhook.
+    WebhookAttemptId => "wa_";
 }
 
 /// The Base62 code in a payment link's shareable URL.

@@ -417,7 +417,7 @@ async fn outcome(
             held(14)
         ))
         .bind(&[
-            format!("ch_{}", random_base62(24)).js(),
+            till_shared::ids::ChargeId::generate().to_string().js(),
             row.account_id.js(),
             row.environment.js(),
             order.id.js(),

@@ -7,7 +7,6 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::is_plausible_email;
-use till_shared::ids::random_base62;
 use till_shared::params::{ParamError, ParamResult, Params};
 
 use crate::api::call::Call;
@@ -132,7 +131,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
 
     let principal = call.principal()?;
-    let internal = format!("cus_{}", random_base62(24));
+    let internal = till_shared::ids::CustomerId::generate().to_string();
     let customer_id = chosen.unwrap_or_else(|| internal.clone());
     let scope = Scope {
         account_id: &principal.account_id,

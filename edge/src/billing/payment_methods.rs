@@ -7,7 +7,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::api::ErrorCode;
 use till_shared::card::{CardError, check_card};
-use till_shared::ids::random_base62;
 
 use crate::api::call::Call;
 use crate::api::iso;
@@ -138,7 +137,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         account_id: &principal.account_id,
         environment: principal.environment.as_str(),
     };
-    let id = format!("pm_{}", random_base62(24));
+    let id = till_shared::ids::PaymentMethodId::generate().to_string();
     let now = db::now_unix();
     let db = db::db(call.ctx)?;
     let data = json!({

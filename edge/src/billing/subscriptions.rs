@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::billing::{Cycle, Schedule, State};
 use till_shared::catalog::Interval;
-use till_shared::ids::random_base62;
 use till_shared::money::MAX_MINOR_UNITS;
 use till_shared::params::{ParamError, Params};
 use till_shared::time::parse_request_time;
@@ -391,7 +390,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     };
 
     let principal = call.principal()?;
-    let id = format!("sub_{}", random_base62(24));
+    let id = till_shared::ids::SubscriptionId::generate().to_string();
     let real_now = db::now_unix();
     let new = NewSubscription {
         id: &id,

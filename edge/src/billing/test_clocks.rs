@@ -4,7 +4,6 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use till_shared::ids::random_base62;
 use till_shared::time::parse_request_time;
 
 use crate::api::call::Call;
@@ -77,7 +76,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     sandbox_only(call)?;
     let (frozen_time, name) = read_time(call)?;
     let principal = call.principal()?;
-    let id = format!("clock_{}", random_base62(24));
+    let id = till_shared::ids::TestClockId::generate().to_string();
     db::db(call.ctx)?
         .prepare(
             "INSERT INTO test_clocks (id, account_id, environment, name, frozen_time, created_at)

@@ -5,7 +5,6 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::{Discount, is_valid_promotion_code};
-use till_shared::ids::random_base62;
 use till_shared::money::{Currency, Money};
 use till_shared::params::{ParamError, ParamResult, Params};
 use till_shared::time::parse_request_time;
@@ -189,7 +188,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
 
     let principal = call.principal()?;
-    let id = format!("promo_{}", random_base62(24));
+    let id = till_shared::ids::PromotionCodeId::generate().to_string();
     let outcome = db::db(call.ctx)?
         .prepare(
             "INSERT INTO promotion_codes (id, account_id, environment, code, code_key, percent_off, amount_off, currency,

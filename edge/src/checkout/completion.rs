@@ -146,7 +146,7 @@ fn held_event(
         .bind(&[
             p.session_id.js(),
             token.js(),
-            format!("evt_{}", random_base62(24)).js(),
+            till_shared::ids::EventId::generate().to_string().js(),
             p.account_id.js(),
             p.environment.js(),
             kind.js(),
@@ -250,7 +250,7 @@ pub async fn complete(
     )?;
     let customer_id = done
         .create_customer
-        .then(|| format!("cus_{}", random_base62(24)));
+        .then(|| till_shared::ids::CustomerId::generate().to_string());
     if let Some(customer) = &customer_id {
         statements.push(
             db.prepare(format!(
@@ -272,11 +272,11 @@ pub async fn complete(
     let payment_id = done
         .card
         .as_ref()
-        .map(|_| format!("pay_{}", random_base62(24)));
+        .map(|_| till_shared::ids::PaymentId::generate().to_string());
     let order_id = done
         .card
         .as_ref()
-        .map(|_| format!("ord_{}", random_base62(24)));
+        .map(|_| till_shared::ids::OrderId::generate().to_string());
     if let (Some(order), Some(card)) = (&order_id, &done.card) {
         statements.push(
             db.prepare(format!(
@@ -333,7 +333,7 @@ pub async fn complete(
     }
     let payment_method_id = match (&done.saved_card, &customer_id) {
         (Some(saved), Some(customer)) => {
-            let id = format!("pm_{}", random_base62(24));
+            let id = till_shared::ids::PaymentMethodId::generate().to_string();
             let method = NewPaymentMethod {
                 id: &id,
                 scope: Scope {
@@ -392,7 +392,7 @@ pub async fn complete(
         .bind(&[
             p.session_id.js(),
             token.js(),
-            format!("evt_{}", random_base62(24)).js(),
+            till_shared::ids::EventId::generate().to_string().js(),
             p.account_id.js(),
             p.environment.js(),
             data.to_string().js(),
@@ -451,7 +451,7 @@ pub async fn complete(
             customer_id.js(),
             done.email.js(),
             done.name.js(),
-            format!("seti_{}", random_base62(24)).js(),
+            till_shared::ids::SetupIntentId::generate().to_string().js(),
             subscription_id.js(),
         ])?,
     );
@@ -484,7 +484,7 @@ fn first_period(
     now: i64,
     statements: &mut Vec<D1PreparedStatement>,
 ) -> ApiResult<String> {
-    let id = format!("sub_{}", random_base62(24));
+    let id = till_shared::ids::SubscriptionId::generate().to_string();
     let cycle = Cycle {
         anchor: now,
         anchor_sequence: 1,
@@ -543,7 +543,7 @@ fn first_period(
         .bind(&[
             p.session_id.js(),
             token.js(),
-            format!("ch_{}", random_base62(24)).js(),
+            till_shared::ids::ChargeId::generate().to_string().js(),
             p.account_id.js(),
             p.environment.js(),
             order_id.js(),

@@ -2,7 +2,6 @@
 //! the fan-out that queues its webhook deliveries.
 
 use serde_json::Value;
-use till_shared::ids::random_base62;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
@@ -40,7 +39,7 @@ pub fn insert(
 ) -> ApiResult<D1PreparedStatement> {
     let (condition, guard_values) = guard.unwrap_or(("1", &[]));
     let mut values = vec![
-        format!("evt_{}", random_base62(24)).js(),
+        till_shared::ids::EventId::generate().to_string().js(),
         scope.account_id.js(),
         scope.environment.js(),
         kind.js(),

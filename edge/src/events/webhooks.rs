@@ -424,7 +424,7 @@ async fn attempt(db: &D1Database, delivery: &Due, schedule: &[i64]) -> ApiResult
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(&[
-            format!("wa_{}", random_base62(24)).js(),
+            till_shared::ids::WebhookAttemptId::generate().to_string().js(),
             delivery.id.js(),
             now.js(),
             status_code.js(),
