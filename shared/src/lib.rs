@@ -14,6 +14,7 @@ pub mod locale;
 pub mod money;
 pub mod openapi;
 pub mod params;
+pub mod plan;
 pub mod pricing;
 pub mod routes;
 pub mod ticket;
