@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod params;
 pub mod plan;
 pub mod pricing;
+pub mod promotion;
 pub mod routes;
 pub mod ticket;
 pub mod time;
