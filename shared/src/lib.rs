@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod embed;
 pub mod ids;
 pub mod keys;
+pub mod links;
 pub mod locale;
 pub mod money;
 pub mod openapi;
