@@ -18,6 +18,7 @@ pub mod params;
 pub mod plan;
 pub mod pricing;
 pub mod promotion;
+pub mod redirect;
 pub mod retry;
 pub mod routes;
 pub mod ticket;
