@@ -1,11 +1,20 @@
 //! Subscription billing rules: the states, the calendar of billing times (anchored to the
 //! first billing day, so Jan 31 + 1 month is Feb 28 or 29 and the month after is Mar 31),
 //! billing order ids, the dunning schedule, and what a paid or failed charge does to a
-//! subscription. Pure: the Worker stores the results.
+//! subscription. Pure: the Worker stores the results. What the billing job does with one
+//! claimed subscription — charge it or not, and what the result changes — is [`next_step`]
+//! and [`outcome`].
 
 use time::{Date, Month, OffsetDateTime};
 
 use crate::catalog::Interval;
+
+mod outcome;
+
+pub use outcome::{
+    BillingEvent, ChargeResult, Collect, Due, Dunning, OpenOrder, OrderRecord, OrderStatus,
+    OutOfRange, Outcome, Step, Trigger, collect, next_step, outcome,
+};
 
 /// A subscription's state, as the subscription document names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,8 @@
 //! Catalogue rules: billing intervals, product slugs, promotion discounts, and the small
 //! validations the merchant API shares (emails, codes, locales).
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::money::{Money, MoneyError};
 
 /// A recurring price's billing period unit. MINUTE and HOUR exist only in SANDBOX, so
@@ -45,6 +47,22 @@ impl Interval {
     /// Whether an account in this environment may bill on this interval.
     pub const fn allowed(self, sandbox: bool) -> bool {
         sandbox || !matches!(self, Interval::Minute | Interval::Hour)
+    }
+}
+
+/// Stored and sent as [`Interval::as_str`] (`"MONTH"`), the form the `prices` table's CHECK
+/// allows; read with [`Interval::parse`], so any documented spelling is understood.
+impl Serialize for Interval {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Interval::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a billing interval")))
     }
 }
 
@@ -186,6 +204,27 @@ mod tests {
         assert!(!Interval::Minute.allowed(false));
         assert!(!Interval::Hour.allowed(false));
         assert!(Interval::Month.allowed(false));
+    }
+
+    #[test]
+    fn intervals_are_stored_upper_case_as_the_prices_table_checks() {
+        for interval in [
+            Interval::Minute,
+            Interval::Hour,
+            Interval::Day,
+            Interval::Week,
+            Interval::Month,
+            Interval::Year,
+        ] {
+            let text = serde_json::to_string(&interval).unwrap();
+            assert_eq!(text, format!("\"{}\"", interval.as_str()));
+            assert_eq!(serde_json::from_str::<Interval>(&text).unwrap(), interval);
+        }
+        assert_eq!(
+            serde_json::from_str::<Interval>("\"monthly\"").unwrap(),
+            Interval::Month
+        );
+        assert!(serde_json::from_str::<Interval>("\"fortnight\"").is_err());
     }
 
     #[test]

@@ -100,13 +100,10 @@ pub const DEFAULT_RETRY_SCHEDULE: &[i64] = &[60, 300, 1_800, 7_200, 18_000, 36_0
 pub const RETRY_FOR_SECS: i64 = 3 * 24 * 3600;
 
 /// Reads `WEBHOOK_RETRY_SCHEDULE` ("60,300,1800": seconds separated by commas); `None` when
-/// it is not a list of positive whole numbers.
+/// it is not a list of positive whole numbers. [`crate::retry::parse_text`] with
+/// [`crate::retry::WEBHOOK_LIMITS`] says why.
 pub fn parse_retry_schedule(text: &str) -> Option<Vec<i64>> {
-    let delays: Vec<i64> = text
-        .split(',')
-        .map(|d| d.trim().parse::<i64>().ok().filter(|d| *d > 0))
-        .collect::<Option<_>>()?;
-    (!delays.is_empty()).then_some(delays)
+    crate::retry::parse_text(text, &crate::retry::WEBHOOK_LIMITS).ok()
 }
 
 /// When to try again after `failed_attempts` failures of an event created at

@@ -9,7 +9,6 @@
 //! local Worker; prints the time, charges per second, and checks that no subscription was
 //! billed twice.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
@@ -17,6 +16,7 @@ use till_tests::accounts::create_account;
 use till_tests::http::Client;
 use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root, wrangler};
 
+use crate::fresh::fresh_worker;
 use crate::step::{self, Result, step};
 use crate::{build, tools};
 
@@ -439,24 +439,6 @@ fn millis(text: &str) -> f64 {
 }
 
 /// A harness result with its error as text.
-/// A Worker on a free port with empty state in `state_dir` (log beside it, `{dir}.log`)
-/// and a fresh operator token, plus `vars`; answers it and the token.
-pub fn fresh_worker(state_dir: &Path, vars: &[(&str, &str)]) -> Result<(LocalWorker, String)> {
-    let _ = std::fs::remove_dir_all(state_dir);
-    std::fs::create_dir_all(state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
-    let operator = format!("op_{}", till_shared::ids::random_base62(32));
-    let mut all = vec![("OPERATOR_TOKEN".to_owned(), operator.clone())];
-    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let worker = err(LocalWorker::start(&WorkerConfig {
-        config: None,
-        port: free_port().map_err(|e| e.to_string())?,
-        state_dir: state_dir.to_path_buf(),
-        vars: all,
-        output: Output::File(state_dir.with_extension("log")),
-    }))?;
-    Ok((worker, operator))
-}
-
 fn err<T>(result: till_tests::Result<T>) -> Result<T> {
     result.map_err(|e| e.to_string())
 }

@@ -12,6 +12,7 @@
 mod bench;
 mod build;
 mod dev;
+mod fresh;
 mod listen;
 mod size;
 mod step;

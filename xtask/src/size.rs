@@ -167,7 +167,7 @@ fn print_table(measured: &[Measured]) {
 
 /// A payment link's hosted checkout page as a shopper receives it, saved under `target/`.
 fn checkout_page(root: &Path) -> Result<PathBuf> {
-    let (till, operator) = crate::bench::fresh_worker(&root.join("target/size-state/till"), &[])?;
+    let (till, operator) = crate::fresh::fresh_worker(&root.join("target/size-state/till"), &[])?;
     let err = |e: Box<dyn std::error::Error + Send + Sync>| e.to_string();
     let account = create_account(&till.base_url, &operator, "Size shop").map_err(err)?;
     let merchant = Client::new(&till.base_url).with_bearer(&account.keys.test.secret_key);

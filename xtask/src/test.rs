@@ -31,6 +31,10 @@ pub fn run() -> Result<()> {
     tier("Formatting (cargo fmt --check)", &mut || {
         step::run(&mut cargo(&["fmt", "--all", "--", "--check"]))
     });
+    tier(
+        "Dependency licenses and bans (cargo deny check licenses bans)",
+        &mut || licenses_and_bans(&tools),
+    );
     tier("Lints, host crates (clippy -D warnings)", &mut || {
         step::run(&mut cargo(&[
             "clippy",
@@ -135,6 +139,29 @@ pub fn run() -> Result<()> {
     } else {
         Err(format!("{failed} of {} tiers failed", outcomes.len()))
     }
+}
+
+/// The dependency tree against `deny.toml`. The crates come from crates.io first, with
+/// `cargo fetch` like any build; cargo-deny itself then runs `--frozen`, so it touches no
+/// network (its advisories check, which needs a database from GitHub, is not run). Inclusion
+/// graphs are left out: a rejected crate is named with its version, and `cargo tree -i`
+/// shows who pulls it in.
+fn licenses_and_bans(tools: &Tools) -> Result<()> {
+    let Some(cargo_deny) = &tools.cargo_deny else {
+        return Err("cargo-deny is not set up".into());
+    };
+    step::run(&mut cargo(&["fetch"]))?;
+    step::run(
+        Command::new(cargo_deny)
+            .args([
+                "--frozen",
+                "check",
+                "--hide-inclusion-graph",
+                "licenses",
+                "bans",
+            ])
+            .current_dir(workspace_root()),
+    )
 }
 
 /// The widget's wasm-bindgen tests in headless Chromium, run exactly as Rust/wasm users

@@ -16,6 +16,8 @@ use crate::step::{Result, output, run, satisfied, step};
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// Runs the widget's browser tests the way Rust/wasm users do.
 pub const WASM_PACK_VERSION: &str = "0.15.1";
+/// Checks the dependency tree's licenses and bans against `deny.toml`.
+pub const CARGO_DENY_VERSION: &str = "0.20.2";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// What a command needs installed.
@@ -23,7 +25,7 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub enum Needs {
     /// Building and running (`dev`, `build`).
     Build,
-    /// Building, running and every test tier, which adds wasm-pack and Chromium.
+    /// Building, running and every test tier, which adds wasm-pack, Chromium and cargo-deny.
     Everything,
 }
 
@@ -37,6 +39,7 @@ pub struct Tools {
     pub wasm_opt: PathBuf,
     pub esbuild: PathBuf,
     pub chromedriver: Option<PathBuf>,
+    pub cargo_deny: Option<PathBuf>,
 }
 
 /// `$TILL_CACHE_DIR`, else `$XDG_CACHE_HOME/till`, else `~/.cache/till`.
@@ -55,14 +58,31 @@ pub fn setup(needs: Needs) -> Result<Tools> {
     let root = workspace_root();
     wasm_target()?;
     check_lockfile_pin(&root)?;
-    let bindgen_root = cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, "wasm-bindgen")?;
+    // No `--locked`: a locked dependency of wasm-bindgen-cli is missing from the mirror.
+    let bindgen_root = cargo_tool(
+        "wasm-bindgen-cli",
+        WASM_BINDGEN_VERSION,
+        "wasm-bindgen",
+        Resolve::Latest,
+    )?;
     npm_packages(&root)?;
-    let (wasm_pack, chromedriver) = match needs {
+    let (wasm_pack, chromedriver, cargo_deny) = match needs {
         Needs::Everything => {
-            let wasm_pack = cargo_tool("wasm-pack", WASM_PACK_VERSION, "wasm-pack")?;
-            (Some(wasm_pack.join("bin/wasm-pack")), Some(chromium()?))
+            let wasm_pack =
+                cargo_tool("wasm-pack", WASM_PACK_VERSION, "wasm-pack", Resolve::Latest)?;
+            let cargo_deny = cargo_tool(
+                "cargo-deny",
+                CARGO_DENY_VERSION,
+                "cargo-deny",
+                Resolve::Locked,
+            )?;
+            (
+                Some(wasm_pack.join("bin/wasm-pack")),
+                Some(chromium()?),
+                Some(cargo_deny.join("bin/cargo-deny")),
+            )
         }
-        Needs::Build => (None, None),
+        Needs::Build => (None, None, None),
     };
     let bin = root.join("node_modules/.bin");
     Ok(Tools {
@@ -72,6 +92,7 @@ pub fn setup(needs: Needs) -> Result<Tools> {
         wasm_opt: bin.join("wasm-opt"),
         esbuild: bin.join("esbuild"),
         chromedriver,
+        cargo_deny,
     })
 }
 
@@ -105,9 +126,18 @@ fn check_lockfile_pin(root: &Path) -> Result<()> {
     }
 }
 
+/// How `cargo install` picks a tool's dependencies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resolve {
+    /// The tool's own Cargo.lock (`--locked`): the versions its release was tested with.
+    Locked,
+    /// The newest versions its manifest allows.
+    Latest,
+}
+
 /// A crates.io binary at `{cache}/tools/{crate}-{version}`, installed once and checked by
 /// asking that exact path for its version (another copy on PATH is never used).
-fn cargo_tool(krate: &str, version: &str, bin: &str) -> Result<PathBuf> {
+fn cargo_tool(krate: &str, version: &str, bin: &str, resolve: Resolve) -> Result<PathBuf> {
     let install_root = cache_dir().join("tools").join(format!("{krate}-{version}"));
     let binary = install_root.join("bin").join(bin);
     let reports = |path: &Path| {
@@ -124,11 +154,15 @@ fn cargo_tool(krate: &str, version: &str, bin: &str) -> Result<PathBuf> {
             install_root.display()
         ),
         || {
-            // No `--locked`: a locked dependency of wasm-bindgen-cli is missing from the mirror.
-            run(Command::new("cargo")
+            let mut install = Command::new("cargo");
+            install
                 .args(["install", krate, "--version", version, "--root"])
                 .arg(&install_root)
-                .current_dir(cache_dir_created()?))?;
+                .current_dir(cache_dir_created()?);
+            if resolve == Resolve::Locked {
+                install.arg("--locked");
+            }
+            run(&mut install)?;
             if reports(&binary) {
                 Ok(install_root.clone())
             } else {
