@@ -11,6 +11,7 @@ mod foundation;
 mod omise;
 mod openapi;
 mod payment_links;
+mod promotions;
 mod shopper;
 mod subscriptions;
 mod support;
@@ -94,6 +95,7 @@ fn main() -> ExitCode {
         foundation::CHECKS,
         catalog::CHECKS,
         payment_links::CHECKS,
+        promotions::CHECKS,
         checkout_sessions::CHECKS,
         events::CHECKS,
         omise::CHECKS,

@@ -80,10 +80,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
 ];
 
-const SUCCESS: &str = "4242 4242 4242 4242";
+pub(crate) const SUCCESS: &str = "4242 4242 4242 4242";
 
 /// `application/x-www-form-urlencoded` of pairs.
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     let encode = |text: &str| {
         text.bytes()
             .map(|b| match b {
@@ -118,7 +118,7 @@ pub(crate) fn path_of(url: &str, suite: &Suite) -> String {
 
 /// Visits a link as a person would (the 302, then the page it leads to); answers the
 /// session id.
-fn visit(suite: &Suite, link: &Value) -> Result<String, Failed> {
+pub(crate) fn visit(suite: &Suite, link: &Value) -> Result<String, Failed> {
     let reply = suite
         .client
         .get(&path_of(link["url"].as_str().unwrap_or_default(), suite))
