@@ -1,10 +1,12 @@
 //! How a shopper page is shown: its colour scheme, and whether it sits inside Till's
 //! checkout overlay on a merchant's page.
 //!
-//! The overlay opens `/l/{code}?embedded=1&origin=https://shop.example&theme=dark`. The
-//! page then lets only that origin frame it (`frame-ancestors`, enforced by the browser,
-//! so the origin the page talks to is the one that really framed it) and sends its
-//! messages ([`MessageType`]) to that origin alone.
+//! The overlay opens a payment link's short URL,
+//! `/{url_id}?embedded=1&origin=https://shop.example&theme=dark`, whose redirect carries
+//! that query on to the checkout page, `/c/{session_id}`. The page then lets only that
+//! origin frame it (`frame-ancestors`, enforced by the browser, so the origin the page
+//! talks to is the one that really framed it) and sends its messages ([`MessageType`]) to
+//! that origin alone.
 
 use url::Url;
 

@@ -8,8 +8,8 @@ use wasm_bindgen::{JsCast, JsValue};
 /// One checkout to open.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Where checkout starts (a payment link or `/b/{product}?key=…`, with prefills); the
-    /// overlay adds `embedded=1&origin=…` to it.
+    /// Where checkout starts (a payment link, `/{url_id}`, or `/b/{product}?key=…`, with
+    /// prefills); the overlay adds `embedded=1&origin=…` to it.
     pub url: String,
     /// The origin of `url`: the only origin whose messages the overlay accepts.
     pub origin: String,
@@ -73,7 +73,7 @@ fn theme(value: Option<&str>) -> Theme {
     value.and_then(Theme::parse).unwrap_or_default()
 }
 
-/// `https://till.example` of `https://till.example/l/abc?x=1`.
+/// `https://till.example` of `https://till.example/7sY3cxcrX1T1ep4?x=1`.
 pub fn origin_of(url: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let end = url[after_scheme..]
@@ -93,7 +93,7 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn the_origin_of_a_checkout_url_is_its_scheme_host_and_port() {
         assert_eq!(
-            origin_of("https://till.example:8443/l/abc?x=1"),
+            origin_of("https://till.example:8443/7sY3cxcrX1T1ep4?x=1"),
             "https://till.example:8443"
         );
         assert_eq!(origin_of("http://localhost:8787"), "http://localhost:8787");
