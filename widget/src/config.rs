@@ -2,44 +2,19 @@
 //! read field by field (no serde: it would cost more bytes than it saves here).
 
 use js_sys::{Function, Reflect};
+use till_shared::embed::Theme;
 use wasm_bindgen::{JsCast, JsValue};
-
-/// The colour scheme of the button, the overlay and the checkout page in it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Theme {
-    #[default]
-    Light,
-    Dark,
-    Auto,
-}
-
-impl Theme {
-    pub fn parse(value: &str) -> Theme {
-        match value {
-            "dark" => Theme::Dark,
-            "auto" => Theme::Auto,
-            _ => Theme::Light,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-            Theme::Auto => "auto",
-        }
-    }
-}
 
 /// One checkout to open.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Where checkout starts (a payment link or `/b/{product}?key=…`, with prefills); the
-    /// overlay adds `embedded=1&origin=…` to it.
+    /// Where checkout starts (a payment link, `/{url_id}`, or `/b/{product}?key=…`, with
+    /// prefills); the overlay adds `embedded=1&origin=…` to it.
     pub url: String,
     /// The origin of `url`: the only origin whose messages the overlay accepts.
     pub origin: String,
     pub label: String,
+    /// The colour scheme of the button, the overlay and the checkout page in it.
     pub theme: Theme,
     /// A CSS colour for the button.
     pub color: Option<String>,
@@ -71,7 +46,7 @@ impl Config {
             origin: text(object, "origin").unwrap_or_else(|| origin_of(&url)),
             url,
             label: text(object, "text").unwrap_or_else(|| "Buy now".to_owned()),
-            theme: Theme::parse(&text(object, "theme").unwrap_or_default()),
+            theme: theme(text(object, "theme").as_deref()),
             color: text(object, "color"),
             float: text(object, "float").filter(|s| s == "left" || s == "right"),
             success_url: text(object, "successUrl"),
@@ -93,7 +68,12 @@ impl Config {
     }
 }
 
-/// `https://till.example` of `https://till.example/l/abc?x=1`.
+/// The `theme` option; a missing or unknown one is light, as on the checkout page.
+fn theme(value: Option<&str>) -> Theme {
+    value.and_then(Theme::parse).unwrap_or_default()
+}
+
+/// `https://till.example` of `https://till.example/7sY3cxcrX1T1ep4?x=1`.
 pub fn origin_of(url: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let end = url[after_scheme..]
@@ -113,7 +93,7 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn the_origin_of_a_checkout_url_is_its_scheme_host_and_port() {
         assert_eq!(
-            origin_of("https://till.example:8443/l/abc?x=1"),
+            origin_of("https://till.example:8443/7sY3cxcrX1T1ep4?x=1"),
             "https://till.example:8443"
         );
         assert_eq!(origin_of("http://localhost:8787"), "http://localhost:8787");
@@ -123,8 +103,9 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn unknown_themes_are_light() {
-        assert_eq!(Theme::parse("dark"), Theme::Dark);
-        assert_eq!(Theme::parse("auto").as_str(), "auto");
-        assert_eq!(Theme::parse("purple"), Theme::Light);
+        assert_eq!(theme(Some("dark")), Theme::Dark);
+        assert_eq!(theme(Some("auto")).as_str(), "auto");
+        assert_eq!(theme(Some("purple")), Theme::Light);
+        assert_eq!(theme(None), Theme::Light);
     }
 }

@@ -9,8 +9,9 @@ mod config;
 mod overlay;
 
 pub use button::{ButtonState, BuyButton, STYLE, adopt as adopt_button, mount_buy_button};
-pub use config::{Config, Theme, origin_of};
+pub use config::{Config, origin_of};
 pub use overlay::{Message, OverlayState, Phase, READY_TIMEOUT_MS, is_open, request_close};
+pub use till_shared::embed::Theme;
 
 use wasm_bindgen::prelude::*;
 use web_sys::Element;

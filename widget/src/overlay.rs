@@ -10,6 +10,7 @@ use std::cell::RefCell;
 
 use js_sys::Reflect;
 use leptos::prelude::*;
+use till_shared::embed::MessageType;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{
@@ -56,20 +57,19 @@ impl Message {
         }
         let height = || field(data, "height").as_f64().map_or(0, |h| h as u32);
         let text = |name| field(data, name).as_string();
-        Some(match text("type")?.as_str() {
-            "ready" => Message::Ready { height: height() },
-            "resize" => Message::Resize { height: height() },
-            "busy" => Message::Busy(field(data, "busy").is_truthy()),
-            "success" => Message::Success {
+        Some(match MessageType::parse(&text("type")?)? {
+            MessageType::Ready => Message::Ready { height: height() },
+            MessageType::Resize => Message::Resize { height: height() },
+            MessageType::Busy => Message::Busy(field(data, "busy").is_truthy()),
+            MessageType::Success => Message::Success {
                 session_id: text("session_id")?,
                 url: text("url"),
             },
-            "error" => Message::Error {
+            MessageType::Error => Message::Error {
                 code: text("code").unwrap_or_default(),
                 message: text("message").unwrap_or_default(),
             },
-            "close" => Message::Close,
-            _ => return None,
+            MessageType::Close => Message::Close,
         })
     }
 }

@@ -37,7 +37,7 @@ fn host() -> Element {
 
 fn config(label: &str) -> Config {
     Config {
-        url: format!("{CHECKOUT}/l/abc123?prefilled_email=a%40b.co"),
+        url: format!("{CHECKOUT}/7sY3cxcrX1T1ep4?prefilled_email=a%40b.co"),
         origin: CHECKOUT.to_owned(),
         label: label.to_owned(),
         // Records why the overlay gave up, instead of navigating away from the test page.
@@ -262,7 +262,7 @@ async fn a_click_opens_the_overlay_on_the_checkout_page_and_escape_closes_it() {
     assert_eq!(
         iframe.src(),
         format!(
-            "{CHECKOUT}/l/abc123?prefilled_email=a%40b.co&embedded=1&origin={}",
+            "{CHECKOUT}/7sY3cxcrX1T1ep4?prefilled_email=a%40b.co&embedded=1&origin={}",
             String::from(js_sys::encode_uri_component(&origin))
         )
     );
@@ -414,7 +414,7 @@ async fn a_csp_that_blocks_the_frame_falls_back_to_the_checkout_page() {
     assert!(is_open());
 
     let init = SecurityPolicyViolationEventInit::new();
-    init.set_blocked_uri(&format!("{CHECKOUT}/l/abc123"));
+    init.set_blocked_uri(&format!("{CHECKOUT}/7sY3cxcrX1T1ep4"));
     init.set_effective_directive("frame-src");
     init.set_violated_directive("frame-src");
     init.set_original_policy("frame-src 'self'");
