@@ -5,8 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::{Discount, is_valid_promotion_code};
-use till_shared::money::{Currency, Money};
 use till_shared::params::{ParamError, ParamResult, Params};
+use till_shared::pricing::LineItem as PricedLine;
+use till_shared::promotion::{Promotion, PromotionError, stored_discount};
 use till_shared::time::parse_request_time;
 
 use crate::api::call::Call;
@@ -36,37 +37,36 @@ pub struct PromotionCodeRow {
 
 impl PromotionCodeRow {
     pub fn discount(&self) -> ApiResult<Discount> {
-        match (self.percent_off, self.amount_off, self.currency.as_deref()) {
-            (Some(percent), _, _) => Ok(Discount::Percent(percent.clamp(1, 100) as u8)),
-            (None, Some(amount), Some(currency)) => {
-                let currency = Currency::parse(currency).map_err(ApiError::internal)?;
-                Ok(Discount::Amount(
-                    Money::from_minor(amount, currency).map_err(ApiError::internal)?,
-                ))
-            }
-            _ => Err(ApiError::internal("promotion code without a discount")),
-        }
+        stored_discount(self.percent_off, self.amount_off, self.currency.as_deref())
+            .map_err(ApiError::internal)
+    }
+
+    /// The code as `till_shared::promotion` applies it.
+    pub fn promotion(&self) -> ApiResult<Promotion> {
+        Ok(Promotion {
+            discount: self.discount()?,
+            product_ids: self.product_ids(),
+            active: self.active == 1,
+            expires_at: self.expires_at,
+            max_redemptions: self.max_redemptions,
+            times_redeemed: self.times_redeemed,
+        })
+    }
+
+    /// What the code takes off these lines at `now`, in minor units: computed on the lines
+    /// it applies to only. Why it takes nothing, if it cannot be used or applies to none.
+    pub fn discount_on(
+        &self,
+        lines: &[PricedLine],
+        now: i64,
+    ) -> ApiResult<Result<i64, PromotionError>> {
+        let promotion = self.promotion()?;
+        Ok(promotion.totals_at(lines, now).map(|t| t.discount.amount()))
     }
 
     /// The product ids the code is restricted to; empty means any product.
     pub fn product_ids(&self) -> Vec<String> {
         serde_json::from_str(&self.products).unwrap_or_default()
-    }
-
-    /// Why the code cannot be used now, if it cannot.
-    pub fn unusable_reason(&self, now: i64) -> Option<&'static str> {
-        if self.active != 1 {
-            Some("This promotion code is no longer active.")
-        } else if self.expires_at.is_some_and(|at| at <= now) {
-            Some("This promotion code has expired.")
-        } else if self
-            .max_redemptions
-            .is_some_and(|max| self.times_redeemed >= max)
-        {
-            Some("This promotion code has been fully redeemed.")
-        } else {
-            None
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use till_shared::catalog::Prefill;
 use till_shared::ids::CheckoutSessionId;
 use till_shared::locale::Text;
-use till_shared::money::{Currency, Money};
+use till_shared::money::Currency;
 use till_shared::ticket::TicketError;
 use worker::Response;
 
@@ -16,7 +16,7 @@ use crate::checkout::sessions::{FromLink, NewSession, insert};
 use crate::ctx::Ctx;
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
-use crate::links::payment_links::{LinkRow, subtotal};
+use crate::links::payment_links::{LinkRow, priced, subtotal};
 use crate::links::shortlinks::{self, Unsigned, forget, fresh, signer, unavailable};
 use crate::pages;
 
@@ -96,11 +96,7 @@ async fn open_session(
     let now = db::now_unix();
     let discount = match &link.promotion_code {
         Some(code) => match find_by_code(ctx, &link.account_id, &link.environment, code).await? {
-            Some(promotion) if promotion.unusable_reason(now).is_none() => promotion
-                .discount()?
-                .amount_off(total)
-                .map(Money::amount)
-                .unwrap_or(0),
+            Some(promotion) => promotion.discount_on(&priced(&lines)?, now)?.unwrap_or(0),
             _ => 0,
         },
         None => 0,

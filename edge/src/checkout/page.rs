@@ -19,7 +19,7 @@ use crate::checkout::open::{self, Redeemed};
 use crate::ctx::Ctx;
 use crate::db::{self, Bind};
 use crate::error::ApiResult;
-use crate::links::payment_links::LineItem;
+use crate::links::payment_links::{LineItem, priced};
 use crate::pages::{self, escape};
 use crate::processor::{Charge, Processor, Sandbox};
 
@@ -877,27 +877,12 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
     else {
         return refuse(&code);
     };
+    if session.mode == "SETUP" {
+        return refuse(&code);
+    }
     let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
-    let restricted = promotion.product_ids();
-    let applies = restricted.is_empty()
-        || lines.iter().any(|l| {
-            l.product_id
-                .as_ref()
-                .is_some_and(|p| restricted.contains(p))
-        });
-    let subtotal = Currency::parse(&session.currency)
-        .ok()
-        .and_then(|c| Money::from_minor(session.amount_subtotal, c).ok());
-    let discount = match (
-        promotion.unusable_reason(db::now_unix()),
-        applies,
-        subtotal,
-        promotion.discount(),
-    ) {
-        (None, true, Some(subtotal), Ok(discount)) => match discount.amount_off(subtotal) {
-            Ok(off) if off.amount() > 0 => off.amount(),
-            _ => return refuse(&code),
-        },
+    let discount = match priced(&lines).map(|lines| promotion.discount_on(&lines, db::now_unix())) {
+        Ok(Ok(Ok(off))) if off > 0 => off,
         _ => return refuse(&code),
     };
     let Ok(db) = db::db(ctx) else {

@@ -17,7 +17,7 @@ use crate::catalog::prices;
 use crate::catalog::products;
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
-use crate::links::payment_links::{self, LineItem, check_promotion, subtotal};
+use crate::links::payment_links::{self, LineItem, check_promotion, priced, subtotal};
 
 /// Sessions live 24 hours unless told otherwise; at least 30 minutes.
 const DEFAULT_LIFETIME: i64 = 24 * 3600;
@@ -243,10 +243,8 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         Some(code) if mode != "SETUP" => {
             let promotion = check_promotion(call, code, &lines, "promotion_code").await?;
             promotion
-                .discount()?
-                .amount_off(subtotal)
-                .map_err(ApiError::internal)?
-                .amount()
+                .discount_on(&priced(&lines)?, db::now_unix())?
+                .map_err(|refused| ApiError::invalid("promotion_code", refused.to_string()))?
         }
         Some(_) => {
             return Err(ApiError::invalid(

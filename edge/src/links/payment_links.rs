@@ -5,10 +5,12 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use till_shared::catalog::Discount;
+use till_shared::catalog::Interval;
 use till_shared::ids::{PaymentLinkId, ShortCode};
 use till_shared::money::{Currency, Money};
 use till_shared::params::{Params, validate_redirect_url};
+use till_shared::pricing::{LineItem as PricedLine, PriceType};
+use till_shared::promotion::PromotionError;
 
 use crate::api::call::Call;
 use crate::api::iso;
@@ -35,6 +37,29 @@ pub struct LineItem {
     pub interval: Option<String>,
     pub interval_count: Option<i64>,
     pub name: Option<String>,
+}
+
+impl LineItem {
+    /// The line as `till_shared::pricing` reads it: the same stored shape, typed.
+    pub fn priced(&self) -> ApiResult<PricedLine> {
+        Ok(PricedLine {
+            price_id: self.price_id.clone(),
+            product_id: self.product_id.clone(),
+            quantity: u32::try_from(self.quantity).map_err(ApiError::internal)?,
+            amount: self.amount,
+            currency: Currency::parse(&self.currency).map_err(ApiError::internal)?,
+            price_type: PriceType::parse(&self.kind)
+                .ok_or_else(|| ApiError::internal(format!("line of type {}", self.kind)))?,
+            interval: self.interval.as_deref().and_then(Interval::parse),
+            interval_count: self.interval_count.and_then(|c| u32::try_from(c).ok()),
+            name: self.name.clone(),
+        })
+    }
+}
+
+/// Lines as `till_shared::pricing` reads them.
+pub fn priced(lines: &[LineItem]) -> ApiResult<Vec<PricedLine>> {
+    lines.iter().map(LineItem::priced).collect()
 }
 
 /// A link about to be stored.
@@ -509,35 +534,16 @@ pub async fn check_promotion(
     param: &str,
 ) -> ApiResult<promotion_codes::PromotionCodeRow> {
     let promotion = promotion_codes::load_by_code(call, code, param).await?;
-    if let Some(reason) = promotion.unusable_reason(db::now_unix()) {
-        return Err(ApiError::invalid(param, reason));
+    match promotion.discount_on(&priced(lines)?, db::now_unix())? {
+        Ok(_) => Ok(promotion),
+        Err(PromotionError::Pricing(error)) => {
+            Err(ApiError::invalid("line_items", error.to_string()))
+        }
+        Err(PromotionError::Malformed) => {
+            Err(ApiError::internal("promotion code without a discount"))
+        }
+        Err(refused) => Err(ApiError::invalid(param, refused.to_string())),
     }
-    let restricted = promotion.product_ids();
-    if !restricted.is_empty()
-        && !lines.iter().any(|l| {
-            l.product_id
-                .as_ref()
-                .is_some_and(|p| restricted.contains(p))
-        })
-    {
-        return Err(ApiError::invalid(
-            param,
-            "This promotion code does not apply to these products.",
-        ));
-    }
-    if let (Discount::Amount(off), Some(line)) = (promotion.discount()?, lines.first())
-        && off.currency().code() != line.currency
-    {
-        return Err(ApiError::invalid(
-            param,
-            format!(
-                "This promotion code is in {}, the items in {}.",
-                off.currency(),
-                line.currency
-            ),
-        ));
-    }
-    Ok(promotion)
 }
 
 /// Subtotal of priced lines, checked against overflow.
