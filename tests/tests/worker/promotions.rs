@@ -89,7 +89,8 @@ fn a_code_for_one_product_discounts_only_that_product_on_a_link(
     let link = create(
         &merchant,
         "/v1/payment_links",
-        json!({"line_items": lines, "promotion_code": "LINKSTICKER"}),
+        json!({"line_items": lines, "promotion_code": "LINKSTICKER",
+               "success_url": "https://shop.example/thanks"}),
     )?;
     let session = visit(suite, &link)?;
     let priced = fetch(&merchant, &format!("/v1/checkout/sessions/{session}"))?;
