@@ -21,6 +21,7 @@ pub mod promotion;
 pub mod redirect;
 pub mod retry;
 pub mod routes;
+pub mod sql;
 pub mod ticket;
 pub mod time;
 pub mod webhooks;

@@ -23,7 +23,7 @@ use worker::{D1Database, D1PreparedStatement, Env, console_error};
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::billing::subscriptions::{SubscriptionRow, render};
-use crate::db::events;
+use crate::db::events::{self, Event, Guard};
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
 use crate::processor::{Charge, Processor, Sandbox};
@@ -199,6 +199,10 @@ async fn settle(
     Ok(())
 }
 
+/// Only while this biller still holds the subscription's claim.
+const STILL_CLAIMED: &str =
+    "EXISTS (SELECT 1 FROM subscriptions WHERE id = :claimed_id AND claim = :claim)";
+
 /// `EXISTS` the claim, with its two values bound at `?{at}` and `?{at + 1}`.
 fn held(at: usize) -> String {
     format!(
@@ -217,16 +221,20 @@ async fn outcome(
     real_now: i64,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
     let state = row.state();
-    let guard_values = [row.id.js(), token.js()];
     let event = |kind: &str, object_id: &str, data: &Value| {
         events::insert(
             db,
             row.scope(),
-            kind,
-            object_id,
-            data,
+            Event {
+                kind,
+                object_id,
+                data,
+            },
             real_now,
-            Some((&held(7), &guard_values)),
+            Guard::When(
+                STILL_CLAIMED,
+                vec![("claimed_id", row.id.js()), ("claim", token.js())],
+            ),
         )
     };
 

@@ -13,7 +13,7 @@ use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::db::events::{self, Scope};
+use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
 
@@ -165,7 +165,8 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
                 test_clock.js(),
                 now.js(),
             ])?,
-            events::insert(&db, scope, "customer.created", &customer_id, &data, now, None)?,
+            events::insert(
+&db, scope, Event { kind: "customer.created", object_id: &customer_id, data: &data }, now, Guard::Always)?,
             events::fan_out(&db, now)?,
         ])
         .await;
@@ -233,7 +234,6 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         "billing_address": db::parse_json(address.as_deref()),
         "metadata": db::parse_json(metadata.as_deref()),
     });
-    let guard = "changes() = 1";
     db.batch(vec![
         db.prepare(
             "UPDATE customers SET name = ?2, phone = ?3, email = ?4, billing_address = ?5, metadata = ?6, updated_at = ?7
@@ -248,7 +248,8 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
             metadata.js(),
             now.js(),
         ])?,
-        events::insert(&db, scope, "customer.updated", &id, &data, now, Some((guard, &[])))?,
+        events::insert(
+&db, scope, Event { kind: "customer.updated", object_id: &id, data: &data }, now, Guard::Applied)?,
         events::fan_out(&db, now)?,
     ])
     .await?;
@@ -281,14 +282,7 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
             )
             .bind(&[row.internal_id.js(), now.js()])?,
             events::insert(
-                &db,
-                scope,
-                "customer.deleted",
-                &id,
-                &data,
-                now,
-                Some(("changes() = 1", &[])),
-            )?,
+&db, scope, Event { kind: "customer.deleted", object_id: &id, data: &data }, now, Guard::Applied)?,
             events::fan_out(&db, now)?,
         ])
         .await?;

@@ -12,7 +12,7 @@ use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::db::events::{self, Scope};
+use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
 use crate::processor::{Processor, Sandbox};
@@ -155,7 +155,17 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
             now,
         }
         .insert(&db, None)?,
-        events::insert(&db, scope, "payment_method.attached", &id, &data, now, None)?,
+        events::insert(
+            &db,
+            scope,
+            Event {
+                kind: "payment_method.attached",
+                object_id: &id,
+                data: &data,
+            },
+            now,
+            Guard::Always,
+        )?,
         events::fan_out(&db, now)?,
     ])
     .await?;
@@ -255,14 +265,7 @@ pub async fn detach(call: &mut Call<'_>) -> ApiResult<Reply> {
             )
             .bind(&[id.js(), now.js()])?,
             events::insert(
-                &db,
-                scope,
-                "payment_method.detached",
-                &id,
-                &data,
-                now,
-                Some(("changes() = 1", &[])),
-            )?,
+&db, scope, Event { kind: "payment_method.detached", object_id: &id, data: &data }, now, Guard::Applied)?,
             events::fan_out(&db, now)?,
         ])
         .await?;

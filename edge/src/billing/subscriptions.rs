@@ -17,7 +17,7 @@ use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::billing::biller::{self, Trigger};
-use crate::db::events::{self, Scope};
+use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
 use crate::links::payment_links::LineItem;
@@ -426,11 +426,13 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         events::insert(
             &db,
             scope,
-            "subscription.created",
-            &id,
-            &render(&row)?,
+            Event {
+                kind: "subscription.created",
+                object_id: &id,
+                data: &render(&row)?,
+            },
             real_now,
-            None,
+            Guard::Always,
         )?,
         events::fan_out(&db, real_now)?,
     ])
@@ -767,11 +769,13 @@ async fn commit(
             events::insert(
                 db,
                 row.scope(),
-                kind,
-                &row.id,
-                &render(after)?,
+                Event {
+                    kind,
+                    object_id: &row.id,
+                    data: &render(after)?,
+                },
                 now,
-                Some(("changes() = 1", &[])),
+                Guard::Applied,
             )?,
             events::fan_out(db, now)?,
         ])

@@ -10,7 +10,7 @@ use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
 use crate::billing::subscriptions::{self, SubscriptionRow};
-use crate::db::events;
+use crate::db::events::{self, Event, Guard};
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
 
@@ -135,11 +135,13 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
         statements.push(events::insert(
             &db,
             row.scope(),
-            "subscription.canceled",
-            &row.id,
-            &subscriptions::render(&ended)?,
+            Event {
+                kind: "subscription.canceled",
+                object_id: &row.id,
+                data: &subscriptions::render(&ended)?,
+            },
             now,
-            Some(("changes() = 1", &[])),
+            Guard::Applied,
         )?);
     }
     statements.push(

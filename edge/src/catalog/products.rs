@@ -16,7 +16,7 @@ use crate::catalog::prices::{self, PriceSpec};
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct ProductRow {
     pub id: String,
     pub name: String,

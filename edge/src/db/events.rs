@@ -5,7 +5,9 @@ use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::db::Bind;
+use till_shared::ids::EventId;
+
+use crate::db::{Bind, Sql};
 use crate::error::ApiResult;
 
 /// Queues a delivery of every event created since `?1` to every enabled endpoint of its
@@ -25,36 +27,71 @@ pub struct Scope<'a> {
     pub environment: &'a str,
 }
 
-/// The INSERT of one event, to run in the batch of its change. `guard` (a SQL condition
-/// whose placeholders start at `?7`, with `guard_values`) makes it conditional, so the
-/// event exists exactly when the change it reports was applied.
+/// When an event is written: exactly when the change it reports was applied.
+pub enum Guard<'a> {
+    /// The batch is the change (an INSERT that fails the whole batch if it fails).
+    Always,
+    /// The statement just before the event's in the batch changed a row.
+    Applied,
+    /// A condition of the event's own, in SQL with named parameters, and their values.
+    When(&'a str, Vec<(&'a str, JsValue)>),
+}
+
+/// One event about to be written: its type, the object it is about, and `data`, the
+/// object as the API's `GET` renders it.
+pub struct Event<'a> {
+    pub kind: &'a str,
+    pub object_id: &'a str,
+    pub data: &'a Value,
+}
+
+/// The INSERT of one event, to run in the batch of its change, written only when `guard`
+/// holds.
 pub fn insert(
     db: &D1Database,
     scope: Scope<'_>,
-    kind: &str,
-    object_id: &str,
-    data: &Value,
+    event: Event<'_>,
     now: i64,
-    guard: Option<(&str, &[JsValue])>,
+    guard: Guard<'_>,
 ) -> ApiResult<D1PreparedStatement> {
-    let (condition, guard_values) = guard.unwrap_or(("1", &[]));
-    let mut values = vec![
-        till_shared::ids::EventId::generate().to_string().js(),
-        scope.account_id.js(),
-        scope.environment.js(),
-        kind.js(),
-        object_id.js(),
-        data.to_string().js(),
-    ];
-    values.extend_from_slice(guard_values);
-    values.push(now.js());
-    let at = values.len();
-    Ok(db
-        .prepare(format!(
-            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?{at} WHERE {condition}"
-        ))
-        .bind(&values)?)
+    let (condition, values) = match guard {
+        Guard::Always => ("1", Vec::new()),
+        Guard::Applied => ("changes() = 1", Vec::new()),
+        Guard::When(condition, values) => (condition, values),
+    };
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+         SELECT :event_id, :event_account, :event_environment, :event_type, :event_object,
+                :event_data, :event_at
+         WHERE {condition}"
+    ))
+    .bind("event_id", EventId::generate().to_string())
+    .bind("event_account", scope.account_id)
+    .bind("event_environment", scope.environment)
+    .bind("event_type", event.kind)
+    .bind("event_object", event.object_id)
+    .bind("event_data", event.data.to_string())
+    .bind("event_at", now);
+    for (name, value) in values {
+        sql = sql.bind(name, value);
+    }
+    sql.prepare(db)
+}
+
+/// The statements that record `events` for one change: each event's guarded INSERT, then
+/// the fan-out that queues their webhook deliveries. Append them to the change's batch.
+pub fn record(
+    db: &D1Database,
+    scope: Scope<'_>,
+    events: Vec<(Event<'_>, Guard<'_>)>,
+    now: i64,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let mut statements = events
+        .into_iter()
+        .map(|(event, guard)| insert(db, scope, event, now, guard))
+        .collect::<ApiResult<Vec<_>>>()?;
+    statements.push(fan_out(db, now)?);
+    Ok(statements)
 }
 
 /// The events' webhook deliveries; the last statement of a batch that wrote events.

@@ -28,8 +28,10 @@ pub use crate::ctx::{now_millis, now_unix};
 
 pub mod events;
 mod scope;
+pub mod sql;
 
 pub use scope::Principal;
+pub use sql::Sql;
 
 /// A D1 value from Rust values: `None` is SQL NULL, booleans are 0/1.
 pub trait Bind {
@@ -57,6 +59,12 @@ impl Bind for i64 {
 impl Bind for bool {
     fn js(&self) -> JsValue {
         JsValue::from_f64(if *self { 1.0 } else { 0.0 })
+    }
+}
+
+impl Bind for JsValue {
+    fn js(&self) -> JsValue {
+        self.clone()
     }
 }
 

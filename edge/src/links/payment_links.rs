@@ -17,10 +17,12 @@ use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::catalog::prices;
+use crate::catalog::products::ProductRow;
 use crate::catalog::products::{self, summary_type};
 use crate::catalog::promotion_codes;
 use crate::ctx::Ctx;
-use crate::db::{self, Bind};
+use crate::db::events::{self, Event, Guard, Scope};
+use crate::db::{self, Bind, Principal};
 use crate::error::{ApiError, ApiResult};
 
 /// A priced line, as links and sessions store it: prices never change amount, so the
@@ -67,6 +69,8 @@ pub struct NewLink {
     pub kind: &'static str,
     pub name: Option<String>,
     pub product_id: Option<String>,
+    /// The product of a product link, as the link's rendering summarises it.
+    pub product: Option<ProductRow>,
     pub line_items: Vec<LineItem>,
     pub amount: Option<i64>,
     pub currency: Option<Currency>,
@@ -101,6 +105,7 @@ impl NewLink {
             kind: "amount",
             name: Some(title.clone()),
             product_id: None,
+            product: None,
             line_items: vec![LineItem {
                 price_id: None,
                 product_id: None,
@@ -131,6 +136,55 @@ impl NewLink {
             active: true,
             created_via: "api",
         }
+    }
+}
+
+impl NewLink {
+    /// The row this link is once stored with `id` and `url_id` at `now`: what `GET` reads
+    /// back, so its `payment_link.created` event carries the same object.
+    fn row(&self, id: &str, principal: &Principal, url_id: &str, now: i64) -> ApiResult<LinkRow> {
+        let product = self.product.as_ref();
+        Ok(LinkRow {
+            id: id.to_owned(),
+            account_id: principal.account_id.clone(),
+            url_id: url_id.to_owned(),
+            kind: self.kind.to_owned(),
+            name: self.name.clone(),
+            product_id: self.product_id.clone(),
+            line_items: serde_json::to_string(&self.line_items)?,
+            amount: self.amount,
+            currency: self.currency.map(|c| c.code().to_owned()),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            multiple: i64::from(self.multiple),
+            promotion_code: self.promotion_code.clone(),
+            allow_promotion_codes: i64::from(self.allow_promotion_codes),
+            collect_payment_method: self.collect_payment_method.to_owned(),
+            success_url: self.success_url.clone(),
+            after_completion: db::json_text(self.after_completion.as_ref()),
+            custom_fields: serde_json::to_string(&self.custom_fields)?,
+            billing_address_collection: self.billing_address_collection.to_owned(),
+            customer_creation: self.customer_creation.to_owned(),
+            submit_type: self.submit_type.to_owned(),
+            max_completions: self.max_completions,
+            metadata: db::json_text(self.metadata.clone().map(Value::Object).as_ref()),
+            active: i64::from(self.active),
+            deleted: 0,
+            view_count: 0,
+            session_count: 0,
+            completed_count: 0,
+            reserved_count: 0,
+            created_via: self.created_via.to_owned(),
+            environment: principal.environment.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+            product_name: product.map(|p| p.name.clone()),
+            product_slug: product.map(|p| p.slug.clone()),
+            product_price_id: product.and_then(|p| p.default_price_id.clone()),
+            product_price: product.and_then(|p| p.price_amount),
+            product_currency: product.and_then(|p| p.price_currency.clone()),
+            product_price_type: product.and_then(|p| p.price_type.clone()),
+        })
     }
 }
 
@@ -722,7 +776,8 @@ async fn read_new_link(call: &mut Call<'_>) -> ApiResult<NewLink> {
         name: name
             .or_else(|| product.as_ref().map(|p| p.name.clone()))
             .or(title.clone()),
-        product_id: product.map(|p| p.id),
+        product_id: product.as_ref().map(|p| p.id.clone()),
+        product,
         amount: if kind == "amount" { amount } else { None },
         currency: Currency::parse(&lines_currency).ok(),
         line_items: if kind == "product" { Vec::new() } else { lines },
@@ -772,30 +827,29 @@ fn reconcile_redirect(
     }
 }
 
-/// The event of a link change, written in the change's batch from the row as the change
-/// left it (its main fields and `url`); only when the statement before it changed a row.
+/// The event of a link change and its fan-out, in the change's batch: `data` is `after`,
+/// the link as the change leaves it, rendered as `GET` renders it. Written only when the
+/// statement before it changed a row (an update that finds nothing to change writes no
+/// event), unless `guard` says otherwise.
 fn link_event(
     db: &worker::D1Database,
     kind: &str,
-    id: &str,
+    after: &LinkRow,
     base: &str,
     now: i64,
-) -> ApiResult<worker::D1PreparedStatement> {
-    Ok(db
-        .prepare(
-            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
-             SELECT 'evt_' || lower(hex(randomblob(12))), account_id, environment, ?1, id,
-                    json_object('id', id, 'object', 'payment_link', 'url', ?3 || '/' || url_id, 'url_id', url_id,
-                                'active', json(CASE active WHEN 1 THEN 'true' ELSE 'false' END),
-                                'deleted', json(CASE deleted WHEN 1 THEN 'true' ELSE 'false' END),
-                                'name', name, 'title', title, 'product', product_id, 'amount', amount,
-                                'currency', currency, 'max_completions', max_completions,
-                                'completed_count', completed_count,
-                                'metadata', json(coalesce(metadata, 'null'))),
-                    ?4
-             FROM payment_links WHERE id = ?2 AND changes() = 1",
-        )
-        .bind(&[kind.js(), id.js(), base.js(), now.js()])?)
+    guard: Guard<'_>,
+) -> ApiResult<Vec<worker::D1PreparedStatement>> {
+    let data = render(after.clone(), base)?;
+    let scope = Scope {
+        account_id: &after.account_id,
+        environment: &after.environment,
+    };
+    let event = Event {
+        kind,
+        object_id: &after.id,
+        data: &data,
+    };
+    events::record(db, scope, vec![(event, guard)], now)
 }
 
 /// Stores a link with a fresh short code; answers its id.
@@ -844,19 +898,17 @@ pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
                 link.created_via.js(),
                 now.js(),
             ])?;
-        let outcome = db
-            .batch(vec![
-                write,
-                link_event(
-                    &db,
-                    "payment_link.created",
-                    id.as_str(),
-                    &call.link_base(),
-                    now,
-                )?,
-                crate::db::events::fan_out(&db, now)?,
-            ])
-            .await;
+        let created = link.row(id.as_str(), principal, url_id.as_str(), now)?;
+        let mut batch = vec![write];
+        batch.extend(link_event(
+            &db,
+            "payment_link.created",
+            &created,
+            &call.link_base(),
+            now,
+            Guard::Always,
+        )?);
+        let outcome = db.batch(batch).await;
         match outcome {
             Ok(_) => {
                 crate::events::webhooks::send_soon(call.ctx);
@@ -1006,8 +1058,27 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     // leave the limit below the count.
     let db = db::db(call.ctx)?;
     let now = db::now_unix();
-    let results = db
-        .batch(vec![
+    let after = LinkRow {
+        active: i64::from(active),
+        name: name.clone(),
+        title: title.clone(),
+        description: description.clone(),
+        promotion_code: promotion_code.clone(),
+        allow_promotion_codes: i64::from(allow_promotion_codes),
+        collect_payment_method: collect_payment_method.clone(),
+        success_url: success_url.clone(),
+        after_completion: db::json_text(Some(&after_completion).filter(|v| !v.is_null())),
+        custom_fields: custom_fields.clone(),
+        billing_address_collection: billing_address_collection.clone(),
+        customer_creation: customer_creation.clone(),
+        submit_type: submit_type.clone(),
+        max_completions,
+        metadata: metadata.clone(),
+        multiple: i64::from(multiple),
+        updated_at: now,
+        ..row.clone()
+    };
+    let mut batch = vec![
             db.prepare(
                 "UPDATE payment_links SET active = ?1, name = ?2, title = ?3, description = ?4, promotion_code = ?5,
                      allow_promotion_codes = ?6, collect_payment_method = ?7, success_url = ?8, after_completion = ?9,
@@ -1038,10 +1109,16 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
                 principal.account_id.js(),
                 principal.environment.as_str().js(),
             ])?,
-            link_event(&db, "payment_link.updated", &id, &call.link_base(), now)?,
-            crate::db::events::fan_out(&db, now)?,
-        ])
-        .await?;
+    ];
+    batch.extend(link_event(
+        &db,
+        "payment_link.updated",
+        &after,
+        &call.link_base(),
+        now,
+        Guard::Applied,
+    )?);
+    let results = db.batch(batch).await?;
     crate::links::shortlinks::forget(call.ctx, &row.url_id).await;
     if db::changes(&results, 0) == 0 {
         return Err(ApiError::conflict(
@@ -1064,7 +1141,13 @@ async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
     let principal = call.principal()?;
     let db = db::db(call.ctx)?;
     let now = db::now_unix();
-    db.batch(vec![
+    let after = LinkRow {
+        active: 0,
+        deleted: row.deleted.max(i64::from(delete)),
+        updated_at: now,
+        ..row.clone()
+    };
+    let mut batch = vec![
         db.prepare(
             "UPDATE payment_links SET active = 0, deleted = MAX(deleted, ?4), updated_at = ?5
              WHERE id = ?1 AND account_id = ?2 AND environment = ?3 AND (active = 1 OR deleted < ?4)",
@@ -1076,10 +1159,16 @@ async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
             delete.js(),
             now.js(),
         ])?,
-        link_event(&db, "payment_link.deactivated", id, &call.link_base(), now)?,
-        crate::db::events::fan_out(&db, now)?,
-    ])
-    .await?;
+    ];
+    batch.extend(link_event(
+        &db,
+        "payment_link.deactivated",
+        &after,
+        &call.link_base(),
+        now,
+        Guard::Applied,
+    )?);
+    db.batch(batch).await?;
     crate::links::shortlinks::forget(call.ctx, &row.url_id).await;
     crate::events::webhooks::send_soon(call.ctx);
     Ok(())
