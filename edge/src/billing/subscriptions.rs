@@ -227,8 +227,7 @@ pub fn plan(lines: &[LineItem], param: &str, sandbox: bool) -> ApiResult<Plan> {
     let mut amount: i64 = 0;
     let mut items = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let interval = line.interval.as_deref().and_then(Interval::parse);
-        let Some(interval) = interval.filter(|_| line.kind == "recurring") else {
+        let Some(interval) = line.interval.filter(|_| line.is_recurring()) else {
             return Err(ApiError::invalid(
                 format!("{param}[{i}]"),
                 "Subscriptions bill recurring prices only; this price is one-time.",
@@ -251,7 +250,7 @@ pub fn plan(lines: &[LineItem], param: &str, sandbox: bool) -> ApiResult<Plan> {
         }
         amount = line
             .amount
-            .checked_mul(line.quantity)
+            .checked_mul(i64::from(line.quantity))
             .and_then(|a| a.checked_add(amount))
             .filter(|a| *a <= MAX_MINOR_UNITS)
             .ok_or_else(|| ApiError::invalid(param, "The subscription's amount is too large."))?;
@@ -265,14 +264,10 @@ pub fn plan(lines: &[LineItem], param: &str, sandbox: bool) -> ApiResult<Plan> {
     }
     Ok(Plan {
         items: Value::Array(items),
-        currency: first.currency.clone(),
+        currency: first.currency.code().to_owned(),
         amount,
-        interval: first
-            .interval
-            .as_deref()
-            .and_then(Interval::parse)
-            .unwrap_or(Interval::Month),
-        interval_count: first.interval_count.unwrap_or(1),
+        interval: first.interval.unwrap_or(Interval::Month),
+        interval_count: i64::from(first.interval_count.unwrap_or(1)),
     })
 }
 
@@ -299,17 +294,7 @@ async fn read_lines(call: &Call<'_>, p: &mut Params) -> ApiResult<Option<(Vec<Li
             return Err(ApiError::invalid(field, "This product has no price."));
         };
         let price = crate::catalog::prices::load(call, price_id, Some(&field)).await?;
-        lines.push(LineItem {
-            price_id: Some(price.id),
-            product_id: Some(product_id),
-            quantity,
-            amount: price.amount,
-            currency: price.currency,
-            kind: price.kind,
-            interval: price.interval,
-            interval_count: price.interval_count,
-            name: Some(product.name),
-        });
+        lines.push(price.line(quantity, Some(product.name))?);
     }
     for item in products {
         item.finish()?;

@@ -8,6 +8,7 @@ use till_shared::catalog::Interval;
 use till_shared::ids::PriceId;
 use till_shared::money::Currency;
 use till_shared::params::Params;
+use till_shared::pricing::{LineItem, PriceRecord};
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
@@ -192,6 +193,22 @@ pub struct PriceRow {
     pub active: i64,
     pub environment: String,
     pub created_at: i64,
+}
+
+impl PriceRow {
+    /// `quantity` units of this price: a line of a link, a session or a subscription.
+    pub fn line(&self, quantity: i64, name: Option<String>) -> ApiResult<LineItem> {
+        let price = PriceRecord {
+            price_id: Some(&self.id),
+            product_id: Some(&self.product_id),
+            amount: self.amount,
+            currency: &self.currency,
+            price_type: &self.kind,
+            interval: self.interval.as_deref(),
+            interval_count: self.interval_count,
+        };
+        LineItem::from_price(&price, quantity, name).map_err(ApiError::internal)
+    }
 }
 
 pub fn render(row: PriceRow) -> ApiResult<Value> {

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 use till_shared::catalog::Prefill;
 use till_shared::ids::CheckoutSessionId;
 use till_shared::locale::Text;
-use till_shared::money::Currency;
 use till_shared::ticket::TicketError;
 use worker::Response;
 
@@ -15,8 +14,8 @@ use crate::catalog::promotion_codes::find_by_code;
 use crate::checkout::sessions::{FromLink, NewSession, insert};
 use crate::ctx::Ctx;
 use crate::db::{self, Bind};
-use crate::error::{ApiError, ApiResult};
-use crate::links::payment_links::{LinkRow, priced, subtotal};
+use crate::error::ApiResult;
+use crate::links::payment_links::{LinkRow, subtotal};
 use crate::links::shortlinks::{self, Unsigned, forget, fresh, signer, unavailable};
 use crate::pages;
 
@@ -96,12 +95,12 @@ async fn open_session(
     let now = db::now_unix();
     let discount = match &link.promotion_code {
         Some(code) => match find_by_code(ctx, &link.account_id, &link.environment, code).await? {
-            Some(promotion) => promotion.discount_on(&priced(&lines)?, now)?.unwrap_or(0),
+            Some(promotion) => promotion.discount_on(&lines, now)?.unwrap_or(0),
             _ => 0,
         },
         None => 0,
     };
-    let recurring = lines.iter().any(|l| l.kind == "recurring");
+    let recurring = lines.iter().any(|l| l.is_recurring());
     let prefill = Prefill::read(param);
     let utm: Map<String, Value> = params
         .iter()
@@ -117,9 +116,7 @@ async fn open_session(
             "SANDBOX"
         },
         mode: if recurring { "SUBSCRIPTION" } else { "PAYMENT" },
-        currency: Currency::parse(&lines[0].currency)
-            .map_err(ApiError::internal)?
-            .code(),
+        currency: lines[0].currency.code(),
         amount_subtotal: total.amount(),
         amount_discount: discount,
         amount_total: total.amount() - discount,

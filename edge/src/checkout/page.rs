@@ -19,7 +19,7 @@ use crate::checkout::open::{self, Redeemed};
 use crate::ctx::Ctx;
 use crate::db::{self, Bind};
 use crate::error::ApiResult;
-use crate::links::payment_links::{LineItem, priced};
+use crate::links::payment_links::LineItem;
 use crate::pages::{self, escape};
 use crate::processor::{Charge, Processor, Sandbox};
 
@@ -271,7 +271,7 @@ fn render(
             "<li><span>{} × {}</span><span>{}</span></li>",
             escape(&name),
             line.quantity,
-            session.money(line.amount * line.quantity)
+            session.money(line.line_total().map_or(0, |m| m.amount()))
         ));
     }
     let discount = if session.amount_discount > 0 {
@@ -725,10 +725,7 @@ async fn complete_payment(
 /// are charged with the first payment only).
 fn subscription_plan(session: &PageSession) -> Option<crate::billing::subscriptions::Plan> {
     let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).ok()?;
-    let recurring: Vec<LineItem> = lines
-        .into_iter()
-        .filter(|l| l.kind == "recurring")
-        .collect();
+    let recurring: Vec<LineItem> = lines.into_iter().filter(|l| l.is_recurring()).collect();
     crate::billing::subscriptions::plan(&recurring, "line_items", session.environment == "SANDBOX")
         .ok()
 }
@@ -881,8 +878,8 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
         return refuse(&code);
     }
     let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
-    let discount = match priced(&lines).map(|lines| promotion.discount_on(&lines, db::now_unix())) {
-        Ok(Ok(Ok(off))) if off > 0 => off,
+    let discount = match promotion.discount_on(&lines, db::now_unix()) {
+        Ok(Ok(off)) if off > 0 => off,
         _ => return refuse(&code),
     };
     let Ok(db) = db::db(ctx) else {

@@ -17,7 +17,7 @@ use crate::catalog::prices;
 use crate::catalog::products;
 use crate::db::{self, Bind};
 use crate::error::{ApiError, ApiResult};
-use crate::links::payment_links::{self, LineItem, check_promotion, priced, subtotal};
+use crate::links::payment_links::{self, LineItem, check_promotion, subtotal};
 
 /// Sessions live 24 hours unless told otherwise; at least 30 minutes.
 const DEFAULT_LIFETIME: i64 = 24 * 3600;
@@ -209,19 +209,9 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
             }
             _ => unreachable!("one family was checked above"),
         };
-        vec![LineItem {
-            price_id: Some(price.id),
-            product_id: Some(price.product_id),
-            quantity: 1,
-            amount: price.amount,
-            currency: price.currency,
-            kind: price.kind,
-            interval: price.interval,
-            interval_count: price.interval_count,
-            name: price.nickname,
-        }]
+        vec![price.line(1, price.nickname.clone())?]
     };
-    let recurring = lines.iter().any(|l| l.kind == "recurring");
+    let recurring = lines.iter().any(|l| l.is_recurring());
     let mode = mode.unwrap_or(if recurring { "SUBSCRIPTION" } else { "PAYMENT" });
     match mode {
         "SUBSCRIPTION" if !recurring => {
@@ -243,7 +233,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         Some(code) if mode != "SETUP" => {
             let promotion = check_promotion(call, code, &lines, "promotion_code").await?;
             promotion
-                .discount_on(&priced(&lines)?, db::now_unix())?
+                .discount_on(&lines, db::now_unix())?
                 .map_err(|refused| ApiError::invalid("promotion_code", refused.to_string()))?
         }
         Some(_) => {

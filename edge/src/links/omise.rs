@@ -16,11 +16,11 @@ fn render(row: LinkRow, base: &str, charges: Vec<Value>) -> ApiResult<Value> {
     let lines = row.priced_lines();
     let amount = row
         .amount
-        .unwrap_or_else(|| lines.iter().map(|l| l.amount * l.quantity).sum());
+        .unwrap_or_else(|| till_shared::pricing::subtotal(&lines).map_or(0, |m| m.amount()));
     let currency = row
         .currency
         .clone()
-        .or(lines.first().map(|l| l.currency.clone()))
+        .or(lines.first().map(|l| l.currency.code().to_owned()))
         .unwrap_or_default();
     let created = iso(row.created_at)?;
     Ok(json!({

@@ -5,11 +5,10 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use till_shared::catalog::Interval;
 use till_shared::ids::{PaymentLinkId, ShortCode};
 use till_shared::money::{Currency, Money};
 use till_shared::params::{Params, validate_redirect_url};
-use till_shared::pricing::{LineItem as PricedLine, PriceType};
+use till_shared::pricing::{PriceRecord, PricingError, check_lines};
 use till_shared::promotion::PromotionError;
 
 use crate::api::call::Call;
@@ -25,44 +24,7 @@ use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Bind, Principal};
 use crate::error::{ApiError, ApiResult};
 
-/// A priced line, as links and sessions store it: prices never change amount, so the
-/// snapshot stays true.
-#[derive(Debug, Clone, serde::Serialize, Deserialize)]
-pub struct LineItem {
-    pub price_id: Option<String>,
-    pub product_id: Option<String>,
-    pub quantity: i64,
-    pub amount: i64,
-    pub currency: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub interval: Option<String>,
-    pub interval_count: Option<i64>,
-    pub name: Option<String>,
-}
-
-impl LineItem {
-    /// The line as `till_shared::pricing` reads it: the same stored shape, typed.
-    pub fn priced(&self) -> ApiResult<PricedLine> {
-        Ok(PricedLine {
-            price_id: self.price_id.clone(),
-            product_id: self.product_id.clone(),
-            quantity: u32::try_from(self.quantity).map_err(ApiError::internal)?,
-            amount: self.amount,
-            currency: Currency::parse(&self.currency).map_err(ApiError::internal)?,
-            price_type: PriceType::parse(&self.kind)
-                .ok_or_else(|| ApiError::internal(format!("line of type {}", self.kind)))?,
-            interval: self.interval.as_deref().and_then(Interval::parse),
-            interval_count: self.interval_count.and_then(|c| u32::try_from(c).ok()),
-            name: self.name.clone(),
-        })
-    }
-}
-
-/// Lines as `till_shared::pricing` reads them.
-pub fn priced(lines: &[LineItem]) -> ApiResult<Vec<PricedLine>> {
-    lines.iter().map(LineItem::priced).collect()
-}
+pub use till_shared::pricing::LineItem;
 
 /// A link about to be stored.
 pub struct NewLink {
@@ -106,17 +68,9 @@ impl NewLink {
             name: Some(title.clone()),
             product_id: None,
             product: None,
-            line_items: vec![LineItem {
-                price_id: None,
-                product_id: None,
-                quantity: 1,
-                amount,
-                currency: currency.code().to_owned(),
-                kind: "one_time".to_owned(),
-                interval: None,
-                interval_count: None,
-                name: Some(title.clone()),
-            }],
+            line_items: Money::from_minor(amount, currency)
+                .map(|amount| vec![LineItem::for_amount(amount, Some(title.clone()))])
+                .unwrap_or_default(),
             amount: Some(amount),
             currency: Some(currency),
             title: Some(title),
@@ -184,6 +138,8 @@ impl NewLink {
             product_price: product.and_then(|p| p.price_amount),
             product_currency: product.and_then(|p| p.price_currency.clone()),
             product_price_type: product.and_then(|p| p.price_type.clone()),
+            product_price_interval: product.and_then(|p| p.price_interval.clone()),
+            product_price_interval_count: product.and_then(|p| p.price_interval_count),
         })
     }
 }
@@ -231,6 +187,11 @@ pub struct LinkRow {
     pub product_price: Option<i64>,
     pub product_currency: Option<String>,
     pub product_price_type: Option<String>,
+    /// Absent from snapshots cached before the view had it.
+    #[serde(default)]
+    pub product_price_interval: Option<String>,
+    #[serde(default)]
+    pub product_price_interval_count: Option<i64>,
 }
 
 impl LinkRow {
@@ -238,27 +199,22 @@ impl LinkRow {
     /// price for product links, the stored lines otherwise.
     pub fn priced_lines(&self) -> Vec<LineItem> {
         if self.kind == "product" {
-            return match (
-                &self.product_price_id,
-                self.product_price,
-                &self.product_currency,
-            ) {
-                (Some(price_id), Some(amount), Some(currency)) => vec![LineItem {
-                    price_id: Some(price_id.clone()),
-                    product_id: self.product_id.clone(),
-                    quantity: 1,
-                    amount,
-                    currency: currency.clone(),
-                    kind: self
-                        .product_price_type
-                        .clone()
-                        .unwrap_or_else(|| "one_time".into()),
-                    interval: None,
-                    interval_count: None,
-                    name: self.product_name.clone(),
-                }],
-                _ => Vec::new(),
+            let (Some(amount), Some(currency)) = (self.product_price, &self.product_currency)
+            else {
+                return Vec::new();
             };
+            let price = PriceRecord {
+                price_id: self.product_price_id.as_deref(),
+                product_id: self.product_id.as_deref(),
+                amount,
+                currency,
+                price_type: self.product_price_type.as_deref().unwrap_or("one_time"),
+                interval: self.product_price_interval.as_deref(),
+                interval_count: self.product_price_interval_count,
+            };
+            return LineItem::from_price(&price, 1, self.product_name.clone())
+                .map(|line| vec![line])
+                .unwrap_or_default();
         }
         serde_json::from_str(&self.line_items).unwrap_or_default()
     }
@@ -334,10 +290,10 @@ pub fn render(row: LinkRow, base: &str) -> ApiResult<Value> {
 pub fn render_with_charges(row: LinkRow, base: &str, charges: Vec<Value>) -> ApiResult<Value> {
     let charges = charges_object(&row, charges)?;
     let lines = row.priced_lines();
-    let total: i64 = lines.iter().map(|l| l.amount * l.quantity).sum();
+    let total = till_shared::pricing::subtotal(&lines).map_or(0, Money::amount);
     let currency = lines
         .first()
-        .map(|l| l.currency.clone())
+        .map(|l| l.currency.code().to_owned())
         .or(row.currency.clone());
     let product = row.product_id.as_ref().map(|id| {
         json!({
@@ -544,40 +500,32 @@ pub async fn price_lines(call: &Call<'_>, mut items: Vec<Params>) -> ApiResult<V
         if price.active != 1 {
             return Err(ApiError::invalid(price_param, "This price is archived."));
         }
-        lines.push(LineItem {
-            price_id: Some(price.id),
-            product_id: Some(price.product_id),
-            quantity,
-            amount: price.amount,
-            currency: price.currency,
-            kind: price.kind,
-            interval: price.interval,
-            interval_count: price.interval_count,
-            name: price.nickname,
-        });
+        lines.push(price.line(quantity, price.nickname.clone())?);
     }
     for item in items {
         item.finish()?;
     }
-    let first = &lines[0];
-    for (i, line) in lines.iter().enumerate() {
-        if line.currency != first.currency {
-            return Err(ApiError::invalid(
-                format!("line_items[{i}].price_id"),
-                "All line items must share one currency.",
-            ));
-        }
-        if line.kind == "recurring"
-            && first.kind == "recurring"
-            && (line.interval != first.interval || line.interval_count != first.interval_count)
-        {
-            return Err(ApiError::invalid(
-                format!("line_items[{i}].price_id"),
-                "Recurring line items must share one billing interval.",
-            ));
-        }
-    }
+    check_lines(&lines).map_err(|error| lines_refused(&error))?;
     Ok(lines)
+}
+
+/// The API's answer to lines that cannot be sold together, naming the offending line.
+pub fn lines_refused(error: &PricingError) -> ApiError {
+    let param = match error.index() {
+        Some(i) => format!("line_items[{i}].price_id"),
+        None => "line_items".to_owned(),
+    };
+    let message = match error {
+        PricingError::CurrencyMismatch { .. } => "All line items must share one currency.",
+        PricingError::IntervalMismatch { .. } | PricingError::RecurringWithoutInterval { .. } => {
+            "Recurring line items must share one billing interval."
+        }
+        PricingError::TooLarge | PricingError::Amount(_) => {
+            "The total is larger than the maximum amount."
+        }
+        _ => return ApiError::internal(error),
+    };
+    ApiError::invalid(param, message)
 }
 
 /// Checks that a promotion code can apply to these lines now.
@@ -588,7 +536,7 @@ pub async fn check_promotion(
     param: &str,
 ) -> ApiResult<promotion_codes::PromotionCodeRow> {
     let promotion = promotion_codes::load_by_code(call, code, param).await?;
-    match promotion.discount_on(&priced(lines)?, db::now_unix())? {
+    match promotion.discount_on(lines, db::now_unix())? {
         Ok(_) => Ok(promotion),
         Err(PromotionError::Pricing(error)) => {
             Err(ApiError::invalid("line_items", error.to_string()))
@@ -600,27 +548,10 @@ pub async fn check_promotion(
     }
 }
 
-/// Subtotal of priced lines, checked against overflow.
+/// Subtotal of priced lines (`till_shared::pricing::subtotal`), refused as the API
+/// refuses lines.
 pub fn subtotal(lines: &[LineItem]) -> ApiResult<Money> {
-    let currency = Currency::parse(
-        &lines
-            .first()
-            .map(|l| l.currency.clone())
-            .unwrap_or_default(),
-    )
-    .map_err(ApiError::internal)?;
-    let mut total = Money::zero(currency);
-    for line in lines {
-        let price = Money::from_minor(line.amount, currency).map_err(ApiError::internal)?;
-        let amount = price
-            .checked_mul(u32::try_from(line.quantity).unwrap_or(u32::MAX))
-            .and_then(|a| total.checked_add(a))
-            .map_err(|_| {
-                ApiError::invalid("line_items", "The total is larger than the maximum amount.")
-            })?;
-        total = amount;
-    }
-    Ok(total)
+    till_shared::pricing::subtotal(lines).map_err(|error| lines_refused(&error))
 }
 
 /// Reads a link definition in Till's dialect (the union of the three documents).
@@ -728,35 +659,18 @@ async fn read_new_link(call: &mut Call<'_>) -> ApiResult<NewLink> {
         if product.active != 1 {
             return Err(ApiError::invalid(param, "This product is archived."));
         }
-        let (Some(price_id), Some(amount), Some(price_currency)) = (
-            product.default_price_id.clone(),
-            product.price_amount,
-            product.price_currency.clone(),
-        ) else {
+        let Some(line) = product.default_line() else {
             return Err(ApiError::invalid(
                 param,
                 "This product has no price yet; add one with POST /v1/prices.",
             ));
         };
-        let line = LineItem {
-            price_id: Some(price_id),
-            product_id: Some(product.id.clone()),
-            quantity: 1,
-            amount,
-            currency: price_currency,
-            kind: product
-                .price_type
-                .clone()
-                .unwrap_or_else(|| "one_time".into()),
-            interval: product.price_interval.clone(),
-            interval_count: product.price_interval_count,
-            name: Some(product.name.clone()),
-        };
+        let line = line?;
         ("product", Some(product), vec![line])
     };
     let lines_currency = lines
         .first()
-        .map(|l| l.currency.clone())
+        .map(|l| l.currency.code().to_owned())
         .unwrap_or_default();
     if let Some(currency) = currency
         && currency.code() != lines_currency

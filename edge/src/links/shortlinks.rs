@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use till_shared::embed::Frame;
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
-use till_shared::money::{Currency, Money};
+use till_shared::money::Money;
 use till_shared::ticket::{Signer, Ticket};
 use worker::worker_sys::web_sys;
 use worker::{Response, Url};
@@ -361,7 +361,7 @@ fn preview(link: &LinkRow, locale: Locale, head: bool) -> worker::Result<Respons
         .unwrap_or_default();
     let price = lines
         .first()
-        .and_then(|l| Currency::parse(&l.currency).ok())
+        .map(|l| l.currency)
         .and_then(|c| {
             subtotal(&lines)
                 .ok()

@@ -13,6 +13,10 @@ use crate::{Check, Suite, ensure, ensure_eq};
 
 pub const CHECKS: &[(&str, Check)] = &[
     (
+        "a_link_to_a_recurring_product_starts_a_subscription_when_paid",
+        a_link_to_a_recurring_product_starts_a_subscription_when_paid,
+    ),
+    (
         "a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year",
         a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year,
     ),
@@ -841,5 +845,36 @@ fn deleting_a_test_clock_cancels_its_subscriptions_with_events(
     ];
     expected.sort_by_key(|e| e["object_id"].as_str().unwrap_or_default().to_owned());
     ensure_eq!(events, expected);
+    Ok(())
+}
+
+/// A payment link by a recurring product sells that product's price with its interval:
+/// the session is a SUBSCRIPTION and paying it starts the subscription.
+fn a_link_to_a_recurring_product_starts_a_subscription_when_paid(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Recurring link")?;
+    let product = plan(&merchant, 1800, "monthly")?;
+    let link = create(
+        &merchant,
+        "/v1/payment_links",
+        json!({"productId": product, "successUrl": "https://shop.example/ok"}),
+    )?;
+    ensure_eq!(link["line_items"][0]["type"], json!("recurring"));
+    ensure_eq!(link["line_items"][0]["interval"], json!("MONTH"));
+    let id = crate::shopper::visit(suite, &link)?;
+    let session = fetch(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
+    ensure_eq!(session["mode"], json!("SUBSCRIPTION"));
+    let page = suite.client.get(&format!("/c/{id}")).send()?;
+    let token = crate::shopper::csrf(&page)?;
+    ensure_eq!(
+        crate::shopper::pay(suite, &id, &token, "4242 4242 4242 4242", &[])?.status,
+        303
+    );
+    let done = fetch(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
+    let sub = subscription(&merchant, &text(&done["subscription_id"]))?;
+    ensure_eq!(sub["state"], json!("ACTIVE"));
+    ensure_eq!(sub["amount"], json!(1800));
+    ensure_eq!(sub["interval"], json!("MONTH"));
     Ok(())
 }
