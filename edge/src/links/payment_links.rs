@@ -7,24 +7,22 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use till_shared::ids::{PaymentLinkId, ShortCode};
 use till_shared::money::{Currency, Money};
-use till_shared::params::{Params, validate_redirect_url};
-use till_shared::pricing::{PriceRecord, PricingError, check_lines};
-use till_shared::promotion::PromotionError;
+use till_shared::pricing::PriceRecord;
+use till_shared::redirect::AfterCompletion;
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::catalog::prices;
 use crate::catalog::products::ProductRow;
-use crate::catalog::products::{self, summary_type};
-use crate::catalog::promotion_codes;
+use crate::catalog::products::summary_type;
 use crate::ctx::Ctx;
 use crate::db::events::{self, Event, Guard, Scope};
-use crate::db::{self, Bind, Principal};
+use crate::db::{self, Bind, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
+use crate::links::definition;
 
-pub use till_shared::pricing::LineItem;
+pub use crate::catalog::lines::{LineItem, check_promotion, price_lines, subtotal};
 
 /// A link about to be stored.
 pub struct NewLink {
@@ -43,7 +41,7 @@ pub struct NewLink {
     pub allow_promotion_codes: bool,
     pub collect_payment_method: &'static str,
     pub success_url: Option<String>,
-    pub after_completion: Option<Value>,
+    pub after_completion: Option<AfterCompletion>,
     pub custom_fields: Vec<Value>,
     pub billing_address_collection: &'static str,
     pub customer_creation: &'static str,
@@ -115,7 +113,11 @@ impl NewLink {
             allow_promotion_codes: i64::from(self.allow_promotion_codes),
             collect_payment_method: self.collect_payment_method.to_owned(),
             success_url: self.success_url.clone(),
-            after_completion: db::json_text(self.after_completion.as_ref()),
+            after_completion: self
+                .after_completion
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
             custom_fields: serde_json::to_string(&self.custom_fields)?,
             billing_address_collection: self.billing_address_collection.to_owned(),
             customer_creation: self.customer_creation.to_owned(),
@@ -354,393 +356,6 @@ pub async fn load(call: &Call<'_>, id: &str) -> ApiResult<LinkRow> {
         .ok_or_else(|| ApiError::not_found("payment link", id, None))
 }
 
-const MODES_OF_PAYMENT: &[&str] = &["always", "if_required"];
-const ADDRESS_COLLECTION: &[&str] = &["auto", "required"];
-const SUBMIT_TYPES: &[&str] = &["auto", "pay", "book", "donate", "subscribe"];
-
-/// `after_completion`: `{type: redirect, redirect: {url}}` or
-/// `{type: hosted_confirmation, hosted_confirmation: {custom_message?}}`.
-fn read_after_completion(p: &mut Params, sandbox: bool) -> ApiResult<Option<Value>> {
-    let Some(mut after) = p.object("after_completion")? else {
-        return Ok(None);
-    };
-    let kind = after
-        .one_of("type", &["redirect", "hosted_confirmation"])?
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "after_completion.type",
-                "Must be redirect or hosted_confirmation.",
-            )
-        })?;
-    let value = if kind == "redirect" {
-        let mut redirect = after.object("redirect")?.ok_or_else(|| {
-            ApiError::invalid(
-                "after_completion.redirect",
-                "A redirect needs `redirect: {url}`.",
-            )
-        })?;
-        let url = redirect.required_string("url", 2048)?;
-        let url = validate_redirect_url(&url, sandbox)
-            .map_err(|m| ApiError::invalid("after_completion.redirect.url", m))?;
-        redirect.finish()?;
-        json!({"type": "redirect", "redirect": {"url": url}})
-    } else {
-        let message = match after.object("hosted_confirmation")? {
-            Some(mut confirmation) => {
-                let message = confirmation.string("custom_message", 1000)?;
-                confirmation.finish()?;
-                message
-            }
-            None => None,
-        };
-        json!({"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": message}})
-    };
-    after.finish()?;
-    Ok(Some(value))
-}
-
-/// Up to three fields the shopper fills in: text, numeric, or a dropdown of options.
-fn read_custom_fields(p: &mut Params) -> ApiResult<Option<Vec<Value>>> {
-    let Some(fields) = p.objects("custom_fields", 3)? else {
-        return Ok(None);
-    };
-    let mut out = Vec::new();
-    let mut keys = std::collections::HashSet::new();
-    for mut field in fields {
-        let key = field.required_string("key", 200)?;
-        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(ApiError::invalid(
-                field.name("key"),
-                "Keys are letters, digits and underscores.",
-            ));
-        }
-        if !keys.insert(key.clone()) {
-            return Err(ApiError::invalid(
-                field.name("key"),
-                "Custom field keys must be unique.",
-            ));
-        }
-        let label = match field.raw("label") {
-            Some(Value::String(text)) if !text.trim().is_empty() && text.chars().count() <= 50 => {
-                text
-            }
-            Some(Value::Object(map)) => match map.get("custom").and_then(Value::as_str) {
-                Some(text) if !text.trim().is_empty() && text.chars().count() <= 50 => {
-                    text.to_owned()
-                }
-                _ => {
-                    return Err(ApiError::invalid(
-                        field.name("label"),
-                        "A label is 1–50 characters.",
-                    ));
-                }
-            },
-            _ => {
-                return Err(ApiError::invalid(
-                    field.name("label"),
-                    "A label is 1–50 characters.",
-                ));
-            }
-        };
-        let kind = field
-            .one_of("type", &["text", "numeric", "dropdown"])?
-            .ok_or_else(|| {
-                ApiError::invalid(field.name("type"), "Must be text, numeric or dropdown.")
-            })?;
-        let optional = field.boolean("optional")?.unwrap_or(false);
-        let options = match field.object("dropdown")? {
-            Some(mut dropdown) => {
-                let mut options = Vec::new();
-                for mut option in dropdown.objects("options", 200)?.unwrap_or_default() {
-                    let label = option.required_string("label", 100)?;
-                    let value = option.required_string("value", 100)?;
-                    option.finish()?;
-                    options.push(json!({"label": label, "value": value}));
-                }
-                dropdown.finish()?;
-                options
-            }
-            None => Vec::new(),
-        };
-        if kind == "dropdown" && options.is_empty() {
-            return Err(ApiError::invalid(
-                field.name("dropdown"),
-                "A dropdown needs `dropdown: {options: [{label, value}]}`.",
-            ));
-        }
-        field.finish()?;
-        out.push(json!({
-            "key": key,
-            "label": {"type": "custom", "custom": label},
-            "type": kind,
-            "optional": optional,
-            "dropdown": if kind == "dropdown" { json!({"options": options}) } else { Value::Null },
-        }));
-    }
-    Ok(Some(out))
-}
-
-/// Prices `line_items: [{price_id, quantity}]` from the caller's catalogue.
-pub async fn price_lines(call: &Call<'_>, mut items: Vec<Params>) -> ApiResult<Vec<LineItem>> {
-    if items.is_empty() {
-        return Err(ApiError::invalid(
-            "line_items",
-            "At least one line item is needed.",
-        ));
-    }
-    let mut lines = Vec::new();
-    for item in &mut items {
-        let price_param = item.name("price_id");
-        let price_id = match item.string("price", 100)? {
-            Some(price) => price,
-            None => item.required_string("price_id", 100)?,
-        };
-        let quantity = item.integer("quantity", 1, 999)?.unwrap_or(1);
-        let price = prices::load(call, &price_id, Some(&price_param)).await?;
-        if price.active != 1 {
-            return Err(ApiError::invalid(price_param, "This price is archived."));
-        }
-        lines.push(price.line(quantity, price.nickname.clone())?);
-    }
-    for item in items {
-        item.finish()?;
-    }
-    check_lines(&lines).map_err(|error| lines_refused(&error))?;
-    Ok(lines)
-}
-
-/// The API's answer to lines that cannot be sold together, naming the offending line.
-pub fn lines_refused(error: &PricingError) -> ApiError {
-    let param = match error.index() {
-        Some(i) => format!("line_items[{i}].price_id"),
-        None => "line_items".to_owned(),
-    };
-    let message = match error {
-        PricingError::CurrencyMismatch { .. } => "All line items must share one currency.",
-        PricingError::IntervalMismatch { .. } | PricingError::RecurringWithoutInterval { .. } => {
-            "Recurring line items must share one billing interval."
-        }
-        PricingError::TooLarge | PricingError::Amount(_) => {
-            "The total is larger than the maximum amount."
-        }
-        _ => return ApiError::internal(error),
-    };
-    ApiError::invalid(param, message)
-}
-
-/// Checks that a promotion code can apply to these lines now.
-pub async fn check_promotion(
-    call: &Call<'_>,
-    code: &str,
-    lines: &[LineItem],
-    param: &str,
-) -> ApiResult<promotion_codes::PromotionCodeRow> {
-    let promotion = promotion_codes::load_by_code(call, code, param).await?;
-    match promotion.discount_on(lines, db::now_unix())? {
-        Ok(_) => Ok(promotion),
-        Err(PromotionError::Pricing(error)) => {
-            Err(ApiError::invalid("line_items", error.to_string()))
-        }
-        Err(PromotionError::Malformed) => {
-            Err(ApiError::internal("promotion code without a discount"))
-        }
-        Err(refused) => Err(ApiError::invalid(param, refused.to_string())),
-    }
-}
-
-/// Subtotal of priced lines (`till_shared::pricing::subtotal`), refused as the API
-/// refuses lines.
-pub fn subtotal(lines: &[LineItem]) -> ApiResult<Money> {
-    till_shared::pricing::subtotal(lines).map_err(|error| lines_refused(&error))
-}
-
-/// Reads a link definition in Till's dialect (the union of the three documents).
-async fn read_new_link(call: &mut Call<'_>) -> ApiResult<NewLink> {
-    let sandbox = call.sandbox();
-    let mut p = call.params()?;
-    let product_id = p.string("product_id", 100)?;
-    let product_slug = p.string("product_slug", 64)?;
-    let line_items = p.objects("line_items", 20)?;
-    let amount = p.amount("amount")?;
-    let families = [
-        product_id.is_some() || product_slug.is_some(),
-        line_items.is_some(),
-        amount.is_some(),
-    ];
-    match families {
-        [true, false, false] | [false, true, false] | [false, false, true] => {}
-        [false, false, false] => {
-            return Err(ApiError::invalid(
-                "product_id",
-                "Send productId or productSlug (or line_items, or amount with currency).",
-            ));
-        }
-        [_, true, _] if families[0] => {
-            return Err(ApiError::invalid(
-                "line_items",
-                "Send a product or line_items, not both.",
-            ));
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "amount",
-                "An amount link has no product or line items.",
-            ));
-        }
-    }
-    if product_id.is_some() && product_slug.is_some() {
-        return Err(ApiError::invalid(
-            "product_slug",
-            "Send productId or productSlug, not both.",
-        ));
-    }
-    let name = p.string("name", 200)?;
-    let currency = match p.currency("currency")? {
-        Some(c) => Some(c),
-        None => p.currency("currency_id")?,
-    };
-    let title = p.string("title", 200)?;
-    let description = p.string("description", 5000)?;
-    let multiple = p.boolean("multiple")?;
-    let promotion_code = p.string("promotion_code", 64)?;
-    let allow_promotion_codes = p.boolean("allow_promotion_codes")?.unwrap_or(false);
-    let collect_payment_method = p
-        .one_of("collect_payment_method", MODES_OF_PAYMENT)?
-        .unwrap_or("always");
-    let success_url = p
-        .string("success_url", 2048)?
-        .map(|u| {
-            validate_redirect_url(&u, sandbox).map_err(|m| ApiError::invalid("success_url", m))
-        })
-        .transpose()?;
-    let after_completion = read_after_completion(&mut p, sandbox)?;
-    let custom_fields = read_custom_fields(&mut p)?.unwrap_or_default();
-    let billing_address_collection = p
-        .one_of("billing_address_collection", ADDRESS_COLLECTION)?
-        .unwrap_or("auto");
-    let customer_creation = p
-        .one_of("customer_creation", MODES_OF_PAYMENT)?
-        .unwrap_or("if_required");
-    let submit_type = p.one_of("submit_type", SUBMIT_TYPES)?.unwrap_or("auto");
-    let max_completions = p.integer("max_completions", 1, 1_000_000_000)?;
-    let metadata = p.metadata("metadata")?;
-    let active = p.boolean("active")?.unwrap_or(true);
-    p.finish()?;
-
-    let (success_url, after_completion) = reconcile_redirect(success_url, after_completion)?;
-    let (kind, product, lines) = if let Some(items) = line_items {
-        ("line_items", None, price_lines(call, items).await?)
-    } else if let Some(amount) = amount {
-        let currency = currency
-            .ok_or_else(|| ApiError::invalid("currency", "An amount link needs a currency."))?;
-        if amount < 1 {
-            return Err(ApiError::invalid(
-                "amount",
-                "The amount must be at least 1 minor unit.",
-            ));
-        }
-        let title = title
-            .clone()
-            .or(name.clone())
-            .ok_or_else(|| ApiError::invalid("title", "An amount link needs a title."))?;
-        let link = NewLink::amount(amount, currency, title, None, false);
-        ("amount", None, link.line_items)
-    } else {
-        let product = match (&product_id, &product_slug) {
-            (Some(id), _) => products::load(call, id, Some("product_id")).await?,
-            (_, Some(slug)) => products::load_by_slug(call, slug, "product_slug").await?,
-            _ => unreachable!("a product family link has an id or a slug"),
-        };
-        let param = if product_id.is_some() {
-            "product_id"
-        } else {
-            "product_slug"
-        };
-        if product.active != 1 {
-            return Err(ApiError::invalid(param, "This product is archived."));
-        }
-        let Some(line) = product.default_line() else {
-            return Err(ApiError::invalid(
-                param,
-                "This product has no price yet; add one with POST /v1/prices.",
-            ));
-        };
-        let line = line?;
-        ("product", Some(product), vec![line])
-    };
-    let lines_currency = lines
-        .first()
-        .map(|l| l.currency.code().to_owned())
-        .unwrap_or_default();
-    if let Some(currency) = currency
-        && currency.code() != lines_currency
-    {
-        return Err(ApiError::invalid(
-            "currency",
-            format!("The items are priced in {lines_currency}."),
-        ));
-    }
-    subtotal(&lines)?;
-    if let Some(code) = &promotion_code {
-        check_promotion(call, code, &lines, "promotion_code").await?;
-    }
-    let single_use_default = kind == "amount";
-    Ok(NewLink {
-        kind,
-        name: name
-            .or_else(|| product.as_ref().map(|p| p.name.clone()))
-            .or(title.clone()),
-        product_id: product.as_ref().map(|p| p.id.clone()),
-        product,
-        amount: if kind == "amount" { amount } else { None },
-        currency: Currency::parse(&lines_currency).ok(),
-        line_items: if kind == "product" { Vec::new() } else { lines },
-        title,
-        description,
-        multiple: multiple.unwrap_or(!single_use_default),
-        promotion_code,
-        allow_promotion_codes,
-        collect_payment_method,
-        success_url,
-        after_completion,
-        custom_fields,
-        billing_address_collection,
-        customer_creation,
-        submit_type,
-        max_completions,
-        metadata,
-        active,
-        created_via: "api",
-    })
-}
-
-/// `success_url` and a redirect `after_completion` say the same thing; keep them equal.
-fn reconcile_redirect(
-    success_url: Option<String>,
-    after: Option<Value>,
-) -> ApiResult<(Option<String>, Option<Value>)> {
-    let after_url = after
-        .as_ref()
-        .and_then(|a| a["redirect"]["url"].as_str())
-        .map(str::to_owned);
-    match (success_url, after_url, after) {
-        (Some(url), Some(other), _) if url != other => Err(ApiError::invalid(
-            "success_url",
-            "success_url and after_completion.redirect.url differ.",
-        )),
-        (Some(_), None, Some(_)) => Err(ApiError::invalid(
-            "success_url",
-            "success_url redirects; it cannot go with a hosted confirmation.",
-        )),
-        (Some(url), _, _) => Ok((
-            Some(url.clone()),
-            Some(json!({"type": "redirect", "redirect": {"url": url}})),
-        )),
-        (None, Some(url), after) => Ok((Some(url), after)),
-        (None, None, after) => Ok((None, after)),
-    }
-}
-
 /// The event of a link change and its fan-out, in the change's batch: `data` is `after`,
 /// the link as the change leaves it, rendered as `GET` renders it. Written only when the
 /// statement before it changed a row (an update that finds nothing to change writes no
@@ -766,54 +381,80 @@ fn link_event(
     events::record(db, scope, vec![(event, guard)], now)
 }
 
-/// Stores a link with a fresh short code; answers its id.
+/// The INSERT of a link as `row` holds it.
+fn insert_statement(
+    db: &worker::D1Database,
+    row: &LinkRow,
+) -> ApiResult<worker::D1PreparedStatement> {
+    Sql::new(
+        "INSERT INTO payment_links (id, account_id, environment, url_id, kind, name, product_id, line_items,
+             amount, currency, title, description, multiple, promotion_code, allow_promotion_codes,
+             collect_payment_method, success_url, after_completion, custom_fields,
+             billing_address_collection, customer_creation, submit_type, max_completions, metadata,
+             active, created_via, created_at, updated_at)
+         VALUES (:id, :account, :environment, :url_id, :kind, :name, :product_id, :line_items,
+             :amount, :currency, :title, :description, :multiple, :promotion_code,
+             :allow_promotion_codes, :collect_payment_method, :success_url, :after_completion,
+             :custom_fields, :billing_address_collection, :customer_creation, :submit_type,
+             :max_completions, :metadata, :active, :created_via, :created_at, :created_at)",
+    )
+    .bind("id", row.id.as_str())
+    .bind("account", row.account_id.as_str())
+    .bind("environment", row.environment.as_str())
+    .bind("url_id", row.url_id.as_str())
+    .bind("kind", row.kind.as_str())
+    .bind("product_id", row.product_id.clone())
+    .bind("line_items", row.line_items.as_str())
+    .bind("amount", row.amount)
+    .bind("currency", row.currency.clone())
+    .bind("created_via", row.created_via.as_str())
+    .bind("created_at", row.created_at)
+    .settings(row)
+    .prepare(db)
+}
+
+/// The columns a PATCH may change, bound from `row`.
+trait LinkSettings {
+    fn settings(self, row: &LinkRow) -> Self;
+}
+
+impl LinkSettings for Sql {
+    fn settings(self, row: &LinkRow) -> Sql {
+        self.bind("name", row.name.clone())
+            .bind("title", row.title.clone())
+            .bind("description", row.description.clone())
+            .bind("multiple", row.multiple)
+            .bind("promotion_code", row.promotion_code.clone())
+            .bind("allow_promotion_codes", row.allow_promotion_codes)
+            .bind(
+                "collect_payment_method",
+                row.collect_payment_method.as_str(),
+            )
+            .bind("success_url", row.success_url.clone())
+            .bind("after_completion", row.after_completion.clone())
+            .bind("custom_fields", row.custom_fields.as_str())
+            .bind(
+                "billing_address_collection",
+                row.billing_address_collection.as_str(),
+            )
+            .bind("customer_creation", row.customer_creation.as_str())
+            .bind("submit_type", row.submit_type.as_str())
+            .bind("max_completions", row.max_completions)
+            .bind("metadata", row.metadata.clone())
+            .bind("active", row.active)
+    }
+}
+
+/// Stores a link with a fresh short code, with its `payment_link.created` event; answers
+/// its id.
 pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
     let principal = call.principal()?;
     let id = PaymentLinkId::generate();
     let now = db::now_unix();
     let db = db::db(call.ctx)?;
     for _ in 0..3 {
-        let url_id = ShortCode::generate();
-        let write = db
-            .prepare(
-                "INSERT INTO payment_links (id, account_id, environment, url_id, kind, name, product_id, line_items, amount,
-                     currency, title, description, multiple, promotion_code, allow_promotion_codes, collect_payment_method,
-                     success_url, after_completion, custom_fields, billing_address_collection, customer_creation,
-                     submit_type, max_completions, metadata, active, created_via, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                         ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?27)",
-            )
-            .bind(&[
-                id.as_str().js(),
-                principal.account_id.js(),
-                principal.environment.as_str().js(),
-                url_id.as_str().js(),
-                link.kind.js(),
-                link.name.js(),
-                link.product_id.js(),
-                serde_json::to_string(&link.line_items)?.js(),
-                link.amount.js(),
-                link.currency.map(|c| c.code()).js(),
-                link.title.js(),
-                link.description.js(),
-                link.multiple.js(),
-                link.promotion_code.js(),
-                link.allow_promotion_codes.js(),
-                link.collect_payment_method.js(),
-                link.success_url.js(),
-                db::json_text(link.after_completion.as_ref()).js(),
-                serde_json::to_string(&link.custom_fields)?.js(),
-                link.billing_address_collection.js(),
-                link.customer_creation.js(),
-                link.submit_type.js(),
-                link.max_completions.js(),
-                db::json_text(link.metadata.clone().map(Value::Object).as_ref()).js(),
-                link.active.js(),
-                link.created_via.js(),
-                now.js(),
-            ])?;
-        let created = link.row(id.as_str(), principal, url_id.as_str(), now)?;
-        let mut batch = vec![write];
+        let created = link.row(id.as_str(), principal, ShortCode::generate().as_str(), now)?;
+        let mut batch = vec![insert_statement(&db, &created)?];
         batch.extend(link_event(
             &db,
             "payment_link.created",
@@ -822,8 +463,7 @@ pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
             now,
             Guard::Always,
         )?);
-        let outcome = db.batch(batch).await;
-        match outcome {
+        match db.batch(batch).await {
             Ok(_) => {
                 crate::events::webhooks::send_soon(call.ctx);
                 return Ok(id.to_string());
@@ -837,7 +477,7 @@ pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
 }
 
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let link = read_new_link(call).await?;
+    let link = definition::read_new_link(call).await?;
     let id = insert(call, &link).await?;
     Ok(Reply::created(render(
         load(call, &id).await?,
@@ -874,91 +514,16 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let row = load(call, &id).await?;
     let sandbox = call.sandbox();
-    let mut p = call.params()?;
-    for fixed in [
-        "product_id",
-        "product_slug",
-        "line_items",
-        "amount",
-        "currency",
-        "currency_id",
-    ] {
-        if p.has(fixed) {
-            return Err(ApiError::invalid(
-                fixed,
-                "This cannot change after the link is created; create a new link.",
-            ));
-        }
-    }
-    let active = p.boolean("active")?.unwrap_or(row.active == 1);
-    let name = p
-        .patch("name", |p, f| p.string(f, 200))?
-        .unwrap_or(row.name.clone());
-    let title = p
-        .patch("title", |p, f| p.string(f, 200))?
-        .unwrap_or(row.title.clone());
-    let description = p
-        .patch("description", |p, f| p.string(f, 5000))?
-        .unwrap_or(row.description.clone());
-    let promotion_code = p
-        .patch("promotion_code", |p, f| p.string(f, 64))?
-        .unwrap_or(row.promotion_code.clone());
-    let allow_promotion_codes = p
-        .boolean("allow_promotion_codes")?
-        .unwrap_or(row.allow_promotion_codes == 1);
-    let collect_payment_method = p
-        .one_of("collect_payment_method", MODES_OF_PAYMENT)?
-        .map_or(row.collect_payment_method.clone(), str::to_owned);
-    let success_url_patch = p.patch("success_url", |p, f| p.string(f, 2048))?;
-    let after_patch = if p.has("after_completion") {
-        Some(read_after_completion(&mut p, sandbox)?)
-    } else {
-        None
-    };
-    let custom_fields = match read_custom_fields(&mut p)? {
-        Some(fields) => serde_json::to_string(&fields)?,
-        None => row.custom_fields.clone(),
-    };
-    let billing_address_collection = p
-        .one_of("billing_address_collection", ADDRESS_COLLECTION)?
-        .map_or(row.billing_address_collection.clone(), str::to_owned);
-    let customer_creation = p
-        .one_of("customer_creation", MODES_OF_PAYMENT)?
-        .map_or(row.customer_creation.clone(), str::to_owned);
-    let submit_type = p
-        .one_of("submit_type", SUBMIT_TYPES)?
-        .map_or(row.submit_type.clone(), str::to_owned);
-    let max_completions = p
-        .patch("max_completions", |p, f| p.integer(f, 1, 1_000_000_000))?
-        .unwrap_or(row.max_completions);
-    let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
-    let multiple = p.boolean("multiple")?.unwrap_or(row.multiple == 1);
-    p.finish()?;
-
-    let (success_url, after_completion) = match (success_url_patch, after_patch) {
-        (None, None) => (
-            row.success_url.clone(),
-            db::parse_json(row.after_completion.as_deref()),
-        ),
-        (Some(None), None) => (None, Value::Null),
-        (url, after) => {
-            let url = url
-                .flatten()
-                .map(|u| {
-                    validate_redirect_url(&u, sandbox)
-                        .map_err(|m| ApiError::invalid("success_url", m))
-                })
-                .transpose()?;
-            let (url, after) = reconcile_redirect(url, after.flatten())?;
-            (url, after.unwrap_or(Value::Null))
-        }
-    };
-    if let Some(code) = &promotion_code
+    let mut after = definition::read_patch(call.params()?, &row, sandbox)?;
+    if let Some(code) = &after.promotion_code
         && Some(code) != row.promotion_code.as_ref()
     {
         check_promotion(call, code, &row.priced_lines(), "promotion_code").await?;
     }
-    if max_completions.is_some_and(|max| max < row.completed_count) {
+    if after
+        .max_completions
+        .is_some_and(|max| max < row.completed_count)
+    {
         return Err(ApiError::invalid(
             "max_completions",
             format!(
@@ -967,63 +532,10 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
             ),
         ));
     }
-    let principal = call.principal()?;
-    // The WHERE repeats the completions check, so a payment completing meanwhile cannot
-    // leave the limit below the count.
     let db = db::db(call.ctx)?;
     let now = db::now_unix();
-    let after = LinkRow {
-        active: i64::from(active),
-        name: name.clone(),
-        title: title.clone(),
-        description: description.clone(),
-        promotion_code: promotion_code.clone(),
-        allow_promotion_codes: i64::from(allow_promotion_codes),
-        collect_payment_method: collect_payment_method.clone(),
-        success_url: success_url.clone(),
-        after_completion: db::json_text(Some(&after_completion).filter(|v| !v.is_null())),
-        custom_fields: custom_fields.clone(),
-        billing_address_collection: billing_address_collection.clone(),
-        customer_creation: customer_creation.clone(),
-        submit_type: submit_type.clone(),
-        max_completions,
-        metadata: metadata.clone(),
-        multiple: i64::from(multiple),
-        updated_at: now,
-        ..row.clone()
-    };
-    let mut batch = vec![
-            db.prepare(
-                "UPDATE payment_links SET active = ?1, name = ?2, title = ?3, description = ?4, promotion_code = ?5,
-                     allow_promotion_codes = ?6, collect_payment_method = ?7, success_url = ?8, after_completion = ?9,
-                     custom_fields = ?10, billing_address_collection = ?11, customer_creation = ?12, submit_type = ?13,
-                     max_completions = ?14, metadata = ?15, multiple = ?16, updated_at = ?17
-                 WHERE id = ?18 AND account_id = ?19 AND environment = ?20 AND deleted = 0
-                   AND (?14 IS NULL OR completed_count <= ?14) AND (?16 = 1 OR completed_count <= 1)",
-            )
-            .bind(&[
-                active.js(),
-                name.js(),
-                title.js(),
-                description.js(),
-                promotion_code.js(),
-                allow_promotion_codes.js(),
-                collect_payment_method.js(),
-                success_url.js(),
-                db::json_text(Some(&after_completion).filter(|v| !v.is_null())).js(),
-                custom_fields.js(),
-                billing_address_collection.js(),
-                customer_creation.js(),
-                submit_type.js(),
-                max_completions.js(),
-                metadata.js(),
-                multiple.js(),
-                now.js(),
-                id.js(),
-                principal.account_id.js(),
-                principal.environment.as_str().js(),
-            ])?,
-    ];
+    after.updated_at = now;
+    let mut batch = vec![update_statement(&db, &after)?];
     batch.extend(link_event(
         &db,
         "payment_link.updated",
@@ -1047,12 +559,39 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     )?))
 }
 
+/// The UPDATE of a link's settings to `after`. Its WHERE repeats the completions check, so
+/// a payment completing meanwhile cannot leave the limit below the count.
+fn update_statement(
+    db: &worker::D1Database,
+    after: &LinkRow,
+) -> ApiResult<worker::D1PreparedStatement> {
+    Sql::new(
+        "UPDATE payment_links SET active = :active, name = :name, title = :title,
+             description = :description, promotion_code = :promotion_code,
+             allow_promotion_codes = :allow_promotion_codes,
+             collect_payment_method = :collect_payment_method, success_url = :success_url,
+             after_completion = :after_completion, custom_fields = :custom_fields,
+             billing_address_collection = :billing_address_collection,
+             customer_creation = :customer_creation, submit_type = :submit_type,
+             max_completions = :max_completions, metadata = :metadata, multiple = :multiple,
+             updated_at = :now
+         WHERE id = :id AND account_id = :account AND environment = :environment AND deleted = 0
+           AND (:max_completions IS NULL OR completed_count <= :max_completions)
+           AND (:multiple = 1 OR completed_count <= 1)",
+    )
+    .settings(after)
+    .bind("now", after.updated_at)
+    .bind("id", after.id.as_str())
+    .bind("account", after.account_id.as_str())
+    .bind("environment", after.environment.as_str())
+    .prepare(db)
+}
+
 /// Sets `active = 0` (and `deleted = 1` when deleting); both stop new payments at once.
 /// A link that was already inactive (and deleted, when deleting) changes nothing and
 /// makes no event.
 async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
     let row = load(call, id).await?;
-    let principal = call.principal()?;
     let db = db::db(call.ctx)?;
     let now = db::now_unix();
     let after = LinkRow {
@@ -1062,17 +601,17 @@ async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
         ..row.clone()
     };
     let mut batch = vec![
-        db.prepare(
-            "UPDATE payment_links SET active = 0, deleted = MAX(deleted, ?4), updated_at = ?5
-             WHERE id = ?1 AND account_id = ?2 AND environment = ?3 AND (active = 1 OR deleted < ?4)",
+        Sql::new(
+            "UPDATE payment_links SET active = 0, deleted = MAX(deleted, :deleted), updated_at = :now
+             WHERE id = :id AND account_id = :account AND environment = :environment
+               AND (active = 1 OR deleted < :deleted)",
         )
-        .bind(&[
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-            delete.js(),
-            now.js(),
-        ])?,
+        .bind("deleted", delete)
+        .bind("now", now)
+        .bind("id", id)
+        .bind("account", row.account_id.as_str())
+        .bind("environment", row.environment.as_str())
+        .prepare(&db)?,
     ];
     batch.extend(link_event(
         &db,
