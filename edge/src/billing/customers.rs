@@ -172,7 +172,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         .await;
     match outcome {
         Ok(_) => {
-            crate::events::webhooks::send_soon(call.ctx);
+            crate::events::delivery::send_soon(call.ctx);
             Ok(Reply::created(render(
                 load(call, &customer_id, None).await?,
             )?))
@@ -253,7 +253,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         events::fan_out(&db, now)?,
     ])
     .await?;
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }
 
@@ -297,7 +297,7 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
             "This customer has a live subscription; cancel it before deleting the customer.",
         ));
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(
         json!({"id": id, "object": "customer", "customer_id": id, "deleted": true}),
     ))

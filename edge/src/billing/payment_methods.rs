@@ -169,7 +169,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         events::fan_out(&db, now)?,
     ])
     .await?;
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::created(render(load(call, &id, None).await?)?))
 }
 
@@ -280,6 +280,6 @@ pub async fn detach(call: &mut Call<'_>) -> ApiResult<Reply> {
             "A live subscription charges this payment method; give it another one first.",
         ));
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }

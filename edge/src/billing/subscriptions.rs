@@ -425,7 +425,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     if first_billing <= now {
         biller::bill_now(&db, &id, Trigger::Creation, now).await?;
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::created(render(&load(call, &id).await?)?))
 }
 
@@ -768,7 +768,7 @@ async fn commit(
     if db::changes(&results, 0) != 1 {
         return Err(busy());
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(&load(call, &row.id).await?)?))
 }
 
@@ -867,7 +867,7 @@ pub async fn retry(call: &mut Call<'_>) -> ApiResult<Reply> {
     if !biller::bill_now(&db, &id, Trigger::Manual, now).await? {
         return Err(busy());
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     let order = biller::load_order(call, &open)
         .await?
         .ok_or_else(|| ApiError::not_found("billing order", &open, None))?;

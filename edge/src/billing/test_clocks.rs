@@ -150,7 +150,7 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
     );
     statements.push(events::fan_out(&db, now)?);
     db.batch(statements).await?;
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(
         json!({"id": id, "object": "test_clock", "deleted": true}),
     ))
@@ -191,6 +191,6 @@ pub async fn advance(call: &mut Call<'_>) -> ApiResult<Reply> {
         ));
     }
     crate::billing::biller::finish_clock(&db, &id, target).await?;
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }

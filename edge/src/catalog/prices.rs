@@ -8,15 +8,14 @@ use till_shared::catalog::Interval;
 use till_shared::ids::PriceId;
 use till_shared::money::Currency;
 use till_shared::params::Params;
-use till_shared::pricing::{LineItem, PriceRecord};
+use till_shared::pricing::{LineItem, PriceRecord, PriceType};
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::db::Principal;
-use crate::db::{self, Bind};
+use crate::db::{self, Bind, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
 
 /// A price as it is about to be stored.
@@ -154,27 +153,33 @@ pub fn insert(
     now: i64,
 ) -> ApiResult<D1PreparedStatement> {
     let recurring = spec.recurring.as_ref();
-    Ok(db
-        .prepare(
-            "INSERT INTO prices (id, account_id, environment, product_id, nickname, amount, currency, type,
-                                 interval, interval_count, usage_type, metadata, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )
-        .bind(&[
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-            product_id.js(),
-            spec.nickname.js(),
-            spec.amount.js(),
-            spec.currency.code().js(),
-            if recurring.is_some() { "recurring" } else { "one_time" }.js(),
-            recurring.map(|r| r.interval.as_str()).js(),
-            recurring.map(|r| r.interval_count).js(),
-            recurring.map(|r| r.usage_type.clone()).js(),
-            db::json_text(spec.metadata.clone().map(Value::Object).as_ref()).js(),
-            now.js(),
-        ])?)
+    let price_type = if recurring.is_some() {
+        PriceType::Recurring
+    } else {
+        PriceType::OneTime
+    };
+    Sql::new(
+        "INSERT INTO prices (id, account_id, environment, product_id, nickname, amount, currency,
+             type, interval, interval_count, usage_type, metadata, created_at)
+         VALUES (:id, :account, :environment, :product_id, :nickname, :amount, :currency,
+             :type, :interval, :interval_count, :usage_type, :metadata, :now)",
+    )
+    .bind("id", id)
+    .scoped(principal)
+    .bind("product_id", product_id)
+    .bind("nickname", spec.nickname.clone())
+    .bind("amount", spec.amount)
+    .bind("currency", spec.currency.code())
+    .bind("type", price_type.as_str())
+    .bind("interval", recurring.map(|r| r.interval.as_str()))
+    .bind("interval_count", recurring.map(|r| r.interval_count))
+    .bind("usage_type", recurring.map(|r| r.usage_type.clone()))
+    .bind(
+        "metadata",
+        db::json_text(spec.metadata.clone().map(Value::Object).as_ref()),
+    )
+    .bind("now", now)
+    .prepare(db)
 }
 
 #[derive(Deserialize)]
@@ -295,18 +300,18 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         .unwrap_or(row.nickname.clone());
     let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
     p.finish()?;
-    let principal = call.principal()?;
-    db::db(call.ctx)?
-        .prepare("UPDATE prices SET active = ?1, nickname = ?2, metadata = ?3 WHERE id = ?4 AND account_id = ?5 AND environment = ?6")
-        .bind(&[
-            active.js(),
-            nickname.js(),
-            metadata.js(),
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?
-        .run()
-        .await?;
+    db::update_scoped(
+        call.ctx,
+        call.principal()?,
+        "prices",
+        "active = :active, nickname = :nickname, metadata = :metadata",
+        &id,
+        vec![
+            ("active", active.js()),
+            ("nickname", nickname.js()),
+            ("metadata", metadata.js()),
+        ],
+    )
+    .await?;
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }

@@ -14,7 +14,7 @@ use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::catalog::prices::{self, PriceSpec};
-use crate::db::{self, Bind};
+use crate::db::{self, Bind, Sql};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Clone, Deserialize)]
@@ -196,25 +196,25 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         }
     });
     for attempt in 0..3 {
-        let mut statements = vec![db
-            .prepare(
-                "INSERT INTO products (id, account_id, environment, name, slug, description, images, metadata,
-                                       active, default_price_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        let mut statements = vec![
+            Sql::new(
+                "INSERT INTO products (id, account_id, environment, name, slug, description, images,
+                     metadata, active, default_price_id, created_at, updated_at)
+                 VALUES (:id, :account, :environment, :name, :slug, :description, :images,
+                     :metadata, :active, :default_price_id, :now, :now)",
             )
-            .bind(&[
-                product_id.as_str().js(),
-                principal.account_id.js(),
-                principal.environment.as_str().js(),
-                name.js(),
-                slug.js(),
-                description.js(),
-                serde_json::to_string(&images)?.js(),
-                db::json_text(metadata.clone().map(Value::Object).as_ref()).js(),
-                active.js(),
-                price_id.as_ref().map(|id| id.to_string()).js(),
-                now.js(),
-            ])?];
+            .bind("id", product_id.as_str())
+            .scoped(&principal)
+            .bind("name", name.as_str())
+            .bind("slug", slug.as_str())
+            .bind("description", description.clone())
+            .bind("images", serde_json::to_string(&images)?)
+            .bind("metadata", db::json_text(metadata.clone().map(Value::Object).as_ref()))
+            .bind("active", active)
+            .bind("default_price_id", price_id.as_ref().map(|id| id.to_string()))
+            .bind("now", now)
+            .prepare(&db)?,
+        ];
         if let (Some(spec), Some(price_id)) = (&spec, &price_id) {
             statements.push(prices::insert(
                 &db,
@@ -307,35 +307,33 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         }
         None => row.default_price_id,
     };
-    let principal = call.principal()?;
-    let outcome = db::db(call.ctx)?
-        .prepare(
-            "UPDATE products SET name = ?1, slug = ?2, description = ?3, images = ?4, metadata = ?5, active = ?6,
-                                 default_price_id = ?7, updated_at = ?8
-             WHERE id = ?9 AND account_id = ?10 AND environment = ?11",
-        )
-        .bind(&[
-            name.js(),
-            slug.js(),
-            description.js(),
-            images.js(),
-            metadata.js(),
-            active.js(),
-            default_price.js(),
-            db::now_unix().js(),
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?
-        .run()
-        .await;
+    let outcome = db::update_scoped(
+        call.ctx,
+        call.principal()?,
+        "products",
+        "name = :name, slug = :slug, description = :description, images = :images,
+         metadata = :metadata, active = :active, default_price_id = :default_price_id,
+         updated_at = :now",
+        &id,
+        vec![
+            ("name", name.js()),
+            ("slug", slug.js()),
+            ("description", description.js()),
+            ("images", images.js()),
+            ("metadata", metadata.js()),
+            ("active", active.js()),
+            ("default_price_id", default_price.js()),
+            ("now", db::now_unix().js()),
+        ],
+    )
+    .await;
     match outcome {
         Ok(_) => Ok(Reply::ok(render(load(call, &id, None).await?)?)),
-        Err(error) if db::is_unique_violation(&error) => Err(ApiError::conflict(
+        Err(error) if db::violated_unique(&error) => Err(ApiError::conflict(
             "slug",
             "That slug is already used by another product.",
         )),
-        Err(error) => Err(error.into()),
+        Err(error) => Err(error),
     }
 }
 
@@ -346,9 +344,9 @@ pub async fn archive(call: &mut Call<'_>) -> ApiResult<Reply> {
         call.ctx,
         call.principal()?,
         "products",
-        "active = 0, updated_at = ?4",
+        "active = 0, updated_at = :now",
         &id,
-        &[db::now_unix().js()],
+        vec![("now", db::now_unix().js())],
     )
     .await?;
     Ok(Reply::ok(render(load(call, &id, None).await?)?))

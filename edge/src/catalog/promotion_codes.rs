@@ -15,7 +15,7 @@ use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::ctx::Ctx;
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Deserialize)]
@@ -115,11 +115,16 @@ pub async fn find_by_code(
     environment: &str,
     code: &str,
 ) -> ApiResult<Option<PromotionCodeRow>> {
-    Ok(db::db(ctx)?
-        .prepare("SELECT * FROM promotion_codes WHERE code_key = ?1 AND account_id = ?2 AND environment = ?3")
-        .bind(&[code.to_ascii_uppercase().js(), account_id.js(), environment.js()])?
-        .first(None)
-        .await?)
+    Ok(Sql::new(
+        "SELECT * FROM promotion_codes
+         WHERE code_key = :code_key AND account_id = :account AND environment = :environment",
+    )
+    .bind("code_key", code.to_ascii_uppercase())
+    .bind("account", account_id)
+    .bind("environment", environment)
+    .prepare(&db::db(ctx)?)?
+    .first(None)
+    .await?)
 }
 
 fn read_expiry(p: &mut Params, now: i64) -> ParamResult<Option<i64>> {
@@ -189,30 +194,28 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
 
     let principal = call.principal()?;
     let id = till_shared::ids::PromotionCodeId::generate().to_string();
-    let outcome = db::db(call.ctx)?
-        .prepare(
-            "INSERT INTO promotion_codes (id, account_id, environment, code, code_key, percent_off, amount_off, currency,
-                                          max_redemptions, expires_at, products, metadata, active, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
-        .bind(&[
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-            code.js(),
-            code.to_ascii_uppercase().js(),
-            percent_off.js(),
-            amount_off.js(),
-            currency.map(|c| c.code()).js(),
-            max_redemptions.js(),
-            expires_at.js(),
-            serde_json::to_string(&products)?.js(),
-            db::json_text(metadata.map(Value::Object).as_ref()).js(),
-            active.js(),
-            now.js(),
-        ])?
-        .run()
-        .await;
+    let outcome = Sql::new(
+        "INSERT INTO promotion_codes (id, account_id, environment, code, code_key, percent_off,
+             amount_off, currency, max_redemptions, expires_at, products, metadata, active, created_at)
+         VALUES (:id, :account, :environment, :code, :code_key, :percent_off, :amount_off,
+             :currency, :max_redemptions, :expires_at, :products, :metadata, :active, :now)",
+    )
+    .bind("id", id.as_str())
+    .scoped(principal)
+    .bind("code", code.as_str())
+    .bind("code_key", code.to_ascii_uppercase())
+    .bind("percent_off", percent_off)
+    .bind("amount_off", amount_off)
+    .bind("currency", currency.map(|c| c.code()))
+    .bind("max_redemptions", max_redemptions)
+    .bind("expires_at", expires_at)
+    .bind("products", serde_json::to_string(&products)?)
+    .bind("metadata", db::json_text(metadata.map(Value::Object).as_ref()))
+    .bind("active", active)
+    .bind("now", now)
+    .prepare(&db::db(call.ctx)?)?
+    .run()
+    .await;
     match outcome {
         Ok(_) => Ok(Reply::created(render(load(call, &id).await?)?)),
         Err(error) if db::is_unique_violation(&error) => Err(ApiError::conflict(
@@ -262,22 +265,21 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
     p.finish()?;
     let principal = call.principal()?;
-    db::db(call.ctx)?
-        .prepare(
-            "UPDATE promotion_codes SET active = ?1, max_redemptions = ?2, expires_at = ?3, metadata = ?4
-             WHERE id = ?5 AND account_id = ?6 AND environment = ?7 AND (?2 IS NULL OR times_redeemed <= ?2)",
-        )
-        .bind(&[
-            active.js(),
-            max_redemptions.js(),
-            expires_at.js(),
-            metadata.js(),
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?
-        .run()
-        .await?;
+    Sql::new(
+        "UPDATE promotion_codes SET active = :active, max_redemptions = :max_redemptions,
+             expires_at = :expires_at, metadata = :metadata
+         WHERE id = :id AND account_id = :account AND environment = :environment
+           AND (:max_redemptions IS NULL OR times_redeemed <= :max_redemptions)",
+    )
+    .bind("active", active)
+    .bind("max_redemptions", max_redemptions)
+    .bind("expires_at", expires_at)
+    .bind("metadata", metadata)
+    .bind("id", id.as_str())
+    .scoped(principal)
+    .prepare(&db::db(call.ctx)?)?
+    .run()
+    .await?;
     Ok(Reply::ok(render(load(call, &id).await?)?))
 }
 
@@ -290,7 +292,7 @@ pub async fn deactivate(call: &mut Call<'_>) -> ApiResult<Reply> {
         "promotion_codes",
         "active = 0",
         &id,
-        &[],
+        Vec::new(),
     )
     .await?;
     Ok(Reply::ok(render(load(call, &id).await?)?))

@@ -714,7 +714,7 @@ async fn complete_payment(
         let _ = completion::release(&db, &payment, token, None).await;
         return None;
     }
-    crate::events::webhooks::send_soon(ctx);
+    crate::events::delivery::send_soon(ctx);
     Some(match load(ctx, &session.id).await.ok().flatten() {
         Some(now) => finished(&now, locale, frame),
         None => finished(session, locale, frame),

@@ -453,6 +453,6 @@ pub async fn expire(call: &mut Call<'_>) -> ApiResult<Reply> {
             ),
         ));
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id).await?, &call.origin)?))
 }

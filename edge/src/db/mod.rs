@@ -7,7 +7,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, kv::KvStore};
 
 use crate::ctx::Ctx;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// The system of record.
 pub fn db(ctx: &Ctx) -> ApiResult<D1Database> {
@@ -92,17 +92,14 @@ pub async fn find<T: DeserializeOwned>(
     principal: &Principal,
     id: &str,
 ) -> ApiResult<Option<T>> {
-    let sql =
-        format!("SELECT * FROM {table} WHERE id = ?1 AND account_id = ?2 AND environment = ?3");
-    Ok(db(ctx)?
-        .prepare(sql)
-        .bind(&[
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?
-        .first(None)
-        .await?)
+    Ok(Sql::new(&format!(
+        "SELECT * FROM {table} WHERE id = :id AND account_id = :account AND environment = :environment"
+    ))
+    .bind("id", id)
+    .scoped(principal)
+    .prepare(&db(ctx)?)?
+    .first(None)
+    .await?)
 }
 
 /// Runs a statement that must change exactly one row.
@@ -117,28 +114,31 @@ pub fn is_unique_violation(error: &worker::Error) -> bool {
     error.to_string().contains("UNIQUE constraint failed")
 }
 
+/// The same, once the error is the API's.
+pub fn violated_unique(error: &ApiError) -> bool {
+    matches!(error, ApiError::Internal(detail) if detail.contains("UNIQUE constraint failed"))
+}
+
 /// `UPDATE {table} SET {set} WHERE` the row `id` of the caller's account and environment;
-/// `set` may use `?4` onwards, bound from `values`. Answers how many rows changed.
+/// `set` names its parameters (`updated_at = :now`), bound from `values`. Answers how many
+/// rows changed.
 pub async fn update_scoped(
     ctx: &Ctx,
     principal: &Principal,
     table: &str,
     set: &str,
     id: &str,
-    values: &[JsValue],
+    values: Vec<(&str, JsValue)>,
 ) -> ApiResult<usize> {
-    let mut bound = vec![
-        id.js(),
-        principal.account_id.js(),
-        principal.environment.as_str().js(),
-    ];
-    bound.extend_from_slice(values);
-    run(db(ctx)?
-        .prepare(format!(
-            "UPDATE {table} SET {set} WHERE id = ?1 AND account_id = ?2 AND environment = ?3"
-        ))
-        .bind(&bound)?)
-    .await
+    let mut sql = Sql::new(&format!(
+        "UPDATE {table} SET {set} WHERE id = :id AND account_id = :account AND environment = :environment"
+    ))
+    .bind("id", id)
+    .scoped(principal);
+    for (name, value) in values {
+        sql = sql.bind(name, value);
+    }
+    run(sql.prepare(&db(ctx)?)?).await
 }
 
 /// Rows changed by statement `i` of a batch.

@@ -7,7 +7,7 @@ use till_shared::sql::{Numbered, number};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::db::Bind;
+use crate::db::{Bind, Principal};
 use crate::error::{ApiError, ApiResult};
 
 /// A statement and the values bound to its names so far.
@@ -35,6 +35,12 @@ impl Sql {
             }
         }
         self
+    }
+
+    /// Binds `:account` and `:environment`: the scope every row of the caller's lives in.
+    pub fn scoped(self, principal: &Principal) -> Sql {
+        self.bind("account", principal.account_id.as_str())
+            .bind("environment", principal.environment.as_str())
     }
 
     /// The statement, ready for D1 or a batch.

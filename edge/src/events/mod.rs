@@ -1,4 +1,5 @@
 //! Events and their webhooks: the event resource, webhook endpoints, and delivery.
 
+pub mod delivery;
 pub mod event;
 pub mod webhooks;

@@ -37,7 +37,7 @@ pub async fn run(env: &Env) {
         console_error!("cron: forgetting old payment failures failed: {error:?}");
     }
     crate::billing::biller::run(env).await;
-    if let Err(error) = crate::events::webhooks::send_due(env).await {
+    if let Err(error) = crate::events::delivery::send_due(env).await {
         console_error!("cron: sending webhooks failed: {error:?}");
     }
 }

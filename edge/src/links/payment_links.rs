@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use till_shared::ids::{PaymentLinkId, ShortCode};
+use till_shared::links::LinkState;
 use till_shared::money::{Currency, Money};
 use till_shared::pricing::PriceRecord;
 use till_shared::redirect::AfterCompletion;
@@ -219,6 +220,19 @@ impl LinkRow {
                 .unwrap_or_default();
         }
         serde_json::from_str(&self.line_items).unwrap_or_default()
+    }
+
+    /// What decides whether the link can sell now.
+    pub fn state(&self) -> LinkState {
+        LinkState {
+            active: self.active == 1,
+            deleted: self.deleted == 1,
+            multiple: self.multiple == 1,
+            max_completions: self.max_completions,
+            completed_count: self.completed_count,
+            reserved_count: self.reserved_count,
+            has_lines: !self.priced_lines().is_empty(),
+        }
     }
 
     pub fn url(&self, base: &str) -> String {
@@ -465,7 +479,7 @@ pub async fn insert(call: &Call<'_>, link: &NewLink) -> ApiResult<String> {
         )?);
         match db.batch(batch).await {
             Ok(_) => {
-                crate::events::webhooks::send_soon(call.ctx);
+                crate::events::delivery::send_soon(call.ctx);
                 return Ok(id.to_string());
             }
             // A short-code collision (89 random bits): draw again.
@@ -552,7 +566,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
             "The link was deleted or completed payments changed meanwhile; retry.",
         ));
     }
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(
         load(call, &id).await?,
         &call.link_base(),
@@ -623,7 +637,7 @@ async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
     )?);
     db.batch(batch).await?;
     crate::links::shortlinks::forget(call.ctx, &row.url_id).await;
-    crate::events::webhooks::send_soon(call.ctx);
+    crate::events::delivery::send_soon(call.ctx);
     Ok(())
 }
 

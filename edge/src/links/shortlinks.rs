@@ -211,21 +211,13 @@ pub async fn forget(ctx: &Ctx, code: &str) {
     }
 }
 
-/// Why a link cannot be paid now, if it cannot: the page text and its status.
+/// Why a link cannot be paid now, if it cannot: the page's status and text
+/// (`till_shared::links` decides).
 pub fn unavailable(link: &LinkRow) -> Option<(u16, Text)> {
-    let exhausted = link
-        .max_completions
-        .is_some_and(|max| link.completed_count + link.reserved_count >= max)
-        || (link.multiple == 0 && link.completed_count + link.reserved_count >= 1);
-    if link.deleted == 1 || link.active == 0 {
-        Some((410, Text::LinkInactive))
-    } else if exhausted {
-        Some((410, Text::LinkExhausted))
-    } else if link.priced_lines().is_empty() {
-        Some((410, Text::LinkInactive))
-    } else {
-        None
-    }
+    link.state()
+        .payability()
+        .unavailable()
+        .map(|reason| (reason.status(), reason.text()))
 }
 
 /// What a visit comes to.

@@ -1,0 +1,311 @@
+//! Webhook delivery. A delivery row per (event, endpoint) is written in the same D1 batch
+//! as the event (`db::events::FAN_OUT`); a sender posts it, signed, right after the change
+//! commits (`wait_until`), and the cron trigger retries what failed, so nothing is lost
+//! when the Worker restarts. Every attempt is recorded, and an endpoint failing for three
+//! days is switched off with an event saying so.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use till_shared::ids::WebhookAttemptId;
+use till_shared::webhooks::{
+    DEFAULT_RETRY_SCHEDULE, header, next_attempt_at, parse_retry_schedule,
+};
+use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::api::iso;
+use crate::db::events::{self, Event, Guard, Scope};
+use crate::db::{self, Sql};
+use crate::error::ApiResult;
+use crate::events::webhooks::{EndpointRow, render};
+
+/// How long one attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries sent per run (after a change, or per cron tick).
+const SEND_BATCH: i64 = 50;
+/// An endpoint whose deliveries have failed for this long without a success is disabled.
+const DISABLE_AFTER_FAILING_SECS: i64 = 3 * 24 * 3600;
+/// How long a sender holds a delivery it claimed.
+const CLAIM_SECS: i64 = 30;
+
+#[derive(Deserialize)]
+struct Due {
+    id: String,
+    endpoint_id: String,
+    attempts: i64,
+    url: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_until: Option<i64>,
+    event_id: String,
+    event_type: String,
+    event_data: String,
+    event_created: i64,
+    account_id: String,
+    environment: String,
+}
+
+/// What one attempt came to.
+struct Attempt {
+    at: i64,
+    status_code: Option<i64>,
+    error: Option<String>,
+    duration_ms: i64,
+}
+
+impl Attempt {
+    fn succeeded(&self) -> bool {
+        self.status_code.is_some_and(|c| (200..300).contains(&c))
+    }
+}
+
+/// Sends the deliveries that are due (at most [`SEND_BATCH`]), each claimed first so that
+/// two senders never post the same one at the same time.
+pub async fn send_due(env: &Env) -> ApiResult<usize> {
+    let db = db::database(env)?;
+    let now = db::now_unix();
+    let due: Vec<Due> = Sql::new(&format!(
+        "SELECT d.id, d.endpoint_id, d.attempts, w.url, w.secret, w.previous_secret,
+                w.previous_until, e.id AS event_id, e.type AS event_type, e.data AS event_data,
+                e.created_at AS event_created, e.account_id, e.environment
+         FROM webhook_deliveries d
+         JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN events e ON e.id = d.event_id
+         WHERE d.status = 'PENDING' AND d.next_attempt_at <= :now
+           AND (d.claimed_until IS NULL OR d.claimed_until < :now)
+         ORDER BY d.next_attempt_at LIMIT {SEND_BATCH}"
+    ))
+    .bind("now", now)
+    .prepare(&db)?
+    .all()
+    .await?
+    .results()?;
+    let schedule = env
+        .var("WEBHOOK_RETRY_SCHEDULE")
+        .ok()
+        .and_then(|v| parse_retry_schedule(&v.to_string()))
+        .unwrap_or_else(|| DEFAULT_RETRY_SCHEDULE.to_vec());
+    let mut sent = 0;
+    for delivery in due {
+        let claim = Sql::new(
+            "UPDATE webhook_deliveries SET claimed_until = :now + :claim_secs
+             WHERE id = :id AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < :now)",
+        )
+        .bind("now", now)
+        .bind("claim_secs", CLAIM_SECS)
+        .bind("id", delivery.id.as_str())
+        .prepare(&db)?;
+        if db::run(claim).await? == 1 {
+            let attempt = send(&delivery).await?;
+            record(&db, &delivery, &attempt, &schedule).await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Posts the delivery's event, signed with the endpoint's secret (and its previous one
+/// during a roll).
+async fn send(delivery: &Due) -> ApiResult<Attempt> {
+    let event = json!({
+        "id": delivery.event_id,
+        "object": "event",
+        "type": delivery.event_type,
+        "created": iso(delivery.event_created)?,
+        "livemode": delivery.environment == "PRODUCTION",
+        "account": delivery.account_id,
+        "data": db::parse_json(Some(&delivery.event_data)),
+    });
+    let body = serde_json::to_string(&event)?;
+    let now = db::now_unix();
+    let mut secrets = vec![delivery.secret.as_str()];
+    if let (Some(previous), Some(until)) = (&delivery.previous_secret, delivery.previous_until)
+        && until > now
+    {
+        secrets.push(previous);
+    }
+    let signature = header(now, &secrets, body.as_bytes());
+    let started = db::now_millis();
+    let outcome = post(
+        &delivery.url,
+        &body,
+        &signature,
+        &delivery.event_id,
+        &delivery.event_type,
+    )
+    .await;
+    let (status_code, error) = match outcome {
+        Ok(code) => (Some(i64::from(code)), None),
+        Err(error) => (None, Some(error)),
+    };
+    Ok(Attempt {
+        at: now,
+        status_code,
+        error,
+        duration_ms: i64::try_from(db::now_millis().saturating_sub(started)).unwrap_or(i64::MAX),
+    })
+}
+
+/// Writes the attempt, the delivery's next state (sent, retried at the schedule's next
+/// time, or failed for good) and the endpoint's health, in one batch.
+async fn record(
+    db: &D1Database,
+    delivery: &Due,
+    attempt: &Attempt,
+    schedule: &[i64],
+) -> ApiResult<()> {
+    let attempts = delivery.attempts + 1;
+    let next = if attempt.succeeded() {
+        None
+    } else {
+        next_attempt_at(
+            schedule,
+            u32::try_from(attempts).unwrap_or(u32::MAX),
+            attempt.at,
+            delivery.event_created,
+            worker::js_sys::Math::random(),
+        )
+    };
+    let status = match (attempt.succeeded(), next) {
+        (true, _) => "SUCCEEDED",
+        (false, Some(_)) => "PENDING",
+        (false, None) => "FAILED",
+    };
+    let mut statements = vec![
+        Sql::new(
+            "INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, duration_ms, error)
+             VALUES (:id, :delivery, :at, :status_code, :duration_ms, :error)",
+        )
+        .bind("id", WebhookAttemptId::generate().to_string())
+        .bind("delivery", delivery.id.as_str())
+        .bind("at", attempt.at)
+        .bind("status_code", attempt.status_code)
+        .bind("duration_ms", attempt.duration_ms)
+        .bind("error", attempt.error.clone())
+        .prepare(db)?,
+        Sql::new(
+            "UPDATE webhook_deliveries SET status = :status, attempts = :attempts,
+                 next_attempt_at = :next, claimed_until = NULL
+             WHERE id = :id",
+        )
+        .bind("status", status)
+        .bind("attempts", attempts)
+        .bind("next", next.unwrap_or(attempt.at))
+        .bind("id", delivery.id.as_str())
+        .prepare(db)?,
+    ];
+    statements.extend(health(db, &delivery.endpoint_id, attempt).await?);
+    db.batch(statements).await?;
+    Ok(())
+}
+
+/// The endpoint's health after an attempt: a success clears it; the first failure starts
+/// the clock; the failure that finds it failing for three days switches the endpoint off,
+/// with a `webhook_endpoint.disabled` event carrying the endpoint as its GET shows it.
+async fn health(
+    db: &D1Database,
+    endpoint_id: &str,
+    attempt: &Attempt,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    if attempt.succeeded() {
+        return Ok(vec![
+            Sql::new("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = :id")
+                .bind("id", endpoint_id)
+                .prepare(db)?,
+        ]);
+    }
+    let mut statements = vec![
+        Sql::new(
+            "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, :now) WHERE id = :id",
+        )
+        .bind("now", attempt.at)
+        .bind("id", endpoint_id)
+        .prepare(db)?,
+    ];
+    let endpoint: Option<EndpointRow> =
+        Sql::new("SELECT * FROM webhook_endpoints_view WHERE id = :id")
+            .bind("id", endpoint_id)
+            .prepare(db)?
+            .first(None)
+            .await?;
+    let Some(endpoint) = endpoint.filter(|e| {
+        e.enabled == 1
+            && e.failing_since
+                .is_some_and(|since| since <= attempt.at - DISABLE_AFTER_FAILING_SECS)
+    }) else {
+        return Ok(statements);
+    };
+    statements.push(
+        Sql::new("UPDATE webhook_endpoints SET enabled = 0 WHERE id = :id AND enabled = 1")
+            .bind("id", endpoint_id)
+            .prepare(db)?,
+    );
+    let scope = Scope {
+        account_id: &endpoint.account_id,
+        environment: &endpoint.environment,
+    };
+    let disabled = EndpointRow {
+        enabled: 0,
+        ..endpoint.clone()
+    };
+    let data = render(disabled)?;
+    let event = Event {
+        kind: "webhook_endpoint.disabled",
+        object_id: endpoint_id,
+        data: &data,
+    };
+    statements.extend(events::record(
+        db,
+        scope,
+        vec![(event, Guard::Applied)],
+        attempt.at,
+    )?);
+    Ok(statements)
+}
+
+/// One signed POST with a timeout; answers the receiver's status code.
+async fn post(
+    url: &str,
+    body: &str,
+    signature: &str,
+    event_id: &str,
+    event_type: &str,
+) -> Result<u16, String> {
+    let headers = Headers::new();
+    for (name, value) in [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "Till-Webhooks/1"),
+        ("Till-Signature", signature),
+        ("Till-Event-Id", event_id),
+        ("Till-Event-Type", event_type),
+    ] {
+        headers.set(name, value).map_err(|e| e.to_string())?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let fetch = Fetch::Request(request);
+    let send = fetch.send();
+    let timeout = worker::Delay::from(ATTEMPT_TIMEOUT);
+    futures_util::pin_mut!(send);
+    futures_util::pin_mut!(timeout);
+    match futures_util::future::select(send, timeout).await {
+        futures_util::future::Either::Left((Ok(response), _)) => Ok(response.status_code()),
+        futures_util::future::Either::Left((Err(error), _)) => Err(error.to_string()),
+        futures_util::future::Either::Right(_) => {
+            Err(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()))
+        }
+    }
+}
+
+/// Sends due deliveries after the response (right after a change commits).
+pub fn send_soon(ctx: &crate::ctx::Ctx) {
+    let env = ctx.env.clone();
+    ctx.spawn(async move {
+        if let Err(error) = send_due(&env).await {
+            worker::console_error!("webhooks: sending failed: {error:?}");
+        }
+    });
+}
