@@ -5,7 +5,7 @@ use till_shared::ids::random_base62;
 
 use crate::api::reply::Reply;
 use crate::ctx::Ctx;
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::ApiResult;
 
 pub async fn check(ctx: &Ctx) -> ApiResult<Reply> {
@@ -37,17 +37,18 @@ async fn timed(check: impl Future<Output = Result<(), String>>) -> StorageCheck 
 
 async fn d1_round_trip(ctx: &Ctx, nonce: &str) -> Result<(), String> {
     let db = db::db(ctx).map_err(|_| "D1 binding `DB` is missing".to_owned())?;
-    let stored: Option<String> = db
-        .prepare(
-            "INSERT INTO health_checks (id, checked_at, nonce) VALUES (1, ?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, nonce = excluded.nonce
-             RETURNING nonce",
-        )
-        .bind(&[db::now_unix().js(), nonce.js()])
-        .map_err(|e| e.to_string())?
-        .first(Some("nonce"))
-        .await
-        .map_err(|e| e.to_string())?;
+    let stored: Option<String> = Sql::new(
+        "INSERT INTO health_checks (id, checked_at, nonce) VALUES (1, :now, :nonce)
+         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, nonce = excluded.nonce
+         RETURNING nonce",
+    )
+    .bind("now", db::now_unix())
+    .bind("nonce", nonce)
+    .prepare(&db)
+    .map_err(|e| format!("{e:?}"))?
+    .first(Some("nonce"))
+    .await
+    .map_err(|e| e.to_string())?;
     match stored {
         Some(value) if value == nonce => Ok(()),
         other => Err(format!("D1 returned {other:?}")),

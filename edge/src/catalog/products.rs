@@ -106,19 +106,16 @@ pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<P
 
 /// A product of the caller's by slug, or 404 naming `param`.
 pub async fn load_by_slug(call: &Call<'_>, slug: &str, param: &str) -> ApiResult<ProductRow> {
-    let principal = call.principal()?;
-    db::db(call.ctx)?
-        .prepare(
-            "SELECT * FROM products_view WHERE slug = ?1 AND account_id = ?2 AND environment = ?3",
-        )
-        .bind(&[
-            slug.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?
-        .first(None)
-        .await?
-        .ok_or_else(|| ApiError::not_found("product with slug", slug, Some(param)))
+    Sql::new(
+        "SELECT * FROM products_view
+         WHERE slug = :slug AND account_id = :account AND environment = :environment",
+    )
+    .bind("slug", slug)
+    .scoped(call.principal()?)
+    .prepare(&db::db(call.ctx)?)?
+    .first(None)
+    .await?
+    .ok_or_else(|| ApiError::not_found("product with slug", slug, Some(param)))
 }
 
 fn read_images(p: &mut Params) -> ApiResult<Option<Vec<String>>> {

@@ -3,12 +3,10 @@
 //! request win, so two concurrent retries never both run.
 
 use till_shared::api::ErrorCode;
-use worker::wasm_bindgen::JsValue;
 
 use crate::api::reply::Reply;
 use crate::ctx::Ctx;
-use crate::db::Principal;
-use crate::db::{self, Bind};
+use crate::db::{self, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
 
 pub enum Claim {
@@ -18,12 +16,9 @@ pub enum Claim {
     Replay(Reply),
 }
 
-fn scope(principal: &Principal, key: &str) -> [JsValue; 3] {
-    [
-        principal.account_id.as_str().into(),
-        principal.environment.as_str().into(),
-        key.into(),
-    ]
+/// A statement about one key of the caller's: `:account`, `:environment`, `:key` bound.
+fn keyed(sql: &str, principal: &Principal, key: &str) -> Sql {
+    Sql::new(sql).scoped(principal).bind("key", key)
 }
 
 pub async fn claim(
@@ -39,21 +34,17 @@ pub async fn claim(
         ));
     }
     let db = db::db(ctx)?;
-    let [account, environment, key_value] = scope(principal, key);
-    let inserted: Option<String> = db
-        .prepare(
-            "INSERT INTO idempotency_keys (account_id, environment, key, request_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING RETURNING key",
-        )
-        .bind(&[
-            account.clone(),
-            environment.clone(),
-            key_value.clone(),
-            request_hash.into(),
-            db::now_unix().js(),
-        ])?
-        .first(Some("key"))
-        .await?;
+    let inserted: Option<String> = keyed(
+        "INSERT INTO idempotency_keys (account_id, environment, key, request_hash, created_at)
+         VALUES (:account, :environment, :key, :hash, :now) ON CONFLICT DO NOTHING RETURNING key",
+        principal,
+        key,
+    )
+    .bind("hash", request_hash)
+    .bind("now", db::now_unix())
+    .prepare(&db)?
+    .first(Some("key"))
+    .await?;
     if inserted.is_some() {
         return Ok(Claim::Fresh);
     }
@@ -63,12 +54,16 @@ pub async fn claim(
         status: u16,
         body: Option<String>,
     }
-    let stored: Stored = db
-        .prepare("SELECT request_hash, status, body FROM idempotency_keys WHERE account_id = ?1 AND environment = ?2 AND key = ?3")
-        .bind(&[account, environment, key_value])?
-        .first(None)
-        .await?
-        .ok_or_else(|| ApiError::internal("idempotency row vanished"))?;
+    let stored: Stored = keyed(
+        "SELECT request_hash, status, body FROM idempotency_keys
+         WHERE account_id = :account AND environment = :environment AND key = :key",
+        principal,
+        key,
+    )
+    .prepare(&db)?
+    .first(None)
+    .await?
+    .ok_or_else(|| ApiError::internal("idempotency row vanished"))?;
     if stored.request_hash != request_hash {
         return Err(ApiError::new(
             ErrorCode::IdempotencyError,
@@ -90,16 +85,24 @@ pub async fn claim(
 /// Stores the outcome for replay; a server error releases the key so a retry can run.
 pub async fn finish(ctx: &Ctx, principal: &Principal, key: &str, reply: &Reply) -> ApiResult<()> {
     let db = db::db(ctx)?;
-    let [account, environment, key_value] = scope(principal, key);
     let statement = if reply.status >= 500 {
-        db.prepare(
-            "DELETE FROM idempotency_keys WHERE account_id = ?1 AND environment = ?2 AND key = ?3",
+        keyed(
+            "DELETE FROM idempotency_keys
+             WHERE account_id = :account AND environment = :environment AND key = :key",
+            principal,
+            key,
         )
-        .bind(&[account, environment, key_value])?
     } else {
-        db.prepare("UPDATE idempotency_keys SET status = ?4, body = ?5 WHERE account_id = ?1 AND environment = ?2 AND key = ?3")
-            .bind(&[account, environment, key_value, i64::from(reply.status).js(), serde_json::to_string(&reply.body)?.js()])?
-    };
+        keyed(
+            "UPDATE idempotency_keys SET status = :status, body = :body
+             WHERE account_id = :account AND environment = :environment AND key = :key",
+            principal,
+            key,
+        )
+        .bind("status", i64::from(reply.status))
+        .bind("body", serde_json::to_string(&reply.body)?)
+    }
+    .prepare(&db)?;
     statement.run().await?;
     Ok(())
 }

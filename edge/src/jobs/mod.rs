@@ -8,7 +8,7 @@
 use worker::{D1Database, Env, console_error};
 
 use crate::checkout::sessions;
-use crate::db::{self, Bind};
+use crate::db::{self, Bind, Sql};
 use crate::error::ApiResult;
 
 /// Sessions expired per cron run; the rest wait a minute.
@@ -28,9 +28,9 @@ pub async fn run(env: &Env) {
     if let Err(error) = expire_sessions(&db, now).await {
         console_error!("cron: expiring sessions failed: {error:?}");
     }
-    let forget = db
-        .prepare("DELETE FROM payment_failures WHERE at < ?1")
-        .bind(&[(now - 3600).js()]);
+    let forget = Sql::new("DELETE FROM payment_failures WHERE at < :before")
+        .bind("before", now - 3600)
+        .prepare(&db);
     if let Ok(statement) = forget
         && let Err(error) = statement.run().await
     {
@@ -61,16 +61,17 @@ async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {
 }
 
 async fn release_stale_reservations(db: &D1Database, now: i64) -> ApiResult<()> {
-    let stale = "reservation IS NOT NULL AND reserved_at < ?1";
+    let stale = "reservation IS NOT NULL AND reserved_at < :cutoff";
     let cutoff = now - STALE_RESERVATION_SECS;
     db.batch(vec![
-        db.prepare(format!(
+        Sql::new(&format!(
             "UPDATE payment_links SET reserved_count = reserved_count
                  - (SELECT count(*) FROM checkout_sessions s WHERE s.payment_link_id = payment_links.id AND s.{stale})
              WHERE id IN (SELECT payment_link_id FROM checkout_sessions WHERE {stale})"
         ))
-        .bind(&[cutoff.js()])?,
-        db.prepare(format!(
+        .bind("cutoff", cutoff)
+        .prepare(db)?,
+        Sql::new(&format!(
             "UPDATE promotion_codes SET reserved_count = reserved_count
                  - (SELECT count(*) FROM checkout_sessions s
                     WHERE s.account_id = promotion_codes.account_id AND s.environment = promotion_codes.environment
@@ -79,11 +80,13 @@ async fn release_stale_reservations(db: &D1Database, now: i64) -> ApiResult<()> 
                            WHERE s.account_id = promotion_codes.account_id AND s.environment = promotion_codes.environment
                              AND upper(s.promotion_code) = promotion_codes.code_key AND s.{stale})"
         ))
-        .bind(&[cutoff.js()])?,
-        db.prepare(format!(
+        .bind("cutoff", cutoff)
+        .prepare(db)?,
+        Sql::new(&format!(
             "UPDATE checkout_sessions SET reservation = NULL, reserved_at = NULL, pending_payment = NULL WHERE {stale}"
         ))
-        .bind(&[cutoff.js()])?,
+        .bind("cutoff", cutoff)
+        .prepare(db)?,
     ])
     .await?;
     Ok(())

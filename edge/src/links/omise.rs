@@ -8,7 +8,7 @@ use till_shared::time::{parse_request_time, to_iso8601};
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::links::payment_links::{self, LinkRow, NewLink};
 
@@ -128,32 +128,30 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     };
     let principal = call.principal()?;
     let db = db::db(call.ctx)?;
-    let scope = [
-        principal.account_id.js(),
-        principal.environment.as_str().js(),
-        from.js(),
-        to.js(),
-    ];
-    let condition = "account_id = ?1 AND environment = ?2 AND created_at >= ?3 AND created_at <= ?4 AND deleted = 0";
-    let rows: Vec<LinkRow> = db
-        .prepare(format!(
-            "SELECT * FROM payment_links_view WHERE {condition} ORDER BY seq {direction} LIMIT {limit} OFFSET {offset}"
-        ))
-        .bind(&scope)?
-        .all()
+    let condition = "account_id = :account AND environment = :environment
+        AND created_at >= :from AND created_at <= :to AND deleted = 0";
+    let ranged = |sql: String| {
+        Sql::new(&sql)
+            .scoped(principal)
+            .bind("from", from)
+            .bind("to", to)
+            .prepare(&db)
+    };
+    let rows: Vec<LinkRow> = ranged(format!(
+        "SELECT * FROM payment_links_view WHERE {condition} ORDER BY seq {direction} LIMIT {limit} OFFSET {offset}"
+    ))?
+    .all()
         .await?
         .results()?;
     #[derive(serde::Deserialize)]
     struct Count {
         n: i64,
     }
-    let total: Option<Count> = db
-        .prepare(format!(
-            "SELECT count(*) AS n FROM payment_links WHERE {condition}"
-        ))
-        .bind(&scope)?
-        .first(None)
-        .await?;
+    let total: Option<Count> = ranged(format!(
+        "SELECT count(*) AS n FROM payment_links WHERE {condition}"
+    ))?
+    .first(None)
+    .await?;
     let base = call.link_base();
     let data = rows
         .into_iter()

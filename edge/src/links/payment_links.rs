@@ -19,7 +19,7 @@ use crate::catalog::products::ProductRow;
 use crate::catalog::products::summary_type;
 use crate::ctx::Ctx;
 use crate::db::events::{self, Event, Guard, Scope};
-use crate::db::{self, Bind, Principal, Sql};
+use crate::db::{self, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::links::definition;
 
@@ -254,16 +254,17 @@ pub async fn load_charges(ctx: &Ctx, link_id: &str) -> ApiResult<Vec<Value>> {
         checkout_session_id: String,
         created_at: i64,
     }
-    let rows: Vec<Charge> = db::db(ctx)?
-        .prepare(
-            "SELECT p.id, p.amount, p.currency, p.card_brand, p.card_last4, p.order_id, o.checkout_session_id, p.created_at
-             FROM payments p JOIN orders o ON o.id = p.order_id
-             WHERE o.payment_link_id = ?1 ORDER BY p.rowid LIMIT 20",
-        )
-        .bind(&[link_id.js()])?
-        .all()
-        .await?
-        .results()?;
+    let rows: Vec<Charge> = Sql::new(
+        "SELECT p.id, p.amount, p.currency, p.card_brand, p.card_last4, p.order_id,
+                o.checkout_session_id, p.created_at
+         FROM payments p JOIN orders o ON o.id = p.order_id
+         WHERE o.payment_link_id = :link ORDER BY p.rowid LIMIT 20",
+    )
+    .bind("link", link_id)
+    .prepare(&db::db(ctx)?)?
+    .all()
+    .await?
+    .results()?;
     rows.into_iter()
         .map(|c| {
             Ok(json!({

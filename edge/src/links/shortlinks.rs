@@ -18,7 +18,7 @@ use worker::worker_sys::web_sys;
 use worker::{Response, Url};
 
 use crate::ctx::Ctx;
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::ApiResult;
 use crate::links::payment_links::{LinkRow, subtotal};
 use crate::pages::{self, escape};
@@ -196,11 +196,13 @@ async fn snapshot(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
 
 /// The link as D1 has it now.
 pub async fn fresh(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
-    Ok(db::db(ctx)?
-        .prepare("SELECT * FROM payment_links_view WHERE url_id = ?1")
-        .bind(&[code.js()])?
-        .first(None)
-        .await?)
+    Ok(
+        Sql::new("SELECT * FROM payment_links_view WHERE url_id = :code")
+            .bind("code", code)
+            .prepare(&db::db(ctx)?)?
+            .first(None)
+            .await?,
+    )
 }
 
 /// Forgets a cached snapshot (after a change to the link).
@@ -332,9 +334,9 @@ pub fn redirect(location: &str) -> worker::Result<Response> {
 /// Counts a human visit off the response path.
 pub fn count_view(ctx: &Ctx, link_id: &str) {
     let Ok(db) = db::db(ctx) else { return };
-    let statement = db
-        .prepare("UPDATE payment_links SET view_count = view_count + 1 WHERE id = ?1")
-        .bind(&[link_id.js()]);
+    let statement = Sql::new("UPDATE payment_links SET view_count = view_count + 1 WHERE id = :id")
+        .bind("id", link_id)
+        .prepare(&db);
     if let Ok(statement) = statement {
         ctx.spawn(async move {
             let _ = statement.run().await;
