@@ -98,10 +98,76 @@ impl Filter {
     }
 }
 
+/// The rows a page reads: its conditions and values past the scope and filters, the
+/// order, how many, from where, and whether to turn the rows around afterwards (a page
+/// read backwards from `ending_before`).
+struct Window {
+    after: Option<(&'static str, i64)>,
+    order: &'static str,
+    limit: i64,
+    offset: i64,
+    reverse: bool,
+}
+
+impl Window {
+    async fn of(call: &Call<'_>, view: &'static str, paging: &Paging) -> ApiResult<Window> {
+        match paging {
+            Paging::Cursor {
+                limit,
+                starting_after,
+                ending_before,
+            } => {
+                let (cursor, forward) = match (starting_after, ending_before) {
+                    (Some(id), _) => (Some((id, "starting_after")), true),
+                    (_, Some(id)) => (Some((id, "ending_before")), false),
+                    _ => (None, true),
+                };
+                let after = match cursor {
+                    Some((id, param)) => {
+                        let seq = seq_of(call, view, id, param).await?;
+                        Some((if forward { "seq < ?" } else { "seq > ?" }, seq))
+                    }
+                    None => None,
+                };
+                Ok(Window {
+                    after,
+                    order: if forward { "seq DESC" } else { "seq ASC" },
+                    limit: *limit,
+                    offset: 0,
+                    reverse: !forward,
+                })
+            }
+            Paging::Page {
+                page,
+                page_size,
+                ascending,
+            } => Ok(Window {
+                after: None,
+                order: if *ascending { "seq ASC" } else { "seq DESC" },
+                limit: *page_size,
+                offset: (page - 1) * page_size,
+                reverse: false,
+            }),
+        }
+    }
+}
+
+/// Where a cursor's row stands in the list.
+async fn seq_of(call: &Call<'_>, view: &'static str, id: &str, param: &str) -> ApiResult<i64> {
+    #[derive(serde::Deserialize)]
+    struct At {
+        seq: i64,
+    }
+    let at: At = find(call.ctx, view, call.principal()?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("object", id, Some(param)))?;
+    Ok(at.seq)
+}
+
 /// One page of rows of `view` (a `*_view` with a `seq` column) in the caller's scope,
-/// newest first (or as `Paging` says),
-/// rendered as the list object: `{"object":"list","data","has_more"}` (+ `count`, `list`
-/// in page mode).
+/// newest first (or as `Paging` says), rendered as the list object:
+/// `{"object":"list","data","has_more"}` (+ `count`, `page`, `page_size`, `list` in page
+/// mode).
 pub async fn list<T: DeserializeOwned>(
     call: &Call<'_>,
     view: &'static str,
@@ -111,66 +177,34 @@ pub async fn list<T: DeserializeOwned>(
     let principal = call.principal()?;
     let paging = Paging::from_query(call)?;
     let db = db(call.ctx)?;
-    let mut conditions = vec!["account_id = ?".to_owned(), "environment = ?".to_owned()];
+    let mut conditions = vec!["account_id = ?", "environment = ?"];
     let mut values = vec![
         principal.account_id.js(),
         principal.environment.as_str().js(),
     ];
     for filter in filters {
-        conditions.push(filter.condition.to_owned());
+        conditions.push(filter.condition);
         values.extend(filter.values);
     }
-    let base_conditions = conditions.clone();
-    let base_values = values.clone();
-
-    let (order, limit, offset, reverse) = match &paging {
-        Paging::Cursor {
-            limit,
-            starting_after,
-            ending_before,
-        } => {
-            let (cursor, forward) = match (starting_after, ending_before) {
-                (Some(id), _) => (Some(id), true),
-                (_, Some(id)) => (Some(id), false),
-                _ => (None, true),
-            };
-            if let Some(id) = cursor {
-                #[derive(serde::Deserialize)]
-                struct At {
-                    seq: i64,
-                }
-                let param = if forward {
-                    "starting_after"
-                } else {
-                    "ending_before"
-                };
-                let at: At = find(call.ctx, view, principal, id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("object", id, Some(param)))?;
-                conditions.push(if forward { "seq < ?" } else { "seq > ?" }.to_owned());
-                values.push(at.seq.js());
-            }
-            let order = if forward { "seq DESC" } else { "seq ASC" };
-            (order, *limit, 0, !forward)
-        }
-        Paging::Page {
-            page,
-            page_size,
-            ascending,
-        } => {
-            let order = if *ascending { "seq ASC" } else { "seq DESC" };
-            (order, *page_size, (page - 1) * page_size, false)
-        }
-    };
+    let scope = conditions.join(" AND ");
+    let window = Window::of(call, view, &paging).await?;
+    let mut page_conditions = conditions.clone();
+    let mut page_values = values.clone();
+    if let Some((condition, seq)) = window.after {
+        page_conditions.push(condition);
+        page_values.push(seq.js());
+    }
     let sql = format!(
-        "SELECT * FROM {view} WHERE {} ORDER BY {order} LIMIT {} OFFSET {offset}",
-        conditions.join(" AND "),
-        limit + 1
+        "SELECT * FROM {view} WHERE {} ORDER BY {} LIMIT {} OFFSET {}",
+        page_conditions.join(" AND "),
+        window.order,
+        window.limit + 1,
+        window.offset,
     );
-    let mut rows: Vec<T> = db.prepare(sql).bind(&values)?.all().await?.results()?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    if reverse {
+    let mut rows: Vec<T> = db.prepare(sql).bind(&page_values)?.all().await?.results()?;
+    let has_more = rows.len() as i64 > window.limit;
+    rows.truncate(usize::try_from(window.limit).unwrap_or(0));
+    if window.reverse {
         rows.reverse();
     }
     let data = rows
@@ -186,11 +220,8 @@ pub async fn list<T: DeserializeOwned>(
         struct Count {
             n: i64,
         }
-        let sql = format!(
-            "SELECT count(*) AS n FROM {view} WHERE {}",
-            base_conditions.join(" AND ")
-        );
-        let count: Option<Count> = db.prepare(sql).bind(&base_values)?.first(None).await?;
+        let sql = format!("SELECT count(*) AS n FROM {view} WHERE {scope}");
+        let count: Option<Count> = db.prepare(sql).bind(&values)?.first(None).await?;
         body["count"] = json!(count.map_or(0, |c| c.n));
         body["page"] = json!(page);
         body["page_size"] = json!(page_size);

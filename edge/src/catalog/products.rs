@@ -148,14 +148,25 @@ fn read_slug(p: &mut Params) -> ApiResult<Option<String>> {
     Ok(Some(slug))
 }
 
-pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let sandbox = call.sandbox();
-    let mut p = call.params()?;
+/// A product about to be stored, with its first price if one was sent.
+struct NewProduct {
+    name: String,
+    slug: Option<String>,
+    description: Option<String>,
+    images: Vec<String>,
+    metadata: Option<String>,
+    active: bool,
+    price: Option<PriceSpec>,
+}
+
+/// The product and its price, nested (`price: {amount, currency, …}`) or flat (`txamt`,
+/// `txcurrcd`, …), not both.
+fn read_new_product(mut p: Params, sandbox: bool) -> ApiResult<NewProduct> {
     let name = p.required_string("name", 200)?;
-    let given_slug = read_slug(&mut p)?;
+    let slug = read_slug(&mut p)?;
     let description = p.string("description", 5000)?;
     let images = read_images(&mut p)?.unwrap_or_default();
-    let metadata = p.metadata("metadata")?;
+    let metadata = db::json_text(p.metadata("metadata")?.map(Value::Object).as_ref());
     let active = p.boolean("active")?.unwrap_or(true);
     let flat = prices::read_flat_spec(&mut p, sandbox)?;
     let nested: Option<PriceSpec> = match p.object("price")? {
@@ -167,31 +178,49 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         None => None,
     };
     p.finish()?;
-    let spec = match (flat, nested) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "price",
-                "Send the price nested in `price` or as txamt/txcurrcd, not both.",
-            ));
-        }
-        (flat, nested) => flat.or(nested),
-    };
+    if flat.is_some() && nested.is_some() {
+        return Err(ApiError::invalid(
+            "price",
+            "Send the price nested in `price` or as txamt/txcurrcd, not both.",
+        ));
+    }
+    Ok(NewProduct {
+        name,
+        slug,
+        description,
+        images,
+        metadata,
+        active,
+        price: flat.or(nested),
+    })
+}
 
+/// A slug made from the name, with a random suffix when `suffixed` (the plain one was
+/// taken) or when the name has nothing to make one of.
+fn derived_slug(name: &str, suffixed: bool) -> String {
+    let base = slugify(name);
+    let suffix = random_base62(6).to_ascii_lowercase();
+    match (base.is_empty(), suffixed) {
+        (true, _) => format!("product-{suffix}"),
+        (false, false) => base,
+        (false, true) => format!("{base}-{suffix}"),
+    }
+}
+
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let sandbox = call.sandbox();
+    let product = read_new_product(call.params()?, sandbox)?;
     let principal = call.principal()?.clone();
     let product_id = ProductId::generate();
-    let price_id = spec.as_ref().map(|_| PriceId::generate());
+    let price_id = product.price.as_ref().map(|_| PriceId::generate());
     let now = db::now_unix();
     let db = db::db(call.ctx)?;
     // A derived slug that is taken gets a short random suffix; a chosen one is the merchant's
     // to fix (409).
-    let mut slug = given_slug.clone().unwrap_or_else(|| {
-        let base = slugify(&name);
-        if base.is_empty() {
-            format!("product-{}", random_base62(6).to_ascii_lowercase())
-        } else {
-            base
-        }
-    });
+    let mut slug = product
+        .slug
+        .clone()
+        .unwrap_or_else(|| derived_slug(&product.name, false));
     for attempt in 0..3 {
         let mut statements = vec![
             Sql::new(
@@ -202,17 +231,17 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
             )
             .bind("id", product_id.as_str())
             .scoped(&principal)
-            .bind("name", name.as_str())
+            .bind("name", product.name.as_str())
             .bind("slug", slug.as_str())
-            .bind("description", description.clone())
-            .bind("images", serde_json::to_string(&images)?)
-            .bind("metadata", db::json_text(metadata.clone().map(Value::Object).as_ref()))
-            .bind("active", active)
+            .bind("description", product.description.clone())
+            .bind("images", serde_json::to_string(&product.images)?)
+            .bind("metadata", product.metadata.clone())
+            .bind("active", product.active)
             .bind("default_price_id", price_id.as_ref().map(|id| id.to_string()))
             .bind("now", now)
             .prepare(&db)?,
         ];
-        if let (Some(spec), Some(price_id)) = (&spec, &price_id) {
+        if let (Some(spec), Some(price_id)) = (&product.price, &price_id) {
             statements.push(prices::insert(
                 &db,
                 &principal,
@@ -224,25 +253,16 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         }
         match db.batch(statements).await {
             Ok(_) => break,
-            Err(error) if db::is_unique_violation(&error) => {
-                if given_slug.is_some() {
-                    return Err(ApiError::conflict(
-                        "slug",
-                        format!("The slug `{slug}` is already used by another product."),
-                    ));
-                }
-                if attempt == 2 {
-                    return Err(ApiError::internal(error));
-                }
-                slug = format!(
-                    "{}-{}",
-                    slugify(&name),
-                    random_base62(6).to_ascii_lowercase()
-                )
-                .trim_start_matches('-')
-                .to_owned();
+            Err(error) if db::is_unique_violation(&error) && product.slug.is_some() => {
+                return Err(ApiError::conflict(
+                    "slug",
+                    format!("The slug `{slug}` is already used by another product."),
+                ));
             }
-            Err(error) => return Err(error.into()),
+            Err(error) if db::is_unique_violation(&error) && attempt < 2 => {
+                slug = derived_slug(&product.name, true);
+            }
+            Err(error) => return Err(ApiError::internal(error)),
         }
     }
     Ok(Reply::created(render(

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::{Discount, is_valid_promotion_code};
+use till_shared::money::Currency;
 use till_shared::params::{ParamError, ParamResult, Params};
 use till_shared::pricing::LineItem as PricedLine;
 use till_shared::promotion::{Promotion, PromotionError, stored_discount};
@@ -142,6 +143,32 @@ fn read_expiry(p: &mut Params, now: i64) -> ParamResult<Option<i64>> {
     Ok(Some(at))
 }
 
+/// `percent_off` (1–100), or `amount_off` with its `currency`: exactly one discount.
+fn read_discount(p: &mut Params) -> ApiResult<(Option<i64>, Option<i64>, Option<Currency>)> {
+    let percent_off = p.integer("percent_off", 1, 100)?;
+    let amount_off = p.integer("amount_off", 1, till_shared::money::MAX_MINOR_UNITS)?;
+    let currency = p.currency("currency")?;
+    match (percent_off, amount_off, currency) {
+        (Some(_), None, None) | (None, Some(_), Some(_)) => Ok((percent_off, amount_off, currency)),
+        (Some(_), Some(_), _) => Err(ApiError::invalid(
+            "amount_off",
+            "Send percent_off or amount_off, not both.",
+        )),
+        (None, None, _) => Err(ApiError::invalid(
+            "percent_off",
+            "Send percent_off (1–100) or amount_off with currency.",
+        )),
+        (None, Some(_), None) => Err(ApiError::invalid(
+            "currency",
+            "amount_off needs a currency.",
+        )),
+        (Some(_), None, Some(_)) => Err(ApiError::invalid(
+            "currency",
+            "currency goes with amount_off only.",
+        )),
+    }
+}
+
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let now = db::now_unix();
     let mut p = call.params()?;
@@ -152,36 +179,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
             "Codes are 1–64 letters, digits, hyphens or underscores.",
         ));
     }
-    let percent_off = p.integer("percent_off", 1, 100)?;
-    let amount_off = p.integer("amount_off", 1, till_shared::money::MAX_MINOR_UNITS)?;
-    let currency = p.currency("currency")?;
-    match (percent_off, amount_off, currency) {
-        (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-        (Some(_), Some(_), _) => {
-            return Err(ApiError::invalid(
-                "amount_off",
-                "Send percent_off or amount_off, not both.",
-            ));
-        }
-        (None, None, _) => {
-            return Err(ApiError::invalid(
-                "percent_off",
-                "Send percent_off (1–100) or amount_off with currency.",
-            ));
-        }
-        (None, Some(_), None) => {
-            return Err(ApiError::invalid(
-                "currency",
-                "amount_off needs a currency.",
-            ));
-        }
-        (Some(_), None, Some(_)) => {
-            return Err(ApiError::invalid(
-                "currency",
-                "currency goes with amount_off only.",
-            ));
-        }
-    }
+    let (percent_off, amount_off, currency) = read_discount(&mut p)?;
     let max_redemptions = p.integer("max_redemptions", 1, 1_000_000_000)?;
     let expires_at = read_expiry(&mut p, now)?;
     let products = p.strings("products", 100)?.unwrap_or_default();

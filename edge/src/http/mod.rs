@@ -57,35 +57,10 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     }
     let req = Request::from(raw);
     if path.starts_with("/__test/") && method == "POST" && test_hooks::enabled(&ctx) {
-        let outcome = match path.as_str() {
-            "/__test/d1" => test_hooks::query(req, &ctx).await,
-            "/__test/scheduled" => test_hooks::scheduled(req, &ctx).await,
-            "/__test/kv" => test_hooks::kv(req, &ctx).await,
-            "/__test/panic" => test_hooks::panic(&req, &ctx),
-            _ => Err(ApiError::new(
-                ErrorCode::ResourceNotFound,
-                "No such test hook.",
-            )),
-        };
-        return outcome
-            .unwrap_or_else(|error| error.into_reply(Dialect::Till))
-            .into_response();
+        return test_hook(req, &ctx, &path).await;
     }
-    // Hosted checkout pages (HTML, not the JSON API).
-    if let Some(rest) = path.strip_prefix("/c/") {
-        return match (method.as_str(), rest.split_once('/')) {
-            ("GET", None) => checkout_page::show(req, &ctx, rest).await,
-            ("POST", None) => checkout_page::pay(req, &ctx, rest).await,
-            ("POST", Some((id, "challenge"))) => checkout_page::challenge(req, &ctx, id).await,
-            ("POST", Some((id, "promotion"))) => {
-                checkout_page::apply_promotion(req, &ctx, id).await
-            }
-            _ => pages::message(
-                till_shared::locale::Locale::En,
-                404,
-                till_shared::locale::Text::LinkNotFound,
-            ),
-        };
+    if path.starts_with("/c/") {
+        return checkout_page(req, &ctx, &method, &path).await;
     }
     if let Some(product) = path.strip_prefix("/b/")
         && method == "GET"
@@ -93,7 +68,45 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     {
         return buy::visit(req, &ctx, product).await;
     }
-    let reply = match resolve(&method, &path) {
+    api(req, &ctx, &method, &path).await?.into_response()
+}
+
+/// The test suite's hooks (only with `TEST_HOOKS=enabled`, and the operator token).
+async fn test_hook(req: Request, ctx: &Ctx, path: &str) -> Result<Response> {
+    let outcome = match path {
+        "/__test/d1" => test_hooks::query(req, ctx).await,
+        "/__test/scheduled" => test_hooks::scheduled(req, ctx).await,
+        "/__test/kv" => test_hooks::kv(req, ctx).await,
+        "/__test/panic" => test_hooks::panic(&req, ctx),
+        _ => Err(ApiError::new(
+            ErrorCode::ResourceNotFound,
+            "No such test hook.",
+        )),
+    };
+    outcome
+        .unwrap_or_else(|error| error.into_reply(Dialect::Till))
+        .into_response()
+}
+
+/// Hosted checkout pages (HTML, not the JSON API): `/c/{session_id}` and its forms.
+async fn checkout_page(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Response> {
+    let rest = path.strip_prefix("/c/").unwrap_or_default();
+    match (method, rest.split_once('/')) {
+        ("GET", None) => checkout_page::show(req, ctx, rest).await,
+        ("POST", None) => checkout_page::pay(req, ctx, rest).await,
+        ("POST", Some((id, "challenge"))) => checkout_page::challenge(req, ctx, id).await,
+        ("POST", Some((id, "promotion"))) => checkout_page::apply_promotion(req, ctx, id).await,
+        _ => pages::message(
+            till_shared::locale::Locale::En,
+            404,
+            till_shared::locale::Text::LinkNotFound,
+        ),
+    }
+}
+
+/// The JSON API: the route table decides the operation, [`serve`] runs it.
+async fn api(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Reply> {
+    Ok(match resolve(method, path) {
         None => ApiError::new(
             ErrorCode::ResourceNotFound,
             format!("Unrecognized request URL ({method} {path})."),
@@ -114,13 +127,11 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
             } else {
                 Dialect::Till
             };
-            match serve(req, &ctx, route, id, dialect).await {
-                Ok(reply) => reply,
-                Err(error) => error.into_reply(dialect),
-            }
+            serve(req, ctx, route, id, dialect)
+                .await
+                .unwrap_or_else(|error| error.into_reply(dialect))
         }
-    };
-    reply.into_response()
+    })
 }
 
 async fn serve(
