@@ -24,6 +24,7 @@ pub mod routes;
 pub mod sql;
 pub mod ticket;
 pub mod time;
+pub mod visit;
 pub mod webhooks;
 
 pub use ids::ShortCode;

@@ -48,7 +48,14 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     if matches!(method.as_str(), "GET" | "HEAD")
         && let Some(code) = shortlinks::short_code(&path)
     {
-        return match shortlinks::visit(&raw, url, &ctx, code.clone()).await? {
+        let header = |name: &str| raw.headers().get(name).ok().flatten();
+        let visitor = shortlinks::Visitor {
+            head: method == "HEAD",
+            preview: till_shared::visit::is_preview(&method, header),
+            accept_language: header("Accept-Language"),
+            url,
+        };
+        return match shortlinks::visit(visitor, &ctx, code.clone()).await? {
             shortlinks::Visit::Answered(response) => Ok(response),
             shortlinks::Visit::Unsigned(visit) => {
                 crate::checkout::open::during_visit(&ctx, code.as_str(), *visit).await

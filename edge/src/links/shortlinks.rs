@@ -12,16 +12,14 @@ use std::collections::HashMap;
 use till_shared::embed::Frame;
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
-use till_shared::money::Money;
 use till_shared::ticket::{Signer, Ticket};
-use worker::worker_sys::web_sys;
 use worker::{Response, Url};
 
 use crate::ctx::Ctx;
 use crate::db::{self, Sql};
 use crate::error::ApiResult;
 use crate::links::payment_links::{LinkRow, subtotal};
-use crate::pages::{self, escape};
+use crate::pages;
 
 /// How long a cached link snapshot may be served; nothing that takes money trusts it.
 const SNAPSHOT_TTL: u64 = 60;
@@ -113,59 +111,6 @@ pub fn short_code(path: &str) -> Option<ShortCode> {
     ShortCode::parse(path.strip_prefix('/')?).ok()
 }
 
-/// Link-preview crawlers of chat apps and social networks, and browser prefetches.
-fn is_preview(req: &web_sys::Request, headers: &web_sys::Headers) -> bool {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-    };
-    if req.method() == "HEAD" {
-        return true;
-    }
-    let purpose = format!(
-        "{} {} {}",
-        header("Purpose"),
-        header("Sec-Purpose"),
-        header("X-Moz")
-    );
-    if purpose.contains("prefetch") || purpose.contains("prerender") || purpose.contains("preview")
-    {
-        return true;
-    }
-    let agent = header("User-Agent");
-    const CRAWLERS: &[&str] = &[
-        "facebookexternalhit",
-        "facebot",
-        "twitterbot",
-        "slackbot",
-        "discordbot",
-        "whatsapp",
-        "telegrambot",
-        "linkedinbot",
-        "line/",
-        "kakaotalk",
-        "skypeuripreview",
-        "embedly",
-        "iframely",
-        "pinterest",
-        "redditbot",
-        "googlebot",
-        "bingbot",
-        "applebot",
-        "yandex",
-        "duckduckbot",
-        "bot;",
-        "crawler",
-        "spider",
-        "preview",
-    ];
-    CRAWLERS.iter().any(|c| agent.contains(c))
-}
-
 /// The link behind a code: the KV snapshot if one is cached, else D1 (then cached, off the
 /// response path).
 async fn snapshot(ctx: &Ctx, code: &str) -> ApiResult<Option<LinkRow>> {
@@ -241,14 +186,19 @@ pub struct Unsigned {
     pub locale: Locale,
 }
 
-/// `GET|HEAD /{code}`, on the runtime's request (`url` is its URL).
-pub async fn visit(
-    req: &web_sys::Request,
-    url: String,
-    ctx: &Ctx,
-    code: ShortCode,
-) -> worker::Result<Visit> {
-    let url = Url::parse(&url)?;
+/// What the router reads of a short-link request (its method, URL and two headers'
+/// worth), so the hot path never converts the runtime's request.
+pub struct Visitor {
+    pub url: String,
+    pub head: bool,
+    /// A crawler, a prefetch or `HEAD`: `till_shared::visit::is_preview`.
+    pub preview: bool,
+    pub accept_language: Option<String>,
+}
+
+/// `GET|HEAD /{code}`.
+pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Result<Visit> {
+    let url = Url::parse(&visitor.url)?;
     let query: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -259,9 +209,10 @@ pub async fn visit(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let headers = req.headers();
-    let accept = headers.get("Accept-Language").ok().flatten();
-    let locale = Locale::negotiate(param("locale").as_deref(), accept.as_deref());
+    let locale = Locale::negotiate(
+        param("locale").as_deref(),
+        visitor.accept_language.as_deref(),
+    );
     let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
     let link = match snapshot(ctx, code.as_str()).await {
@@ -282,12 +233,8 @@ pub async fn visit(
             ));
         }
     };
-    if is_preview(req, &headers) {
-        return Ok(Visit::Answered(preview(
-            &link,
-            locale,
-            req.method() == "HEAD",
-        )?));
+    if visitor.preview {
+        return Ok(Visit::Answered(preview(&link, locale, visitor.head)?));
     }
     if let Some((status, text)) = unavailable(&link) {
         count_view(ctx, &link.id);
@@ -353,34 +300,13 @@ fn preview(link: &LinkRow, locale: Locale, head: bool) -> worker::Result<Respons
         .or(link.name.clone())
         .or(link.product_name.clone())
         .unwrap_or_default();
-    let price = lines
-        .first()
-        .map(|l| l.currency)
-        .and_then(|c| {
-            subtotal(&lines)
-                .ok()
-                .map(|t| Money::from_minor(t.amount(), c))
-        })
-        .and_then(Result::ok)
-        .map(format_money)
-        .unwrap_or_default();
-    let description = link.description.clone().unwrap_or_else(|| price.clone());
-    let body = format!(
-        "<div class=\"card center\"><h1>{}</h1><p class=\"tot\">{}</p></div>",
-        escape(&title),
-        escape(&price)
-    );
-    let page = pages::layout(locale, &title, &body).replacen(
-        "<title>",
-        &format!(
-            "<meta property=\"og:title\" content=\"{}\"><meta property=\"og:description\" content=\"{}\">\
-<meta property=\"og:type\" content=\"product\"><meta name=\"twitter:card\" content=\"summary\"><title>",
-            escape(&title),
-            escape(&description)
-        ),
-        1,
-    );
-    let response = pages::respond(200, page, &Frame::default(), None)?;
+    let price = subtotal(&lines).map(format_money).unwrap_or_default();
+    let view = pages::Preview {
+        description: link.description.clone().unwrap_or_else(|| price.clone()),
+        title,
+        price,
+    };
+    let response = pages::respond(200, pages::preview(locale, &view), &Frame::default(), None)?;
     if head {
         let headers = response.headers().clone();
         return Ok(Response::empty()?.with_headers(headers));

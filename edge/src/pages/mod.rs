@@ -46,9 +46,44 @@ button.sec{background:#334155;color:#e2e8f0}a{color:#a5b4fc}.test{background:#42
 /// Talks to the merchant page that framed this one (see [`Frame`]).
 const EMBED_SCRIPT: &str = include_str!("embed.js");
 
-/// A whole page: `<title>`, heading block and body, in the shopper's language.
-pub fn layout(locale: Locale, title: &str, body: &str) -> String {
-    layout_in(&Frame::default(), locale, title, body, None, None)
+/// What a link preview shows a crawler: the product's name and price, and a description.
+pub struct Preview {
+    pub title: String,
+    pub price: String,
+    pub description: String,
+}
+
+/// The page a crawler gets for a link: the preview card, and its Open Graph tags in the
+/// head.
+pub fn preview(locale: Locale, view: &Preview) -> String {
+    let head = format!(
+        "<meta property=\"og:title\" content=\"{}\"><meta property=\"og:description\" content=\"{}\">\
+<meta property=\"og:type\" content=\"product\"><meta name=\"twitter:card\" content=\"summary\">",
+        escape(&view.title),
+        escape(&view.description)
+    );
+    let body = format!(
+        "<div class=\"card center\"><h1>{}</h1><p class=\"tot\">{}</p></div>",
+        escape(&view.title),
+        escape(&view.price)
+    );
+    layout_in(
+        &Frame::default(),
+        locale,
+        &view.title,
+        &Slots {
+            head: &head,
+            body: &body,
+        },
+        None,
+        None,
+    )
+}
+
+/// The parts of a page its callers fill: extra tags for the head, and the body.
+struct Slots<'a> {
+    head: &'a str,
+    body: &'a str,
 }
 
 /// A whole page shown in `frame`: its theme, the origin it reports to, what it says to
@@ -57,7 +92,7 @@ fn layout_in(
     frame: &Frame,
     locale: Locale,
     title: &str,
-    body: &str,
+    slots: &Slots<'_>,
     say: Option<&Value>,
     script: Option<(&str, &str)>,
 ) -> String {
@@ -80,10 +115,12 @@ fn layout_in(
     format!(
         "<!doctype html><html lang=\"{}\" data-theme=\"{}\"{parent}><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" content=\"noindex\">\
-<title>{}</title><style>{CSS}{theme}</style></head><body><main{say}>{body}</main>{script}</body></html>",
+{}<title>{}</title><style>{CSS}{theme}</style></head><body><main{say}>{}</main>{script}</body></html>",
         locale.tag(),
         frame.theme.as_str(),
-        escape(title)
+        slots.head,
+        escape(title),
+        slots.body
     )
 }
 
@@ -109,7 +146,7 @@ pub fn page(
         frame,
         locale,
         title,
-        body,
+        &Slots { head: "", body },
         say,
         nonce.as_deref().zip(code.as_deref()),
     );
