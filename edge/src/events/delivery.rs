@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 use till_shared::ids::WebhookAttemptId;
+use till_shared::keys::Environment;
 use till_shared::webhooks::{
     DEFAULT_RETRY_SCHEDULE, header, next_attempt_at, parse_retry_schedule,
 };
@@ -43,7 +44,7 @@ struct Due {
     event_data: String,
     event_created: i64,
     account_id: String,
-    environment: String,
+    environment: Environment,
 }
 
 /// What one attempt came to.
@@ -112,7 +113,7 @@ async fn send(delivery: &Due) -> ApiResult<Attempt> {
         "object": "event",
         "type": delivery.event_type,
         "created": iso(delivery.event_created)?,
-        "livemode": delivery.environment == "PRODUCTION",
+        "livemode": delivery.environment == Environment::Production,
         "account": delivery.account_id,
         "data": db::parse_json(Some(&delivery.event_data)),
     });
@@ -229,7 +230,7 @@ async fn health(
             .first(None)
             .await?;
     let Some(endpoint) = endpoint.filter(|e| {
-        e.enabled == 1
+        e.enabled
             && e.failing_since
                 .is_some_and(|since| since <= attempt.at - DISABLE_AFTER_FAILING_SECS)
     }) else {
@@ -242,10 +243,10 @@ async fn health(
     );
     let scope = Scope {
         account_id: &endpoint.account_id,
-        environment: &endpoint.environment,
+        environment: endpoint.environment.as_str(),
     };
     let disabled = EndpointRow {
-        enabled: 0,
+        enabled: false,
         ..endpoint.clone()
     };
     let data = render(disabled)?;

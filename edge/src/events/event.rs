@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use till_shared::keys::Environment;
 use till_shared::time::parse_request_time;
 
 use crate::api::call::Call;
@@ -18,7 +19,7 @@ use crate::db;
 pub struct EventRow {
     pub id: String,
     pub account_id: String,
-    pub environment: String,
+    pub environment: Environment,
     #[serde(rename = "type")]
     pub kind: String,
     pub data: String,
@@ -31,7 +32,7 @@ pub fn render(row: EventRow) -> ApiResult<Value> {
         "object": "event",
         "type": row.kind,
         "created": iso(row.created_at)?,
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "account": row.account_id,
         "data": db::parse_json(Some(&row.data)),
     }))

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::ids::{WebhookEndpointId, random_base62};
+use till_shared::keys::Environment;
 use till_shared::params::validate_redirect_url;
 use worker::D1Database;
 
@@ -29,10 +30,12 @@ pub struct EndpointRow {
     pub account_id: String,
     pub url: String,
     pub description: Option<String>,
-    pub enabled_events: String,
-    pub enabled: i64,
+    #[serde(deserialize_with = "crate::db::columns::json")]
+    pub enabled_events: Vec<String>,
+    #[serde(deserialize_with = "crate::db::columns::flag")]
+    pub enabled: bool,
     pub failing_since: Option<i64>,
-    pub environment: String,
+    pub environment: Environment,
     pub created_at: i64,
 }
 
@@ -42,9 +45,9 @@ pub fn render(row: EndpointRow) -> ApiResult<Value> {
         "object": "webhook_endpoint",
         "url": row.url,
         "description": row.description,
-        "enabled_events": db::parse_json(Some(&row.enabled_events)),
-        "status": if row.enabled == 1 { "enabled" } else { "disabled" },
-        "livemode": row.environment == "PRODUCTION",
+        "enabled_events": row.enabled_events,
+        "status": if row.enabled { "enabled" } else { "disabled" },
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
     }))
 }
@@ -140,14 +143,14 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     };
     let events = match read_events(&mut p)? {
         Some(events) => serde_json::to_string(&events)?,
-        None => row.enabled_events,
+        None => serde_json::to_string(&row.enabled_events)?,
     };
     let description = p
         .patch("description", |p, f| p.string(f, 500))?
         .unwrap_or(row.description);
     let enabled = match p.one_of("status", &["enabled", "disabled"])? {
         Some(status) => status == "enabled",
-        None => p.boolean("enabled")?.unwrap_or(row.enabled == 1),
+        None => p.boolean("enabled")?.unwrap_or(row.enabled),
     };
     p.finish()?;
     db::update_scoped(
@@ -383,7 +386,7 @@ pub async fn replay_range(call: &mut Call<'_>) -> ApiResult<Reply> {
             ("environment", principal.environment.as_str().js()),
             ("from", from.js()),
             ("to", to.js()),
-            ("wanted", endpoint.enabled_events.js()),
+            ("wanted", serde_json::to_string(&endpoint.enabled_events)?.js()),
         ],
     )
     .await?;
