@@ -79,11 +79,21 @@ pub fn run() -> Result<()> {
             ]))
         },
     );
-    tier("Unit and property tests (shared, xtask)", &mut || {
-        step::run(&mut cargo(&["test", "--package", "till-shared"]))?;
-        // xtask's own integration test (`listen`) needs the Worker build: it runs below.
-        step::run(&mut cargo(&["test", "--package", "xtask", "--bins"]))
-    });
+    tier(
+        "Unit and property tests (shared, xtask), the Worker's layers",
+        &mut || {
+            step::run(&mut cargo(&["test", "--package", "till-shared"]))?;
+            step::run(&mut cargo(&[
+                "test",
+                "--package",
+                "till-tests",
+                "--test",
+                "layers",
+            ]))?;
+            // xtask's own integration test (`listen`) needs the Worker build: it runs below.
+            step::run(&mut cargo(&["test", "--package", "xtask", "--bins"]))
+        },
+    );
     let mut built = Ok(());
     tier("Release build (widget and Worker)", &mut || {
         built = build::all(&tools);
