@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use till_shared::catalog::{is_valid_slug, slugify};
 use till_shared::ids::{PriceId, ProductId, random_base62};
 use till_shared::params::Params;
-use till_shared::pricing::{LineItem, PriceRecord};
 
 use crate::api::call::Call;
 use crate::api::iso;
@@ -37,22 +36,24 @@ pub struct ProductRow {
     pub price_interval_count: Option<i64>,
 }
 
-impl ProductRow {
-    /// One unit of the product's default price, named for the product; `None` when it
-    /// has no price yet.
-    pub fn default_line(&self) -> Option<ApiResult<LineItem>> {
-        let price = PriceRecord {
-            price_id: self.default_price_id.as_deref(),
-            product_id: Some(&self.id),
-            amount: self.price_amount?,
-            currency: self.price_currency.as_deref()?,
-            price_type: self.price_type.as_deref().unwrap_or("one_time"),
-            interval: self.price_interval.as_deref(),
-            interval_count: self.price_interval_count,
-        };
-        self.default_price_id.as_ref()?;
-        Some(LineItem::from_price(&price, 1, Some(self.name.clone())).map_err(ApiError::internal))
+/// What a product sells by default: its default price, while the product is active and
+/// has one. The one place that decides it, for links, sessions and subscriptions by
+/// product.
+pub async fn default_price(
+    call: &Call<'_>,
+    product: &ProductRow,
+    param: &str,
+) -> ApiResult<prices::PriceRow> {
+    if product.active != 1 {
+        return Err(ApiError::invalid(param, "This product is archived."));
     }
+    let price_id = product.default_price_id.as_deref().ok_or_else(|| {
+        ApiError::invalid(
+            param,
+            "This product has no price yet; add one with POST /v1/prices.",
+        )
+    })?;
+    prices::load(call, price_id, Some(param)).await
 }
 
 /// `ONE_TIME` or `SUBSCRIPTION`, as the payment-link document's product summary says.

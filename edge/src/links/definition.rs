@@ -211,15 +211,8 @@ async fn price_family(
                     ));
                 }
             };
-            if product.active != 1 {
-                return Err(ApiError::invalid(param, "This product is archived."));
-            }
-            let line = product.default_line().ok_or_else(|| {
-                ApiError::invalid(
-                    param,
-                    "This product has no price yet; add one with POST /v1/prices.",
-                )
-            })??;
+            let price = products::default_price(call, &product, param).await?;
+            let line = price.line(1, Some(product.name.clone()))?;
             Ok(("product", Some(product), vec![line]))
         }
     }
