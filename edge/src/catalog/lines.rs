@@ -32,7 +32,7 @@ pub async fn price_lines(call: &Call<'_>, mut items: Vec<Params>) -> ApiResult<V
         };
         let quantity = item.integer("quantity", 1, 999)?.unwrap_or(1);
         let price = prices::load(call, &price_id, Some(&price_param)).await?;
-        if price.active != 1 {
+        if !price.active {
             return Err(ApiError::invalid(price_param, "This price is archived."));
         }
         lines.push(price.line(quantity, price.nickname.clone())?);

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use till_shared::catalog::Interval;
 use till_shared::ids::PriceId;
+use till_shared::keys::Environment;
 use till_shared::money::Currency;
 use till_shared::params::Params;
 use till_shared::pricing::{LineItem, PriceRecord, PriceType};
@@ -195,8 +196,9 @@ pub struct PriceRow {
     pub interval_count: Option<i64>,
     pub usage_type: Option<String>,
     pub metadata: Option<String>,
-    pub active: i64,
-    pub environment: String,
+    #[serde(deserialize_with = "crate::db::columns::flag")]
+    pub active: bool,
+    pub environment: Environment,
     pub created_at: i64,
 }
 
@@ -229,14 +231,14 @@ pub fn render(row: PriceRow) -> ApiResult<Value> {
         "object": "price",
         "product": row.product_id,
         "product_id": row.product_id,
-        "active": row.active == 1,
+        "active": row.active,
         "amount": row.amount,
         "currency": row.currency,
         "type": row.kind,
         "recurring": recurring,
         "nickname": row.nickname,
         "metadata": db::parse_json(row.metadata.as_deref()),
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
     }))
 }
@@ -294,7 +296,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let row = load(call, &id, None).await?;
     let mut p = call.params()?;
-    let active = p.boolean("active")?.unwrap_or(row.active == 1);
+    let active = p.boolean("active")?.unwrap_or(row.active);
     let nickname = p
         .patch("nickname", |p, f| p.string(f, 200))?
         .unwrap_or(row.nickname.clone());

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::{is_valid_slug, slugify};
 use till_shared::ids::{PriceId, ProductId, random_base62};
+use till_shared::keys::Environment;
 use till_shared::params::Params;
 
 use crate::api::call::Call;
@@ -24,9 +25,10 @@ pub struct ProductRow {
     pub description: Option<String>,
     pub images: String,
     pub metadata: Option<String>,
-    pub active: i64,
+    #[serde(deserialize_with = "crate::db::columns::flag")]
+    pub active: bool,
     pub default_price_id: Option<String>,
-    pub environment: String,
+    pub environment: Environment,
     pub created_at: i64,
     pub updated_at: i64,
     pub price_amount: Option<i64>,
@@ -44,7 +46,7 @@ pub async fn default_price(
     product: &ProductRow,
     param: &str,
 ) -> ApiResult<prices::PriceRow> {
-    if product.active != 1 {
+    if !product.active {
         return Err(ApiError::invalid(param, "This product is archived."));
     }
     let price_id = product.default_price_id.as_deref().ok_or_else(|| {
@@ -86,12 +88,12 @@ pub fn render(row: ProductRow) -> ApiResult<Value> {
         "description": row.description,
         "images": db::parse_json(Some(&row.images)),
         "metadata": db::parse_json(row.metadata.as_deref()),
-        "active": row.active == 1,
+        "active": row.active,
         "default_price": default_price,
         "price": row.price_amount,
         "currency": row.price_currency,
         "type": summary_type(row.price_type.as_deref()),
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "environment": row.environment,
         "created_at": iso(row.created_at)?,
         "updated_at": iso(row.updated_at)?,
@@ -309,7 +311,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         None => row.images,
     };
     let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
-    let active = p.boolean("active")?.unwrap_or(row.active == 1);
+    let active = p.boolean("active")?.unwrap_or(row.active);
     let default_price = p.string("default_price", 100)?;
     p.finish()?;
     let default_price = match default_price {

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::{Discount, is_valid_promotion_code};
+use till_shared::keys::Environment;
 use till_shared::money::Currency;
 use till_shared::params::{ParamError, ParamResult, Params};
 use till_shared::pricing::LineItem as PricedLine;
@@ -31,8 +32,9 @@ pub struct PromotionCodeRow {
     pub expires_at: Option<i64>,
     pub products: String,
     pub metadata: Option<String>,
-    pub active: i64,
-    pub environment: String,
+    #[serde(deserialize_with = "crate::db::columns::flag")]
+    pub active: bool,
+    pub environment: Environment,
     pub created_at: i64,
 }
 
@@ -47,7 +49,7 @@ impl PromotionCodeRow {
         Ok(Promotion {
             discount: self.discount()?,
             product_ids: self.product_ids(),
-            active: self.active == 1,
+            active: self.active,
             expires_at: self.expires_at,
             max_redemptions: self.max_redemptions,
             times_redeemed: self.times_redeemed,
@@ -83,9 +85,9 @@ pub fn render(row: PromotionCodeRow) -> ApiResult<Value> {
         "times_redeemed": row.times_redeemed,
         "expires_at": row.expires_at.map(iso).transpose()?,
         "products": db::parse_json(Some(&row.products)),
-        "active": row.active == 1,
+        "active": row.active,
         "metadata": db::parse_json(row.metadata.as_deref()),
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
     }))
 }
@@ -244,7 +246,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let row = load(call, &id).await?;
     let now = db::now_unix();
     let mut p = call.params()?;
-    let active = p.boolean("active")?.unwrap_or(row.active == 1);
+    let active = p.boolean("active")?.unwrap_or(row.active);
     let max_redemptions = p
         .patch("max_redemptions", |p, f| p.integer(f, 1, 1_000_000_000))?
         .unwrap_or(row.max_redemptions);

@@ -287,7 +287,7 @@ async fn default_price(
     product: products::ProductRow,
     param: &str,
 ) -> ApiResult<prices::PriceRow> {
-    if product.active != 1 {
+    if !product.active {
         return Err(ApiError::invalid(param, "This product is archived."));
     }
     let price_id = product
