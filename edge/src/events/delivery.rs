@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::json;
 use till_shared::ids::WebhookAttemptId;
 use till_shared::keys::Environment;
 use till_shared::webhooks::{
@@ -15,10 +14,10 @@ use till_shared::webhooks::{
 };
 use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::api::iso;
 use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Sql};
 use crate::error::ApiResult;
+use crate::events::event::{self, EventRow};
 use crate::events::webhooks::{EndpointRow, render};
 
 /// How long one attempt may take.
@@ -108,16 +107,14 @@ pub async fn send_due(env: &Env) -> ApiResult<usize> {
 /// Posts the delivery's event, signed with the endpoint's secret (and its previous one
 /// during a roll).
 async fn send(delivery: &Due) -> ApiResult<Attempt> {
-    let event = json!({
-        "id": delivery.event_id,
-        "object": "event",
-        "type": delivery.event_type,
-        "created": iso(delivery.event_created)?,
-        "livemode": delivery.environment == Environment::Production,
-        "account": delivery.account_id,
-        "data": db::parse_json(Some(&delivery.event_data)),
-    });
-    let body = serde_json::to_string(&event)?;
+    let body = serde_json::to_string(&event::render(EventRow {
+        id: delivery.event_id.clone(),
+        account_id: delivery.account_id.clone(),
+        environment: delivery.environment,
+        kind: delivery.event_type.clone(),
+        data: delivery.event_data.clone(),
+        created_at: delivery.event_created,
+    })?)?;
     let now = db::now_unix();
     let mut secrets = vec![delivery.secret.as_str()];
     if let (Some(previous), Some(until)) = (&delivery.previous_secret, delivery.previous_until)

@@ -26,6 +26,7 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
+/// The event object: what `GET /v1/events/{id}` answers and what a webhook delivers.
 pub fn render(row: EventRow) -> ApiResult<Value> {
     Ok(json!({
         "id": row.id,
