@@ -5,11 +5,15 @@
 //! claimed subscription — charge it or not, and what the result changes — is [`next_step`]
 //! and [`outcome`].
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::{Date, Month, OffsetDateTime};
 
 use crate::catalog::Interval;
 
+mod change;
 mod outcome;
+
+pub use change::{ChangeError, Changes, Terms, change};
 
 pub use outcome::{
     BillingEvent, ChargeResult, Collect, Due, Dunning, OpenOrder, OrderRecord, OrderStatus,
@@ -69,6 +73,23 @@ impl State {
     /// The states a manual charge retry applies to (the subscription document's rule).
     pub const fn retryable(self) -> bool {
         matches!(self, State::Unpaid | State::Incomplete | State::PastDue)
+    }
+}
+
+/// Stored and sent as [`State::as_str`] (`"PAST_DUE"`), the spelling the `subscriptions`
+/// table's CHECK allows.
+impl Serialize for State {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        State::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a subscription state"))
+        })
     }
 }
 
@@ -189,6 +210,15 @@ impl FinalFailure {
             FinalFailure::Canceled => State::Canceled,
         }
     }
+}
+
+/// A test clock's status: READY, or ADVANCING while the billing job bills what its move
+/// made due (one advance at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ClockStatus {
+    Ready,
+    Advancing,
 }
 
 /// Where a failed charge leaves the subscription: the first charge of a subscription
@@ -372,6 +402,12 @@ mod tests {
             Some(FinalFailure::Canceled)
         );
         assert_eq!(FinalFailure::parse("ACTIVE"), None);
+        for state in State::ALL {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(serde_json::from_value::<State>(json).unwrap(), state);
+        }
+        assert!(serde_json::from_value::<State>(serde_json::json!("DORMANT")).is_err());
     }
 
     proptest! {
