@@ -26,6 +26,7 @@ pub fn cache(ctx: &Ctx) -> ApiResult<KvStore> {
 
 pub use crate::ctx::{now_millis, now_unix};
 
+pub mod columns;
 pub mod events;
 mod scope;
 pub mod sql;
