@@ -162,6 +162,27 @@ pub struct Schedule {
     pub due_at: Option<i64>,
 }
 
+/// A new subscription's schedule before its first charge: TRIALING until `trial_end`, the
+/// trial being its current period, or ACTIVE with no period yet; the first charge is due
+/// when the trial ends, or at `start`.
+pub fn before_first_charge(start: i64, trial_end: Option<i64>) -> Schedule {
+    let first = trial_end.unwrap_or(start);
+    Schedule {
+        state: if trial_end.is_some() {
+            State::Trialing
+        } else {
+            State::Active
+        },
+        completed_billing_iteration: 0,
+        last_billing_time: None,
+        next_billing_time: Some(first),
+        current_period_start: trial_end.map(|_| start),
+        current_period_end: trial_end,
+        retry_at: None,
+        due_at: Some(first),
+    }
+}
+
 /// After charge `sequence_no` was paid: the period it opened is current, the next charge is
 /// due one period later, or the subscription is COMPLETED when it was the last.
 pub fn after_payment(
@@ -325,6 +346,27 @@ mod tests {
     fn order_ids_carry_the_sequence_number() {
         assert_eq!(billing_order_id("sub_abc", 1), "sub_ord_sub_abc_0001");
         assert_eq!(billing_order_id("sub_abc", 12), "sub_ord_sub_abc_0012");
+    }
+
+    #[test]
+    fn a_trial_is_the_first_period_and_ends_with_the_first_charge() {
+        let trial = before_first_charge(100, Some(500));
+        assert_eq!(trial.state, State::Trialing);
+        assert_eq!(
+            (trial.current_period_start, trial.current_period_end),
+            (Some(100), Some(500))
+        );
+        assert_eq!(
+            (trial.next_billing_time, trial.due_at),
+            (Some(500), Some(500))
+        );
+        let plain = before_first_charge(100, None);
+        assert_eq!(plain.state, State::Active);
+        assert_eq!(
+            (plain.current_period_start, plain.due_at),
+            (None, Some(100))
+        );
+        assert_eq!(plain.completed_billing_iteration, 0);
     }
 
     #[test]
