@@ -54,7 +54,8 @@ impl State {
 /// The terms after `changes`:
 /// - a cycle limit may not be below the cycles already billed;
 /// - the start moves only before the first charge, and the first billing time moves with
-///   it (after the trial, which keeps its length, if there is one);
+///   it (after the trial, which keeps its length and stays the current period, if there is
+///   one);
 /// - only a subscription that runs to its period's end can be set to cancel then (unset
 ///   is always allowed).
 pub fn change(terms: &Terms, changes: &Changes) -> Result<Terms, ChangeError> {
@@ -77,7 +78,12 @@ pub fn change(terms: &Terms, changes: &Changes) -> Result<Terms, ChangeError> {
         after.anchor_time = first;
         after.next_billing_time = Some(first);
         after.due_at = Some(first);
-        after.trial_end = terms.trial_end.map(|_| first);
+        if terms.trial_end.is_some() {
+            // The trial is the current period: it moves with the start.
+            after.trial_end = Some(first);
+            after.current_period_start = Some(start);
+            after.current_period_end = Some(first);
+        }
     }
     if let Some(flag) = changes.cancel_at_period_end {
         if flag && !terms.state.runs_to_period_end() {
@@ -140,6 +146,11 @@ mod tests {
         assert_eq!(
             (moved.anchor_time, moved.next_billing_time, moved.due_at),
             (17 * DAY, Some(17 * DAY), Some(17 * DAY))
+        );
+        assert_eq!(
+            (moved.current_period_start, moved.current_period_end),
+            (Some(3 * DAY), Some(17 * DAY)),
+            "the trial is the current period"
         );
     }
 

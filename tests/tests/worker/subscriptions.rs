@@ -68,6 +68,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "subscription_items_are_refused_naming_the_line_at_fault",
         subscription_items_are_refused_naming_the_line_at_fault,
     ),
+    (
+        "a_trial_moved_before_it_bills_stays_the_current_period",
+        a_trial_moved_before_it_bills_stays_the_current_period,
+    ),
 ];
 
 const GOOD_CARD: &str = "4242424242424242";
@@ -1161,5 +1165,36 @@ fn subscription_items_are_refused_naming_the_line_at_fault(suite: &Suite) -> Res
         "invalid_request",
         Some("total_billing_cycles"),
     )?;
+    Ok(())
+}
+
+fn a_trial_moved_before_it_bills_stays_the_current_period(suite: &Suite) -> Result<(), Failed> {
+    let OnClock {
+        merchant,
+        clock: _,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Moved trial", "2027-04-01T08:00:00Z", 1500)?;
+    let sub = subscribe(
+        &merchant,
+        &customer,
+        &card,
+        &product,
+        json!({"trial_days": 14}),
+    )?;
+    let id = text(&sub["id"]);
+    let moved = change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/subscriptions/{id}"),
+        json!({"start_time": "2027-04-03T08:00:00Z"}),
+    )?;
+    ensure_eq!(moved["state"], json!("TRIALING"));
+    ensure_eq!(moved["trial_end"], json!("2027-04-17T08:00:00Z"));
+    ensure_eq!(moved["next_billing_time"], json!("2027-04-17T08:00:00Z"));
+    ensure_eq!(moved["current_period_start"], json!("2027-04-03T08:00:00Z"));
+    ensure_eq!(moved["current_period_end"], json!("2027-04-17T08:00:00Z"));
+    ensure_eq!(latest_event(&merchant, "subscription", &id)?, moved);
     Ok(())
 }
