@@ -3,7 +3,7 @@
 //! billing order ids, the dunning schedule, and what a paid or failed charge does to a
 //! subscription. Pure: the Worker stores the results. What the billing job does with one
 //! claimed subscription — charge it or not, and what the result changes — is [`next_step`]
-//! and [`outcome`].
+//! and [`outcome`]; what a merchant's change may do to a live subscription is [`change`].
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::{Date, Month, OffsetDateTime};
