@@ -3,13 +3,17 @@
 //! billing order ids, the dunning schedule, and what a paid or failed charge does to a
 //! subscription. Pure: the Worker stores the results. What the billing job does with one
 //! claimed subscription — charge it or not, and what the result changes — is [`next_step`]
-//! and [`outcome`].
+//! and [`outcome`]; what a merchant's change may do to a live subscription is [`change`].
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::{Date, Month, OffsetDateTime};
 
 use crate::catalog::Interval;
 
+mod change;
 mod outcome;
+
+pub use change::{ChangeError, Changes, Terms, change};
 
 pub use outcome::{
     BillingEvent, ChargeResult, Collect, Due, Dunning, OpenOrder, OrderRecord, OrderStatus,
@@ -69,6 +73,23 @@ impl State {
     /// The states a manual charge retry applies to (the subscription document's rule).
     pub const fn retryable(self) -> bool {
         matches!(self, State::Unpaid | State::Incomplete | State::PastDue)
+    }
+}
+
+/// Stored and sent as [`State::as_str`] (`"PAST_DUE"`), the spelling the `subscriptions`
+/// table's CHECK allows.
+impl Serialize for State {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        State::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a subscription state"))
+        })
     }
 }
 
@@ -141,6 +162,27 @@ pub struct Schedule {
     pub due_at: Option<i64>,
 }
 
+/// A new subscription's schedule before its first charge: TRIALING until `trial_end`, the
+/// trial being its current period, or ACTIVE with no period yet; the first charge is due
+/// when the trial ends, or at `start`.
+pub fn before_first_charge(start: i64, trial_end: Option<i64>) -> Schedule {
+    let first = trial_end.unwrap_or(start);
+    Schedule {
+        state: if trial_end.is_some() {
+            State::Trialing
+        } else {
+            State::Active
+        },
+        completed_billing_iteration: 0,
+        last_billing_time: None,
+        next_billing_time: Some(first),
+        current_period_start: trial_end.map(|_| start),
+        current_period_end: trial_end,
+        retry_at: None,
+        due_at: Some(first),
+    }
+}
+
 /// After charge `sequence_no` was paid: the period it opened is current, the next charge is
 /// due one period later, or the subscription is COMPLETED when it was the last.
 pub fn after_payment(
@@ -189,6 +231,15 @@ impl FinalFailure {
             FinalFailure::Canceled => State::Canceled,
         }
     }
+}
+
+/// A test clock's status: READY, or ADVANCING while the billing job bills what its move
+/// made due (one advance at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ClockStatus {
+    Ready,
+    Advancing,
 }
 
 /// Where a failed charge leaves the subscription: the first charge of a subscription
@@ -298,6 +349,27 @@ mod tests {
     }
 
     #[test]
+    fn a_trial_is_the_first_period_and_ends_with_the_first_charge() {
+        let trial = before_first_charge(100, Some(500));
+        assert_eq!(trial.state, State::Trialing);
+        assert_eq!(
+            (trial.current_period_start, trial.current_period_end),
+            (Some(100), Some(500))
+        );
+        assert_eq!(
+            (trial.next_billing_time, trial.due_at),
+            (Some(500), Some(500))
+        );
+        let plain = before_first_charge(100, None);
+        assert_eq!(plain.state, State::Active);
+        assert_eq!(
+            (plain.current_period_start, plain.due_at),
+            (None, Some(100))
+        );
+        assert_eq!(plain.completed_billing_iteration, 0);
+    }
+
+    #[test]
     fn the_last_paid_cycle_completes_the_subscription() {
         let cycle = monthly(unix(datetime!(2027-01-31 00:00 UTC)));
         let second = after_payment(&cycle, 2, Some(3)).unwrap();
@@ -372,6 +444,12 @@ mod tests {
             Some(FinalFailure::Canceled)
         );
         assert_eq!(FinalFailure::parse("ACTIVE"), None);
+        for state in State::ALL {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(serde_json::from_value::<State>(json).unwrap(), state);
+        }
+        assert!(serde_json::from_value::<State>(serde_json::json!("DORMANT")).is_err());
     }
 
     proptest! {

@@ -2,16 +2,18 @@
 //! key can be rolled (a new one issued, the old one revoked in the same batch).
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
+use till_shared::billing::Dunning;
 use till_shared::ids::AccountId;
 use till_shared::keys::{Environment, KeyKind, generate_key, hash_key, key_shape};
+use till_shared::retry::{DUNNING_LIMITS, from_json, to_text};
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
 use crate::ctx::Ctx;
-use crate::db::{self, Bind, Principal};
+use crate::db::{self, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize)]
@@ -36,19 +38,17 @@ fn issue_key(
 ) -> ApiResult<(String, D1PreparedStatement)> {
     let key = generate_key(kind, environment);
     let hint: String = key.chars().take(12).collect();
-    let statement = db
-        .prepare(
-            "INSERT INTO api_keys (key_hash, account_id, kind, environment, hint, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&[
-            hash_key(&key).js(),
-            account_id.js(),
-            kind.as_str().js(),
-            environment.as_str().js(),
-            hint.js(),
-            now.js(),
-        ])?;
+    let statement = Sql::new(
+        "INSERT INTO api_keys (key_hash, account_id, kind, environment, hint, created_at)
+         VALUES (:key_hash, :account_id, :kind, :environment, :hint, :created_at)",
+    )
+    .bind("key_hash", hash_key(&key))
+    .bind("account_id", account_id)
+    .bind("kind", kind.as_str())
+    .bind("environment", environment.as_str())
+    .bind("hint", hint)
+    .bind("created_at", now)
+    .prepare(db)?;
     Ok((key, statement))
 }
 
@@ -62,8 +62,11 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let now = db::now_unix();
     let db = db::db(call.ctx)?;
     let mut statements = vec![
-        db.prepare("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3)")
-            .bind(&[id.as_str().js(), name.js(), now.js()])?,
+        Sql::new("INSERT INTO accounts (id, name, created_at) VALUES (:id, :name, :created_at)")
+            .bind("id", id.as_str())
+            .bind("name", name.as_str())
+            .bind("created_at", now)
+            .prepare(&db)?,
     ];
     let mut issue = |kind, environment| -> ApiResult<String> {
         let (key, statement) = issue_key(&db, id.as_str(), kind, environment, now)?;
@@ -90,34 +93,53 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     })))
 }
 
-#[derive(serde::Deserialize)]
+/// An account's dunning settings as stored.
+#[derive(Deserialize)]
 struct BillingSettings {
     subscription_retry_schedule: String,
     subscription_final_state: String,
 }
 
 /// `GET /v1/account`: which account and environment the calling key acts in, and its
-/// subscription billing settings.
+/// subscription billing settings as the billing job applies them.
 pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
-    let settings: BillingSettings = db::db(call.ctx)?
-        .prepare("SELECT subscription_retry_schedule, subscription_final_state FROM accounts WHERE id = ?1")
-        .bind(&[principal.account_id.js()])?
-        .first(None)
-        .await?
-        .ok_or_else(|| ApiError::internal("the calling key's account is gone"))?;
-    let schedule: Vec<i64> =
-        till_shared::webhooks::parse_retry_schedule(&settings.subscription_retry_schedule)
-            .unwrap_or_default();
+    let settings: BillingSettings = Sql::new(
+        "SELECT subscription_retry_schedule, subscription_final_state FROM accounts WHERE id = :id",
+    )
+    .bind("id", principal.account_id.as_str())
+    .prepare(&db::db(call.ctx)?)?
+    .first(None)
+    .await?
+    .ok_or_else(|| ApiError::internal("the calling key's account is gone"))?;
+    let dunning = Dunning::from_stored(
+        Some(&settings.subscription_retry_schedule),
+        Some(&settings.subscription_final_state),
+    );
     Ok(Reply::ok(json!({
         "id": principal.account_id,
         "object": "account",
         "name": principal.account_name,
         "environment": principal.environment,
         "key_kind": principal.key_kind,
-        "subscription_retry_schedule": schedule,
-        "subscription_final_state": settings.subscription_final_state,
+        "subscription_retry_schedule": dunning.schedule,
+        "subscription_final_state": dunning.final_failure.state().as_str(),
     })))
+}
+
+/// `subscription_retry_schedule` as a JSON list of delays ([`DUNNING_LIMITS`]). The text
+/// form [`from_json`] also reads is refused here, as this endpoint always refused it.
+fn read_retry_schedule(field: String, value: &Value) -> ApiResult<Vec<i64>> {
+    let refused = || {
+        ApiError::invalid(
+            field.as_str(),
+            "An increasing list of 1–10 delays in seconds, each from 60 to 5184000.",
+        )
+    };
+    if !value.is_array() {
+        return Err(refused());
+    }
+    from_json(value, &DUNNING_LIMITS).map_err(|_| refused())
 }
 
 /// `PATCH /v1/account`: the dunning settings. `subscription_retry_schedule` is seconds
@@ -127,43 +149,24 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
 pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut p = call.params()?;
     let field = p.name("subscription_retry_schedule");
-    let schedule = match p.raw("subscription_retry_schedule") {
-        None => None,
-        Some(value) => {
-            let delays: Option<Vec<i64>> = value
-                .as_array()
-                .map(|items| items.iter().map(serde_json::Value::as_i64).collect())
-                .unwrap_or(None);
-            match delays {
-                Some(delays)
-                    if (1..=10).contains(&delays.len())
-                        && delays.iter().all(|d| (60..=60 * 86_400).contains(d))
-                        && delays.windows(2).all(|w| w[0] < w[1]) =>
-                {
-                    Some(delays)
-                }
-                _ => {
-                    return Err(ApiError::invalid(
-                        field,
-                        "An increasing list of 1–10 delays in seconds, each from 60 to 5184000.",
-                    ));
-                }
-            }
-        }
-    };
+    let schedule = p
+        .raw("subscription_retry_schedule")
+        .map(|value| read_retry_schedule(field, &value))
+        .transpose()?;
     let final_state = p.one_of("subscription_final_state", &["UNPAID", "CANCELED"])?;
     p.finish()?;
     let principal = call.principal()?;
-    let text = schedule.map(|d| d.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-    db::db(call.ctx)?
-        .prepare(
-            "UPDATE accounts SET subscription_retry_schedule = coalesce(?2, subscription_retry_schedule),
-                 subscription_final_state = coalesce(?3, subscription_final_state)
-             WHERE id = ?1",
-        )
-        .bind(&[principal.account_id.js(), text.js(), final_state.js()])?
-        .run()
-        .await?;
+    Sql::new(
+        "UPDATE accounts SET subscription_retry_schedule = coalesce(:schedule, subscription_retry_schedule),
+             subscription_final_state = coalesce(:final_state, subscription_final_state)
+         WHERE id = :id",
+    )
+    .bind("id", principal.account_id.as_str())
+    .bind("schedule", schedule.as_deref().map(to_text))
+    .bind("final_state", final_state)
+    .prepare(&db::db(call.ctx)?)?
+    .run()
+    .await?;
     current(call).await
 }
 
@@ -174,16 +177,15 @@ pub async fn roll_secret_key(call: &mut Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
     let now = db::now_unix();
     let db = db::db(call.ctx)?;
-    let revoke = db
-        .prepare(
-            "UPDATE api_keys SET revoked_at = ?1
-             WHERE account_id = ?2 AND environment = ?3 AND kind = 'secret' AND revoked_at IS NULL",
-        )
-        .bind(&[
-            now.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-        ])?;
+    let revoke = Sql::new(
+        "UPDATE api_keys SET revoked_at = :now
+         WHERE account_id = :account_id AND environment = :environment AND kind = 'secret'
+           AND revoked_at IS NULL",
+    )
+    .bind("now", now)
+    .bind("account_id", principal.account_id.as_str())
+    .bind("environment", principal.environment.as_str())
+    .prepare(&db)?;
     let (key, insert) = issue_key(
         &db,
         &principal.account_id,
@@ -212,20 +214,18 @@ pub async fn authenticate(key: &str, ctx: &Ctx) -> ApiResult<Principal> {
         account_id: String,
         account_name: String,
     }
-    let row: Option<Row> = db::db(ctx)?
-        .prepare(
-            "SELECT k.account_id, a.name AS account_name
-             FROM api_keys k JOIN accounts a ON a.id = k.account_id
-             WHERE k.key_hash = ?1 AND k.revoked_at IS NULL
-               AND k.kind = ?2 AND k.environment = ?3",
-        )
-        .bind(&[
-            hash_key(key).into(),
-            shape.kind.as_str().into(),
-            shape.environment.as_str().into(),
-        ])?
-        .first(None)
-        .await?;
+    let row: Option<Row> = Sql::new(
+        "SELECT k.account_id, a.name AS account_name
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id
+         WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
+           AND k.kind = :kind AND k.environment = :environment",
+    )
+    .bind("key_hash", hash_key(key))
+    .bind("kind", shape.kind.as_str())
+    .bind("environment", shape.environment.as_str())
+    .prepare(&db::db(ctx)?)?
+    .first(None)
+    .await?;
     let row = row.ok_or_else(invalid)?;
     Ok(Principal {
         account_id: row.account_id,

@@ -6,25 +6,32 @@
 //! still holding the claim: the billing order (UNIQUE per subscription and sequence
 //! number), the charge attempt (at most one successful charge per order, by a partial
 //! unique index), the events, and the subscription's new schedule, which lets go of the
-//! claim. A claim older than ten minutes belonged to a biller that died; the cron trigger
+//! claim. A claim older than ten minutes belonged to a biller that stopped; the cron trigger
 //! frees it and the charge is retried with the same idempotency key, so the processor
 //! charges once.
+//!
+//! What to do with a claimed subscription, and what a charge's result changes, are
+//! [`till_shared::billing::next_step`] and [`till_shared::billing::outcome`]; this module
+//! reads the claim, charges, and turns the decided [`Outcome`] into statements.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::billing::{
-    Cycle, DEFAULT_DUNNING_SCHEDULE, FinalFailure, State, after_failure, after_payment,
-    billing_order_id,
+    BillingEvent, ChargeResult, Collect, Due, Dunning, OpenOrder, OrderRecord, OrderStatus,
+    Outcome, Step, Trigger, billing_order_id, collect, next_step, outcome,
 };
-use till_shared::ids::random_base62;
-use till_shared::money::{Currency, Money};
+use till_shared::ids::{ChargeId, random_base62};
+use till_shared::keys::Environment;
+use till_shared::money::Currency;
 use worker::{D1Database, D1PreparedStatement, Env, console_error};
 
 use crate::api::call::Call;
 use crate::api::iso;
-use crate::billing::subscriptions::{SubscriptionRow, render};
+use crate::billing::subscriptions::{
+    Canceler, Cancellation, SubscriptionRow, cancel_statement, render,
+};
 use crate::db::events::{self, Event, Guard};
-use crate::db::{self, Bind};
+use crate::db::{self, Bind, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::processor::{Charge, Processor, Sandbox};
 
@@ -35,27 +42,9 @@ const STALE_CLAIM_SECS: i64 = 10 * 60;
 /// How long one cron run or one clock advance bills before leaving the rest to the next.
 const BUDGET_MILLIS: u64 = 25_000;
 
-/// Who started a charge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The schedule (cron or a test clock).
-    Auto,
-    /// The first charge of a subscription created through the API: a failure makes it
-    /// INCOMPLETE rather than starting dunning.
-    Creation,
-    /// `POST /v1/subscriptions/{id}/retry`.
-    Manual,
-}
-
-impl Trigger {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Auto | Trigger::Creation => "auto",
-            Trigger::Manual => "manual",
-        }
-    }
-}
-
+/// What a claim returns besides the subscription: the account's dunning settings, the
+/// saved card's processor token (if it is still attached), and the open billing order's
+/// attempts so far.
 const RETURNING: &str = "RETURNING *,
     (SELECT subscription_retry_schedule FROM accounts a WHERE a.id = subscriptions.account_id) AS retry_schedule,
     (SELECT subscription_final_state FROM accounts a WHERE a.id = subscriptions.account_id) AS final_state,
@@ -66,7 +55,44 @@ const RETURNING: &str = "RETURNING *,
         AS open_attempts,
     (SELECT first_failed_at FROM billing_orders o
      WHERE o.subscription_id = subscriptions.id AND o.sequence_no = subscriptions.completed_billing_iteration + 1)
-        AS open_first_failed_at";
+        AS open_first_failed_at,
+    (SELECT created_at FROM billing_orders o
+     WHERE o.subscription_id = subscriptions.id AND o.sequence_no = subscriptions.completed_billing_iteration + 1)
+        AS open_created_at";
+
+/// A subscription this biller claimed, as [`RETURNING`] reads it.
+#[derive(Deserialize)]
+struct Claimed {
+    #[serde(flatten)]
+    row: SubscriptionRow,
+    retry_schedule: Option<String>,
+    final_state: Option<String>,
+    processor_token: Option<String>,
+    open_attempts: Option<u32>,
+    open_first_failed_at: Option<i64>,
+    open_created_at: Option<i64>,
+}
+
+impl Claimed {
+    fn dunning(&self) -> Dunning {
+        Dunning::from_stored(self.retry_schedule.as_deref(), self.final_state.as_deref())
+    }
+
+    /// What the billing decisions know of it, charged by `trigger` at `now`.
+    fn due<'a>(&self, trigger: Trigger, now: i64, dunning: &'a Dunning) -> Due<'a> {
+        Due {
+            trigger,
+            now,
+            schedule: self.row.schedule(),
+            cycle: self.row.cycle(),
+            total_billing_cycles: self.row.total_billing_cycles,
+            cancel_at_period_end: self.row.cancel_at_period_end,
+            open_attempts: self.open_attempts.unwrap_or(0),
+            open_first_failed_at: self.open_first_failed_at,
+            dunning,
+        }
+    }
+}
 
 /// The cron trigger's billing: frees dead billers' claims, bills what is due on the
 /// platform's clock, and finishes test clocks left ADVANCING.
@@ -76,30 +102,13 @@ pub async fn run(env: &Env) {
         Err(error) => return console_error!("billing: no database: {error:?}"),
     };
     let now = db::now_unix();
-    let freed = db
-        .prepare(
-            "UPDATE subscriptions SET claim = NULL, claimed_at = NULL WHERE claim IS NOT NULL AND claimed_at < ?1",
-        )
-        .bind(&[(now - STALE_CLAIM_SECS).js()]);
-    if let Ok(statement) = freed
-        && let Err(error) = statement.run().await
-    {
+    if let Err(error) = free_stale_claims(&db, now).await {
         console_error!("billing: freeing stale claims failed: {error:?}");
     }
     if let Err(error) = run_due(&db, None, now).await {
         console_error!("billing: {error:?}");
     }
-    #[derive(Deserialize)]
-    struct Advancing {
-        id: String,
-        frozen_time: i64,
-    }
-    let clocks: Vec<Advancing> = match db
-        .prepare("SELECT id, frozen_time FROM test_clocks WHERE status = 'ADVANCING' LIMIT 20")
-        .all()
-        .await
-        .and_then(|r| r.results())
-    {
+    let clocks = match advancing_clocks(&db).await {
         Ok(clocks) => clocks,
         Err(error) => return console_error!("billing: reading clocks failed: {error:?}"),
     };
@@ -110,6 +119,35 @@ pub async fn run(env: &Env) {
     }
 }
 
+async fn free_stale_claims(db: &D1Database, now: i64) -> ApiResult<()> {
+    Sql::new(
+        "UPDATE subscriptions SET claim = NULL, claimed_at = NULL
+         WHERE claim IS NOT NULL AND claimed_at < :stale_before",
+    )
+    .bind("stale_before", now - STALE_CLAIM_SECS)
+    .prepare(db)?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// A test clock whose advance is still billing.
+#[derive(Deserialize)]
+struct Advancing {
+    id: String,
+    frozen_time: i64,
+}
+
+async fn advancing_clocks(db: &D1Database) -> ApiResult<Vec<Advancing>> {
+    Ok(
+        Sql::new("SELECT id, frozen_time FROM test_clocks WHERE status = 'ADVANCING' LIMIT 20")
+            .prepare(db)?
+            .all()
+            .await?
+            .results()?,
+    )
+}
+
 /// Bills everything due at `now` on `clock` (or the platform's time), batch after batch
 /// until nothing is due or the time budget is spent. Answers whether it finished.
 pub async fn run_due(db: &D1Database, clock: Option<&str>, now: i64) -> ApiResult<bool> {
@@ -118,31 +156,33 @@ pub async fn run_due(db: &D1Database, clock: Option<&str>, now: i64) -> ApiResul
         if db::now_millis().saturating_sub(started) > BUDGET_MILLIS {
             return Ok(false);
         }
-        let token = random_base62(24);
-        let rows: Vec<SubscriptionRow> = db
-            .prepare(format!(
-                "UPDATE subscriptions SET claim = ?1, claimed_at = ?2
-                 WHERE id IN (SELECT id FROM subscriptions
-                              WHERE test_clock_id IS ?3 AND due_at <= ?4 AND claim IS NULL
-                              ORDER BY due_at LIMIT {BATCH})
-                 {RETURNING}"
-            ))
-            .bind(&[token.js(), db::now_unix().js(), clock.js(), now.js()])?
-            .all()
-            .await?
-            .results()?;
+        let claim = random_base62(24);
+        let statement = Sql::new(&format!(
+            "UPDATE subscriptions SET claim = :claim, claimed_at = :claimed_at
+             WHERE id IN (SELECT id FROM subscriptions
+                          WHERE test_clock_id IS :clock AND due_at <= :now AND claim IS NULL
+                          ORDER BY due_at LIMIT {BATCH})
+             {RETURNING}"
+        ))
+        .bind("claim", claim.as_str())
+        .bind("claimed_at", db::now_unix())
+        .bind("clock", clock)
+        .bind("now", now)
+        .prepare(db)?;
+        let rows = claimed(statement).await?;
         if rows.is_empty() {
             return Ok(true);
         }
-        settle(db, rows, &token, Trigger::Auto, now).await?;
+        settle(db, read_claimed(rows), &claim, Trigger::Auto, now).await?;
     }
 }
 
 /// Bills a clock's subscriptions up to its time, then marks it READY.
 pub async fn finish_clock(db: &D1Database, clock_id: &str, now: i64) -> ApiResult<()> {
     if run_due(db, Some(clock_id), now).await? {
-        db.prepare("UPDATE test_clocks SET status = 'READY' WHERE id = ?1")
-            .bind(&[clock_id.js()])?
+        Sql::new("UPDATE test_clocks SET status = 'READY' WHERE id = :id")
+            .bind("id", clock_id)
+            .prepare(db)?
             .run()
             .await?;
     }
@@ -152,35 +192,62 @@ pub async fn finish_clock(db: &D1Database, clock_id: &str, now: i64) -> ApiResul
 /// Charges one subscription's open order now (creation or a manual retry). `false` when
 /// another biller holds it.
 pub async fn bill_now(db: &D1Database, id: &str, trigger: Trigger, now: i64) -> ApiResult<bool> {
-    let token = random_base62(24);
-    let rows: Vec<SubscriptionRow> = db
-        .prepare(format!(
-            "UPDATE subscriptions SET claim = ?1, claimed_at = ?2 WHERE id = ?3 AND claim IS NULL {RETURNING}"
-        ))
-        .bind(&[token.js(), db::now_unix().js(), id.js()])?
-        .all()
-        .await?
-        .results()?;
+    let claim = random_base62(24);
+    let statement = Sql::new(&format!(
+        "UPDATE subscriptions SET claim = :claim, claimed_at = :claimed_at
+         WHERE id = :id AND claim IS NULL {RETURNING}"
+    ))
+    .bind("claim", claim.as_str())
+    .bind("claimed_at", db::now_unix())
+    .bind("id", id)
+    .prepare(db)?;
+    let rows = claimed(statement).await?;
     if rows.is_empty() {
         return Ok(false);
     }
-    settle(db, rows, &token, trigger, now).await?;
+    let rows = read_claimed(rows);
+    if rows.is_empty() {
+        return Err(ApiError::internal(format!(
+            "subscription {id} could not be read"
+        )));
+    }
+    settle(db, rows, &claim, trigger, now).await?;
     Ok(true)
+}
+
+/// The rows a claim returned, as they came.
+async fn claimed(statement: D1PreparedStatement) -> ApiResult<Vec<Value>> {
+    Ok(statement.all().await?.results()?)
+}
+
+/// The claimed rows that read as subscriptions. One that does not stays claimed, and so
+/// is left alone until its claim goes stale, rather than holding up the rest.
+fn read_claimed(rows: Vec<Value>) -> Vec<Claimed> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row["id"].as_str().unwrap_or_default().to_owned();
+            serde_json::from_value(row)
+                .inspect_err(|error| {
+                    console_error!("billing: subscription {id} unreadable: {error}");
+                })
+                .ok()
+        })
+        .collect()
 }
 
 /// Charges the claimed subscriptions and writes the outcomes. When the batch of all of
 /// them fails, each is written alone, so one bad row cannot hold the others.
 async fn settle(
     db: &D1Database,
-    rows: Vec<SubscriptionRow>,
-    token: &str,
+    rows: Vec<Claimed>,
+    claim: &str,
     trigger: Trigger,
     now: i64,
 ) -> ApiResult<()> {
     let real_now = db::now_unix();
     let mut per_row = Vec::with_capacity(rows.len());
     for row in &rows {
-        per_row.push(outcome(db, row, token, trigger, now, real_now).await?);
+        per_row.push(bill(db, row, claim, trigger, now, real_now).await?);
     }
     let mut all: Vec<D1PreparedStatement> = per_row.iter().flatten().cloned().collect();
     all.push(events::fan_out(db, real_now)?);
@@ -192,316 +259,327 @@ async fn settle(
         for (row, mut statements) in rows.iter().zip(per_row) {
             statements.push(events::fan_out(db, real_now)?);
             if let Err(error) = db.batch(statements).await {
-                console_error!("billing: subscription {} not written: {error:?}", row.id);
+                console_error!(
+                    "billing: subscription {} not written: {error:?}",
+                    row.row.id
+                );
             }
         }
     }
     Ok(())
 }
 
-/// Only while this biller still holds the subscription's claim.
-const STILL_CLAIMED: &str =
-    "EXISTS (SELECT 1 FROM subscriptions WHERE id = :claimed_id AND claim = :claim)";
-
-/// `EXISTS` the claim, with its two values bound at `?{at}` and `?{at + 1}`.
-fn held(at: usize) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM subscriptions WHERE id = ?{at} AND claim = ?{})",
-        at + 1
-    )
-}
-
-/// What the subscription's new schedule and an event say of one claimed row.
-async fn outcome(
+/// Decides what one claimed subscription needs, charges it if it is due, and answers the
+/// statements that store the outcome (all conditional on still holding `claim`).
+async fn bill(
     db: &D1Database,
-    row: &SubscriptionRow,
-    token: &str,
+    claimed: &Claimed,
+    claim: &str,
     trigger: Trigger,
     now: i64,
     real_now: i64,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
-    let state = row.state();
-    let event = |kind: &str, object_id: &str, data: &Value| {
-        events::insert(
-            db,
-            row.scope(),
-            Event {
-                kind,
-                object_id,
-                data,
-            },
-            real_now,
-            Guard::When(
-                STILL_CLAIMED,
-                vec![("claimed_id", row.id.js()), ("claim", token.js())],
-            ),
-        )
-    };
-
-    // The period ended on a subscription set to cancel then: it ends, unbilled.
-    if trigger == Trigger::Auto
-        && row.cancel_at_period_end == 1
-        && matches!(state, State::Active | State::Trialing)
-    {
-        let mut ended = row.clone();
-        ended.state = State::Canceled.as_str().to_owned();
-        ended.ended_at = row.due_at;
-        ended.canceled_at = Some(now);
-        ended.next_billing_time = None;
-        ended.due_at = None;
-        return Ok(vec![
-            event("subscription.canceled", &row.id, &render(&ended)?)?,
-            db.prepare(
-                "UPDATE subscriptions SET state = 'CANCELED', ended_at = ?3, canceled_at = ?4, next_billing_time = NULL,
-                     due_at = NULL, updated_at = ?5, claim = NULL, claimed_at = NULL
-                 WHERE id = ?1 AND claim = ?2",
-            )
-            .bind(&[
-                row.id.js(),
-                token.js(),
-                ended.ended_at.js(),
-                now.js(),
-                real_now.js(),
-            ])?,
-        ]);
+    let dunning = claimed.dunning();
+    let due = claimed.due(trigger, now, &dunning);
+    match next_step(&due) {
+        Step::Release => Ok(vec![release(db, &claimed.row.id, claim)?]),
+        Step::Cancel(ended) => period_ended(db, &claimed.row, claim, &ended, now, real_now),
+        Step::Charge(order) => {
+            let attempt = charge(claimed, &order).await;
+            let decided = outcome(&due, &order, attempt.result)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            charged(db, claimed, claim, trigger, &decided, &attempt, real_now)
+        }
     }
-    if !state.is_live() || (trigger == Trigger::Manual && !state.retryable()) {
-        return release(db, row, token).map(|s| vec![s]);
-    }
+}
 
-    let sequence = u32::try_from(row.completed_billing_iteration + 1).unwrap_or(1);
-    let order_id = billing_order_id(&row.id, sequence);
-    let attempt = row.open_attempts.unwrap_or(0) + 1;
-    let cycle = row.cycle();
-    let (Some(billing_time), Some(next_time)) = (
-        cycle.billing_time(sequence),
-        cycle.billing_time(sequence + 1),
-    ) else {
-        return release(db, row, token).map(|s| vec![s]);
-    };
-    let charge = match (
-        Currency::parse(&row.currency)
-            .ok()
-            .and_then(|c| Money::from_minor(row.amount, c).ok()),
-        row.processor_token.as_deref(),
+/// One charge attempt, as the charge row stores it.
+struct Attempt {
+    result: ChargeResult,
+    /// The processor's token of a successful charge.
+    token: Option<String>,
+    failure_code: Option<&'static str>,
+}
+
+impl Attempt {
+    fn failed(code: &'static str) -> Attempt {
+        Attempt {
+            result: ChargeResult::Failed,
+            token: None,
+            failure_code: Some(code),
+        }
+    }
+}
+
+/// Collects the open order: nothing to charge for a free plan, the saved card otherwise
+/// (with the order attempt's idempotency key, so a replaced biller charges once).
+async fn charge(claimed: &Claimed, order: &OpenOrder) -> Attempt {
+    let row = &claimed.row;
+    let saved = claimed.processor_token.as_deref();
+    let answer = match (
+        collect(row.amount, row.currency.code(), saved.is_some()),
+        saved,
     ) {
-        _ if row.amount == 0 => Charge::Succeeded {
+        (Collect::Free, _) => Charge::Succeeded {
             token: "free".to_owned(),
         },
-        (Some(amount), Some(saved)) => {
+        (Collect::Card(amount), Some(saved)) => {
             Sandbox
-                .charge_saved(saved, amount, &format!("{order_id}:{attempt}"))
+                .charge_saved(saved, amount, &order.idempotency_key(&row.id))
                 .await
         }
-        (None, _) => Charge::Declined("processing_error"),
-        (_, None) => Charge::Declined("no_payment_method"),
+        (Collect::Card(_), None) => Charge::Declined("no_payment_method"),
+        (Collect::Decline(code), _) => Charge::Declined(code),
     };
-    let (paid, charge_token, failure_code) = match charge {
-        Charge::Succeeded { token } => (true, Some(token), None),
-        Charge::Declined(code) => (false, None, Some(code)),
-        // A saved card is charged without the shopper; a bank asking for one declines.
-        Charge::ChallengeRequired { .. } => (false, None, Some("authentication_required")),
-    };
-
-    let current = row.schedule();
-    let mut anchor = (row.anchor_time, row.anchor_sequence);
-    let (schedule, period) = if paid {
-        // Paid late by hand: the schedule restarts today rather than billing again at once.
-        let cycle = if trigger == Trigger::Manual && now >= next_time {
-            anchor = (now, i64::from(sequence));
-            Cycle {
-                anchor: now,
-                anchor_sequence: sequence,
-                ..cycle
-            }
-        } else {
-            cycle
-        };
-        let schedule = after_payment(&cycle, sequence, row.total())
-            .ok_or_else(|| ApiError::internal("billing time out of range"))?;
-        let period = (
-            schedule.current_period_start.unwrap_or(billing_time),
-            schedule.current_period_end.unwrap_or(next_time),
-        );
-        (schedule, period)
-    } else if trigger == Trigger::Manual {
-        (current, (billing_time, next_time))
-    } else {
-        let settings_schedule = row
-            .retry_schedule
-            .as_deref()
-            .and_then(till_shared::webhooks::parse_retry_schedule)
-            .unwrap_or_else(|| DEFAULT_DUNNING_SCHEDULE.to_vec());
-        let final_failure = row
-            .final_state
-            .as_deref()
-            .and_then(FinalFailure::parse)
-            .unwrap_or(FinalFailure::Unpaid);
-        (
-            after_failure(
-                &current,
-                u32::try_from(attempt).unwrap_or(u32::MAX),
-                row.open_first_failed_at.unwrap_or(now),
-                &settings_schedule,
-                final_failure,
-                trigger == Trigger::Creation,
-            ),
-            (billing_time, next_time),
-        )
-    };
-
-    let order = OrderRow {
-        id: order_id.clone(),
-        subscription_id: row.id.clone(),
-        environment: row.environment.clone(),
-        sequence_no: i64::from(sequence),
-        trigger_by: trigger.as_str().to_owned(),
-        amount: row.amount,
-        currency: row.currency.clone(),
-        status: if paid { "PAID" } else { "FAILED" }.to_owned(),
-        billing_time,
-        period_start: period.0,
-        period_end: period.1,
-        attempts: attempt,
-        first_failed_at: if paid {
-            row.open_first_failed_at
-        } else {
-            row.open_first_failed_at.or(Some(now))
+    match answer {
+        Charge::Succeeded { token } => Attempt {
+            result: ChargeResult::Paid,
+            token: Some(token),
+            failure_code: None,
         },
-        failure_code: failure_code.map(str::to_owned),
-        paid_at: paid.then_some(now),
-        created_at: real_now,
-    };
-    let mut after = row.with(&schedule);
-    after.anchor_time = anchor.0;
-    after.anchor_sequence = anchor.1;
-    after.updated_at = real_now;
-    if !schedule.state.is_live() {
-        after.ended_at = Some(now);
-        if schedule.state == State::Canceled {
-            after.canceled_at = Some(now);
-        }
+        Charge::Declined(code) => Attempt::failed(code),
+        // A saved card is charged without the shopper; a bank asking for one declines.
+        Charge::ChallengeRequired { .. } => Attempt::failed("authentication_required"),
     }
+}
 
-    let mut statements = vec![
-        db.prepare(format!(
-            "INSERT INTO billing_orders (id, account_id, environment, subscription_id, sequence_no, trigger_by, amount,
-                 currency, status, billing_time, period_start, period_end, attempts, first_failed_at, failure_code,
-                 paid_at, created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 WHERE {}
-             ON CONFLICT (subscription_id, sequence_no) DO UPDATE SET trigger_by = excluded.trigger_by,
-                 amount = excluded.amount, status = excluded.status, period_start = excluded.period_start,
-                 period_end = excluded.period_end, attempts = excluded.attempts,
-                 first_failed_at = excluded.first_failed_at, failure_code = excluded.failure_code,
-                 paid_at = excluded.paid_at, updated_at = excluded.updated_at
-             WHERE billing_orders.status <> 'PAID'",
-            held(18)
-        ))
-        .bind(&[
-            order.id.js(),
-            row.account_id.js(),
-            row.environment.js(),
-            row.id.js(),
-            order.sequence_no.js(),
-            order.trigger_by.js(),
-            order.amount.js(),
-            order.currency.js(),
-            order.status.js(),
-            order.billing_time.js(),
-            order.period_start.js(),
-            order.period_end.js(),
-            order.attempts.js(),
-            order.first_failed_at.js(),
-            order.failure_code.js(),
-            order.paid_at.js(),
-            real_now.js(),
-            row.id.js(),
-            token.js(),
-        ])?,
-        db.prepare(format!(
-            "INSERT INTO charges (id, account_id, environment, billing_order_id, attempt, trigger_by, amount, currency,
-                 status, failure_code, payment_method_id, processor_token, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE {}",
-            held(14)
-        ))
-        .bind(&[
-            till_shared::ids::ChargeId::generate().to_string().js(),
-            row.account_id.js(),
-            row.environment.js(),
-            order.id.js(),
-            attempt.js(),
-            order.trigger_by.js(),
-            order.amount.js(),
-            order.currency.js(),
-            if paid { "SUCCEEDED" } else { "FAILED" }.js(),
-            order.failure_code.js(),
-            row.payment_method_id.js(),
-            charge_token.js(),
-            real_now.js(),
-            row.id.js(),
-            token.js(),
-        ])?,
-    ];
-    let order_json = render_order(&order)?;
-    let subscription_json = render(&after)?;
-    if paid {
-        statements.push(event("billing_order.paid", &order.id, &order_json)?);
-        let mut renewed = subscription_json.clone();
-        renewed["billing_order"] = order_json;
-        statements.push(event("subscription.renewed", &row.id, &renewed)?);
-    } else {
-        statements.push(event("billing_order.failed", &order.id, &order_json)?);
-    }
-    if schedule.state != state {
-        // Every state change is `subscription.updated`; some also have their own event.
-        let own = match schedule.state {
-            State::Completed => Some("subscription.completed"),
-            State::Canceled => Some("subscription.canceled"),
-            State::PastDue => Some("subscription.past_due"),
-            State::Unpaid => Some("subscription.unpaid"),
-            _ => None,
-        };
-        statements.push(event("subscription.updated", &row.id, &subscription_json)?);
-        if let Some(kind) = own {
-            statements.push(event(kind, &row.id, &subscription_json)?);
-        }
-    }
-    statements.push(
-        db.prepare(
-            "UPDATE subscriptions SET state = ?3, completed_billing_iteration = ?4, last_billing_time = ?5,
-                 next_billing_time = ?6, current_period_start = ?7, current_period_end = ?8, retry_at = ?9, due_at = ?10,
-                 anchor_time = ?11, anchor_sequence = ?12, ended_at = ?13, canceled_at = ?14, updated_at = ?15,
-                 claim = NULL, claimed_at = NULL
-             WHERE id = ?1 AND claim = ?2",
-        )
-        .bind(&[
-            row.id.js(),
-            token.js(),
-            after.state.js(),
-            after.completed_billing_iteration.js(),
-            after.last_billing_time.js(),
-            after.next_billing_time.js(),
-            after.current_period_start.js(),
-            after.current_period_end.js(),
-            after.retry_at.js(),
-            after.due_at.js(),
-            after.anchor_time.js(),
-            after.anchor_sequence.js(),
-            after.ended_at.js(),
-            after.canceled_at.js(),
-            real_now.js(),
-        ])?,
-    );
+/// The period ended on a subscription set to cancel then: it ends, unbilled.
+fn period_ended(
+    db: &D1Database,
+    row: &SubscriptionRow,
+    claim: &str,
+    ended: &Outcome,
+    now: i64,
+    real_now: i64,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let cancellation = Cancellation {
+        canceled_at: ended.canceled_at.unwrap_or(now),
+        ended_at: ended.ended_at.unwrap_or(now),
+        updated_at: real_now,
+    };
+    let after = row.canceled(&cancellation);
+    let mut statements = outcome_events(db, &after, None, &ended.events, claim)?;
+    statements.push(cancel_statement(
+        db,
+        &row.id,
+        &cancellation,
+        Canceler::Biller(claim),
+    )?);
     Ok(statements)
 }
 
+/// The statements of a charge's outcome: the billing order, the charge, the events, and
+/// the subscription's new schedule (which lets go of the claim), in that order.
+fn charged(
+    db: &D1Database,
+    claimed: &Claimed,
+    claim: &str,
+    trigger: Trigger,
+    decided: &Outcome,
+    attempt: &Attempt,
+    real_now: i64,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let row = &claimed.row;
+    let record = decided
+        .order
+        .ok_or_else(|| ApiError::internal("a charge without a billing order"))?;
+    let order = OrderRow::of(
+        row,
+        trigger,
+        &record,
+        attempt.failure_code,
+        claimed.open_created_at.unwrap_or(real_now),
+    );
+    let after = row.after(decided, real_now);
+    let mut statements = vec![
+        upsert_order(db, row, &order, claim, real_now)?,
+        insert_charge(db, row, &order, attempt, claim, real_now)?,
+    ];
+    statements.extend(outcome_events(
+        db,
+        &after,
+        Some(&order),
+        &decided.events,
+        claim,
+    )?);
+    statements.push(store_schedule(db, &after, claim)?);
+    Ok(statements)
+}
+
+/// Only while this biller still holds the subscription's claim.
+const STILL_CLAIMED: &str =
+    "EXISTS (SELECT 1 FROM subscriptions WHERE id = :claimed_id AND claim = :claim)";
+
+fn still_claimed(id: &str, claim: &str) -> Guard<'static> {
+    Guard::When(
+        STILL_CLAIMED,
+        vec![("claimed_id", id.js()), ("claim", claim.js())],
+    )
+}
+
+/// The outcome's events, in its order: an order's about `order` as the billing orders
+/// list renders it, a subscription's about `after` as `GET` renders it (a renewal also
+/// carries the order it paid).
+fn outcome_events(
+    db: &D1Database,
+    after: &SubscriptionRow,
+    order: Option<&OrderRow>,
+    kinds: &[BillingEvent],
+    claim: &str,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let subscription = render(after)?;
+    let rendered = order.map(render_order).transpose()?;
+    let mut statements = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        let (object_id, data) = match (order, &rendered) {
+            (Some(order), Some(json)) if kind.is_about_the_order() => (&order.id, json.clone()),
+            (_, Some(json)) if *kind == BillingEvent::SubscriptionRenewed => {
+                let mut renewed = subscription.clone();
+                renewed["billing_order"] = json.clone();
+                (&after.id, renewed)
+            }
+            _ => (&after.id, subscription.clone()),
+        };
+        let event = Event {
+            kind: kind.as_str(),
+            object_id,
+            data: &data,
+        };
+        statements.push(events::insert(
+            db,
+            after.scope(),
+            event,
+            after.updated_at,
+            still_claimed(&after.id, claim),
+        )?);
+    }
+    Ok(statements)
+}
+
+/// The open billing order as this attempt leaves it: a new one, or the one an earlier
+/// attempt failed (a paid order is never written again).
+fn upsert_order(
+    db: &D1Database,
+    row: &SubscriptionRow,
+    order: &OrderRow,
+    claim: &str,
+    now: i64,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(&format!(
+        "INSERT INTO billing_orders (id, account_id, environment, subscription_id, sequence_no, trigger_by, amount,
+             currency, status, billing_time, period_start, period_end, attempts, first_failed_at, failure_code,
+             paid_at, created_at, updated_at)
+         SELECT :id, :account_id, :environment, :subscription_id, :sequence_no, :trigger_by, :amount, :currency,
+                :status, :billing_time, :period_start, :period_end, :attempts, :first_failed_at, :failure_code,
+                :paid_at, :created_at, :updated_at
+         WHERE {STILL_CLAIMED}
+         ON CONFLICT (subscription_id, sequence_no) DO UPDATE SET trigger_by = excluded.trigger_by,
+             amount = excluded.amount, status = excluded.status, period_start = excluded.period_start,
+             period_end = excluded.period_end, attempts = excluded.attempts,
+             first_failed_at = excluded.first_failed_at, failure_code = excluded.failure_code,
+             paid_at = excluded.paid_at, updated_at = excluded.updated_at
+         WHERE billing_orders.status <> 'PAID'"
+    ))
+    .bind("id", order.id.as_str())
+    .bind("account_id", row.account_id.as_str())
+    .bind("environment", order.environment.as_str())
+    .bind("subscription_id", order.subscription_id.as_str())
+    .bind("sequence_no", i64::from(order.sequence_no))
+    .bind("trigger_by", order.trigger_by.as_str())
+    .bind("amount", order.amount)
+    .bind("currency", order.currency.code())
+    .bind("status", order.status.as_str())
+    .bind("billing_time", order.billing_time)
+    .bind("period_start", order.period_start)
+    .bind("period_end", order.period_end)
+    .bind("attempts", i64::from(order.attempts))
+    .bind("first_failed_at", order.first_failed_at)
+    .bind("failure_code", order.failure_code.as_deref())
+    .bind("paid_at", order.paid_at)
+    .bind("created_at", order.created_at)
+    .bind("updated_at", now)
+    .bind("claimed_id", row.id.as_str())
+    .bind("claim", claim)
+    .prepare(db)
+}
+
+/// The record of one attempt to collect `order`.
+fn insert_charge(
+    db: &D1Database,
+    row: &SubscriptionRow,
+    order: &OrderRow,
+    attempt: &Attempt,
+    claim: &str,
+    now: i64,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(&format!(
+        "INSERT INTO charges (id, account_id, environment, billing_order_id, attempt, trigger_by, amount, currency,
+             status, failure_code, payment_method_id, processor_token, created_at)
+         SELECT :id, :account_id, :environment, :billing_order_id, :attempt, :trigger_by, :amount, :currency,
+                CASE WHEN :paid THEN 'SUCCEEDED' ELSE 'FAILED' END, :failure_code, :payment_method_id,
+                :processor_token, :created_at
+         WHERE {STILL_CLAIMED}"
+    ))
+    .bind("id", ChargeId::generate().to_string())
+    .bind("account_id", row.account_id.as_str())
+    .bind("environment", order.environment.as_str())
+    .bind("billing_order_id", order.id.as_str())
+    .bind("attempt", i64::from(order.attempts))
+    .bind("trigger_by", order.trigger_by.as_str())
+    .bind("amount", order.amount)
+    .bind("currency", order.currency.code())
+    .bind("paid", attempt.result == ChargeResult::Paid)
+    .bind("failure_code", attempt.failure_code)
+    .bind("payment_method_id", row.payment_method_id.as_deref())
+    .bind("processor_token", attempt.token.as_deref())
+    .bind("created_at", now)
+    .bind("claimed_id", row.id.as_str())
+    .bind("claim", claim)
+    .prepare(db)
+}
+
+/// The subscription's schedule as the outcome leaves it (`after`); lets go of the claim.
+fn store_schedule(
+    db: &D1Database,
+    after: &SubscriptionRow,
+    claim: &str,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(
+        "UPDATE subscriptions SET state = :state, completed_billing_iteration = :completed_billing_iteration,
+             last_billing_time = :last_billing_time, next_billing_time = :next_billing_time,
+             current_period_start = :current_period_start, current_period_end = :current_period_end,
+             retry_at = :retry_at, due_at = :due_at, anchor_time = :anchor_time,
+             anchor_sequence = :anchor_sequence, ended_at = :ended_at, canceled_at = :canceled_at,
+             updated_at = :updated_at, claim = NULL, claimed_at = NULL
+         WHERE id = :id AND claim = :claim",
+    )
+    .bind("id", after.id.as_str())
+    .bind("claim", claim)
+    .bind("state", after.state.as_str())
+    .bind(
+        "completed_billing_iteration",
+        i64::from(after.completed_billing_iteration),
+    )
+    .bind("last_billing_time", after.last_billing_time)
+    .bind("next_billing_time", after.next_billing_time)
+    .bind("current_period_start", after.current_period_start)
+    .bind("current_period_end", after.current_period_end)
+    .bind("retry_at", after.retry_at)
+    .bind("due_at", after.due_at)
+    .bind("anchor_time", after.anchor_time)
+    .bind("anchor_sequence", i64::from(after.anchor_sequence))
+    .bind("ended_at", after.ended_at)
+    .bind("canceled_at", after.canceled_at)
+    .bind("updated_at", after.updated_at)
+    .prepare(db)
+}
+
 /// Lets go of a claim without billing.
-fn release(db: &D1Database, row: &SubscriptionRow, token: &str) -> ApiResult<D1PreparedStatement> {
-    Ok(db
-        .prepare(
-            "UPDATE subscriptions SET claim = NULL, claimed_at = NULL WHERE id = ?1 AND claim = ?2",
-        )
-        .bind(&[row.id.js(), token.js()])?)
+fn release(db: &D1Database, id: &str, claim: &str) -> ApiResult<D1PreparedStatement> {
+    Sql::new("UPDATE subscriptions SET claim = NULL, claimed_at = NULL WHERE id = :id AND claim = :claim")
+        .bind("id", id)
+        .bind("claim", claim)
+        .prepare(db)
 }
 
 /// A billing order: one charge of a subscription, `sub_ord_{subscription}_{0001}`.
@@ -509,20 +587,51 @@ fn release(db: &D1Database, row: &SubscriptionRow, token: &str) -> ApiResult<D1P
 pub struct OrderRow {
     pub id: String,
     pub subscription_id: String,
-    pub environment: String,
-    pub sequence_no: i64,
+    pub environment: Environment,
+    pub sequence_no: u32,
     pub trigger_by: String,
     pub amount: i64,
-    pub currency: String,
-    pub status: String,
+    pub currency: Currency,
+    pub status: OrderStatus,
     pub billing_time: i64,
     pub period_start: i64,
     pub period_end: i64,
-    pub attempts: i64,
+    pub attempts: u32,
     pub first_failed_at: Option<i64>,
     pub failure_code: Option<String>,
     pub paid_at: Option<i64>,
     pub created_at: i64,
+}
+
+impl OrderRow {
+    /// The order of `row` as `record` leaves it: the subscription's amount, charged by
+    /// `trigger`; `created_at` is the first attempt's.
+    fn of(
+        row: &SubscriptionRow,
+        trigger: Trigger,
+        record: &OrderRecord,
+        failure_code: Option<&str>,
+        created_at: i64,
+    ) -> OrderRow {
+        OrderRow {
+            id: billing_order_id(&row.id, record.sequence_no),
+            subscription_id: row.id.clone(),
+            environment: row.environment,
+            sequence_no: record.sequence_no,
+            trigger_by: trigger.as_str().to_owned(),
+            amount: row.amount,
+            currency: row.currency,
+            status: record.status,
+            billing_time: record.billing_time,
+            period_start: record.period_start,
+            period_end: record.period_end,
+            attempts: record.attempts,
+            first_failed_at: record.first_failed_at,
+            failure_code: failure_code.map(str::to_owned),
+            paid_at: record.paid_at,
+            created_at,
+        }
+    }
 }
 
 pub fn render_order(row: &OrderRow) -> ApiResult<Value> {
@@ -542,7 +651,7 @@ pub fn render_order(row: &OrderRow) -> ApiResult<Value> {
         "attempts": row.attempts,
         "failure_code": row.failure_code,
         "paid_at": row.paid_at.map(iso).transpose()?,
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
     }))
 }

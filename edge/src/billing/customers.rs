@@ -7,22 +7,24 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::catalog::is_plausible_email;
+use till_shared::keys::Environment;
 use till_shared::params::{ParamError, ParamResult, Params};
+use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::db::events::{self, Event, Guard, Scope};
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
 
 /// A row of `customers_view`: `id` is the merchant's id, `internal_id` the row's key.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 pub struct CustomerRow {
     pub id: String,
     pub internal_id: String,
-    pub environment: String,
+    pub environment: Environment,
     pub email: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -44,7 +46,7 @@ pub fn render(row: CustomerRow) -> ApiResult<Value> {
         "billing_address": db::parse_json(row.billing_address.as_deref()),
         "metadata": db::parse_json(row.metadata.as_deref()),
         "test_clock": row.test_clock_id,
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
         "updated_at": iso(row.updated_at.unwrap_or(row.created_at))?,
     }))
@@ -107,9 +109,45 @@ fn read_email(p: &mut Params) -> ParamResult<Option<Option<String>>> {
     })
 }
 
-pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let now = db::now_unix();
-    let mut p = call.params()?;
+/// `change` of a customer and its event (whose `data` is the customer as `GET` renders it
+/// after the change), with the fan-out, for one batch.
+fn with_event(
+    db: &D1Database,
+    change: D1PreparedStatement,
+    scope: Scope<'_>,
+    event: Event<'_>,
+    now: i64,
+    guard: Guard<'_>,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let mut batch = vec![change];
+    batch.extend(events::record(db, scope, vec![(event, guard)], now)?);
+    Ok(batch)
+}
+
+fn insert(db: &D1Database, row: &CustomerRow, account_id: &str) -> ApiResult<D1PreparedStatement> {
+    Sql::new(
+        "INSERT INTO customers (id, customer_id, account_id, environment, email, name, phone, billing_address,
+                                metadata, test_clock_id, created_at, updated_at)
+         VALUES (:id, :customer_id, :account_id, :environment, :email, :name, :phone, :billing_address,
+                 :metadata, :test_clock_id, :created_at, :updated_at)",
+    )
+    .bind("id", row.internal_id.as_str())
+    .bind("customer_id", row.id.as_str())
+    .bind("account_id", account_id)
+    .bind("environment", row.environment.as_str())
+    .bind("email", row.email.as_deref())
+    .bind("name", row.name.as_deref())
+    .bind("phone", row.phone.as_deref())
+    .bind("billing_address", row.billing_address.as_deref())
+    .bind("metadata", row.metadata.as_deref())
+    .bind("test_clock_id", row.test_clock_id.as_deref())
+    .bind("created_at", row.created_at)
+    .bind("updated_at", row.updated_at)
+    .prepare(db)
+}
+
+/// A merchant's customer id, when one was chosen: 1–64 letters, digits, `_`, `-` or `.`.
+fn read_customer_id(p: &mut Params) -> ApiResult<Option<String>> {
     let chosen = p.string("customer_id", 64)?;
     if let Some(id) = &chosen
         && !valid_customer_id(id)
@@ -119,67 +157,67 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
             "customer_id is 1–64 letters, digits, `_`, `-` or `.`.",
         ));
     }
+    Ok(chosen)
+}
+
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let now = db::now_unix();
+    let mut p = call.params()?;
+    let chosen = read_customer_id(&mut p)?;
     let name = p.string("name", 200)?;
     let phone = p.string("phone", 40)?;
     let email = read_email(&mut p)?.flatten();
-    let address = read_address(&mut p)?.flatten();
-    let metadata = p.metadata("metadata")?;
-    let test_clock = p.string("test_clock", 64)?;
+    let billing_address = read_address(&mut p)?.flatten();
+    let metadata = db::json_text(p.metadata("metadata")?.map(Value::Object).as_ref());
+    let test_clock_id = p.string("test_clock", 64)?;
     p.finish()?;
-    if let Some(clock) = &test_clock {
+    if let Some(clock) = &test_clock_id {
         crate::billing::test_clocks::load(call, clock, Some("test_clock")).await?;
     }
 
     let principal = call.principal()?;
-    let internal = till_shared::ids::CustomerId::generate().to_string();
-    let customer_id = chosen.unwrap_or_else(|| internal.clone());
-    let scope = Scope {
-        account_id: &principal.account_id,
-        environment: principal.environment.as_str(),
+    let internal_id = till_shared::ids::CustomerId::generate().to_string();
+    let customer = CustomerRow {
+        id: chosen.unwrap_or_else(|| internal_id.clone()),
+        internal_id,
+        environment: principal.environment,
+        email,
+        name,
+        phone,
+        billing_address,
+        metadata,
+        test_clock_id,
+        created_at: now,
+        updated_at: Some(now),
     };
-    let metadata = db::json_text(metadata.map(Value::Object).as_ref());
-    let data = json!({
-        "id": customer_id, "object": "customer", "customer_id": customer_id, "name": name,
-        "email": email, "phone": phone, "test_clock": test_clock,
-        "billing_address": db::parse_json(address.as_deref()),
-        "metadata": db::parse_json(metadata.as_deref()),
-    });
     let db = db::db(call.ctx)?;
-    let outcome = db
-        .batch(vec![
-            db.prepare(
-                "INSERT INTO customers (id, customer_id, account_id, environment, email, name, phone, billing_address,
-                                        metadata, test_clock_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            )
-            .bind(&[
-                internal.js(),
-                customer_id.js(),
-                scope.account_id.js(),
-                scope.environment.js(),
-                email.js(),
-                name.js(),
-                phone.js(),
-                address.js(),
-                metadata.js(),
-                test_clock.js(),
-                now.js(),
-            ])?,
-            events::insert(
-&db, scope, Event { kind: "customer.created", object_id: &customer_id, data: &data }, now, Guard::Always)?,
-            events::fan_out(&db, now)?,
-        ])
-        .await;
-    match outcome {
+    let data = render(customer.clone())?;
+    let event = Event {
+        kind: "customer.created",
+        object_id: &customer.id,
+        data: &data,
+    };
+    let batch = with_event(
+        &db,
+        insert(&db, &customer, &principal.account_id)?,
+        crate::billing::scope(principal),
+        event,
+        now,
+        Guard::Always,
+    )?;
+    match db.batch(batch).await {
         Ok(_) => {
             crate::events::delivery::send_soon(call.ctx);
             Ok(Reply::created(render(
-                load(call, &customer_id, None).await?,
+                load(call, &customer.id, None).await?,
             )?))
         }
         Err(error) if db::is_unique_violation(&error) => Err(ApiError::conflict(
             "customer_id",
-            format!("A customer with customer_id `{customer_id}` already exists."),
+            format!(
+                "A customer with customer_id `{}` already exists.",
+                customer.id
+            ),
         )),
         Err(error) => Err(error.into()),
     }
@@ -212,49 +250,52 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let row = load(call, &id, None).await?;
     let now = db::now_unix();
     let mut p = call.params()?;
-    let name = p
-        .patch("name", |p, f| p.string(f, 200))?
-        .unwrap_or(row.name);
-    let phone = p
-        .patch("phone", |p, f| p.string(f, 40))?
-        .unwrap_or(row.phone);
-    let email = read_email(&mut p)?.unwrap_or(row.email);
-    let address = read_address(&mut p)?.unwrap_or(row.billing_address);
+    let name = p.patch("name", |p, f| p.string(f, 200))?;
+    let phone = p.patch("phone", |p, f| p.string(f, 40))?;
+    let email = read_email(&mut p)?;
+    let billing_address = read_address(&mut p)?;
     let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
     p.finish()?;
-    let principal = call.principal()?;
-    let scope = Scope {
-        account_id: &principal.account_id,
-        environment: principal.environment.as_str(),
+    let after = CustomerRow {
+        name: name.unwrap_or_else(|| row.name.clone()),
+        phone: phone.unwrap_or_else(|| row.phone.clone()),
+        email: email.unwrap_or_else(|| row.email.clone()),
+        billing_address: billing_address.unwrap_or_else(|| row.billing_address.clone()),
+        metadata,
+        updated_at: Some(now),
+        ..row.clone()
     };
     let db = db::db(call.ctx)?;
-    let data = json!({
-        "id": id, "object": "customer", "customer_id": id, "name": name, "email": email,
-        "phone": phone, "test_clock": row.test_clock_id,
-        "billing_address": db::parse_json(address.as_deref()),
-        "metadata": db::parse_json(metadata.as_deref()),
-    });
-    db.batch(vec![
-        db.prepare(
-            "UPDATE customers SET name = ?2, phone = ?3, email = ?4, billing_address = ?5, metadata = ?6, updated_at = ?7
-             WHERE id = ?1 AND deleted_at IS NULL",
-        )
-        .bind(&[
-            row.internal_id.js(),
-            name.js(),
-            phone.js(),
-            email.js(),
-            address.js(),
-            metadata.js(),
-            now.js(),
-        ])?,
-        events::insert(
-&db, scope, Event { kind: "customer.updated", object_id: &id, data: &data }, now, Guard::Applied)?,
-        events::fan_out(&db, now)?,
-    ])
-    .await?;
+    let change = Sql::new(
+        "UPDATE customers SET name = :name, phone = :phone, email = :email, billing_address = :billing_address,
+             metadata = :metadata, updated_at = :updated_at
+         WHERE id = :id AND deleted_at IS NULL",
+    )
+    .bind("id", row.internal_id.as_str())
+    .bind("name", after.name.as_deref())
+    .bind("phone", after.phone.as_deref())
+    .bind("email", after.email.as_deref())
+    .bind("billing_address", after.billing_address.as_deref())
+    .bind("metadata", after.metadata.as_deref())
+    .bind("updated_at", now)
+    .prepare(&db)?;
+    let data = render(after)?;
+    let event = Event {
+        kind: "customer.updated",
+        object_id: &id,
+        data: &data,
+    };
+    let scope = crate::billing::scope(call.principal()?);
+    let batch = with_event(&db, change, scope, event, now, Guard::Applied)?;
+    db.batch(batch).await?;
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
+}
+
+/// A deleted customer, as the deletion answers and its event carries it (no `GET` finds
+/// it any more).
+fn deleted(id: &str) -> Value {
+    json!({"id": id, "object": "customer", "customer_id": id, "deleted": true})
 }
 
 /// Deletes a customer that has no live subscription (one conditional statement, so a
@@ -264,41 +305,32 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let row = load(call, &id, None).await?;
     let now = db::now_unix();
-    let principal = call.principal()?;
-    let scope = Scope {
-        account_id: &principal.account_id,
-        environment: principal.environment.as_str(),
-    };
     let db = db::db(call.ctx)?;
-    let data = json!({"id": id, "object": "customer", "customer_id": id, "deleted": true});
-    let results = db
-        .batch(vec![
-            db.prepare(
-                "UPDATE customers SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM subscriptions s
-                                   WHERE s.account_id = customers.account_id AND s.environment = customers.environment
-                                     AND s.customer_id = customers.customer_id
-                                     AND s.state NOT IN ('CANCELED', 'COMPLETED'))",
-            )
-            .bind(&[row.internal_id.js(), now.js()])?,
-            events::insert(
-&db, scope, Event { kind: "customer.deleted", object_id: &id, data: &data }, now, Guard::Applied)?,
-            events::fan_out(&db, now)?,
-        ])
-        .await?;
-    let changed = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if changed != 1 {
+    let change = Sql::new(
+        "UPDATE customers SET deleted_at = :now WHERE id = :id AND deleted_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                           WHERE s.account_id = customers.account_id AND s.environment = customers.environment
+                             AND s.customer_id = customers.customer_id
+                             AND s.state NOT IN ('CANCELED', 'COMPLETED'))",
+    )
+    .bind("id", row.internal_id.as_str())
+    .bind("now", now)
+    .prepare(&db)?;
+    let data = deleted(&id);
+    let event = Event {
+        kind: "customer.deleted",
+        object_id: &id,
+        data: &data,
+    };
+    let scope = crate::billing::scope(call.principal()?);
+    let batch = with_event(&db, change, scope, event, now, Guard::Applied)?;
+    let results = db.batch(batch).await?;
+    if db::changes(&results, 0) != 1 {
         return Err(ApiError::conflict(
             "customer_id",
             "This customer has a live subscription; cancel it before deleting the customer.",
         ));
     }
     crate::events::delivery::send_soon(call.ctx);
-    Ok(Reply::ok(
-        json!({"id": id, "object": "customer", "customer_id": id, "deleted": true}),
-    ))
+    Ok(Reply::ok(deleted(&id)))
 }

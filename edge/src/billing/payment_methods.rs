@@ -6,21 +6,23 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::api::ErrorCode;
-use till_shared::card::{CardError, check_card};
+use till_shared::card::{CardError, CheckedCard, check_card};
+use till_shared::keys::Environment;
+use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::db::events::{self, Event, Guard, Scope};
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::processor::{Processor, Sandbox};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 pub struct PaymentMethodRow {
     pub id: String,
-    pub environment: String,
+    pub environment: Environment,
     pub customer_id: String,
     pub card_brand: String,
     pub card_last4: String,
@@ -45,7 +47,7 @@ pub fn render(row: PaymentMethodRow) -> ApiResult<Value> {
         },
         "checkout_session_id": row.checkout_session_id,
         "detached": row.detached_at.is_some(),
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
     }))
 }
@@ -79,9 +81,61 @@ pub async fn load_usable(
     Ok(method)
 }
 
-/// The stored card facts and event data of a saved card.
-pub fn card_json(brand: &str, last4: &str, exp_month: i64, exp_year: i64) -> Value {
-    json!({"brand": brand, "last4": last4, "exp_month": exp_month, "exp_year": exp_year})
+/// The card part of `card` as a saved card is stored: brand, last4, expiry.
+fn card_facts(card: &CheckedCard) -> Value {
+    json!({
+        "brand": card.brand.as_str(),
+        "last4": card.last4,
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+    })
+}
+
+/// A test card as sent: `card: {number, exp_month, exp_year, cvc}`.
+struct CardInput {
+    number: String,
+    exp_month: Option<i64>,
+    exp_year: Option<i64>,
+    cvc: String,
+}
+
+fn read_card(p: &mut till_shared::params::Params) -> ApiResult<CardInput> {
+    let mut card = p.object("card")?.ok_or_else(|| {
+        ApiError::invalid(
+            "card",
+            "card is required: {number, exp_month, exp_year, cvc}.",
+        )
+    })?;
+    let input = CardInput {
+        number: card.required_string("number", 32)?,
+        exp_month: card.integer("exp_month", 1, 12)?,
+        exp_year: card.integer("exp_year", 2000, 2100)?,
+        cvc: card.required_string("cvc", 4)?,
+    };
+    card.finish()?;
+    Ok(input)
+}
+
+impl CardInput {
+    /// The card checked ([`check_card`]); errors name the field at fault.
+    fn check(&self) -> ApiResult<CheckedCard> {
+        let (Some(exp_month), Some(exp_year)) = (self.exp_month, self.exp_year) else {
+            return Err(ApiError::invalid(
+                "card.exp_month",
+                "card.exp_month and card.exp_year are required.",
+            ));
+        };
+        let today = till_shared::time::month_and_year(db::now_unix());
+        let expiry = format!("{exp_month:02}/{exp_year}");
+        check_card(&self.number, &expiry, &self.cvc, today).map_err(|e| {
+            let param = match e {
+                CardError::InvalidNumber => "card.number",
+                CardError::InvalidCvc => "card.cvc",
+                CardError::InvalidExpiry | CardError::Expired => "card.exp_year",
+            };
+            ApiError::invalid(param, format!("The card was refused: {}.", e.code()))
+        })
+    }
 }
 
 /// `POST /v1/payment_methods` (SANDBOX): `customer_id` and `card: {number, exp_month,
@@ -94,34 +148,9 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
     let mut p = call.params()?;
     let customer_id = p.required_string("customer_id", 64)?;
-    let mut card = p.object("card")?.ok_or_else(|| {
-        ApiError::invalid(
-            "card",
-            "card is required: {number, exp_month, exp_year, cvc}.",
-        )
-    })?;
-    let number = card.required_string("number", 32)?;
-    let exp_month = card.integer("exp_month", 1, 12)?;
-    let exp_year = card.integer("exp_year", 2000, 2100)?;
-    let cvc = card.required_string("cvc", 4)?;
-    card.finish()?;
+    let card = read_card(&mut p)?;
     p.finish()?;
-    let (Some(exp_month), Some(exp_year)) = (exp_month, exp_year) else {
-        return Err(ApiError::invalid(
-            "card.exp_month",
-            "card.exp_month and card.exp_year are required.",
-        ));
-    };
-    let today = till_shared::time::month_and_year(db::now_unix());
-    let checked =
-        check_card(&number, &format!("{exp_month:02}/{exp_year}"), &cvc, today).map_err(|e| {
-            let param = match e {
-                CardError::InvalidNumber => "card.number",
-                CardError::InvalidCvc => "card.cvc",
-                CardError::InvalidExpiry | CardError::Expired => "card.exp_year",
-            };
-            ApiError::invalid(param, format!("The card was refused: {}.", e.code()))
-        })?;
+    let checked = card.check()?;
     crate::billing::customers::load(call, &customer_id, Some("customer_id")).await?;
     let token = Sandbox
         .save(&checked)
@@ -132,43 +161,31 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
             param: Some("card".to_owned()),
         })?;
 
-    let principal = call.principal()?;
-    let scope = Scope {
-        account_id: &principal.account_id,
-        environment: principal.environment.as_str(),
-    };
     let id = till_shared::ids::PaymentMethodId::generate().to_string();
-    let now = db::now_unix();
+    let new = NewPaymentMethod {
+        id: &id,
+        scope: crate::billing::scope(call.principal()?),
+        customer_id: &customer_id,
+        card: &card_facts(&checked),
+        token: &token,
+        checkout_session_id: None,
+        now: db::now_unix(),
+    };
     let db = db::db(call.ctx)?;
-    let data = json!({
-        "id": id, "object": "payment_method", "type": "card", "customer_id": customer_id,
-        "card": card_json(checked.brand.as_str(), &checked.last4, i64::from(checked.exp_month), i64::from(checked.exp_year)),
-    });
-    db.batch(vec![
-        NewPaymentMethod {
-            id: &id,
-            scope,
-            customer_id: &customer_id,
-            card: &data["card"],
-            token: &token,
-            checkout_session_id: None,
-            now,
-        }
-        .insert(&db, None)?,
-        events::insert(
-            &db,
-            scope,
-            Event {
-                kind: "payment_method.attached",
-                object_id: &id,
-                data: &data,
-            },
-            now,
-            Guard::Always,
-        )?,
-        events::fan_out(&db, now)?,
-    ])
-    .await?;
+    let data = render(new.row())?;
+    let event = Event {
+        kind: "payment_method.attached",
+        object_id: &id,
+        data: &data,
+    };
+    let mut batch = vec![new.insert(&db, None)?];
+    batch.extend(events::record(
+        &db,
+        new.scope,
+        vec![(event, Guard::Always)],
+        new.now,
+    )?);
+    db.batch(batch).await?;
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::created(render(load(call, &id, None).await?)?))
 }
@@ -185,41 +202,63 @@ pub struct NewPaymentMethod<'a> {
     pub now: i64,
 }
 
+/// A checkout session still holding its reservation: what a checkout's writes are
+/// conditional on.
+const RESERVATION_HELD: &str = "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = :held_session AND reservation = :held_token)";
+
 impl NewPaymentMethod<'_> {
+    /// The row as the INSERT stores it.
+    pub fn row(&self) -> PaymentMethodRow {
+        let text = |key: &str| self.card[key].as_str().unwrap_or_default().to_owned();
+        let number = |key: &str| self.card[key].as_i64().unwrap_or_default();
+        PaymentMethodRow {
+            id: self.id.to_owned(),
+            environment: crate::billing::environment(self.scope),
+            customer_id: self.customer_id.to_owned(),
+            card_brand: text("brand"),
+            card_last4: text("last4"),
+            card_exp_month: number("exp_month"),
+            card_exp_year: number("exp_year"),
+            checkout_session_id: self.checkout_session_id.map(str::to_owned),
+            detached_at: None,
+            created_at: self.now,
+        }
+    }
+
     /// The INSERT; with `held` (a checkout session id and its reservation token), only
-    /// while that session still holds the reservation.
+    /// while that session still holds the reservation. A card missing a fact fails it.
     pub fn insert(
         &self,
-        db: &worker::D1Database,
+        db: &D1Database,
         held: Option<(&str, &str)>,
-    ) -> ApiResult<worker::D1PreparedStatement> {
-        let mut values = vec![
-            self.id.js(),
-            self.scope.account_id.js(),
-            self.scope.environment.js(),
-            self.customer_id.js(),
-            self.card["brand"].as_str().js(),
-            self.card["last4"].as_str().js(),
-            self.card["exp_month"].as_i64().js(),
-            self.card["exp_year"].as_i64().js(),
-            self.token.js(),
-            self.checkout_session_id.js(),
-            self.now.js(),
-        ];
-        let condition = match held {
-            Some((session, token)) => {
-                values.extend([session.js(), token.js()]);
-                "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?12 AND reservation = ?13)"
-            }
-            None => "1",
+    ) -> ApiResult<D1PreparedStatement> {
+        let condition = if held.is_some() {
+            RESERVATION_HELD
+        } else {
+            "1"
         };
-        Ok(db
-            .prepare(format!(
-                "INSERT INTO payment_methods (id, account_id, environment, customer_id, card_brand, card_last4,
-                     card_exp_month, card_exp_year, processor_token, checkout_session_id, created_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE {condition}"
-            ))
-            .bind(&values)?)
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO payment_methods (id, account_id, environment, customer_id, card_brand, card_last4,
+                 card_exp_month, card_exp_year, processor_token, checkout_session_id, created_at)
+             SELECT :id, :account_id, :environment, :customer_id, :card_brand, :card_last4, :card_exp_month,
+                    :card_exp_year, :processor_token, :checkout_session_id, :created_at
+             WHERE {condition}"
+        ))
+        .bind("id", self.id)
+        .bind("account_id", self.scope.account_id)
+        .bind("environment", self.scope.environment)
+        .bind("customer_id", self.customer_id)
+        .bind("card_brand", self.card["brand"].as_str())
+        .bind("card_last4", self.card["last4"].as_str())
+        .bind("card_exp_month", self.card["exp_month"].as_i64())
+        .bind("card_exp_year", self.card["exp_year"].as_i64())
+        .bind("processor_token", self.token)
+        .bind("checkout_session_id", self.checkout_session_id)
+        .bind("created_at", self.now);
+        if let Some((session, token)) = held {
+            sql = sql.bind("held_session", session).bind("held_token", token);
+        }
+        sql.prepare(db)
     }
 }
 
@@ -249,32 +288,33 @@ pub async fn detach(call: &mut Call<'_>) -> ApiResult<Reply> {
         return Ok(Reply::ok(render(method)?));
     }
     let now = db::now_unix();
-    let principal = call.principal()?;
-    let scope = Scope {
-        account_id: &principal.account_id,
-        environment: principal.environment.as_str(),
-    };
     let db = db::db(call.ctx)?;
-    let data = json!({"id": id, "object": "payment_method", "customer_id": method.customer_id, "detached": true});
-    let results = db
-        .batch(vec![
-            db.prepare(
-                "UPDATE payment_methods SET detached_at = ?2 WHERE id = ?1 AND detached_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM subscriptions
-                                   WHERE payment_method_id = ?1 AND state NOT IN ('CANCELED', 'COMPLETED'))",
-            )
-            .bind(&[id.js(), now.js()])?,
-            events::insert(
-&db, scope, Event { kind: "payment_method.detached", object_id: &id, data: &data }, now, Guard::Applied)?,
-            events::fan_out(&db, now)?,
-        ])
-        .await?;
-    if results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        != Some(1)
-    {
+    let change = Sql::new(
+        "UPDATE payment_methods SET detached_at = :now WHERE id = :id AND detached_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM subscriptions
+                           WHERE payment_method_id = :id AND state NOT IN ('CANCELED', 'COMPLETED'))",
+    )
+    .bind("id", id.as_str())
+    .bind("now", now)
+    .prepare(&db)?;
+    let data = render(PaymentMethodRow {
+        detached_at: Some(now),
+        ..method
+    })?;
+    let event = Event {
+        kind: "payment_method.detached",
+        object_id: &id,
+        data: &data,
+    };
+    let mut batch = vec![change];
+    batch.extend(events::record(
+        &db,
+        crate::billing::scope(call.principal()?),
+        vec![(event, Guard::Applied)],
+        now,
+    )?);
+    let results = db.batch(batch).await?;
+    if db::changes(&results, 0) != 1 {
         return Err(ApiError::conflict(
             "id",
             "A live subscription charges this payment method; give it another one first.",

@@ -6,19 +6,26 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use till_shared::billing::{Cycle, Schedule, State};
+use till_shared::billing::{
+    ChangeError, Changes, Cycle, Outcome, Schedule, State, Terms, Trigger, before_first_charge,
+    billing_order_id, change,
+};
 use till_shared::catalog::Interval;
-use till_shared::money::MAX_MINOR_UNITS;
+use till_shared::keys::Environment;
+use till_shared::money::Currency;
 use till_shared::params::{ParamError, Params};
+use till_shared::plan::{PlanError, PlanItem, subscription_plan};
+use till_shared::pricing::Recurrence;
 use till_shared::time::parse_request_time;
+use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::billing::biller::{self, Trigger};
+use crate::billing::biller;
 use crate::db::events::{self, Event, Guard, Scope};
-use crate::db::{self, Bind};
+use crate::db::{self, Sql, columns};
 use crate::error::{ApiError, ApiResult};
 use crate::links::payment_links::LineItem;
 
@@ -27,33 +34,35 @@ const MAX_TRIAL_DAYS: i64 = 730;
 /// A `start_time` this far in the past still means "now" (clocks differ).
 const START_SLACK_SECS: i64 = 300;
 
-/// A subscription row; the billing job's claim also returns the `#[serde(default)]` fields.
+/// A subscription row, read once into its types.
 #[derive(Deserialize, Clone)]
 pub struct SubscriptionRow {
     pub id: String,
     pub account_id: String,
-    pub environment: String,
+    pub environment: Environment,
     pub customer_id: String,
     pub payment_method_id: Option<String>,
-    pub items: String,
-    pub currency: String,
+    #[serde(deserialize_with = "columns::json")]
+    pub items: Vec<PlanItem>,
+    pub currency: Currency,
     pub amount: i64,
-    pub interval: String,
-    pub interval_count: i64,
-    pub total_billing_cycles: Option<i64>,
+    pub interval: Interval,
+    pub interval_count: u32,
+    pub total_billing_cycles: Option<u32>,
     pub start_time: i64,
     pub trial_end: Option<i64>,
     pub anchor_time: i64,
-    pub anchor_sequence: i64,
-    pub state: String,
-    pub completed_billing_iteration: i64,
+    pub anchor_sequence: u32,
+    pub state: State,
+    pub completed_billing_iteration: u32,
     pub last_billing_time: Option<i64>,
     pub next_billing_time: Option<i64>,
     pub current_period_start: Option<i64>,
     pub current_period_end: Option<i64>,
     pub retry_at: Option<i64>,
     pub due_at: Option<i64>,
-    pub cancel_at_period_end: i64,
+    #[serde(deserialize_with = "columns::flag")]
+    pub cancel_at_period_end: bool,
     pub canceled_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub test_clock_id: Option<String>,
@@ -61,37 +70,22 @@ pub struct SubscriptionRow {
     pub metadata: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
-    #[serde(default)]
-    pub retry_schedule: Option<String>,
-    #[serde(default)]
-    pub final_state: Option<String>,
-    #[serde(default)]
-    pub processor_token: Option<String>,
-    #[serde(default)]
-    pub open_attempts: Option<i64>,
-    #[serde(default)]
-    pub open_first_failed_at: Option<i64>,
 }
 
 impl SubscriptionRow {
-    pub fn state(&self) -> State {
-        State::parse(&self.state).unwrap_or(State::Canceled)
-    }
-
     pub fn cycle(&self) -> Cycle {
         Cycle {
             anchor: self.anchor_time,
-            anchor_sequence: u32::try_from(self.anchor_sequence).unwrap_or(1),
-            interval: Interval::parse(&self.interval).unwrap_or(Interval::Month),
-            interval_count: u32::try_from(self.interval_count).unwrap_or(1),
+            anchor_sequence: self.anchor_sequence,
+            interval: self.interval,
+            interval_count: self.interval_count,
         }
     }
 
     pub fn schedule(&self) -> Schedule {
         Schedule {
-            state: self.state(),
-            completed_billing_iteration: u32::try_from(self.completed_billing_iteration)
-                .unwrap_or(0),
+            state: self.state,
+            completed_billing_iteration: self.completed_billing_iteration,
             last_billing_time: self.last_billing_time,
             next_billing_time: self.next_billing_time,
             current_period_start: self.current_period_start,
@@ -101,22 +95,84 @@ impl SubscriptionRow {
         }
     }
 
-    pub fn total(&self) -> Option<u32> {
-        self.total_billing_cycles
-            .and_then(|t| u32::try_from(t).ok())
+    pub fn recurrence(&self) -> Recurrence {
+        Recurrence {
+            interval: self.interval,
+            interval_count: self.interval_count,
+        }
     }
 
-    /// The row as it is after `schedule` is stored.
-    pub fn with(&self, schedule: &Schedule) -> SubscriptionRow {
+    /// What the subscription bills now.
+    pub fn plan(&self) -> Result<till_shared::plan::Plan, PlanError> {
+        till_shared::plan::Plan::new(self.items.clone(), self.currency, self.recurrence())
+    }
+
+    /// The terms a merchant's change may move.
+    pub fn terms(&self) -> Terms {
+        Terms {
+            state: self.state,
+            completed_billing_iteration: self.completed_billing_iteration,
+            total_billing_cycles: self.total_billing_cycles,
+            start_time: self.start_time,
+            trial_end: self.trial_end,
+            anchor_time: self.anchor_time,
+            next_billing_time: self.next_billing_time,
+            current_period_start: self.current_period_start,
+            current_period_end: self.current_period_end,
+            due_at: self.due_at,
+            cancel_at_period_end: self.cancel_at_period_end,
+        }
+    }
+
+    /// The row with `terms` in place of its own.
+    pub fn with_terms(&self, terms: &Terms) -> SubscriptionRow {
         SubscriptionRow {
-            state: schedule.state.as_str().to_owned(),
-            completed_billing_iteration: i64::from(schedule.completed_billing_iteration),
-            last_billing_time: schedule.last_billing_time,
-            next_billing_time: schedule.next_billing_time,
-            current_period_start: schedule.current_period_start,
-            current_period_end: schedule.current_period_end,
-            retry_at: schedule.retry_at,
-            due_at: schedule.due_at,
+            state: terms.state,
+            completed_billing_iteration: terms.completed_billing_iteration,
+            total_billing_cycles: terms.total_billing_cycles,
+            start_time: terms.start_time,
+            trial_end: terms.trial_end,
+            anchor_time: terms.anchor_time,
+            next_billing_time: terms.next_billing_time,
+            current_period_start: terms.current_period_start,
+            current_period_end: terms.current_period_end,
+            due_at: terms.due_at,
+            cancel_at_period_end: terms.cancel_at_period_end,
+            ..self.clone()
+        }
+    }
+
+    /// The row as the billing job leaves it after `outcome`, written at `updated_at`.
+    pub fn after(&self, outcome: &Outcome, updated_at: i64) -> SubscriptionRow {
+        let s = &outcome.schedule;
+        SubscriptionRow {
+            state: s.state,
+            completed_billing_iteration: s.completed_billing_iteration,
+            last_billing_time: s.last_billing_time,
+            next_billing_time: s.next_billing_time,
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            retry_at: s.retry_at,
+            due_at: s.due_at,
+            anchor_time: outcome.anchor_time,
+            anchor_sequence: outcome.anchor_sequence,
+            ended_at: outcome.ended_at.or(self.ended_at),
+            canceled_at: outcome.canceled_at.or(self.canceled_at),
+            updated_at,
+            ..self.clone()
+        }
+    }
+
+    /// The row as [`cancel_statement`] leaves it.
+    pub fn canceled(&self, cancellation: &Cancellation) -> SubscriptionRow {
+        SubscriptionRow {
+            state: State::Canceled,
+            canceled_at: Some(cancellation.canceled_at),
+            ended_at: Some(cancellation.ended_at),
+            next_billing_time: None,
+            due_at: None,
+            retry_at: None,
+            updated_at: cancellation.updated_at,
             ..self.clone()
         }
     }
@@ -124,21 +180,7 @@ impl SubscriptionRow {
     pub fn scope(&self) -> Scope<'_> {
         Scope {
             account_id: &self.account_id,
-            environment: &self.environment,
-        }
-    }
-
-    /// This subscription canceled `at` (its clock's time), nothing more to bill or retry.
-    pub fn canceled(&self, at: i64, updated_at: i64) -> SubscriptionRow {
-        SubscriptionRow {
-            state: State::Canceled.as_str().to_owned(),
-            canceled_at: Some(at),
-            ended_at: Some(at),
-            next_billing_time: None,
-            due_at: None,
-            retry_at: None,
-            updated_at,
-            ..self.clone()
+            environment: self.environment.as_str(),
         }
     }
 }
@@ -148,16 +190,11 @@ fn time(at: Option<i64>) -> ApiResult<Option<String>> {
 }
 
 pub fn render(row: &SubscriptionRow) -> ApiResult<Value> {
-    let items = db::parse_json(Some(&row.items));
-    let products: Vec<Value> = items
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| json!({"product_id": i["product_id"], "quantity": i["quantity"]}))
-                .collect()
-        })
-        .unwrap_or_default();
+    let products: Vec<Value> = row
+        .items
+        .iter()
+        .map(|i| json!({"product_id": i.product_id, "quantity": i.quantity}))
+        .collect();
     Ok(json!({
         "id": row.id,
         "object": "subscription",
@@ -165,7 +202,7 @@ pub fn render(row: &SubscriptionRow) -> ApiResult<Value> {
         "customer_id": row.customer_id,
         "payment_method": row.payment_method_id,
         "token_id": row.payment_method_id,
-        "items": items,
+        "items": row.items,
         "products": products,
         "currency": row.currency,
         "amount": row.amount,
@@ -182,13 +219,13 @@ pub fn render(row: &SubscriptionRow) -> ApiResult<Value> {
         "current_period_start": time(row.current_period_start)?,
         "current_period_end": time(row.current_period_end)?,
         "next_retry_time": time(row.retry_at)?,
-        "cancel_at_period_end": row.cancel_at_period_end == 1,
+        "cancel_at_period_end": row.cancel_at_period_end,
         "canceled_at": time(row.canceled_at)?,
         "ended_at": time(row.ended_at)?,
         "test_clock": row.test_clock_id,
         "checkout_session_id": row.checkout_session_id,
         "metadata": db::parse_json(row.metadata.as_deref()),
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "created_at": iso(row.created_at)?,
         "updated_at": iso(row.updated_at)?,
     }))
@@ -210,69 +247,363 @@ pub async fn now_for(call: &Call<'_>, test_clock: Option<&str>) -> ApiResult<i64
     }
 }
 
-/// What a subscription bills: items priced now, with one currency and one interval.
+/// A subscription's plan on its way into a row: `billed`, the plan
+/// [`till_shared::plan`] made, and copied out of it the four columns a SUBSCRIPTION
+/// checkout reads (`checkout/completion.rs`; they go once it reads `billed`).
 pub struct Plan {
-    pub items: Value,
+    pub billed: till_shared::plan::Plan,
     pub currency: String,
     pub amount: i64,
     pub interval: Interval,
     pub interval_count: i64,
 }
 
-/// The plan of recurring line items; `param` names the list in errors.
-pub fn plan(lines: &[LineItem], param: &str, sandbox: bool) -> ApiResult<Plan> {
-    let first = lines
-        .first()
-        .ok_or_else(|| ApiError::invalid(param, "At least one item is needed."))?;
-    let mut amount: i64 = 0;
-    let mut items = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(interval) = line.interval.filter(|_| line.is_recurring()) else {
-            return Err(ApiError::invalid(
-                format!("{param}[{i}]"),
-                "Subscriptions bill recurring prices only; this price is one-time.",
-            ));
-        };
-        if !interval.allowed(sandbox) {
-            return Err(ApiError::invalid(
-                format!("{param}[{i}]"),
-                "MINUTE and HOUR intervals exist only in SANDBOX.",
-            ));
+impl From<till_shared::plan::Plan> for Plan {
+    fn from(billed: till_shared::plan::Plan) -> Plan {
+        Plan {
+            currency: billed.currency().code().to_owned(),
+            amount: billed.amount.amount(),
+            interval: billed.recurrence.interval,
+            interval_count: i64::from(billed.recurrence.interval_count),
+            billed,
         }
-        if line.currency != first.currency
-            || line.interval != first.interval
-            || line.interval_count != first.interval_count
-        {
-            return Err(ApiError::invalid(
-                format!("{param}[{i}]"),
-                "All items of a subscription share one currency and one billing interval.",
-            ));
-        }
-        amount = line
-            .amount
-            .checked_mul(i64::from(line.quantity))
-            .and_then(|a| a.checked_add(amount))
-            .filter(|a| *a <= MAX_MINOR_UNITS)
-            .ok_or_else(|| ApiError::invalid(param, "The subscription's amount is too large."))?;
-        items.push(json!({
-            "price_id": line.price_id,
-            "product_id": line.product_id,
-            "quantity": line.quantity,
-            "unit_amount": line.amount,
-            "name": line.name,
-        }));
     }
-    Ok(Plan {
-        items: Value::Array(items),
-        currency: first.currency.code().to_owned(),
-        amount,
-        interval: first.interval.unwrap_or(Interval::Month),
-        interval_count: i64::from(first.interval_count.unwrap_or(1)),
-    })
+}
+
+/// The plan of recurring line items ([`subscription_plan`]); `param` names the list in
+/// errors.
+pub fn plan(lines: &[LineItem], param: &str, sandbox: bool) -> ApiResult<Plan> {
+    subscription_plan(lines, sandbox)
+        .map(Plan::from)
+        .map_err(|e| plan_error(e, param))
+}
+
+/// The API's answer to a plan the rules refuse; `param` names the list of items (or
+/// `quantity`), `param[i]` the line at fault.
+fn plan_error(error: PlanError, param: &str) -> ApiError {
+    let at = |index: usize| format!("{param}[{index}]");
+    match error {
+        PlanError::NoLines => ApiError::invalid(param, "At least one item is needed."),
+        PlanError::OneTime { index } | PlanError::MissingInterval { index } => ApiError::invalid(
+            at(index),
+            "Subscriptions bill recurring prices only; this price is one-time.",
+        ),
+        PlanError::SubscriptionNeedsRecurring | PlanError::PaymentWithRecurring => {
+            ApiError::invalid(
+                param,
+                "Subscriptions bill recurring prices only; this price is one-time.",
+            )
+        }
+        PlanError::SandboxOnlyInterval { index, .. } => ApiError::invalid(
+            at(index),
+            "MINUTE and HOUR intervals exist only in SANDBOX.",
+        ),
+        PlanError::CurrencyMismatch { index, .. } | PlanError::IntervalMismatch { index, .. } => {
+            ApiError::invalid(
+                at(index),
+                "All items of a subscription share one currency and one billing interval.",
+            )
+        }
+        PlanError::TooLarge => ApiError::invalid(param, "The subscription's amount is too large."),
+        PlanError::NotOneItem => ApiError::invalid(
+            param,
+            "quantity applies to one-item subscriptions; send items instead.",
+        ),
+        PlanError::TermsChanged => ApiError::invalid(
+            param,
+            "New items must keep the subscription's currency and billing interval.",
+        ),
+    }
+}
+
+/// The API's answer to a change [`change`] refuses; `cancel_param` is the field that asked
+/// to cancel at period end.
+fn change_error(error: ChangeError, cancel_param: &str) -> ApiError {
+    match error {
+        ChangeError::AlreadyBilled { completed } => ApiError::invalid(
+            "total_billing_cycles",
+            format!("{completed} cycles were already billed."),
+        ),
+        ChangeError::StartAfterFirstCharge => ApiError::invalid(
+            "start_time",
+            "start_time can change only before the first charge.",
+        ),
+        ChangeError::CannotCancelAtPeriodEnd => ApiError::invalid(
+            cancel_param,
+            "Only ACTIVE or TRIALING subscriptions cancel at period end; cancel this one now.",
+        ),
+    }
+}
+
+/// A checkout session still holding its reservation: what a SUBSCRIPTION checkout's writes
+/// are conditional on.
+const RESERVATION_HELD: &str = "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = :held_session AND reservation = :held_token)";
+
+/// A subscription about to be stored, by the API or a SUBSCRIPTION checkout.
+pub struct NewSubscription<'a> {
+    pub id: &'a str,
+    pub customer_id: &'a str,
+    pub payment_method_id: &'a str,
+    pub plan: &'a Plan,
+    pub total: Option<u32>,
+    pub start: i64,
+    pub trial_end: Option<i64>,
+    /// The first billing time: charges are whole periods from it.
+    pub anchor: i64,
+    pub schedule: Schedule,
+    pub test_clock_id: Option<&'a str>,
+    pub checkout_session_id: Option<&'a str>,
+    pub metadata: Option<String>,
+}
+
+impl NewSubscription<'_> {
+    /// The row as it will be stored.
+    pub fn row(&self, scope: Scope<'_>, now: i64) -> SubscriptionRow {
+        let s = &self.schedule;
+        let billed = &self.plan.billed;
+        SubscriptionRow {
+            id: self.id.to_owned(),
+            account_id: scope.account_id.to_owned(),
+            environment: crate::billing::environment(scope),
+            customer_id: self.customer_id.to_owned(),
+            payment_method_id: Some(self.payment_method_id.to_owned()),
+            items: billed.items.clone(),
+            currency: billed.currency(),
+            amount: billed.amount.amount(),
+            interval: billed.recurrence.interval,
+            interval_count: billed.recurrence.interval_count,
+            total_billing_cycles: self.total,
+            start_time: self.start,
+            trial_end: self.trial_end,
+            anchor_time: self.anchor,
+            anchor_sequence: 1,
+            state: s.state,
+            completed_billing_iteration: s.completed_billing_iteration,
+            last_billing_time: s.last_billing_time,
+            next_billing_time: s.next_billing_time,
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            retry_at: s.retry_at,
+            due_at: s.due_at,
+            cancel_at_period_end: false,
+            canceled_at: None,
+            ended_at: None,
+            test_clock_id: self.test_clock_id.map(str::to_owned),
+            checkout_session_id: self.checkout_session_id.map(str::to_owned),
+            metadata: self.metadata.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The INSERT of `row` (this subscription's [`NewSubscription::row`]); with `held` (a
+    /// checkout session id and its reservation token), only while that session still holds
+    /// the reservation.
+    pub fn insert(
+        &self,
+        db: &D1Database,
+        row: &SubscriptionRow,
+        held: Option<(&str, &str)>,
+    ) -> ApiResult<D1PreparedStatement> {
+        let condition = if held.is_some() {
+            RESERVATION_HELD
+        } else {
+            "1"
+        };
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO subscriptions (id, account_id, environment, customer_id, payment_method_id, items, currency,
+                 amount, interval, interval_count, total_billing_cycles, start_time, trial_end, anchor_time,
+                 anchor_sequence, state, completed_billing_iteration, last_billing_time, next_billing_time,
+                 current_period_start, current_period_end, retry_at, due_at, cancel_at_period_end, test_clock_id,
+                 checkout_session_id, metadata, created_at, updated_at)
+             SELECT :id, :account_id, :environment, :customer_id, :payment_method_id, :items, :currency, :amount,
+                    :interval, :interval_count, :total_billing_cycles, :start_time, :trial_end, :anchor_time,
+                    :anchor_sequence, :state, :completed_billing_iteration, :last_billing_time, :next_billing_time,
+                    :current_period_start, :current_period_end, :retry_at, :due_at, :cancel_at_period_end,
+                    :test_clock_id, :checkout_session_id, :metadata, :created_at, :updated_at
+             WHERE {condition}"
+        ))
+        .bind("id", row.id.as_str())
+        .bind("account_id", row.account_id.as_str())
+        .bind("environment", row.environment.as_str())
+        .bind("customer_id", row.customer_id.as_str())
+        .bind("payment_method_id", row.payment_method_id.as_deref())
+        .bind("items", serde_json::to_string(&row.items)?)
+        .bind("currency", row.currency.code())
+        .bind("amount", row.amount)
+        .bind("interval", row.interval.as_str())
+        .bind("interval_count", i64::from(row.interval_count))
+        .bind("total_billing_cycles", row.total_billing_cycles.map(i64::from))
+        .bind("start_time", row.start_time)
+        .bind("trial_end", row.trial_end)
+        .bind("anchor_time", row.anchor_time)
+        .bind("anchor_sequence", i64::from(row.anchor_sequence))
+        .bind("state", row.state.as_str())
+        .bind(
+            "completed_billing_iteration",
+            i64::from(row.completed_billing_iteration),
+        )
+        .bind("last_billing_time", row.last_billing_time)
+        .bind("next_billing_time", row.next_billing_time)
+        .bind("current_period_start", row.current_period_start)
+        .bind("current_period_end", row.current_period_end)
+        .bind("retry_at", row.retry_at)
+        .bind("due_at", row.due_at)
+        .bind("cancel_at_period_end", row.cancel_at_period_end)
+        .bind("test_clock_id", row.test_clock_id.as_deref())
+        .bind("checkout_session_id", row.checkout_session_id.as_deref())
+        .bind("metadata", row.metadata.as_deref())
+        .bind("created_at", row.created_at)
+        .bind("updated_at", row.updated_at);
+        if let Some((session, token)) = held {
+            sql = sql.bind("held_session", session).bind("held_token", token);
+        }
+        sql.prepare(db)
+    }
+}
+
+/// Only while no biller holds the subscription and it is as it was read: the same state
+/// and the same cycles billed, so the event written with the change shows what is stored.
+const AS_READ: &str =
+    "claim IS NULL AND state = :read_state AND completed_billing_iteration = :read_completed";
+
+/// Stores a merchant's change of `before` (items, payment method, terms, metadata) as
+/// `after`, only while the row is as it was read.
+fn update_statement(
+    db: &D1Database,
+    before: &SubscriptionRow,
+    after: &SubscriptionRow,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(&format!(
+        "UPDATE subscriptions SET payment_method_id = :payment_method_id, items = :items, amount = :amount,
+             total_billing_cycles = :total_billing_cycles, start_time = :start_time, trial_end = :trial_end,
+             anchor_time = :anchor_time, next_billing_time = :next_billing_time,
+             current_period_start = :current_period_start, current_period_end = :current_period_end,
+             due_at = :due_at, cancel_at_period_end = :cancel_at_period_end, metadata = :metadata,
+             updated_at = :updated_at
+         WHERE id = :id AND {AS_READ}"
+    ))
+    .bind("id", before.id.as_str())
+    .bind("read_state", before.state.as_str())
+    .bind(
+        "read_completed",
+        i64::from(before.completed_billing_iteration),
+    )
+    .bind("payment_method_id", after.payment_method_id.as_deref())
+    .bind("items", serde_json::to_string(&after.items)?)
+    .bind("amount", after.amount)
+    .bind(
+        "total_billing_cycles",
+        after.total_billing_cycles.map(i64::from),
+    )
+    .bind("start_time", after.start_time)
+    .bind("trial_end", after.trial_end)
+    .bind("anchor_time", after.anchor_time)
+    .bind("next_billing_time", after.next_billing_time)
+    .bind("current_period_start", after.current_period_start)
+    .bind("current_period_end", after.current_period_end)
+    .bind("due_at", after.due_at)
+    .bind("cancel_at_period_end", after.cancel_at_period_end)
+    .bind("metadata", after.metadata.as_deref())
+    .bind("updated_at", after.updated_at)
+    .prepare(db)
+}
+
+/// A subscription ending now: CANCELED at `canceled_at`, ended at `ended_at` (the same
+/// time, or the end of the period it was set to cancel at), nothing more to bill or retry.
+pub struct Cancellation {
+    pub canceled_at: i64,
+    pub ended_at: i64,
+    pub updated_at: i64,
+}
+
+/// Who cancels, and so what the cancellation is conditional on.
+pub enum Canceler<'a> {
+    /// A merchant's request: only while the row is as it was read ([`AS_READ`]).
+    Merchant(&'a SubscriptionRow),
+    /// The biller holding the claim `token` (a period's end came with
+    /// `cancel_at_period_end` set).
+    Biller(&'a str),
+    /// The subscription's test clock being deleted: whoever holds it; a biller still at work
+    /// on it loses its claim, and with it every write it would make.
+    ClockDeletion,
+}
+
+/// The one statement that cancels a live subscription (see [`SubscriptionRow::canceled`]
+/// for the row it leaves); it lets go of any claim.
+pub fn cancel_statement(
+    db: &D1Database,
+    id: &str,
+    cancellation: &Cancellation,
+    canceler: Canceler<'_>,
+) -> ApiResult<D1PreparedStatement> {
+    let condition = match canceler {
+        Canceler::Merchant(_) => AS_READ,
+        Canceler::Biller(_) => "claim = :claim",
+        Canceler::ClockDeletion => "1",
+    };
+    let sql = Sql::new(&format!(
+        "UPDATE subscriptions SET state = 'CANCELED', canceled_at = :canceled_at, ended_at = :ended_at,
+             next_billing_time = NULL, due_at = NULL, retry_at = NULL, updated_at = :updated_at,
+             claim = NULL, claimed_at = NULL
+         WHERE id = :id AND state NOT IN ('CANCELED', 'COMPLETED') AND {condition}"
+    ))
+    .bind("id", id)
+    .bind("canceled_at", cancellation.canceled_at)
+    .bind("ended_at", cancellation.ended_at)
+    .bind("updated_at", cancellation.updated_at);
+    match canceler {
+        Canceler::Merchant(read) => sql.bind("read_state", read.state.as_str()).bind(
+            "read_completed",
+            i64::from(read.completed_billing_iteration),
+        ),
+        Canceler::Biller(token) => sql.bind("claim", token),
+        Canceler::ClockDeletion => sql,
+    }
+    .prepare(db)
+}
+
+/// Writes `change` of a subscription with the `kind` event of the subscription as it
+/// becomes (`after`), in one batch; the event is written only if the change applied, else
+/// the answer is 409. Answers the subscription as stored.
+async fn commit(
+    call: &Call<'_>,
+    db: &D1Database,
+    change: D1PreparedStatement,
+    kind: &str,
+    after: &SubscriptionRow,
+) -> ApiResult<Reply> {
+    let data = render(after)?;
+    let event = Event {
+        kind,
+        object_id: &after.id,
+        data: &data,
+    };
+    let mut batch = vec![change];
+    batch.extend(events::record(
+        db,
+        after.scope(),
+        vec![(event, Guard::Applied)],
+        after.updated_at,
+    )?);
+    let results = db.batch(batch).await?;
+    if db::changes(&results, 0) != 1 {
+        return Err(busy());
+    }
+    crate::events::delivery::send_soon(call.ctx);
+    Ok(Reply::ok(render(&load(call, &after.id).await?)?))
+}
+
+fn busy() -> ApiError {
+    ApiError::conflict(
+        "id",
+        "The subscription is being billed right now; try again in a moment.",
+    )
 }
 
 /// Items from `items: [{price_id, quantity}]` or the document's `products: [{product_id,
-/// quantity}]` (each product's default price). `None` when neither was sent.
+/// quantity}]` (each product's default price), with the name of the list sent. `None`
+/// when neither was sent.
 async fn read_lines(call: &Call<'_>, p: &mut Params) -> ApiResult<Option<(Vec<LineItem>, String)>> {
     if let Some(items) = p.objects("items", 20)? {
         return Ok(Some((
@@ -302,7 +633,8 @@ async fn read_lines(call: &Call<'_>, p: &mut Params) -> ApiResult<Option<(Vec<Li
     Ok(Some((lines, param)))
 }
 
-/// `payment_method`, `payment_method_id` or the document's `token_id`.
+/// `payment_method`, `payment_method_id` or the document's `token_id`, with the name of
+/// the field sent.
 fn read_payment_method(p: &mut Params) -> Result<Option<(String, String)>, ParamError> {
     for field in ["payment_method", "payment_method_id", "token_id"] {
         if let Some(id) = p.string(field, 64)? {
@@ -312,46 +644,77 @@ fn read_payment_method(p: &mut Params) -> Result<Option<(String, String)>, Param
     Ok(None)
 }
 
-fn read_total(p: &mut Params) -> Result<Option<Option<i64>>, ParamError> {
-    p.patch("total_billing_cycles", |p, f| p.integer(f, 1, 100_000))
+/// `total_billing_cycles`: a limit, or `null` for none.
+fn read_total(p: &mut Params) -> Result<Option<Option<u32>>, ParamError> {
+    let total = p.patch("total_billing_cycles", |p, f| p.integer(f, 1, 100_000))?;
+    Ok(total.map(|t| t.and_then(|t| u32::try_from(t).ok())))
 }
 
 fn read_start(p: &mut Params, now: i64) -> ApiResult<Option<i64>> {
-    let Some(value) = p.raw("start_time") else {
-        return Ok(None);
-    };
+    p.raw("start_time").map(|v| start_at(&v, now)).transpose()
+}
+
+/// A requested `start_time` (ISO 8601 or Unix seconds): not in the past, and "now" if it
+/// is only a little behind.
+fn start_at(value: &Value, now: i64) -> ApiResult<i64> {
     let at =
-        parse_request_time(&value).map_err(|e| ApiError::invalid("start_time", e.to_string()))?;
+        parse_request_time(value).map_err(|e| ApiError::invalid("start_time", e.to_string()))?;
     if at < now - START_SLACK_SECS || iso(at).is_err() {
         return Err(ApiError::invalid(
             "start_time",
             "start_time may not be in the past.",
         ));
     }
-    Ok(Some(at.max(now)))
+    Ok(at.max(now))
 }
 
-pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let mut p = call.params()?;
-    let customer_id = p.required_string("customer_id", 64)?;
-    let method = read_payment_method(&mut p)?;
-    let lines = read_lines(call, &mut p).await?;
-    let total = read_total(&mut p)?.flatten();
-    let trial_days = p.integer("trial_days", 0, MAX_TRIAL_DAYS)?.unwrap_or(0);
-    let metadata = p.metadata("metadata")?;
-    let start_value = p.raw("start_time");
-    p.finish()?;
+/// What `POST /v1/subscriptions` asked for, read before anything is looked up.
+struct Creation {
+    customer_id: String,
+    method: Option<(String, String)>,
+    lines: Option<(Vec<LineItem>, String)>,
+    total: Option<u32>,
+    trial_days: i64,
+    metadata: Option<String>,
+    /// Checked once the customer's clock says what "now" is.
+    start: Option<Value>,
+}
 
-    let customer = crate::billing::customers::load(call, &customer_id, Some("customer_id")).await?;
-    let Some((method_id, method_param)) = method else {
+async fn read_creation(call: &mut Call<'_>) -> ApiResult<Creation> {
+    let mut p = call.params()?;
+    let creation = Creation {
+        customer_id: p.required_string("customer_id", 64)?,
+        method: read_payment_method(&mut p)?,
+        lines: read_lines(call, &mut p).await?,
+        total: read_total(&mut p)?.flatten(),
+        trial_days: p.integer("trial_days", 0, MAX_TRIAL_DAYS)?.unwrap_or(0),
+        metadata: db::json_text(p.metadata("metadata")?.map(Value::Object).as_ref()),
+        start: p.raw("start_time"),
+    };
+    p.finish()?;
+    Ok(creation)
+}
+
+/// Creates a subscription and, when its first billing time has come, charges it at once
+/// (a failure leaves it INCOMPLETE).
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let creation = read_creation(call).await?;
+    let customer =
+        crate::billing::customers::load(call, &creation.customer_id, Some("customer_id")).await?;
+    let Some((method_id, method_param)) = creation.method else {
         return Err(ApiError::invalid(
             "token_id",
             "A saved payment method is required (token_id or payment_method).",
         ));
     };
-    crate::billing::payment_methods::load_usable(call, &method_id, &customer_id, &method_param)
-        .await?;
-    let Some((lines, param)) = lines else {
+    crate::billing::payment_methods::load_usable(
+        call,
+        &method_id,
+        &creation.customer_id,
+        &method_param,
+    )
+    .await?;
+    let Some((lines, param)) = creation.lines else {
         return Err(ApiError::invalid(
             "products",
             "Send products: [{product_id, quantity}] or items: [{price_id, quantity}].",
@@ -359,192 +722,46 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     };
     let plan = plan(&lines, &param, call.sandbox())?;
     let now = now_for(call, customer.test_clock_id.as_deref()).await?;
-    let start = match start_value {
-        Some(value) => {
-            let mut holder = Params::new(json!({ "start_time": value }))?;
-            read_start(&mut holder, now)?.unwrap_or(now)
-        }
-        None => now,
-    };
-    let trial_end = (trial_days > 0).then(|| start + trial_days * 86_400);
-    let first_billing = trial_end.unwrap_or(start);
-    let state = if trial_end.is_some() {
-        State::Trialing
-    } else {
-        State::Active
-    };
-
-    let principal = call.principal()?;
+    let start = creation.start.map(|v| start_at(&v, now)).transpose()?;
+    let start = start.unwrap_or(now);
+    let trial_end = (creation.trial_days > 0).then(|| start + creation.trial_days * 86_400);
+    let schedule = before_first_charge(start, trial_end);
     let id = till_shared::ids::SubscriptionId::generate().to_string();
-    let real_now = db::now_unix();
     let new = NewSubscription {
         id: &id,
-        customer_id: &customer_id,
+        customer_id: &creation.customer_id,
         payment_method_id: &method_id,
         plan: &plan,
-        total,
+        total: creation.total,
         start,
         trial_end,
-        anchor: first_billing,
-        schedule: Schedule {
-            state,
-            completed_billing_iteration: 0,
-            last_billing_time: None,
-            next_billing_time: Some(first_billing),
-            current_period_start: trial_end.map(|_| start),
-            current_period_end: trial_end,
-            retry_at: None,
-            due_at: Some(first_billing),
-        },
+        anchor: trial_end.unwrap_or(start),
+        schedule,
         test_clock_id: customer.test_clock_id.as_deref(),
         checkout_session_id: None,
-        metadata: db::json_text(metadata.map(Value::Object).as_ref()),
+        metadata: creation.metadata,
     };
     let db = db::db(call.ctx)?;
-    let scope = Scope {
-        account_id: &principal.account_id,
-        environment: principal.environment.as_str(),
+    let row = new.row(crate::billing::scope(call.principal()?), db::now_unix());
+    let data = render(&row)?;
+    let event = Event {
+        kind: "subscription.created",
+        object_id: &id,
+        data: &data,
     };
-    let row = new.row(scope, real_now);
-    db.batch(vec![
-        new.insert(&db, &row, None)?,
-        events::insert(
-            &db,
-            scope,
-            Event {
-                kind: "subscription.created",
-                object_id: &id,
-                data: &render(&row)?,
-            },
-            real_now,
-            Guard::Always,
-        )?,
-        events::fan_out(&db, real_now)?,
-    ])
-    .await?;
-    if first_billing <= now {
+    let mut batch = vec![new.insert(&db, &row, None)?];
+    batch.extend(events::record(
+        &db,
+        row.scope(),
+        vec![(event, Guard::Always)],
+        row.created_at,
+    )?);
+    db.batch(batch).await?;
+    if new.anchor <= now {
         biller::bill_now(&db, &id, Trigger::Creation, now).await?;
     }
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::created(render(&load(call, &id).await?)?))
-}
-
-/// A subscription about to be stored, by the API or a SUBSCRIPTION checkout.
-pub struct NewSubscription<'a> {
-    pub id: &'a str,
-    pub customer_id: &'a str,
-    pub payment_method_id: &'a str,
-    pub plan: &'a Plan,
-    pub total: Option<i64>,
-    pub start: i64,
-    pub trial_end: Option<i64>,
-    /// The first billing time: charges are whole periods from it.
-    pub anchor: i64,
-    pub schedule: Schedule,
-    pub test_clock_id: Option<&'a str>,
-    pub checkout_session_id: Option<&'a str>,
-    pub metadata: Option<String>,
-}
-
-impl NewSubscription<'_> {
-    /// The row as it will be stored.
-    pub fn row(&self, scope: Scope<'_>, now: i64) -> SubscriptionRow {
-        let s = &self.schedule;
-        SubscriptionRow {
-            id: self.id.to_owned(),
-            account_id: scope.account_id.to_owned(),
-            environment: scope.environment.to_owned(),
-            customer_id: self.customer_id.to_owned(),
-            payment_method_id: Some(self.payment_method_id.to_owned()),
-            items: self.plan.items.to_string(),
-            currency: self.plan.currency.clone(),
-            amount: self.plan.amount,
-            interval: self.plan.interval.as_str().to_owned(),
-            interval_count: self.plan.interval_count,
-            total_billing_cycles: self.total,
-            start_time: self.start,
-            trial_end: self.trial_end,
-            anchor_time: self.anchor,
-            anchor_sequence: 1,
-            state: s.state.as_str().to_owned(),
-            completed_billing_iteration: i64::from(s.completed_billing_iteration),
-            last_billing_time: s.last_billing_time,
-            next_billing_time: s.next_billing_time,
-            current_period_start: s.current_period_start,
-            current_period_end: s.current_period_end,
-            retry_at: s.retry_at,
-            due_at: s.due_at,
-            cancel_at_period_end: 0,
-            canceled_at: None,
-            ended_at: None,
-            test_clock_id: self.test_clock_id.map(str::to_owned),
-            checkout_session_id: self.checkout_session_id.map(str::to_owned),
-            metadata: self.metadata.clone(),
-            created_at: now,
-            updated_at: now,
-            retry_schedule: None,
-            final_state: None,
-            processor_token: None,
-            open_attempts: None,
-            open_first_failed_at: None,
-        }
-    }
-
-    /// The INSERT; with `held` (a checkout session id and its reservation token), only
-    /// while that session still holds the reservation.
-    pub fn insert(
-        &self,
-        db: &worker::D1Database,
-        row: &SubscriptionRow,
-        held: Option<(&str, &str)>,
-    ) -> ApiResult<worker::D1PreparedStatement> {
-        let mut values = vec![
-            row.id.js(),
-            row.account_id.js(),
-            row.environment.js(),
-            row.customer_id.js(),
-            row.payment_method_id.js(),
-            row.items.js(),
-            row.currency.js(),
-            row.amount.js(),
-            row.interval.js(),
-            row.interval_count.js(),
-            row.total_billing_cycles.js(),
-            row.start_time.js(),
-            row.trial_end.js(),
-            row.anchor_time.js(),
-            row.state.js(),
-            row.completed_billing_iteration.js(),
-            row.last_billing_time.js(),
-            row.next_billing_time.js(),
-            row.current_period_start.js(),
-            row.current_period_end.js(),
-            row.due_at.js(),
-            row.test_clock_id.js(),
-            row.checkout_session_id.js(),
-            row.metadata.js(),
-            row.created_at.js(),
-        ];
-        let condition = match held {
-            Some((session, token)) => {
-                values.extend([session.js(), token.js()]);
-                "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?26 AND reservation = ?27)"
-            }
-            None => "1",
-        };
-        Ok(db
-            .prepare(format!(
-                "INSERT INTO subscriptions (id, account_id, environment, customer_id, payment_method_id, items, currency,
-                     amount, interval, interval_count, total_billing_cycles, start_time, trial_end, anchor_time,
-                     anchor_sequence, state, completed_billing_iteration, last_billing_time, next_billing_time,
-                     current_period_start, current_period_end, due_at, test_clock_id, checkout_session_id, metadata,
-                     created_at, updated_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?16, ?17, ?18, ?19, ?20,
-                        ?21, ?22, ?23, ?24, ?25, ?25
-                 WHERE {condition}"
-            ))
-            .bind(&values)?)
-    }
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
@@ -582,201 +799,97 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     ))
 }
 
-/// Items (from the next charge on; no proration), `quantity` (of a one-item
-/// subscription), payment method, `total_billing_cycles`, `start_time` (before the first
-/// charge), `cancel_at_period_end`, metadata.
-pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let id = call.id()?.to_owned();
-    let row = load(call, &id).await?;
-    if !row.state().is_live() {
-        return Err(ApiError::invalid(
-            "id",
-            format!(
-                "This subscription is {}; it can no longer change.",
-                row.state
-            ),
-        ));
-    }
-    let now = now_for(call, row.test_clock_id.as_deref()).await?;
-    let mut p = call.params()?;
-    let method = read_payment_method(&mut p)?;
-    let lines = read_lines(call, &mut p).await?;
-    let quantity = p.integer("quantity", 1, 999)?;
-    let total = read_total(&mut p)?;
-    let start = read_start(&mut p, now)?;
-    let cancel_at_period_end = p.boolean("cancel_at_period_end")?;
-    let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
-    p.finish()?;
+/// What `PATCH /v1/subscriptions/{id}` asked for.
+struct Update {
+    method: Option<(String, String)>,
+    lines: Option<(Vec<LineItem>, String)>,
+    quantity: Option<u32>,
+    changes: Changes,
+    metadata: Option<String>,
+}
 
-    let mut updated = row.clone();
-    if let Some((method_id, param)) = method {
-        crate::billing::payment_methods::load_usable(call, &method_id, &row.customer_id, &param)
-            .await?;
-        updated.payment_method_id = Some(method_id);
-    }
-    let plan = match (lines, quantity) {
+async fn read_update(call: &mut Call<'_>, row: &SubscriptionRow, now: i64) -> ApiResult<Update> {
+    let mut p = call.params()?;
+    let update = Update {
+        method: read_payment_method(&mut p)?,
+        lines: read_lines(call, &mut p).await?,
+        quantity: p
+            .integer("quantity", 1, 999)?
+            .and_then(|q| u32::try_from(q).ok()),
+        changes: Changes {
+            total_billing_cycles: read_total(&mut p)?,
+            start_time: read_start(&mut p, now)?,
+            cancel_at_period_end: p.boolean("cancel_at_period_end")?,
+        },
+        metadata: crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?,
+    };
+    p.finish()?;
+    Ok(update)
+}
+
+/// The plan a change asks for: new items, or the one item in another quantity, on the
+/// subscription's currency and interval (no proration exists).
+fn new_plan(
+    row: &SubscriptionRow,
+    lines: Option<(Vec<LineItem>, String)>,
+    quantity: Option<u32>,
+    sandbox: bool,
+) -> ApiResult<Option<till_shared::plan::Plan>> {
+    let (plan, param) = match (lines, quantity) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
                 "quantity",
                 "Send items or quantity, not both.",
             ));
         }
-        (Some((lines, param)), None) => Some((plan(&lines, &param, call.sandbox())?, param)),
-        (None, Some(quantity)) => {
-            let mut items: Vec<Value> = serde_json::from_str(&row.items)?;
-            if items.len() != 1 {
-                return Err(ApiError::invalid(
-                    "quantity",
-                    "quantity applies to one-item subscriptions; send items instead.",
-                ));
-            }
-            items[0]["quantity"] = json!(quantity);
-            let unit = items[0]["unit_amount"].as_i64().unwrap_or(0);
-            Some((
-                Plan {
-                    items: Value::Array(items),
-                    currency: row.currency.clone(),
-                    amount: unit * quantity,
-                    interval: row.cycle().interval,
-                    interval_count: row.interval_count,
-                },
-                "quantity".to_owned(),
-            ))
-        }
-        (None, None) => None,
+        (Some((lines, param)), None) => (subscription_plan(&lines, sandbox), param),
+        (None, Some(quantity)) => (
+            row.plan().and_then(|plan| plan.with_quantity(quantity)),
+            "quantity".to_owned(),
+        ),
+        (None, None) => return Ok(None),
     };
-    if let Some((plan, param)) = plan {
-        if plan.currency != row.currency
-            || plan.interval.as_str() != row.interval
-            || plan.interval_count != row.interval_count
-        {
-            return Err(ApiError::invalid(
-                param,
-                "New items must keep the subscription's currency and billing interval.",
-            ));
-        }
-        updated.items = plan.items.to_string();
-        updated.amount = plan.amount;
+    let plan = plan.map_err(|e| plan_error(e, &param))?;
+    plan.keeps_terms(row.currency, row.recurrence())
+        .map_err(|e| plan_error(e, &param))?;
+    Ok(Some(plan))
+}
+
+/// Items (from the next charge on; no proration), `quantity` (of a one-item
+/// subscription), payment method, `total_billing_cycles`, `start_time` (before the first
+/// charge), `cancel_at_period_end`, metadata.
+pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let id = call.id()?.to_owned();
+    let row = load(call, &id).await?;
+    if !row.state.is_live() {
+        return Err(ApiError::invalid(
+            "id",
+            format!(
+                "This subscription is {}; it can no longer change.",
+                row.state.as_str()
+            ),
+        ));
     }
-    if let Some(total) = total {
-        if total.is_some_and(|t| t < row.completed_billing_iteration.max(1)) {
-            return Err(ApiError::invalid(
-                "total_billing_cycles",
-                format!(
-                    "{} cycles were already billed.",
-                    row.completed_billing_iteration
-                ),
-            ));
-        }
-        updated.total_billing_cycles = total;
+    let now = now_for(call, row.test_clock_id.as_deref()).await?;
+    let update = read_update(call, &row, now).await?;
+    let mut after = row.clone();
+    if let Some((method_id, param)) = update.method {
+        crate::billing::payment_methods::load_usable(call, &method_id, &row.customer_id, &param)
+            .await?;
+        after.payment_method_id = Some(method_id);
     }
-    if let Some(start) = start {
-        if row.completed_billing_iteration > 0
-            || !matches!(row.state(), State::Active | State::Trialing)
-        {
-            return Err(ApiError::invalid(
-                "start_time",
-                "start_time can change only before the first charge.",
-            ));
-        }
-        let first = row
-            .trial_end
-            .map_or(start, |end| start + (end - row.start_time));
-        updated.start_time = start;
-        updated.trial_end = row.trial_end.map(|_| first);
-        updated.anchor_time = first;
-        updated.next_billing_time = Some(first);
-        updated.due_at = Some(first);
+    if let Some(plan) = new_plan(&row, update.lines, update.quantity, call.sandbox())? {
+        after.amount = plan.amount.amount();
+        after.items = plan.items;
     }
-    if let Some(flag) = cancel_at_period_end {
-        if !matches!(row.state(), State::Active | State::Trialing) && flag {
-            return Err(ApiError::invalid(
-                "cancel_at_period_end",
-                "Only ACTIVE or TRIALING subscriptions cancel at period end; cancel this one now.",
-            ));
-        }
-        updated.cancel_at_period_end = i64::from(flag);
-    }
-    updated.metadata = metadata;
-    let real_now = db::now_unix();
-    updated.updated_at = real_now;
+    let terms = change(&row.terms(), &update.changes)
+        .map_err(|e| change_error(e, "cancel_at_period_end"))?;
+    after = after.with_terms(&terms);
+    after.metadata = update.metadata;
+    after.updated_at = db::now_unix();
     let db = db::db(call.ctx)?;
-    let change = db.prepare(
-                "UPDATE subscriptions SET payment_method_id = ?2, items = ?3, amount = ?4, total_billing_cycles = ?5,
-                     start_time = ?6, trial_end = ?7, anchor_time = ?8, next_billing_time = ?9, due_at = ?10,
-                     cancel_at_period_end = ?11, metadata = ?12, updated_at = ?13
-                 WHERE id = ?1 AND claim IS NULL AND state = ?14 AND completed_billing_iteration = ?15",
-            )
-            .bind(&[
-                id.js(),
-                updated.payment_method_id.js(),
-                updated.items.js(),
-                updated.amount.js(),
-                updated.total_billing_cycles.js(),
-                updated.start_time.js(),
-                updated.trial_end.js(),
-                updated.anchor_time.js(),
-                updated.next_billing_time.js(),
-                updated.due_at.js(),
-                updated.cancel_at_period_end.js(),
-                updated.metadata.js(),
-                real_now.js(),
-                row.state.js(),
-                row.completed_billing_iteration.js(),
-            ])?;
-    commit(
-        call,
-        &db,
-        change,
-        &row,
-        "subscription.updated",
-        &updated,
-        real_now,
-    )
-    .await
-}
-
-/// Writes `change` (an UPDATE of `row` guarded by its state) with the `kind` event of the
-/// subscription as it becomes (`after`), in one batch; the event is written only if the
-/// UPDATE changed the row, else the answer is 409. Answers the subscription as stored.
-async fn commit(
-    call: &Call<'_>,
-    db: &worker::D1Database,
-    change: worker::D1PreparedStatement,
-    row: &SubscriptionRow,
-    kind: &str,
-    after: &SubscriptionRow,
-    now: i64,
-) -> ApiResult<Reply> {
-    let results = db
-        .batch(vec![
-            change,
-            events::insert(
-                db,
-                row.scope(),
-                Event {
-                    kind,
-                    object_id: &row.id,
-                    data: &render(after)?,
-                },
-                now,
-                Guard::Applied,
-            )?,
-            events::fan_out(db, now)?,
-        ])
-        .await?;
-    if db::changes(&results, 0) != 1 {
-        return Err(busy());
-    }
-    crate::events::delivery::send_soon(call.ctx);
-    Ok(Reply::ok(render(&load(call, &row.id).await?)?))
-}
-
-fn busy() -> ApiError {
-    ApiError::conflict(
-        "id",
-        "The subscription is being billed right now; try again in a moment.",
-    )
+    let statement = update_statement(&db, &row, &after)?;
+    commit(call, &db, statement, "subscription.updated", &after).await
 }
 
 /// Cancel now (default), or at the end of the current period with `at_period_end`.
@@ -789,48 +902,38 @@ pub async fn cancel(call: &mut Call<'_>) -> ApiResult<Reply> {
         None => p.boolean("cancel_at_period_end")?.unwrap_or(false),
     };
     p.finish()?;
-    if !row.state().is_live() {
+    if !row.state.is_live() {
         return Err(ApiError::invalid(
             "id",
-            format!("This subscription is already {}.", row.state),
+            format!("This subscription is already {}.", row.state.as_str()),
         ));
     }
-    if at_period_end && !matches!(row.state(), State::Active | State::Trialing) {
-        return Err(ApiError::invalid(
-            "at_period_end",
-            "Only ACTIVE or TRIALING subscriptions cancel at period end; cancel this one now.",
-        ));
-    }
+    let at_end = Changes {
+        cancel_at_period_end: Some(true),
+        ..Changes::default()
+    };
+    let terms = if at_period_end {
+        Some(change(&row.terms(), &at_end).map_err(|e| change_error(e, "at_period_end"))?)
+    } else {
+        None
+    };
     let real_now = db::now_unix();
     let now = now_for(call, row.test_clock_id.as_deref()).await?;
-    let mut ended = if at_period_end {
-        row.clone()
-    } else {
-        row.canceled(now, real_now)
-    };
-    let (sql, kind) = if at_period_end {
-        ended.cancel_at_period_end = 1;
-        (
-            "UPDATE subscriptions SET cancel_at_period_end = 1, updated_at = ?2
-             WHERE id = ?1 AND claim IS NULL AND state IN ('ACTIVE', 'TRIALING')",
-            "subscription.updated",
-        )
-    } else {
-        (
-            "UPDATE subscriptions SET state = 'CANCELED', canceled_at = ?3, ended_at = ?3, next_billing_time = NULL,
-                 due_at = NULL, retry_at = NULL, updated_at = ?2
-             WHERE id = ?1 AND claim IS NULL AND state NOT IN ('CANCELED', 'COMPLETED')",
-            "subscription.canceled",
-        )
-    };
-    ended.updated_at = real_now;
     let db = db::db(call.ctx)?;
-    let mut values = vec![id.js(), real_now.js()];
-    if !at_period_end {
-        values.push(now.js());
+    if let Some(terms) = terms {
+        let mut after = row.with_terms(&terms);
+        after.updated_at = real_now;
+        let statement = update_statement(&db, &row, &after)?;
+        return commit(call, &db, statement, "subscription.updated", &after).await;
     }
-    let change = db.prepare(sql).bind(&values)?;
-    commit(call, &db, change, &row, kind, &ended, real_now).await
+    let cancellation = Cancellation {
+        canceled_at: now,
+        ended_at: now,
+        updated_at: real_now,
+    };
+    let statement = cancel_statement(&db, &id, &cancellation, Canceler::Merchant(&row))?;
+    let after = row.canceled(&cancellation);
+    commit(call, &db, statement, "subscription.canceled", &after).await
 }
 
 /// Charges the open billing order again now, for UNPAID, INCOMPLETE and PAST_DUE
@@ -843,17 +946,16 @@ pub async fn retry(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut p = call.params()?;
     let order_id = p.string("subscription_order_id", 120)?;
     p.finish()?;
-    if !row.state().retryable() {
+    if !row.state.retryable() {
         return Err(ApiError::invalid(
             "id",
             format!(
                 "Only UNPAID, INCOMPLETE or PAST_DUE subscriptions can be retried; this one is {}.",
-                row.state
+                row.state.as_str()
             ),
         ));
     }
-    let sequence = u32::try_from(row.completed_billing_iteration + 1).unwrap_or(1);
-    let open = till_shared::billing::billing_order_id(&id, sequence);
+    let open = billing_order_id(&id, row.completed_billing_iteration.saturating_add(1));
     if let Some(order_id) = &order_id
         && *order_id != open
     {

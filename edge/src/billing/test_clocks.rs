@@ -4,14 +4,17 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use till_shared::billing::ClockStatus;
 use till_shared::time::parse_request_time;
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
-use crate::billing::subscriptions::{self, SubscriptionRow};
+use crate::billing::subscriptions::{
+    self, Canceler, Cancellation, SubscriptionRow, cancel_statement,
+};
 use crate::db::events::{self, Event, Guard};
-use crate::db::{self, Bind};
+use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
 
 /// How far one advance may move a clock: five years.
@@ -22,7 +25,7 @@ pub struct ClockRow {
     pub id: String,
     pub name: Option<String>,
     pub frozen_time: i64,
-    pub status: String,
+    pub status: ClockStatus,
     pub created_at: i64,
 }
 
@@ -77,21 +80,19 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let (frozen_time, name) = read_time(call)?;
     let principal = call.principal()?;
     let id = till_shared::ids::TestClockId::generate().to_string();
-    db::db(call.ctx)?
-        .prepare(
-            "INSERT INTO test_clocks (id, account_id, environment, name, frozen_time, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(&[
-            id.js(),
-            principal.account_id.js(),
-            principal.environment.as_str().js(),
-            name.js(),
-            frozen_time.js(),
-            db::now_unix().js(),
-        ])?
-        .run()
-        .await?;
+    Sql::new(
+        "INSERT INTO test_clocks (id, account_id, environment, name, frozen_time, created_at)
+         VALUES (:id, :account_id, :environment, :name, :frozen_time, :created_at)",
+    )
+    .bind("id", id.as_str())
+    .bind("account_id", principal.account_id.as_str())
+    .bind("environment", principal.environment.as_str())
+    .bind("name", name)
+    .bind("frozen_time", frozen_time)
+    .bind("created_at", db::now_unix())
+    .prepare(&db::db(call.ctx)?)?
+    .run()
+    .await?;
     Ok(Reply::created(render(load(call, &id, None).await?)?))
 }
 
@@ -105,48 +106,54 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     ))
 }
 
-/// Deletes the clock; its subscriptions end (CANCELED) with it.
+/// Deletes the clock; its live subscriptions end (CANCELED) with it, each with its
+/// `subscription.canceled` event, written only if that subscription's cancellation
+/// applied.
 pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     load(call, &id, None).await?;
     let db = db::db(call.ctx)?;
     let now = db::now_unix();
-    // Its live subscriptions end with it, each with its `subscription.canceled` event,
-    // written only if that subscription's UPDATE changed it.
-    let live: Vec<SubscriptionRow> = db
-        .prepare(
-            "SELECT * FROM subscriptions WHERE test_clock_id = ?1 AND state NOT IN ('CANCELED', 'COMPLETED')",
-        )
-        .bind(&[id.js()])?
-        .all()
-        .await?
-        .results()?;
+    let live: Vec<SubscriptionRow> = Sql::new(
+        "SELECT * FROM subscriptions
+         WHERE test_clock_id = :clock AND state NOT IN ('CANCELED', 'COMPLETED')",
+    )
+    .bind("clock", id.as_str())
+    .prepare(&db)?
+    .all()
+    .await?
+    .results()?;
+    let cancellation = Cancellation {
+        canceled_at: now,
+        ended_at: now,
+        updated_at: now,
+    };
     let mut statements = Vec::new();
     for row in &live {
-        let ended = row.canceled(now, now);
-        statements.push(
-            db.prepare(
-                "UPDATE subscriptions SET state = 'CANCELED', due_at = NULL, next_billing_time = NULL,
-                     retry_at = NULL, canceled_at = ?2, ended_at = ?2, updated_at = ?2
-                 WHERE id = ?1 AND state NOT IN ('CANCELED', 'COMPLETED')",
-            )
-            .bind(&[row.id.js(), now.js()])?,
-        );
+        statements.push(cancel_statement(
+            &db,
+            &row.id,
+            &cancellation,
+            Canceler::ClockDeletion,
+        )?);
+        let data = subscriptions::render(&row.canceled(&cancellation))?;
+        let event = Event {
+            kind: "subscription.canceled",
+            object_id: &row.id,
+            data: &data,
+        };
         statements.push(events::insert(
             &db,
             row.scope(),
-            Event {
-                kind: "subscription.canceled",
-                object_id: &row.id,
-                data: &subscriptions::render(&ended)?,
-            },
+            event,
             now,
             Guard::Applied,
         )?);
     }
     statements.push(
-        db.prepare("DELETE FROM test_clocks WHERE id = ?1")
-            .bind(&[id.js()])?,
+        Sql::new("DELETE FROM test_clocks WHERE id = :id")
+            .bind("id", id.as_str())
+            .prepare(&db)?,
     );
     statements.push(events::fan_out(&db, now)?);
     db.batch(statements).await?;
@@ -177,11 +184,13 @@ pub async fn advance(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
     let db = db::db(call.ctx)?;
     let claimed = db::run(
-        db.prepare(
-            "UPDATE test_clocks SET status = 'ADVANCING', frozen_time = ?2
-             WHERE id = ?1 AND status = 'READY' AND frozen_time < ?2",
+        Sql::new(
+            "UPDATE test_clocks SET status = 'ADVANCING', frozen_time = :target
+             WHERE id = :id AND status = 'READY' AND frozen_time < :target",
         )
-        .bind(&[id.js(), target.js()])?,
+        .bind("id", id.as_str())
+        .bind("target", target)
+        .prepare(&db)?,
     )
     .await?;
     if claimed != 1 {

@@ -1,10 +1,12 @@
 //! How typed rows read D1's columns that serde cannot read on its own: `0`/`1` flags as
 //! `bool`, and JSON stored as text as the value it holds (use with
-//! `#[serde(deserialize_with = "crate::db::columns::flag")]`).
+//! `#[serde(deserialize_with = "crate::db::columns::flag")]`); and an environment from the
+//! text a scope carries.
 
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
+use till_shared::keys::Environment;
 
 /// A `0`/`1` column (SQLite has no booleans) as `bool`.
 pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
@@ -51,4 +53,10 @@ pub fn json<'de, D: Deserializer<'de>, T: DeserializeOwned>(
 ) -> Result<T, D::Error> {
     let text = <String as serde::Deserialize>::deserialize(deserializer)?;
     serde_json::from_str(&text).map_err(de::Error::custom)
+}
+
+/// The environment stored as `text` (`"SANDBOX"`, `"PRODUCTION"`).
+pub fn environment(text: &str) -> Option<Environment> {
+    let text: de::value::StrDeserializer<'_, de::value::Error> = text.into_deserializer();
+    serde::Deserialize::deserialize(text).ok()
 }

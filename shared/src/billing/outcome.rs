@@ -3,6 +3,8 @@
 //! next state and billing time, the billing order's record, and the events to write. The
 //! job keeps the I/O: the claim, the processor, and the one D1 batch that stores this.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use super::{Cycle, DEFAULT_DUNNING_SCHEDULE, FinalFailure, Schedule, State};
 use super::{after_failure, after_payment};
 use crate::money::{Currency, Money};
@@ -163,6 +165,27 @@ impl OrderStatus {
             OrderStatus::Paid => "PAID",
             OrderStatus::Failed => "FAILED",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        [OrderStatus::Paid, OrderStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+impl Serialize for OrderStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        OrderStatus::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a billing order status"))
+        })
     }
 }
 
@@ -743,6 +766,8 @@ mod tests {
         assert_eq!(Trigger::Manual.as_str(), "manual");
         assert!(BillingOrderPaid.is_about_the_order() && !SubscriptionRenewed.is_about_the_order());
         assert_eq!(SubscriptionPastDue.as_str(), "subscription.past_due");
+        assert_eq!(OrderStatus::parse("paid"), Some(OrderStatus::Paid));
+        assert_eq!(OrderStatus::parse("PENDING"), None);
     }
 
     fn any_state() -> impl Strategy<Value = State> {

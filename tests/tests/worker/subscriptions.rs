@@ -56,6 +56,22 @@ pub const CHECKS: &[(&str, Check)] = &[
         "deleting_a_test_clock_cancels_its_subscriptions_with_events",
         deleting_a_test_clock_cancels_its_subscriptions_with_events,
     ),
+    (
+        "every_billing_event_carries_the_object_as_the_api_shows_it",
+        every_billing_event_carries_the_object_as_the_api_shows_it,
+    ),
+    (
+        "dunning_settings_are_a_list_of_increasing_delays_and_the_job_follows_them",
+        dunning_settings_are_a_list_of_increasing_delays_and_the_job_follows_them,
+    ),
+    (
+        "subscription_items_are_refused_naming_the_line_at_fault",
+        subscription_items_are_refused_naming_the_line_at_fault,
+    ),
+    (
+        "a_trial_moved_before_it_bills_stays_the_current_period",
+        a_trial_moved_before_it_bills_stays_the_current_period,
+    ),
 ];
 
 const GOOD_CARD: &str = "4242424242424242";
@@ -876,5 +892,309 @@ fn a_link_to_a_recurring_product_starts_a_subscription_when_paid(
     ensure_eq!(sub["state"], json!("ACTIVE"));
     ensure_eq!(sub["amount"], json!(1800));
     ensure_eq!(sub["interval"], json!("MONTH"));
+    Ok(())
+}
+
+/// The newest event of `kind` (a prefix such as `subscription`) about `object_id`: its
+/// `data`, without the paid order a renewal also carries.
+fn latest_event(merchant: &Client, kind: &str, object_id: &str) -> Result<Value, Failed> {
+    let list = fetch(merchant, &format!("/v1/events?type={kind}.*&limit=100"))?;
+    let mut data = list["data"]
+        .as_array()
+        .and_then(|events| events.iter().find(|e| e["data"]["id"] == object_id))
+        .map(|e| e["data"].clone())
+        .ok_or_else(|| Failed::from(format!("no {kind}.* event about {object_id}")))?;
+    if let Some(object) = data.as_object_mut() {
+        object.remove("billing_order");
+    }
+    Ok(data)
+}
+
+/// The newest subscription event equals `GET /v1/subscriptions/{id}`, and the newest
+/// billing order events equal the orders in the subscription's billing orders.
+fn events_match_the_api(merchant: &Client, id: &str) -> Result<(), Failed> {
+    ensure_eq!(
+        latest_event(merchant, "subscription", id)?,
+        subscription(merchant, id)?
+    );
+    order_events_match_the_api(merchant, id)
+}
+
+/// The newest event of each of the subscription's billing orders equals the order as its
+/// billing orders list shows it.
+fn order_events_match_the_api(merchant: &Client, id: &str) -> Result<(), Failed> {
+    for order in orders(merchant, id)? {
+        ensure_eq!(
+            latest_event(merchant, "billing_order", &text(&order["id"]))?,
+            order
+        );
+    }
+    Ok(())
+}
+
+fn every_billing_event_carries_the_object_as_the_api_shows_it(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Events as the API shows them")?;
+    let clock = clock(&merchant, "2027-05-10T00:00:00Z")?;
+    let (customer, good) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let customer_path = format!("/v1/customers/{customer}");
+    ensure_eq!(
+        latest_event(&merchant, "customer", &customer)?,
+        fetch(&merchant, &customer_path)?
+    );
+    change(
+        &merchant,
+        "PATCH",
+        &customer_path,
+        json!({"phone": "+852 5555 0101", "metadata": {"tier": "gold"}}),
+    )?;
+    ensure_eq!(
+        latest_event(&merchant, "customer", &customer)?,
+        fetch(&merchant, &customer_path)?
+    );
+    ensure_eq!(
+        latest_event(&merchant, "payment_method", &good)?,
+        fetch(&merchant, &format!("/v1/payment_methods/{good}"))?
+    );
+
+    // Created and charged at once; then changed by the merchant.
+    let product = plan(&merchant, 900, "monthly")?;
+    let id = text(&subscribe(&merchant, &customer, &good, &product, json!({}))?["id"]);
+    events_match_the_api(&merchant, &id)?;
+    let path = format!("/v1/subscriptions/{id}");
+    change(
+        &merchant,
+        "PATCH",
+        &path,
+        json!({"metadata": {"seat": "12"}}),
+    )?;
+    events_match_the_api(&merchant, &id)?;
+
+    // A renewal fails, and fails again a day later: the order keeps its first attempt's
+    // creation time (set an hour back, as if the first attempt was long ago).
+    let broke = save_card(&merchant, &customer, NO_FUNDS_CARD)?;
+    change(&merchant, "PATCH", &path, json!({"token_id": broke}))?;
+    advance(&merchant, &clock, "2027-06-10T00:00:00Z")?;
+    ensure_eq!(subscription(&merchant, &id)?["state"], json!("PAST_DUE"));
+    events_match_the_api(&merchant, &id)?;
+    suite.update(&format!(
+        "UPDATE billing_orders SET created_at = created_at - 3600 WHERE id = 'sub_ord_{id}_0002'"
+    ))?;
+    advance(&merchant, &clock, "2027-06-11T00:00:00Z")?;
+    ensure_eq!(orders(&merchant, &id)?[1]["attempts"], json!(2));
+    // Still PAST_DUE: only the order's event is written.
+    order_events_match_the_api(&merchant, &id)?;
+
+    // Paid by hand with the good card; set to cancel at the period's end, which comes.
+    change(&merchant, "PATCH", &path, json!({"payment_method": good}))?;
+    let paid = create(&merchant, &format!("{path}/retry"), json!({}))?;
+    ensure_eq!(paid["status"], json!("PAID"));
+    events_match_the_api(&merchant, &id)?;
+    create(
+        &merchant,
+        &format!("{path}/cancel"),
+        json!({"at_period_end": true}),
+    )?;
+    events_match_the_api(&merchant, &id)?;
+    advance(&merchant, &clock, "2027-07-11T00:00:00Z")?;
+    ensure_eq!(subscription(&merchant, &id)?["state"], json!("CANCELED"));
+    events_match_the_api(&merchant, &id)?;
+
+    // Nothing charges the declining card any more: it can be detached.
+    create(
+        &merchant,
+        &format!("/v1/payment_methods/{broke}/detach"),
+        json!({}),
+    )?;
+    ensure_eq!(
+        latest_event(&merchant, "payment_method", &broke)?,
+        fetch(&merchant, &format!("/v1/payment_methods/{broke}"))?
+    );
+
+    // Canceled now, and canceled with its clock.
+    let now = text(&subscribe(&merchant, &customer, &good, &product, json!({}))?["id"]);
+    create(
+        &merchant,
+        &format!("/v1/subscriptions/{now}/cancel"),
+        json!({}),
+    )?;
+    events_match_the_api(&merchant, &now)?;
+    let with_clock = text(&subscribe(&merchant, &customer, &good, &product, json!({}))?["id"]);
+    let deleted = merchant
+        .request("DELETE", &format!("/v1/test_clocks/{clock}"))
+        .send()?;
+    ensure_eq!(deleted.status, 200);
+    events_match_the_api(&merchant, &with_clock)?;
+    Ok(())
+}
+
+fn dunning_settings_are_a_list_of_increasing_delays_and_the_job_follows_them(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let OnClock {
+        merchant,
+        clock,
+        customer,
+        card: _,
+        product,
+    } = on_clock(suite, "Own dunning", "2027-01-05T00:00:00Z", 400)?;
+    let defaults = fetch(&merchant, "/v1/account")?;
+    ensure_eq!(
+        defaults["subscription_retry_schedule"],
+        json!([86_400, 259_200, 432_000])
+    );
+    ensure_eq!(defaults["subscription_final_state"], json!("UNPAID"));
+    for schedule in [
+        json!("3600,7200"),
+        json!([7200, 3600]),
+        json!([30]),
+        json!([]),
+        json!([3600, "7200"]),
+    ] {
+        refused(
+            &merchant
+                .request("PATCH", "/v1/account")
+                .json(&json!({"subscription_retry_schedule": schedule}))
+                .send()?,
+            400,
+            "invalid_request",
+            Some("subscription_retry_schedule"),
+        )?;
+    }
+    let set = change(
+        &merchant,
+        "PATCH",
+        "/v1/account",
+        json!({"subscription_retry_schedule": [3600], "subscription_final_state": "canceled"}),
+    )?;
+    ensure_eq!(set["subscription_retry_schedule"], json!([3600]));
+    ensure_eq!(set["subscription_final_state"], json!("CANCELED"));
+
+    // A renewal that fails is retried an hour later, once; then the subscription ends.
+    let broke = save_card(&merchant, &customer, NO_FUNDS_CARD)?;
+    let id = text(
+        &subscribe(
+            &merchant,
+            &customer,
+            &broke,
+            &product,
+            json!({"start_time": "2027-01-06T00:00:00Z"}),
+        )?["id"],
+    );
+    advance(&merchant, &clock, "2027-01-06T00:00:00Z")?;
+    let failed = subscription(&merchant, &id)?;
+    ensure_eq!(failed["state"], json!("PAST_DUE"));
+    ensure_eq!(failed["next_retry_time"], json!("2027-01-06T01:00:00Z"));
+    advance(&merchant, &clock, "2027-01-06T01:00:00Z")?;
+    let ended = subscription(&merchant, &id)?;
+    ensure_eq!(ended["state"], json!("CANCELED"));
+    ensure_eq!(ended["ended_at"], json!("2027-01-06T01:00:00Z"));
+    Ok(())
+}
+
+fn subscription_items_are_refused_naming_the_line_at_fault(suite: &Suite) -> Result<(), Failed> {
+    let OnClock {
+        merchant,
+        clock: _,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Refused items", "2027-02-01T00:00:00Z", 300)?;
+    let one_time = text(&crate::support::product(&merchant, "Sticker", 50, "HKD")?["id"]);
+    let yearly = plan(&merchant, 3000, "yearly")?;
+    let attempt = |body: Value| merchant.post("/v1/subscriptions").json(&body).send();
+    let base =
+        |products: Value| json!({"customer_id": customer, "token_id": card, "products": products});
+    refused(
+        &attempt(base(
+            json!([{"product_id": product}, {"product_id": one_time}]),
+        ))?,
+        400,
+        "invalid_request",
+        Some("products[1]"),
+    )?;
+    refused(
+        &attempt(base(
+            json!([{"product_id": product}, {"product_id": yearly}]),
+        ))?,
+        400,
+        "invalid_request",
+        Some("products[1]"),
+    )?;
+    refused(
+        &attempt(base(json!([])))?,
+        400,
+        "invalid_request",
+        Some("products"),
+    )?;
+
+    // A change keeps the interval, and a quantity needs one item.
+    let id = text(&subscribe(&merchant, &customer, &card, &product, json!({}))?["id"]);
+    let path = format!("/v1/subscriptions/{id}");
+    let patch = |body: Value| merchant.request("PATCH", &path).json(&body).send();
+    refused(
+        &patch(json!({"products": [{"product_id": yearly}]}))?,
+        400,
+        "invalid_request",
+        Some("products"),
+    )?;
+    refused(
+        &patch(json!({"products": [{"product_id": product}], "quantity": 2}))?,
+        400,
+        "invalid_request",
+        Some("quantity"),
+    )?;
+    let three = change(&merchant, "PATCH", &path, json!({"quantity": 3}))?;
+    ensure_eq!(three["amount"], json!(900));
+    ensure_eq!(three["products"][0]["quantity"], json!(3));
+    let two = change(
+        &merchant,
+        "PATCH",
+        &path,
+        json!({"products": [{"product_id": product}, {"product_id": product, "quantity": 2}]}),
+    )?;
+    ensure_eq!(two["amount"], json!(900));
+    refused(
+        &patch(json!({"quantity": 2}))?,
+        400,
+        "invalid_request",
+        Some("quantity"),
+    )?;
+    refused(
+        &patch(json!({"total_billing_cycles": 0}))?,
+        400,
+        "invalid_request",
+        Some("total_billing_cycles"),
+    )?;
+    Ok(())
+}
+
+fn a_trial_moved_before_it_bills_stays_the_current_period(suite: &Suite) -> Result<(), Failed> {
+    let OnClock {
+        merchant,
+        clock: _,
+        customer,
+        card,
+        product,
+    } = on_clock(suite, "Moved trial", "2027-04-01T08:00:00Z", 1500)?;
+    let sub = subscribe(
+        &merchant,
+        &customer,
+        &card,
+        &product,
+        json!({"trial_days": 14}),
+    )?;
+    let id = text(&sub["id"]);
+    let moved = change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/subscriptions/{id}"),
+        json!({"start_time": "2027-04-03T08:00:00Z"}),
+    )?;
+    ensure_eq!(moved["state"], json!("TRIALING"));
+    ensure_eq!(moved["trial_end"], json!("2027-04-17T08:00:00Z"));
+    ensure_eq!(moved["next_billing_time"], json!("2027-04-17T08:00:00Z"));
+    ensure_eq!(moved["current_period_start"], json!("2027-04-03T08:00:00Z"));
+    ensure_eq!(moved["current_period_end"], json!("2027-04-17T08:00:00Z"));
+    ensure_eq!(latest_event(&merchant, "subscription", &id)?, moved);
     Ok(())
 }
