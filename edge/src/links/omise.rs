@@ -86,8 +86,16 @@ pub async fn destroy(call: &mut Call<'_>) -> ApiResult<Reply> {
 
 /// `from`, `to` (ISO 8601), `offset`, `limit` (1–100, default 20), `order`
 /// (`chronological` or `reverse_chronological`).
-pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let now = db::now_unix();
+/// An Omise list query: the time range, the window and the order.
+struct Range {
+    from: i64,
+    to: i64,
+    offset: i64,
+    limit: i64,
+    order: &'static str,
+}
+
+fn read_range(call: &Call<'_>) -> ApiResult<Range> {
     let time = |name: &str, default: i64| -> ApiResult<i64> {
         match call.query(name) {
             None => Ok(default),
@@ -95,8 +103,6 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
                 .map_err(|e| ApiError::invalid(name.to_owned(), e.to_string())),
         }
     };
-    let from = time("from", 0)?;
-    let to = time("to", now)?;
     let number = |name: &str, default: i64, max: i64| -> ApiResult<i64> {
         match call.query(name) {
             None => Ok(default),
@@ -109,8 +115,6 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
                 }),
         }
     };
-    let offset = number("offset", 0, 1_000_000)?;
-    let limit = number("limit", 20, 100)?.max(1);
     let order = match call.query("order").unwrap_or("chronological") {
         "chronological" => "chronological",
         "reverse_chronological" => "reverse_chronological",
@@ -121,6 +125,23 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
             ));
         }
     };
+    Ok(Range {
+        from: time("from", 0)?,
+        to: time("to", db::now_unix())?,
+        offset: number("offset", 0, 1_000_000)?,
+        limit: number("limit", 20, 100)?.max(1),
+        order,
+    })
+}
+
+pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let Range {
+        from,
+        to,
+        offset,
+        limit,
+        order,
+    } = read_range(call)?;
     let direction = if order == "chronological" {
         "ASC"
     } else {
