@@ -7,6 +7,7 @@ pub mod api;
 pub mod billing;
 pub mod card;
 pub mod catalog;
+pub mod checkout;
 pub mod embed;
 pub mod ids;
 pub mod keys;

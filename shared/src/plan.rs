@@ -46,6 +46,12 @@ impl CheckoutMode {
     pub const fn charges(self) -> bool {
         !matches!(self, CheckoutMode::Setup)
     }
+
+    /// Whether the session keeps the card for later charges (SETUP saves it, SUBSCRIPTION
+    /// bills it again); the bank must accept that before anything is charged.
+    pub const fn saves_card(self) -> bool {
+        !matches!(self, CheckoutMode::Payment)
+    }
 }
 
 impl fmt::Display for CheckoutMode {
@@ -287,6 +293,8 @@ mod tests {
             Some(CheckoutMode::Subscription)
         );
         assert!(!CheckoutMode::Setup.charges() && CheckoutMode::Payment.charges());
+        assert!(CheckoutMode::Setup.saves_card() && CheckoutMode::Subscription.saves_card());
+        assert!(!CheckoutMode::Payment.saves_card());
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::db::{self, Bind, Principal, Sql};
+use crate::ctx::Ctx;
+use crate::db::{self, Bind, Principal, Seller, Sql};
 use crate::error::{ApiError, ApiResult};
 
 /// A price as it is about to be stored.
@@ -245,7 +246,17 @@ pub fn render(row: PriceRow) -> ApiResult<Value> {
 
 /// A price of the caller's, or 404 naming `param`.
 pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<PriceRow> {
-    db::find(call.ctx, "prices", call.principal()?, id)
+    find(call.ctx, call.principal()?.seller(), id, param).await
+}
+
+/// A price of `seller`'s, or 404 naming `param`.
+pub async fn find(
+    ctx: &Ctx,
+    seller: Seller<'_>,
+    id: &str,
+    param: Option<&str>,
+) -> ApiResult<PriceRow> {
+    db::find_in(ctx, "prices", seller, id)
         .await?
         .ok_or_else(|| ApiError::not_found("price", id, param))
 }

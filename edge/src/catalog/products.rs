@@ -14,7 +14,8 @@ use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::catalog::prices::{self, PriceSpec};
-use crate::db::{self, Bind, Sql};
+use crate::ctx::Ctx;
+use crate::db::{self, Bind, Seller, Sql};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Clone, Deserialize)]
@@ -42,7 +43,8 @@ pub struct ProductRow {
 /// has one. The one place that decides it, for links, sessions and subscriptions by
 /// product.
 pub async fn default_price(
-    call: &Call<'_>,
+    ctx: &Ctx,
+    seller: Seller<'_>,
     product: &ProductRow,
     param: &str,
 ) -> ApiResult<prices::PriceRow> {
@@ -55,7 +57,7 @@ pub async fn default_price(
             "This product has no price yet; add one with POST /v1/prices.",
         )
     })?;
-    prices::load(call, price_id, Some(param)).await
+    prices::find(ctx, seller, price_id, Some(param)).await
 }
 
 /// `ONE_TIME` or `SUBSCRIPTION`, as the payment-link document's product summary says.
@@ -102,20 +104,40 @@ pub fn render(row: ProductRow) -> ApiResult<Value> {
 
 /// A product of the caller's, or 404 naming `param`.
 pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<ProductRow> {
-    db::find(call.ctx, "products_view", call.principal()?, id)
+    find(call.ctx, call.principal()?.seller(), id, param).await
+}
+
+/// A product of `seller`'s, or 404 naming `param`.
+pub async fn find(
+    ctx: &Ctx,
+    seller: Seller<'_>,
+    id: &str,
+    param: Option<&str>,
+) -> ApiResult<ProductRow> {
+    db::find_in(ctx, "products_view", seller, id)
         .await?
         .ok_or_else(|| ApiError::not_found("product", id, param))
 }
 
 /// A product of the caller's by slug, or 404 naming `param`.
 pub async fn load_by_slug(call: &Call<'_>, slug: &str, param: &str) -> ApiResult<ProductRow> {
+    find_by_slug(call.ctx, call.principal()?.seller(), slug, param).await
+}
+
+/// A product of `seller`'s by slug, or 404 naming `param`.
+pub async fn find_by_slug(
+    ctx: &Ctx,
+    seller: Seller<'_>,
+    slug: &str,
+    param: &str,
+) -> ApiResult<ProductRow> {
     Sql::new(
         "SELECT * FROM products_view
          WHERE slug = :slug AND account_id = :account AND environment = :environment",
     )
     .bind("slug", slug)
-    .scoped(call.principal()?)
-    .prepare(&db::db(call.ctx)?)?
+    .selling(seller)
+    .prepare(&db::db(ctx)?)?
     .first(None)
     .await?
     .ok_or_else(|| ApiError::not_found("product with slug", slug, Some(param)))

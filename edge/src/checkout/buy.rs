@@ -2,21 +2,18 @@
 //! key instead of a payment link. Buy buttons with `data-product` and `data-key` open it,
 //! in the overlay or as a plain navigation (so the fallback needs no API call, and no CORS).
 //!
-//! The session is created exactly as `POST /v1/checkout/sessions` with that key would
-//! create it (same validation, same rules for publishable keys), from the query's
+//! The session is opened by the same use case as `POST /v1/checkout/sessions` with that
+//! key (same validation; a publishable key sets no metadata), from the query's
 //! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`.
 
-use serde_json::{Map, Value, json};
 use till_shared::catalog::Prefill;
 use till_shared::embed::Frame;
 use till_shared::keys::KeyKind;
 use till_shared::locale::{Locale, Text};
-use till_shared::routes::{Operation, ROUTES};
 use worker::{Request, Response};
 
 use crate::accounts::account;
-use crate::api::call::Call;
-use crate::checkout::sessions;
+use crate::checkout::open::{self, NewCheckout, Seller, Sold};
 use crate::ctx::Ctx;
 use crate::pages;
 
@@ -42,33 +39,17 @@ pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<
         Ok(principal) if principal.key_kind == KeyKind::Publishable => principal,
         _ => return not_found(),
     };
-    let Some(route) = ROUTES
-        .iter()
-        .find(|r| r.operation == Operation::CreateCheckoutSession)
-    else {
-        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
+    let seller = Seller {
+        account_id: &principal.account_id,
+        environment: principal.environment,
     };
-    let mut body = Map::new();
-    body.insert("product_id".into(), json!(product_id));
-    let prefill = Prefill::read(param);
-    for (field, value) in [
-        ("customer_email", prefill.email),
-        ("customer_name", prefill.name),
-        ("client_reference_id", prefill.client_reference_id),
-        ("locale", prefill.locale),
-    ] {
-        if let Some(value) = value {
-            body.insert(field.into(), json!(value));
-        }
-    }
-    let mut call = Call::new(ctx, route, Some(principal), None, &url, Value::Object(body));
-    let created = sessions::create(&mut call).await;
-    let session_id = match created {
-        Ok(reply) => reply.body["id"].as_str().map(str::to_owned),
-        // A product that does not exist, is archived or has no price reads like a missing link.
-        Err(_) => None,
+    let checkout = NewCheckout {
+        prefill: trimmed(Prefill::read(param)),
+        ..NewCheckout::default()
     };
-    let Some(session_id) = session_id else {
+    let sold = Sold::Product(product_id.to_owned());
+    // A product that does not exist, is archived or has no price reads like a missing link.
+    let Ok(session) = open::open(ctx, seller, sold, checkout).await else {
         return not_found();
     };
     let response = Response::empty()?.with_status(302);
@@ -76,8 +57,9 @@ pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<
     headers.set(
         "Location",
         &format!(
-            "{}/c/{session_id}{}",
+            "{}/c/{}{}",
             url.origin().ascii_serialization(),
+            session.id.as_str(),
             frame.query()
         ),
     )?;
@@ -85,4 +67,15 @@ pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<
     headers.set("Referrer-Policy", "no-referrer")?;
     headers.set("X-Robots-Tag", "noindex")?;
     Ok(response)
+}
+
+/// The prefills as the API reads its string fields: trimmed.
+fn trimmed(prefill: Prefill) -> Prefill {
+    let trim = |value: Option<String>| value.map(|v| v.trim().to_owned());
+    Prefill {
+        email: trim(prefill.email),
+        name: trim(prefill.name),
+        client_reference_id: trim(prefill.client_reference_id),
+        locale: trim(prefill.locale),
+    }
 }

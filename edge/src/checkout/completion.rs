@@ -7,30 +7,61 @@
 //! 2. the processor charges the card (outside D1);
 //! 3. **complete** (order, payment, customer, event, counters, session COMPLETE) or
 //!    **release** (reservations returned, failed attempt counted). Every statement is
-//!    conditional on the session still holding this reservation token, so a batch can
-//!    only ever apply once.
+//!    conditional on the session still holding this reservation token
+//!    ([`STILL_RESERVED`]), so a batch can only ever apply once.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use till_shared::billing::{Cycle, after_payment, billing_order_id};
-use till_shared::ids::random_base62;
+use till_shared::checkout::{BillingAddress, Records, SessionStatus, records};
+use till_shared::ids::{
+    ChargeId, CustomerId, OrderId, PaymentId, PaymentMethodId, SetupIntentId, SubscriptionId,
+    random_base62,
+};
+use till_shared::keys::Environment;
+use till_shared::plan::{CheckoutMode, checkout_plan};
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::billing::payment_methods::NewPaymentMethod;
-use crate::billing::subscriptions::{NewSubscription, Plan, render};
-use crate::db::events::Scope;
-use crate::db::{self, Bind};
+use crate::billing::subscriptions::{NewSubscription, Plan, render as render_subscription};
+use crate::checkout::sessions::{CheckoutSession, render};
+use crate::db::events::{self, Event, Guard};
+use crate::db::{self, Bind, Sql};
 use crate::error::{ApiError, ApiResult};
 
-/// The session facts the batches need.
-pub struct Payment<'a> {
-    pub session_id: &'a str,
-    pub account_id: &'a str,
-    pub environment: &'a str,
-    pub link_id: Option<&'a str>,
-    pub promotion_code: Option<&'a str>,
+/// The guard of every statement a payment writes after reserving: the session still holds
+/// the payment's reservation token.
+const STILL_RESERVED: &str = "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = :held_session AND reservation = :held_token)";
+
+/// A payment's hold on its session.
+pub struct Reservation<'a> {
+    pub session: &'a CheckoutSession,
+    pub token: &'a str,
 }
 
-const HELD: &str = "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?1 AND reservation = ?2)";
+impl Reservation<'_> {
+    /// [`STILL_RESERVED`], for an event.
+    fn guard(&self) -> Guard<'_> {
+        Guard::When(
+            STILL_RESERVED,
+            vec![
+                ("held_session", self.session.id.as_str().js()),
+                ("held_token", self.token.js()),
+            ],
+        )
+    }
+
+    /// Binds [`STILL_RESERVED`]'s names in a statement that uses it.
+    fn bind(&self, sql: Sql) -> Sql {
+        sql.bind("held_session", self.session.id.as_str())
+            .bind("held_token", self.token)
+    }
+
+    /// The session's id and token, as the billing area's INSERTs take their guard.
+    fn held(&self) -> Option<(&str, &str)> {
+        Some((self.session.id.as_str(), self.token))
+    }
+}
 
 /// How a reservation attempt ended.
 pub enum Reserved {
@@ -43,57 +74,57 @@ pub enum Reserved {
     Inactive,
 }
 
+/// The link's and the promotion code's counters, moved by `link_set` and `code_set`
+/// while the reservation holds.
 fn counters(
     db: &D1Database,
-    p: &Payment,
-    token: &str,
-    link_sql: &str,
-    code_sql: &str,
+    held: &Reservation<'_>,
+    link_set: &str,
+    code_set: &str,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
+    let session = held.session;
     let mut statements = Vec::new();
-    if let Some(link) = p.link_id {
-        statements.push(
-            db.prepare(format!(
-                "UPDATE payment_links SET {link_sql} WHERE id = ?3 AND {HELD}"
-            ))
-            .bind(&[p.session_id.js(), token.js(), link.js()])?,
-        );
+    if let Some(link) = &session.payment_link_id {
+        let sql = Sql::new(&format!(
+            "UPDATE payment_links SET {link_set} WHERE id = :link AND {STILL_RESERVED}"
+        ))
+        .bind("link", link.as_str());
+        statements.push(held.bind(sql).prepare(db)?);
     }
-    if let Some(code) = p.promotion_code {
-        statements.push(
-            db.prepare(format!(
-                "UPDATE promotion_codes SET {code_sql}
-                 WHERE code_key = ?3 AND account_id = ?4 AND environment = ?5 AND {HELD}"
-            ))
-            .bind(&[
-                p.session_id.js(),
-                token.js(),
-                code.to_ascii_uppercase().js(),
-                p.account_id.js(),
-                p.environment.js(),
-            ])?,
-        );
+    if let Some(code) = &session.promotion_code {
+        let sql = Sql::new(&format!(
+            "UPDATE promotion_codes SET {code_set}
+             WHERE code_key = :code AND account_id = :account AND environment = :environment
+               AND {STILL_RESERVED}"
+        ))
+        .bind("code", code.to_ascii_uppercase())
+        .bind("account", session.account_id.as_str())
+        .bind("environment", session.environment.as_str());
+        statements.push(held.bind(sql).prepare(db)?);
     }
     Ok(statements)
 }
 
-pub async fn reserve(db: &D1Database, p: &Payment<'_>) -> ApiResult<Reserved> {
+/// Takes the session's reservation and counts it against the link and the code.
+pub async fn reserve(db: &D1Database, session: &CheckoutSession) -> ApiResult<Reserved> {
     let token = random_base62(24);
     let now = db::now_unix();
+    let held = Reservation {
+        session,
+        token: &token,
+    };
     let mut statements = vec![
-        db.prepare(
-            "UPDATE checkout_sessions SET reservation = ?2, reserved_at = ?3
-             WHERE id = ?1 AND status = 'OPEN' AND reservation IS NULL AND expires_at > ?3",
+        Sql::new(
+            "UPDATE checkout_sessions SET reservation = :token, reserved_at = :now
+             WHERE id = :id AND status = 'OPEN' AND reservation IS NULL AND expires_at > :now",
         )
-        .bind(&[p.session_id.js(), token.js(), now.js()])?,
+        .bind("token", token.as_str())
+        .bind("now", now)
+        .bind("id", session.id.as_str())
+        .prepare(db)?,
     ];
-    statements.extend(counters(
-        db,
-        p,
-        &token,
-        "reserved_count = reserved_count + 1",
-        "reserved_count = reserved_count + 1",
-    )?);
+    let plus_one = "reserved_count = reserved_count + 1";
+    statements.extend(counters(db, &held, plus_one, plus_one)?);
     let results = match db.batch(statements).await {
         Ok(results) => results,
         Err(error) if error.to_string().contains("CHECK constraint failed") => {
@@ -101,390 +132,477 @@ pub async fn reserve(db: &D1Database, p: &Payment<'_>) -> ApiResult<Reserved> {
         }
         Err(error) => return Err(error.into()),
     };
-    let changes = |i: usize| {
-        results
-            .get(i)
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-    };
-    if changes(0) != 1 {
+    if db::changes(&results, 0) != 1 {
         return Ok(Reserved::Busy);
     }
     // The link must still be payable: a deactivation after the visit wins.
-    if p.link_id.is_some() {
-        let active: Option<i64> = db
-            .prepare("SELECT active * (1 - deleted) AS payable FROM payment_links WHERE id = ?1")
-            .bind(&[p.link_id.js()])?
-            .first(Some("payable"))
-            .await?;
-        if active != Some(1) {
-            release(db, p, &token, None).await?;
-            return Ok(Reserved::Inactive);
-        }
+    if !link_still_payable(db, session).await? {
+        release(db, &held, None).await?;
+        return Ok(Reserved::Inactive);
     }
     Ok(Reserved::Token(token))
 }
 
-/// Gives the reservation back; a failed charge counts against the session's attempts.
-/// An event row written only while the session still holds `token` (so a batch that
-/// no longer holds it writes nothing).
-fn held_event(
-    db: &D1Database,
-    p: &Payment<'_>,
-    token: &str,
-    kind: &str,
-    object_id: &str,
-    data: &Value,
-    now: i64,
-) -> ApiResult<D1PreparedStatement> {
-    Ok(db
-        .prepare(format!(
-            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
-             SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE {HELD}"
-        ))
-        .bind(&[
-            p.session_id.js(),
-            token.js(),
-            till_shared::ids::EventId::generate().to_string().js(),
-            p.account_id.js(),
-            p.environment.js(),
-            kind.js(),
-            object_id.js(),
-            data.to_string().js(),
-            now.js(),
-        ])?)
+/// Whether the session's link (if any) is active and not deleted, in D1 now.
+async fn link_still_payable(db: &D1Database, session: &CheckoutSession) -> ApiResult<bool> {
+    let Some(link) = &session.payment_link_id else {
+        return Ok(true);
+    };
+    let payable: Option<i64> =
+        Sql::new("SELECT active * (1 - deleted) AS payable FROM payment_links WHERE id = :link")
+            .bind("link", link.as_str())
+            .prepare(db)?
+            .first(Some("payable"))
+            .await?;
+    Ok(payable == Some(1))
 }
 
 /// Gives the reservation back. A failed charge (`failure`: the `payment.failed` event's
 /// data) counts against the session's attempts and is an event in the same batch.
 pub async fn release(
     db: &D1Database,
-    p: &Payment<'_>,
-    token: &str,
+    held: &Reservation<'_>,
     failure: Option<&Value>,
 ) -> ApiResult<()> {
-    let mut statements = counters(
-        db,
-        p,
-        token,
-        "reserved_count = reserved_count - 1",
-        "reserved_count = reserved_count - 1",
-    )?;
-    statements.push(
-        db.prepare(
-            "UPDATE checkout_sessions SET reservation = NULL, reserved_at = NULL, pending_payment = NULL,
-                 failed_attempts = failed_attempts + ?3
-             WHERE id = ?1 AND reservation = ?2",
-        )
-        .bind(&[p.session_id.js(), token.js(), i64::from(failure.is_some()).js()])?,
-    );
+    let minus_one = "reserved_count = reserved_count - 1";
+    let mut statements = counters(db, held, minus_one, minus_one)?;
+    let now = db::now_unix();
     if let Some(data) = failure {
-        let now = db::now_unix();
         // Before the session lets go of the reservation, while the event's guard holds.
-        let at = statements.len() - 1;
-        statements.insert(
-            at,
-            held_event(db, p, token, "payment.failed", p.session_id, data, now)?,
-        );
-        statements.insert(
-            at + 1,
-            db.prepare(crate::db::events::FAN_OUT).bind(&[now.js()])?,
-        );
+        let event = Event {
+            kind: "payment.failed",
+            object_id: held.session.id.as_str(),
+            data,
+        };
+        statements.push(events::insert(
+            db,
+            held.session.scope(),
+            event,
+            now,
+            held.guard(),
+        )?);
+        statements.push(events::fan_out(db, now)?);
     }
+    statements.push(
+        Sql::new(
+            "UPDATE checkout_sessions SET reservation = NULL, reserved_at = NULL, pending_payment = NULL,
+                 failed_attempts = failed_attempts + :failed
+             WHERE id = :id AND reservation = :token",
+        )
+        .bind("failed", i64::from(failure.is_some()))
+        .bind("id", held.session.id.as_str())
+        .bind("token", held.token)
+        .prepare(db)?,
+    );
     db.batch(statements).await?;
     Ok(())
 }
 
-/// Holds the card facts (never the number) while the shopper answers a 3-D Secure challenge.
+/// What may be kept of a card: never its number or CVC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CardFacts {
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    /// The processor's token of this charge attempt.
+    pub token: String,
+    /// SETUP and SUBSCRIPTION: the processor's token of the card saved for later charges.
+    #[serde(default)]
+    pub saved_token: Option<String>,
+}
+
+impl CardFacts {
+    /// The card as payments, payment methods and their events show it.
+    pub fn shown(&self) -> Value {
+        json!({"brand": self.brand, "last4": self.last4, "exp_month": self.exp_month, "exp_year": self.exp_year})
+    }
+}
+
+/// What the shopper gave, kept with a payment until it completes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shopper {
+    pub email: String,
+    /// As typed; empty when not given.
+    pub name: String,
+    /// The answers to the link's questions.
+    pub custom_fields: Value,
+    #[serde(default)]
+    pub billing_address: Option<BillingAddress>,
+}
+
+impl Shopper {
+    fn name(&self) -> Option<&str> {
+        Some(self.name.as_str()).filter(|n| !n.is_empty())
+    }
+
+    fn billing_address(&self) -> ApiResult<Option<Value>> {
+        Ok(self
+            .billing_address
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?)
+    }
+}
+
+/// A payment waiting for the shopper's 3-D Secure answer, as `pending_payment` stores it:
+/// the card's facts, the shopper's, and the reservation the payment holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    #[serde(flatten)]
+    pub card: CardFacts,
+    #[serde(flatten)]
+    pub shopper: Shopper,
+    pub reservation: String,
+}
+
+/// Holds the payment (never the card number) while the shopper answers a 3-D Secure
+/// challenge.
 pub async fn hold_for_challenge(
     db: &D1Database,
-    p: &Payment<'_>,
-    token: &str,
-    card: &Value,
+    held: &Reservation<'_>,
+    pending: &Pending,
 ) -> ApiResult<()> {
-    db.prepare(
-        "UPDATE checkout_sessions SET pending_payment = ?3 WHERE id = ?1 AND reservation = ?2",
-    )
-    .bind(&[p.session_id.js(), token.js(), card.to_string().js()])?
-    .run()
-    .await?;
+    Sql::new("UPDATE checkout_sessions SET pending_payment = :pending WHERE id = :id AND reservation = :token")
+        .bind("pending", serde_json::to_string(pending)?)
+        .bind("id", held.session.id.as_str())
+        .bind("token", held.token)
+        .prepare(db)?
+        .run()
+        .await?;
     Ok(())
 }
 
-/// Everything a completed payment writes.
-pub struct Completed<'a> {
-    pub email: &'a str,
-    pub name: Option<&'a str>,
-    pub custom_fields: Value,
-    pub billing_address: Option<Value>,
-    /// Brand, last4, expiry and processor token; `None` when nothing is charged (SETUP).
-    pub card: Option<Value>,
-    pub create_customer: bool,
-    pub currency: &'a str,
-    pub amount_subtotal: i64,
-    pub amount_discount: i64,
-    pub amount_total: i64,
-    pub event_data: Value,
-    /// SETUP and SUBSCRIPTION: the card saved for later charges (brand, last4, expiry and
-    /// the processor's saved-card `token`), attached to the new customer.
-    pub saved_card: Option<Value>,
-    /// SUBSCRIPTION: what the subscription bills; this payment is its first charge.
-    pub plan: Option<Plan>,
+/// What a SUBSCRIPTION session's subscription bills: its recurring lines (one-time lines
+/// are charged with the first payment only). `None` when they make no plan.
+fn subscription_plan(session: &CheckoutSession) -> Option<Plan> {
+    let sandbox = session.environment == Environment::Sandbox;
+    let plan = checkout_plan(&session.lines, sandbox).ok()?;
+    Some(Plan::from(plan))
 }
 
-/// Completes the session in one batch; answers the order id (if an order was made).
+/// The ids of what a completion creates.
+struct Created {
+    customer: Option<String>,
+    order: Option<String>,
+    payment: Option<String>,
+    payment_method: Option<String>,
+    subscription: Option<String>,
+    setup_intent: String,
+}
+
+impl Created {
+    fn new(records: Records) -> Created {
+        Created {
+            customer: records.customer.then(|| CustomerId::generate().to_string()),
+            order: records.order.then(|| OrderId::generate().to_string()),
+            payment: records.order.then(|| PaymentId::generate().to_string()),
+            payment_method: records
+                .payment_method
+                .then(|| PaymentMethodId::generate().to_string()),
+            subscription: None,
+            setup_intent: SetupIntentId::generate().to_string(),
+        }
+    }
+}
+
+/// The session as a completion leaves it.
+fn completed(
+    session: &CheckoutSession,
+    shopper: &Shopper,
+    ids: &Created,
+    now: i64,
+) -> CheckoutSession {
+    let setup_intent_id = match session.mode {
+        CheckoutMode::Setup => Some(ids.setup_intent.clone()),
+        _ => session.setup_intent_id.clone(),
+    };
+    CheckoutSession {
+        status: SessionStatus::Complete,
+        completed_at: Some(now),
+        order_id: ids.order.clone(),
+        customer_id: ids.customer.clone(),
+        customer_email: Some(shopper.email.clone()),
+        customer_name: shopper.name().map(str::to_owned),
+        setup_intent_id,
+        subscription_id: ids.subscription.clone(),
+        pending_payment: None,
+        ..session.clone()
+    }
+}
+
+/// The statements of one completion, each written only while the reservation holds.
+struct Writes<'a> {
+    db: &'a D1Database,
+    held: &'a Reservation<'a>,
+    now: i64,
+    statements: Vec<D1PreparedStatement>,
+}
+
+impl Writes<'_> {
+    fn push(&mut self, sql: Sql) -> ApiResult<()> {
+        self.statements.push(self.held.bind(sql).prepare(self.db)?);
+        Ok(())
+    }
+
+    fn event(&mut self, kind: &str, object_id: &str, data: &Value) -> ApiResult<()> {
+        let event = Event {
+            kind,
+            object_id,
+            data,
+        };
+        let scope = self.held.session.scope();
+        let guard = self.held.guard();
+        self.statements
+            .push(events::insert(self.db, scope, event, self.now, guard)?);
+        Ok(())
+    }
+}
+
+/// Completes the session in one batch: the customer, order, payment, saved card and
+/// subscription its mode needs ([`records`]), their events, and the session COMPLETE.
+/// A subscription's plan is its recurring lines; when they make none, no subscription is
+/// made. Answers the session as it is now; its `checkout.completed` carries it as
+/// rendered at `origin`.
 pub async fn complete(
     db: &D1Database,
-    p: &Payment<'_>,
-    token: &str,
-    done: &Completed<'_>,
-) -> ApiResult<Option<String>> {
+    held: &Reservation<'_>,
+    shopper: &Shopper,
+    card: &CardFacts,
+    origin: &str,
+) -> ApiResult<CheckoutSession> {
+    let session = held.session;
     let now = db::now_unix();
-    let mut statements = counters(
+    let records = records(
+        session.mode,
+        session.customer_creation,
+        card.saved_token.is_some(),
+    );
+    let plan = records
+        .subscription
+        .then(|| subscription_plan(session))
+        .flatten();
+    let mut ids = Created::new(records);
+    let mut writes = Writes {
         db,
-        p,
-        token,
-        "reserved_count = reserved_count - 1, completed_count = completed_count + 1",
-        "reserved_count = reserved_count - 1, times_redeemed = times_redeemed + 1",
-    )?;
-    let customer_id = done
-        .create_customer
-        .then(|| till_shared::ids::CustomerId::generate().to_string());
-    if let Some(customer) = &customer_id {
-        statements.push(
-            db.prepare(format!(
-                "INSERT INTO customers (id, customer_id, account_id, environment, email, name, created_at, updated_at)
-                 SELECT ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?8 WHERE {HELD}"
-            ))
-            .bind(&[
-                p.session_id.js(),
-                token.js(),
-                customer.js(),
-                p.account_id.js(),
-                p.environment.js(),
-                done.email.js(),
-                done.name.js(),
-                now.js(),
-            ])?,
-        );
+        held,
+        now,
+        statements: counters(
+            db,
+            held,
+            "reserved_count = reserved_count - 1, completed_count = completed_count + 1",
+            "reserved_count = reserved_count - 1, times_redeemed = times_redeemed + 1",
+        )?,
+    };
+    if let Some(customer) = &ids.customer {
+        insert_customer(&mut writes, customer, shopper)?;
     }
-    let payment_id = done
-        .card
-        .as_ref()
-        .map(|_| till_shared::ids::PaymentId::generate().to_string());
-    let order_id = done
-        .card
-        .as_ref()
-        .map(|_| till_shared::ids::OrderId::generate().to_string());
-    if let (Some(order), Some(card)) = (&order_id, &done.card) {
-        statements.push(
-            db.prepare(format!(
-                "INSERT INTO orders (id, account_id, environment, checkout_session_id, payment_link_id, currency,
-                     amount_subtotal, amount_discount, amount_total, promotion_code, customer_id, customer_email,
-                     customer_name, custom_fields, billing_address, status, created_at)
-                 SELECT ?3, ?4, ?5, ?1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'PAID', ?17 WHERE {HELD}"
-            ))
-            .bind(&[
-                p.session_id.js(),
-                token.js(),
-                order.js(),
-                p.account_id.js(),
-                p.environment.js(),
-                p.link_id.js(),
-                done.currency.js(),
-                done.amount_subtotal.js(),
-                done.amount_discount.js(),
-                done.amount_total.js(),
-                p.promotion_code.js(),
-                customer_id.js(),
-                done.email.js(),
-                done.name.js(),
-                done.custom_fields.to_string().js(),
-                db::json_text(done.billing_address.as_ref()).js(),
-                now.js(),
-            ])?,
-        );
-        let text = |key: &str| card[key].as_str().unwrap_or_default().to_owned();
-        let payment_id = payment_id.as_deref().unwrap_or_default();
-        statements.push(
-            db.prepare(format!(
-                "INSERT INTO payments (id, account_id, environment, order_id, amount, currency, status, card_brand,
-                     card_last4, card_exp_month, card_exp_year, processor_token, created_at)
-                 SELECT ?3, ?4, ?5, ?6, ?7, ?8, 'SUCCEEDED', ?9, ?10, ?11, ?12, ?13, ?14 WHERE {HELD}"
-            ))
-            .bind(&[
-                p.session_id.js(),
-                token.js(),
-                payment_id.js(),
-                p.account_id.js(),
-                p.environment.js(),
-                order.js(),
-                done.amount_total.js(),
-                done.currency.js(),
-                text("brand").js(),
-                text("last4").js(),
-                card["exp_month"].as_i64().unwrap_or(0).js(),
-                card["exp_year"].as_i64().unwrap_or(0).js(),
-                text("token").js(),
-                now.js(),
-            ])?,
-        );
+    if let (Some(order), Some(payment)) = (&ids.order, &ids.payment) {
+        insert_order(&mut writes, order, ids.customer.as_deref(), shopper)?;
+        insert_payment(&mut writes, payment, order, card)?;
     }
-    let payment_method_id = match (&done.saved_card, &customer_id) {
-        (Some(saved), Some(customer)) => {
-            let id = till_shared::ids::PaymentMethodId::generate().to_string();
-            let method = NewPaymentMethod {
-                id: &id,
-                scope: Scope {
-                    account_id: p.account_id,
-                    environment: p.environment,
-                },
-                customer_id: customer,
-                card: saved,
-                token: saved["token"].as_str().unwrap_or_default(),
-                checkout_session_id: Some(p.session_id),
-                now,
-            };
-            statements.push(method.insert(db, Some((p.session_id, token)))?);
-            let data = json!({"id": id, "object": "payment_method", "type": "card", "customer_id": customer,
-                "card": {"brand": saved["brand"], "last4": saved["last4"], "exp_month": saved["exp_month"], "exp_year": saved["exp_year"]},
-                "checkout_session_id": p.session_id});
-            statements.push(held_event(
-                db,
-                p,
-                token,
-                "payment_method.attached",
-                &id,
-                &data,
-                now,
-            )?);
-            Some(id)
+    if let (Some(method), Some(customer)) = (&ids.payment_method, &ids.customer) {
+        attach_card(&mut writes, method, customer, card)?;
+        if let Some(plan) = &plan {
+            ids.subscription = Some(first_period(&mut writes, plan, customer, method, card)?);
         }
-        _ => None,
-    };
-    let subscription_id = match (&done.plan, &customer_id, &payment_method_id, &done.card) {
-        (Some(plan), Some(customer), Some(method), Some(card)) => Some(first_period(
-            db,
-            p,
-            token,
-            plan,
-            customer,
-            method,
-            card,
-            now,
-            &mut statements,
-        )?),
-        _ => None,
-    };
-    let mut data = done.event_data.clone();
-    data["subscription_id"] = json!(subscription_id);
-    data["subscriptionId"] = json!(subscription_id);
-    data["status"] = json!("COMPLETE");
-    data["order_id"] = json!(order_id);
-    data["orderId"] = json!(order_id);
-    data["customer_id"] = json!(customer_id);
-    statements.push(
-        db.prepare(format!(
-            "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
-             SELECT ?3, ?4, ?5, 'checkout.completed', ?1, ?6, ?7 WHERE {HELD}"
-        ))
-        .bind(&[
-            p.session_id.js(),
-            token.js(),
-            till_shared::ids::EventId::generate().to_string().js(),
-            p.account_id.js(),
-            p.environment.js(),
-            data.to_string().js(),
-            now.js(),
-        ])?,
-    );
-    if let (Some(order), Some(card), Some(payment_id)) = (&order_id, &done.card, &payment_id) {
-        let payment = json!({
-            "id": payment_id,
-            "object": "payment",
-            "status": "SUCCEEDED",
-            "amount": done.amount_total,
-            "currency": done.currency,
-            "card": {"brand": card["brand"], "last4": card["last4"], "exp_month": card["exp_month"], "exp_year": card["exp_year"]},
-            "order_id": order,
-            "checkout_session_id": p.session_id,
-            "payment_link": p.link_id,
-        });
-        statements.push(held_event(
-            db,
-            p,
-            token,
-            "payment.succeeded",
-            payment_id,
-            &payment,
-            now,
-        )?);
     }
-    if let Some(customer) = &customer_id {
-        let data =
-            json!({"id": customer, "object": "customer", "email": done.email, "name": done.name});
-        statements.push(held_event(
-            db,
-            p,
-            token,
-            "customer.created",
-            customer,
-            &data,
-            now,
-        )?);
-    }
-    // Webhook deliveries of these events, in the same batch.
-    statements.push(db.prepare(crate::db::events::FAN_OUT).bind(&[now.js()])?);
-    statements.push(
-        db.prepare(
-            "UPDATE checkout_sessions SET status = 'COMPLETE', completed_at = ?3, order_id = ?4, customer_id = ?5,
-                 customer_email = ?6, customer_name = ?7, reservation = NULL, pending_payment = NULL,
-                 setup_intent_id = CASE WHEN mode = 'SETUP' THEN ?8 ELSE setup_intent_id END, subscription_id = ?9
-             WHERE id = ?1 AND reservation = ?2",
-        )
-        .bind(&[
-            p.session_id.js(),
-            token.js(),
-            now.js(),
-            order_id.js(),
-            customer_id.js(),
-            done.email.js(),
-            done.name.js(),
-            till_shared::ids::SetupIntentId::generate().to_string().js(),
-            subscription_id.js(),
-        ])?,
-    );
-    let results = db.batch(statements).await?;
-    let last = results
-        .last()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if last != 1 {
+    let after = completed(session, shopper, &ids, now);
+    writes.event(
+        "checkout.completed",
+        session.id.as_str(),
+        &render(&after, origin)?,
+    )?;
+    completion_events(&mut writes, &ids, shopper, card)?;
+    writes.statements.push(events::fan_out(db, now)?);
+    writes.statements.push(mark_complete(db, held, &after)?);
+    let results = db.batch(writes.statements).await?;
+    if db::changes(&results, results.len().saturating_sub(1)) != 1 {
         return Err(ApiError::internal(
             "completion batch ran without holding the reservation",
         ));
     }
-    Ok(order_id)
+    Ok(after)
+}
+
+/// The last statement of a completion: the session as [`completed`] made it, and the
+/// reservation let go.
+fn mark_complete(
+    db: &D1Database,
+    held: &Reservation<'_>,
+    after: &CheckoutSession,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(
+        "UPDATE checkout_sessions SET status = 'COMPLETE', completed_at = :completed_at, order_id = :order,
+             customer_id = :customer, customer_email = :email, customer_name = :name, reservation = NULL,
+             pending_payment = NULL, setup_intent_id = :setup_intent, subscription_id = :subscription
+         WHERE id = :id AND reservation = :token",
+    )
+    .bind("completed_at", after.completed_at)
+    .bind("order", after.order_id.clone())
+    .bind("customer", after.customer_id.clone())
+    .bind("email", after.customer_email.clone())
+    .bind("name", after.customer_name.clone())
+    .bind("setup_intent", after.setup_intent_id.clone())
+    .bind("subscription", after.subscription_id.clone())
+    .bind("id", after.id.as_str())
+    .bind("token", held.token)
+    .prepare(db)
+}
+
+fn insert_customer(writes: &mut Writes<'_>, customer: &str, shopper: &Shopper) -> ApiResult<()> {
+    let session = writes.held.session;
+    writes.push(
+        Sql::new(&format!(
+            "INSERT INTO customers (id, customer_id, account_id, environment, email, name, created_at, updated_at)
+             SELECT :customer, :customer, :account, :environment, :email, :name, :now, :now
+             WHERE {STILL_RESERVED}"
+        ))
+        .bind("customer", customer)
+        .bind("account", session.account_id.as_str())
+        .bind("environment", session.environment.as_str())
+        .bind("email", shopper.email.as_str())
+        .bind("name", shopper.name())
+        .bind("now", writes.now),
+    )
+}
+
+fn insert_order(
+    writes: &mut Writes<'_>,
+    order: &str,
+    customer: Option<&str>,
+    shopper: &Shopper,
+) -> ApiResult<()> {
+    let session = writes.held.session;
+    writes.push(
+        Sql::new(&format!(
+            "INSERT INTO orders (id, account_id, environment, checkout_session_id, payment_link_id, currency,
+                 amount_subtotal, amount_discount, amount_total, promotion_code, customer_id, customer_email,
+                 customer_name, custom_fields, billing_address, status, created_at)
+             SELECT :order, :account, :environment, :session, :link, :currency, :subtotal, :discount, :total,
+                    :promotion_code, :customer, :email, :name, :custom_fields, :billing_address, 'PAID', :now
+             WHERE {STILL_RESERVED}"
+        ))
+        .bind("order", order)
+        .bind("account", session.account_id.as_str())
+        .bind("environment", session.environment.as_str())
+        .bind("session", session.id.as_str())
+        .bind("link", session.payment_link_id.clone())
+        .bind("currency", session.currency.code())
+        .bind("subtotal", session.amounts.subtotal)
+        .bind("discount", session.amounts.discount)
+        .bind("total", session.amounts.total)
+        .bind("promotion_code", session.promotion_code.clone())
+        .bind("customer", customer)
+        .bind("email", shopper.email.as_str())
+        .bind("name", shopper.name())
+        .bind("custom_fields", shopper.custom_fields.to_string())
+        .bind(
+            "billing_address",
+            db::json_text(shopper.billing_address()?.as_ref()),
+        )
+        .bind("now", writes.now),
+    )
+}
+
+fn insert_payment(
+    writes: &mut Writes<'_>,
+    payment: &str,
+    order: &str,
+    card: &CardFacts,
+) -> ApiResult<()> {
+    let session = writes.held.session;
+    writes.push(
+        Sql::new(&format!(
+            "INSERT INTO payments (id, account_id, environment, order_id, amount, currency, status, card_brand,
+                 card_last4, card_exp_month, card_exp_year, processor_token, created_at)
+             SELECT :payment, :account, :environment, :order, :amount, :currency, 'SUCCEEDED', :brand, :last4,
+                    :exp_month, :exp_year, :token, :now
+             WHERE {STILL_RESERVED}"
+        ))
+        .bind("payment", payment)
+        .bind("account", session.account_id.as_str())
+        .bind("environment", session.environment.as_str())
+        .bind("order", order)
+        .bind("amount", session.amounts.total)
+        .bind("currency", session.currency.code())
+        .bind("brand", card.brand.as_str())
+        .bind("last4", card.last4.as_str())
+        .bind("exp_month", i64::from(card.exp_month))
+        .bind("exp_year", i64::from(card.exp_year))
+        .bind("token", card.token.as_str())
+        .bind("now", writes.now),
+    )
+}
+
+/// The saved card, attached to the new customer, and its event.
+fn attach_card(
+    writes: &mut Writes<'_>,
+    method: &str,
+    customer: &str,
+    card: &CardFacts,
+) -> ApiResult<()> {
+    let session = writes.held.session;
+    let shown = card.shown();
+    let new = NewPaymentMethod {
+        id: method,
+        scope: session.scope(),
+        customer_id: customer,
+        card: &shown,
+        token: card.saved_token.as_deref().unwrap_or_default(),
+        checkout_session_id: Some(session.id.as_str()),
+        now: writes.now,
+    };
+    writes
+        .statements
+        .push(new.insert(writes.db, writes.held.held())?);
+    let data = json!({"id": method, "object": "payment_method", "type": "card", "customer_id": customer,
+        "card": shown, "checkout_session_id": session.id.as_str()});
+    writes.event("payment_method.attached", method, &data)
+}
+
+/// The events after `checkout.completed`: the payment and the new customer.
+fn completion_events(
+    writes: &mut Writes<'_>,
+    ids: &Created,
+    shopper: &Shopper,
+    card: &CardFacts,
+) -> ApiResult<()> {
+    let session = writes.held.session;
+    if let (Some(order), Some(payment)) = (&ids.order, &ids.payment) {
+        let data = json!({
+            "id": payment,
+            "object": "payment",
+            "status": "SUCCEEDED",
+            "amount": session.amounts.total,
+            "currency": session.currency.code(),
+            "card": card.shown(),
+            "order_id": order,
+            "checkout_session_id": session.id.as_str(),
+            "payment_link": session.payment_link_id,
+        });
+        writes.event("payment.succeeded", payment, &data)?;
+    }
+    if let Some(customer) = &ids.customer {
+        let data = json!({"id": customer, "object": "customer", "email": shopper.email, "name": shopper.name()});
+        writes.event("customer.created", customer, &data)?;
+    }
+    Ok(())
 }
 
 /// A SUBSCRIPTION checkout's subscription, whose first period this payment paid: the
-/// subscription, its billing order 0001 and the charge, with their events, all written
-/// only while the session holds `token`. Answers the subscription id.
-#[allow(clippy::too_many_arguments)]
+/// subscription, its billing order 0001 and the charge, with their events. Answers the
+/// subscription id.
 fn first_period(
-    db: &D1Database,
-    p: &Payment<'_>,
-    token: &str,
+    writes: &mut Writes<'_>,
     plan: &Plan,
     customer: &str,
     method: &str,
-    card: &Value,
-    now: i64,
-    statements: &mut Vec<D1PreparedStatement>,
+    card: &CardFacts,
 ) -> ApiResult<String> {
-    let id = till_shared::ids::SubscriptionId::generate().to_string();
+    let session = writes.held.session;
+    let now = writes.now;
+    let id = SubscriptionId::generate().to_string();
     let cycle = Cycle {
         anchor: now,
         anchor_sequence: 1,
@@ -504,78 +622,78 @@ fn first_period(
         anchor: now,
         schedule,
         test_clock_id: None,
-        checkout_session_id: Some(p.session_id),
+        checkout_session_id: Some(session.id.as_str()),
         metadata: None,
     };
-    let scope = Scope {
-        account_id: p.account_id,
-        environment: p.environment,
-    };
-    let row = new.row(scope, now);
-    statements.push(new.insert(db, &row, Some((p.session_id, token)))?);
-    let order_id = billing_order_id(&id, 1);
-    let period_end = schedule.current_period_end.unwrap_or(now);
-    statements.push(
-        db.prepare(format!(
-            "INSERT INTO billing_orders (id, account_id, environment, subscription_id, sequence_no, trigger_by, amount,
-                 currency, status, billing_time, period_start, period_end, attempts, paid_at, created_at, updated_at)
-             SELECT ?3, ?4, ?5, ?6, 1, 'auto', ?7, ?8, 'PAID', ?9, ?9, ?10, 1, ?9, ?9, ?9 WHERE {HELD}"
-        ))
-        .bind(&[
-            p.session_id.js(),
-            token.js(),
-            order_id.js(),
-            p.account_id.js(),
-            p.environment.js(),
-            id.js(),
-            plan.amount.js(),
-            plan.currency.js(),
-            now.js(),
-            period_end.js(),
-        ])?,
-    );
-    statements.push(
-        db.prepare(format!(
-            "INSERT INTO charges (id, account_id, environment, billing_order_id, attempt, trigger_by, amount, currency,
-                 status, payment_method_id, processor_token, created_at)
-             SELECT ?3, ?4, ?5, ?6, 1, 'auto', ?7, ?8, 'SUCCEEDED', ?9, ?10, ?11 WHERE {HELD}"
-        ))
-        .bind(&[
-            p.session_id.js(),
-            token.js(),
-            till_shared::ids::ChargeId::generate().to_string().js(),
-            p.account_id.js(),
-            p.environment.js(),
-            order_id.js(),
-            plan.amount.js(),
-            plan.currency.js(),
-            method.js(),
-            card["token"].as_str().js(),
-            now.js(),
-        ])?,
-    );
-    statements.push(held_event(
-        db,
-        p,
-        token,
-        "subscription.created",
+    let row = new.row(session.scope(), now);
+    writes
+        .statements
+        .push(new.insert(writes.db, &row, writes.held.held())?);
+    let order = billing_order_id(&id, 1);
+    first_charge(
+        writes,
+        plan,
         &id,
-        &render(&row)?,
-        now,
-    )?);
-    let order = json!({
-        "id": order_id, "object": "billing_order", "subscription_order_id": order_id, "subscription_id": id,
+        &order,
+        method,
+        card,
+        schedule.current_period_end.unwrap_or(now),
+    )?;
+    writes.event("subscription.created", &id, &render_subscription(&row)?)?;
+    let data = json!({
+        "id": order, "object": "billing_order", "subscription_order_id": order, "subscription_id": id,
         "trigger_by": "auto", "sequence_no": 1, "amount": plan.amount, "currency": plan.currency, "status": "PAID",
         "attempts": 1,
     });
-    statements.push(held_event(
-        db,
-        p,
-        token,
-        "billing_order.paid",
-        &order_id,
-        &order,
-        now,
-    )?);
+    writes.event("billing_order.paid", &order, &data)?;
     Ok(id)
+}
+
+/// The first period's billing order, paid, and its successful charge.
+fn first_charge(
+    writes: &mut Writes<'_>,
+    plan: &Plan,
+    subscription: &str,
+    order: &str,
+    method: &str,
+    card: &CardFacts,
+    period_end: i64,
+) -> ApiResult<()> {
+    let session = writes.held.session;
+    writes.push(
+        Sql::new(&format!(
+            "INSERT INTO billing_orders (id, account_id, environment, subscription_id, sequence_no, trigger_by,
+                 amount, currency, status, billing_time, period_start, period_end, attempts, paid_at, created_at,
+                 updated_at)
+             SELECT :order, :account, :environment, :subscription, 1, 'auto', :amount, :currency, 'PAID', :now,
+                    :now, :period_end, 1, :now, :now, :now
+             WHERE {STILL_RESERVED}"
+        ))
+        .bind("order", order)
+        .bind("account", session.account_id.as_str())
+        .bind("environment", session.environment.as_str())
+        .bind("subscription", subscription)
+        .bind("amount", plan.amount)
+        .bind("currency", plan.currency.as_str())
+        .bind("now", writes.now)
+        .bind("period_end", period_end),
+    )?;
+    writes.push(
+        Sql::new(&format!(
+            "INSERT INTO charges (id, account_id, environment, billing_order_id, attempt, trigger_by, amount,
+                 currency, status, payment_method_id, processor_token, created_at)
+             SELECT :charge, :account, :environment, :order, 1, 'auto', :amount, :currency, 'SUCCEEDED',
+                    :method, :token, :now
+             WHERE {STILL_RESERVED}"
+        ))
+        .bind("charge", ChargeId::generate().to_string())
+        .bind("account", session.account_id.as_str())
+        .bind("environment", session.environment.as_str())
+        .bind("order", order)
+        .bind("amount", plan.amount)
+        .bind("currency", plan.currency.as_str())
+        .bind("method", method)
+        .bind("token", card.token.as_str())
+        .bind("now", writes.now),
+    )
 }

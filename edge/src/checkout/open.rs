@@ -1,35 +1,392 @@
-//! Opening a checkout session from a payment link: when the shopper's browser first loads
-//! the page a short-link visit redirected to (redeeming the visit's signed ticket), or,
-//! on a Worker with no operator token to sign tickets with, during the visit itself.
+//! Opening a checkout session: the one use case behind `POST /v1/checkout/sessions`,
+//! `/b/{product}` and payment links. A link's session is opened when the shopper's browser
+//! first loads the page a short-link visit redirected to (redeeming the visit's signed
+//! ticket), or, on a Worker with no operator token to sign tickets with, during the visit
+//! itself.
 
 use serde_json::{Map, Value};
 use till_shared::catalog::Prefill;
-use till_shared::ids::CheckoutSessionId;
-use till_shared::locale::Text;
+use till_shared::checkout::{
+    AddressCollection, Amounts, CheckoutRefusal, CustomField, CustomerCreation, SessionStatus,
+    check_shopper, expiry, mode_for,
+};
+use till_shared::ids::{CheckoutSessionId, random_base62};
+use till_shared::links::Unavailable;
+use till_shared::money::Currency;
+use till_shared::plan::CheckoutMode;
+use till_shared::pricing::LineItem;
+use till_shared::promotion::PromotionError;
+use till_shared::redirect::AfterCompletion;
 use till_shared::ticket::TicketError;
 use worker::Response;
 
 use crate::api::reply::Dialect;
 use crate::catalog::promotion_codes::find_by_code;
-use crate::checkout::sessions::{FromLink, NewSession, insert};
+use crate::catalog::{prices, products};
+use crate::checkout::sessions::{self, CheckoutSession, environment};
 use crate::ctx::Ctx;
-use crate::db::{self, Bind};
-use crate::error::ApiResult;
+use crate::db::{self, Sql};
+use crate::error::{ApiError, ApiResult};
 use crate::links::payment_links::{LinkRow, subtotal};
-use crate::links::shortlinks::{self, Unsigned, forget, fresh, signer, unavailable};
+use crate::links::shortlinks::{self, Unsigned, forget, fresh, signer};
 use crate::pages;
 
-/// Sessions made from links live 24 hours, like API sessions by default.
-const SESSION_LIFETIME: i64 = 24 * 3600;
+pub use crate::db::Seller;
+
+/// What a checkout sells.
+pub enum Sold {
+    /// A product's default price, by the product's id.
+    Product(String),
+    /// A product's default price, by the product's slug.
+    ProductSlug(String),
+    Price(String),
+    /// Lines already priced (an API call's `line_items`, a payment link's lines).
+    Lines(Vec<LineItem>),
+}
+
+/// How a promotion code comes to a checkout.
+#[derive(Default)]
+pub enum PromotionCode {
+    #[default]
+    None,
+    /// Asked for: refused when it does not exist or does not apply.
+    Requested(String),
+    /// Offered by a payment link: applied when it takes something off, else left out.
+    Offered(String),
+}
+
+/// What a payment link gives the sessions it opens.
+pub struct FromLink {
+    pub id: String,
+    pub custom_fields: Vec<CustomField>,
+    pub billing_address_collection: AddressCollection,
+    pub customer_creation: CustomerCreation,
+    pub after_completion: Option<AfterCompletion>,
+    /// Views counted with the session (none when the visit counted its own).
+    pub views: i64,
+}
+
+/// Everything a checkout is opened with, besides what it sells.
+#[derive(Default)]
+pub struct NewCheckout {
+    /// The id a short-link visit promised; a new one otherwise.
+    pub id: Option<CheckoutSessionId>,
+    /// `None`: as the lines need (SUBSCRIPTION when one is recurring).
+    pub mode: Option<CheckoutMode>,
+    pub prefill: Prefill,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub promotion: PromotionCode,
+    pub allow_promotion_codes: bool,
+    pub metadata: Option<Value>,
+    /// `None`: in 24 hours.
+    pub expires_at: Option<i64>,
+    pub link: Option<FromLink>,
+    pub utm: Option<Value>,
+}
+
+/// Why no session was opened.
+#[derive(Debug)]
+pub enum Refused {
+    /// A checkout rule refused the request.
+    Rule(CheckoutRefusal),
+    /// What the request names cannot be sold (no such product, an archived one, a
+    /// promotion code that does not apply, …): the API's answer.
+    Invalid(ApiError),
+    /// D1 refused the session: the link stopped being payable.
+    LinkUnavailable,
+    /// Something went wrong inside.
+    Failed(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Client { .. } => Refused::Invalid(error),
+            ApiError::Internal(_) => Refused::Failed(error),
+        }
+    }
+}
+
+impl From<CheckoutRefusal> for Refused {
+    fn from(refusal: CheckoutRefusal) -> Self {
+        Refused::Rule(refusal)
+    }
+}
+
+impl From<worker::Error> for Refused {
+    fn from(error: worker::Error) -> Self {
+        Refused::Failed(error.into())
+    }
+}
+
+impl Refused {
+    /// The API's answer.
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            Refused::Rule(refusal) => ApiError::invalid(refusal.param(), refusal.to_string()),
+            Refused::Invalid(error) | Refused::Failed(error) => error,
+            Refused::LinkUnavailable => ApiError::internal("a session without a link was refused"),
+        }
+    }
+}
+
+/// Opens a checkout session: checks the request, prices what is sold, applies the
+/// promotion, and stores the session (from a link, only while D1 says the link can sell,
+/// counting the session and its view in the same batch). Answers the session as stored.
+pub async fn open(
+    ctx: &Ctx,
+    seller: Seller<'_>,
+    sold: Sold,
+    checkout: NewCheckout,
+) -> Result<CheckoutSession, Refused> {
+    let now = db::now_unix();
+    check_shopper(
+        checkout.prefill.email.as_deref(),
+        checkout.prefill.locale.as_deref(),
+    )?;
+    let expires_at = expiry(checkout.expires_at, now)?;
+    let lines = price(ctx, seller, sold).await?;
+    let mode = mode_for(checkout.mode, &lines)?;
+    let subtotal = subtotal(&lines)?;
+    let (promotion_code, discount) =
+        promotion(ctx, seller, &checkout.promotion, mode, &lines, now).await?;
+    let priced = Priced {
+        mode,
+        currency: subtotal.currency(),
+        amounts: Amounts::of(mode, subtotal.amount(), discount),
+        lines,
+        promotion_code,
+        expires_at,
+        now,
+    };
+    let views = checkout.link.as_ref().map(|link| link.views);
+    let session = checkout.into_session(seller, priced);
+    store(ctx, &session, views).await?;
+    Ok(session)
+}
+
+/// What [`open`] decided: the mode, the lines and what they cost, and when the session ends.
+struct Priced {
+    mode: CheckoutMode,
+    lines: Vec<LineItem>,
+    currency: Currency,
+    amounts: Amounts,
+    promotion_code: Option<String>,
+    expires_at: i64,
+    now: i64,
+}
+
+impl NewCheckout {
+    /// The new session: what was asked for, as [`open`] priced it.
+    fn into_session(self, seller: Seller<'_>, priced: Priced) -> CheckoutSession {
+        let link = self.link;
+        let Prefill {
+            email,
+            name,
+            client_reference_id,
+            locale,
+        } = self.prefill;
+        CheckoutSession {
+            id: self.id.unwrap_or_else(CheckoutSessionId::generate),
+            account_id: seller.account_id.to_owned(),
+            environment: seller.environment,
+            mode: priced.mode,
+            status: SessionStatus::Open,
+            payment_link_id: link.as_ref().map(|l| l.id.clone()),
+            lines: priced.lines,
+            currency: priced.currency,
+            amounts: priced.amounts,
+            promotion_code: priced.promotion_code,
+            success_url: self.success_url,
+            cancel_url: self.cancel_url,
+            customer_email: email,
+            customer_name: name,
+            client_reference_id,
+            locale,
+            metadata: self.metadata,
+            order_id: None,
+            subscription_id: None,
+            customer_id: None,
+            setup_intent_id: None,
+            expires_at: priced.expires_at,
+            created_at: priced.now,
+            completed_at: None,
+            csrf_token: random_base62(32),
+            custom_fields: link
+                .as_ref()
+                .map(|l| l.custom_fields.clone())
+                .unwrap_or_default(),
+            billing_address_collection: link
+                .as_ref()
+                .map(|l| l.billing_address_collection)
+                .unwrap_or_default(),
+            customer_creation: link
+                .as_ref()
+                .map(|l| l.customer_creation)
+                .unwrap_or_default(),
+            after_completion: link.and_then(|l| l.after_completion),
+            allow_promotion_codes: self.allow_promotion_codes,
+            utm: self.utm,
+            failed_attempts: 0,
+            pending_payment: None,
+        }
+    }
+}
+
+/// The lines `sold` names, priced from the seller's catalogue.
+async fn price(ctx: &Ctx, seller: Seller<'_>, sold: Sold) -> Result<Vec<LineItem>, Refused> {
+    let price = match sold {
+        Sold::Lines(lines) => return Ok(lines),
+        Sold::Price(id) => prices::find(ctx, seller, &id, Some("price_id")).await?,
+        Sold::Product(id) => {
+            let product = products::find(ctx, seller, &id, Some("product_id")).await?;
+            products::default_price(ctx, seller, &product, "product_id").await?
+        }
+        Sold::ProductSlug(slug) => {
+            let product = products::find_by_slug(ctx, seller, &slug, "product_slug").await?;
+            products::default_price(ctx, seller, &product, "product_slug").await?
+        }
+    };
+    Ok(vec![price.line(1, price.nickname.clone())?])
+}
+
+/// The promotion code the session keeps and what it takes off the lines.
+async fn promotion(
+    ctx: &Ctx,
+    seller: Seller<'_>,
+    code: &PromotionCode,
+    mode: CheckoutMode,
+    lines: &[LineItem],
+    now: i64,
+) -> Result<(Option<String>, i64), Refused> {
+    let (code, requested) = match code {
+        PromotionCode::None => return Ok((None, 0)),
+        PromotionCode::Requested(_) if !mode.charges() => {
+            return Err(CheckoutRefusal::PromotionOnSetup.into());
+        }
+        PromotionCode::Requested(code) => (code, true),
+        PromotionCode::Offered(code) => (code, false),
+    };
+    let found = find_by_code(ctx, seller.account_id, seller.environment.as_str(), code).await?;
+    let Some(row) = found else {
+        if requested {
+            return Err(ApiError::not_found("promotion code", code, Some("promotion_code")).into());
+        }
+        return Ok((None, 0));
+    };
+    match row.discount_on(lines, now)? {
+        Ok(off) if requested => Ok((Some(code.clone()), off)),
+        Ok(off) => Ok((Some(code.clone()).filter(|_| off > 0), off)),
+        Err(_) if !requested => Ok((None, 0)),
+        Err(PromotionError::Pricing(error)) => {
+            Err(ApiError::invalid("line_items", error.to_string()).into())
+        }
+        Err(PromotionError::Malformed) => {
+            Err(ApiError::internal("promotion code without a discount").into())
+        }
+        Err(refused) => Err(ApiError::invalid("promotion_code", refused.to_string()).into()),
+    }
+}
+
+/// Writes the session; from a link (`views`: the views to count with it), together with
+/// the link's counters, and only while the link can sell.
+async fn store(ctx: &Ctx, session: &CheckoutSession, views: Option<i64>) -> Result<(), Refused> {
+    let db = db::db(ctx)?;
+    let insert = sessions::insert(&db, session)?;
+    let (Some(link), Some(views)) = (&session.payment_link_id, views) else {
+        insert.run().await?;
+        return Ok(());
+    };
+    let count = Sql::new(
+        "UPDATE payment_links SET session_count = session_count + 1, view_count = view_count + :views
+         WHERE id = :link AND EXISTS (SELECT 1 FROM checkout_sessions WHERE id = :session)",
+    )
+    .bind("views", views)
+    .bind("link", link.as_str())
+    .bind("session", session.id.as_str())
+    .prepare(&db)?;
+    let results = db.batch(vec![insert, count]).await?;
+    if db::changes(&results, 0) == 1 {
+        Ok(())
+    } else {
+        Err(Refused::LinkUnavailable)
+    }
+}
+
+/// The checkout a visit to `link` opens, with what the visit's query prefills.
+fn link_checkout(
+    link: &LinkRow,
+    params: &[(String, String)],
+    id: Option<CheckoutSessionId>,
+    views: i64,
+) -> NewCheckout {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let utm: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| k.starts_with("utm_"))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    NewCheckout {
+        id,
+        prefill: Prefill::read(param),
+        success_url: link.success_url.clone(),
+        promotion: link
+            .promotion_code
+            .clone()
+            .map_or(PromotionCode::None, PromotionCode::Offered),
+        allow_promotion_codes: link.allow_promotion_codes == 1,
+        link: Some(FromLink {
+            id: link.id.clone(),
+            custom_fields: serde_json::from_str(&link.custom_fields).unwrap_or_default(),
+            billing_address_collection: AddressCollection::parse(&link.billing_address_collection),
+            customer_creation: CustomerCreation::parse(&link.customer_creation),
+            after_completion: AfterCompletion::from_stored(link.after_completion.as_deref()),
+            views,
+        }),
+        utm: (!utm.is_empty()).then_some(Value::Object(utm)),
+        ..NewCheckout::default()
+    }
+}
+
+/// Opens the session of a visit to `link`.
+async fn open_from_link(
+    ctx: &Ctx,
+    link: &LinkRow,
+    params: &[(String, String)],
+    id: Option<CheckoutSessionId>,
+    views: i64,
+) -> Result<CheckoutSession, Refused> {
+    let seller = Seller {
+        account_id: &link.account_id,
+        environment: environment(&link.environment)?,
+    };
+    let sold = Sold::Lines(link.priced_lines());
+    open(ctx, seller, sold, link_checkout(link, params, id, views)).await
+}
 
 /// What the checkout page got from a ticket for a session that does not exist yet.
 pub enum Redeemed {
     /// The session exists now (made here, or by a concurrent load of the same page).
     Open,
-    /// The ticket was good but the link cannot be paid now: the page to show instead.
-    Unavailable(u16, Text),
+    /// The ticket was good but the link cannot be paid now.
+    Unavailable(Unavailable),
     /// No ticket, or one that is forged, altered or stale: nothing was created.
     Refused(TicketError),
+}
+
+/// A link by id, as D1 has it now.
+async fn find_link(ctx: &Ctx, id: &str) -> ApiResult<Option<LinkRow>> {
+    Ok(Sql::new("SELECT * FROM payment_links_view WHERE id = :id")
+        .bind("id", id)
+        .prepare(&db::db(ctx)?)?
+        .first(None)
+        .await?)
 }
 
 /// Creates the session a short-link visit promised (`/c/{session_id}?t={ticket}`): once,
@@ -43,117 +400,25 @@ pub async fn redeem(ctx: &Ctx, session_id: &str, sealed: &str) -> ApiResult<Rede
         Ok(ticket) => ticket,
         Err(error) => return Ok(Redeemed::Refused(error)),
     };
-    let link: Option<LinkRow> = db::db(ctx)?
-        .prepare("SELECT * FROM payment_links_view WHERE id = ?1")
-        .bind(&[ticket.link_id.js()])?
-        .first(None)
-        .await?;
-    let Some(link) = link else {
-        return Ok(Redeemed::Unavailable(404, Text::LinkNotFound));
+    let Ok(id) = CheckoutSessionId::parse(session_id) else {
+        return Ok(Redeemed::Refused(TicketError::Forged));
     };
-    if let Some((status, text)) = unavailable(&link) {
-        return Ok(Redeemed::Unavailable(status, text));
+    let Some(link) = find_link(ctx, &ticket.link_id).await? else {
+        return Ok(Redeemed::Unavailable(Unavailable::NotFound));
+    };
+    if let Some(reason) = link.state().payability().unavailable() {
+        return Ok(Redeemed::Unavailable(reason));
     }
-    match open_session(ctx, &link, &ticket.params, Some(session_id.to_owned()), 1).await {
-        Ok(Some(_)) => Ok(Redeemed::Open),
+    match open_from_link(ctx, &link, &ticket.params, Some(id), 1).await {
+        Ok(_) => Ok(Redeemed::Open),
         // D1 refused: the link stopped being payable since the snapshot was taken.
-        Ok(None) => Ok(Redeemed::Unavailable(410, Text::LinkInactive)),
+        Err(Refused::LinkUnavailable) => Ok(Redeemed::Unavailable(Unavailable::Inactive)),
         // Most likely the same page loaded twice at once: the other load made it.
-        Err(error) => {
-            let exists = db::db(ctx)?
-                .prepare("SELECT 1 AS one FROM checkout_sessions WHERE id = ?1")
-                .bind(&[session_id.js()])?
-                .first::<Value>(None)
-                .await?
-                .is_some();
-            if exists {
-                Ok(Redeemed::Open)
-            } else {
-                Err(error)
-            }
-        }
+        Err(refused) => match sessions::exists(ctx, session_id).await? {
+            true => Ok(Redeemed::Open),
+            false => Err(refused.into_api_error()),
+        },
     }
-}
-
-/// Creates the session for this visit and counts it, in one batch; `None` when D1 says the
-/// link is no longer payable.
-async fn open_session(
-    ctx: &Ctx,
-    link: &LinkRow,
-    params: &[(String, String)],
-    id: Option<String>,
-    views: i64,
-) -> ApiResult<Option<String>> {
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let lines = link.priced_lines();
-    let total = subtotal(&lines)?;
-    let now = db::now_unix();
-    let discount = match &link.promotion_code {
-        Some(code) => match find_by_code(ctx, &link.account_id, &link.environment, code).await? {
-            Some(promotion) => promotion.discount_on(&lines, now)?.unwrap_or(0),
-            _ => 0,
-        },
-        None => 0,
-    };
-    let recurring = lines.iter().any(|l| l.is_recurring());
-    let prefill = Prefill::read(param);
-    let utm: Map<String, Value> = params
-        .iter()
-        .filter(|(k, _)| k.starts_with("utm_"))
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let session = NewSession {
-        id: id.unwrap_or_else(|| CheckoutSessionId::generate().to_string()),
-        account_id: link.account_id.clone(),
-        environment: if link.environment == "PRODUCTION" {
-            "PRODUCTION"
-        } else {
-            "SANDBOX"
-        },
-        mode: if recurring { "SUBSCRIPTION" } else { "PAYMENT" },
-        currency: lines[0].currency.code(),
-        amount_subtotal: total.amount(),
-        amount_discount: discount,
-        amount_total: total.amount() - discount,
-        lines,
-        promotion_code: link.promotion_code.clone().filter(|_| discount > 0),
-        success_url: link.success_url.clone(),
-        cancel_url: None,
-        customer_email: prefill.email,
-        customer_name: prefill.name,
-        client_reference_id: prefill.client_reference_id,
-        locale: prefill.locale,
-        metadata: None,
-        expires_at: now + SESSION_LIFETIME,
-        payment_link: Some(FromLink {
-            id: link.id.clone(),
-            custom_fields: link.custom_fields.clone(),
-            billing_address_collection: link.billing_address_collection.clone(),
-            customer_creation: link.customer_creation.clone(),
-            after_completion: link.after_completion.clone(),
-        }),
-        utm: (!utm.is_empty()).then_some(Value::Object(utm)),
-        allow_promotion_codes: link.allow_promotion_codes == 1,
-    };
-    let db = db::db(ctx)?;
-    let count = db
-        .prepare(
-            "UPDATE payment_links SET session_count = session_count + 1, view_count = view_count + ?3
-             WHERE id = ?1 AND EXISTS (SELECT 1 FROM checkout_sessions WHERE id = ?2)",
-        )
-        .bind(&[link.id.js(), session.id.js(), views.js()])?;
-    let results = db.batch(vec![insert(&db, &session, now)?, count]).await?;
-    let inserted = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    Ok((inserted == 1).then_some(session.id))
 }
 
 /// A visit to a payable link on a Worker without a ticket signer: the session is opened
@@ -166,20 +431,25 @@ pub async fn during_visit(ctx: &Ctx, code: &str, visit: Unsigned) -> worker::Res
         frame,
         locale,
     } = visit;
-    match open_session(ctx, &link, &params, None, 0).await {
-        Ok(Some(session_id)) => {
-            shortlinks::redirect(&format!("{origin}/c/{session_id}{}", frame.query()))
-        }
+    match open_from_link(ctx, &link, &params, None, 0).await {
+        Ok(session) => shortlinks::redirect(&format!(
+            "{origin}/c/{}{}",
+            session.id.as_str(),
+            frame.query()
+        )),
         // D1 refused: the cached snapshot was stale. Answer from the fresh row.
-        Ok(None) => {
+        Err(Refused::LinkUnavailable) => {
             forget(ctx, code).await;
             let fresh = fresh(ctx, code).await.ok().flatten();
-            let (status, text) = fresh
+            let reason = fresh
                 .as_ref()
-                .and_then(unavailable)
-                .unwrap_or((410, Text::LinkInactive));
-            pages::message_in(&frame, locale, status, text)
+                .and_then(|link| link.state().payability().unavailable())
+                .unwrap_or(Unavailable::Inactive);
+            pages::message_in(&frame, locale, reason.status(), reason.text())
         }
-        Err(error) => error.into_reply(Dialect::Till).into_response(),
+        Err(refused) => refused
+            .into_api_error()
+            .into_reply(Dialect::Till)
+            .into_response(),
     }
 }

@@ -2,29 +2,33 @@
 //! shopper needs in the first response, working as a plain HTML form. A POST pays through
 //! the processor; errors come back on the same page in the shopper's language.
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use till_shared::card::{CardError, check_card};
+use till_shared::card::{CheckedCard, check_card};
 use till_shared::catalog::is_plausible_email;
+use till_shared::checkout::{
+    AddressCollection, Closed, CustomField, FieldKind, SessionStatus, answers, billing_address,
+    card_error_text, closed, decline_text, locks,
+};
 use till_shared::embed::Frame;
+use till_shared::keys::Environment;
+use till_shared::links::Unavailable;
 use till_shared::locale::{Locale, Text, format_money};
-use till_shared::money::{Currency, Money};
+use till_shared::money::Money;
 use till_shared::params::form_to_json;
+use till_shared::plan::CheckoutMode;
+use till_shared::redirect::{Destination, destination};
 use till_shared::ticket::TicketError;
-use worker::{Request, Response};
+use worker::{D1Database, Request, Response};
 
 use crate::catalog::promotion_codes::find_by_code;
-use crate::checkout::completion::{self, Completed, Payment, Reserved};
+use crate::checkout::completion::{self, CardFacts, Pending, Reservation, Reserved, Shopper};
 use crate::checkout::open::{self, Redeemed};
+use crate::checkout::sessions::{self, CheckoutSession};
 use crate::ctx::Ctx;
-use crate::db::{self, Bind};
-use crate::error::ApiResult;
-use crate::links::payment_links::LineItem;
+use crate::db::{self, Sql};
 use crate::pages::{self, escape};
 use crate::processor::{Charge, Processor, Sandbox};
 
-/// After this many failed payments a session takes no more (card-testing defence).
-const MAX_FAILED_ATTEMPTS: i64 = 5;
 /// Failed payments one client address may make in any ten minutes, across all sessions.
 const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 const FAILURE_WINDOW_SECS: i64 = 600;
@@ -45,10 +49,12 @@ fn client_key(req: &Request) -> String {
 async fn address_blocked(ctx: &Ctx, key: &str) -> bool {
     let since = db::now_unix() - FAILURE_WINDOW_SECS;
     let Ok(db) = db::db(ctx) else { return false };
-    let count: Option<i64> = match db
-        .prepare("SELECT count(*) AS n FROM payment_failures WHERE key = ?1 AND at > ?2")
-        .bind(&[key.js(), since.js()])
-    {
+    let statement =
+        Sql::new("SELECT count(*) AS n FROM payment_failures WHERE key = :key AND at > :since")
+            .bind("key", key)
+            .bind("since", since)
+            .prepare(&db);
+    let count: Option<i64> = match statement {
         Ok(statement) => statement.first(Some("n")).await.ok().flatten(),
         Err(_) => None,
     };
@@ -58,80 +64,36 @@ async fn address_blocked(ctx: &Ctx, key: &str) -> bool {
 /// Counts one failed attempt against the address.
 async fn record_failure(ctx: &Ctx, key: &str) {
     if let Ok(db) = db::db(ctx)
-        && let Ok(statement) = db
-            .prepare("INSERT INTO payment_failures (key, at) VALUES (?1, ?2)")
-            .bind(&[key.js(), db::now_unix().js()])
+        && let Ok(statement) = Sql::new("INSERT INTO payment_failures (key, at) VALUES (:key, :at)")
+            .bind("key", key)
+            .bind("at", db::now_unix())
+            .prepare(&db)
     {
         let _ = statement.run().await;
     }
 }
 
-#[derive(Deserialize)]
+/// A session as its page shows it: with the merchant's name.
 struct PageSession {
-    id: String,
-    account_id: String,
-    environment: String,
+    session: CheckoutSession,
     merchant_name: String,
-    mode: String,
-    status: String,
-    payment_link_id: Option<String>,
-    line_items: String,
-    currency: String,
-    amount_subtotal: i64,
-    amount_discount: i64,
-    amount_total: i64,
-    promotion_code: Option<String>,
-    success_url: Option<String>,
-    cancel_url: Option<String>,
-    customer_email: Option<String>,
-    customer_name: Option<String>,
-    client_reference_id: Option<String>,
-    locale: Option<String>,
-    metadata: Option<String>,
-    expires_at: i64,
-    csrf_token: String,
-    custom_fields: String,
-    billing_address_collection: String,
-    customer_creation: String,
-    after_completion: Option<String>,
-    failed_attempts: i64,
-    pending_payment: Option<String>,
-    allow_promotion_codes: i64,
 }
 
 impl PageSession {
     fn money(&self, amount: i64) -> String {
-        Currency::parse(&self.currency)
+        Money::from_minor(amount, self.session.currency)
             .ok()
-            .and_then(|c| Money::from_minor(amount, c).ok())
             .map(format_money)
             .unwrap_or_default()
     }
-
-    fn payment(&self) -> Payment<'_> {
-        Payment {
-            session_id: &self.id,
-            account_id: &self.account_id,
-            environment: &self.environment,
-            link_id: self.payment_link_id.as_deref(),
-            promotion_code: self.promotion_code.as_deref(),
-        }
-    }
-
-    fn fields(&self) -> Vec<Value> {
-        serde_json::from_str(&self.custom_fields).unwrap_or_default()
-    }
 }
 
-async fn load(ctx: &Ctx, id: &str) -> ApiResult<Option<PageSession>> {
-    Ok(db::db(ctx)?
-        .prepare(
-            "SELECT s.*, a.name AS merchant_name FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id
-             WHERE s.id = ?1",
-        )
-        .bind(&[id.js()])?
-        .first(None)
-        .await?)
+async fn load(ctx: &Ctx, id: &str) -> Option<PageSession> {
+    let (session, merchant_name) = sessions::find_hosted(ctx, id).await.ok().flatten()?;
+    Some(PageSession {
+        session,
+        merchant_name,
+    })
 }
 
 /// What the shopper typed (never the card), to show again with an error.
@@ -148,11 +110,60 @@ impl Entered {
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
+
+    /// The form as posted, without the card and the token.
+    fn from_form(form: &Form) -> Entered {
+        Entered {
+            values: form
+                .0
+                .iter()
+                .filter(|(k, _)| !k.starts_with("card_") && *k != "csrf")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            error: None,
+        }
+    }
+
+    /// The shopper's name and email, to start the form with.
+    fn shopper(email: Value, name: Value) -> Entered {
+        Entered {
+            values: Map::from_iter([("email".to_owned(), email), ("name".to_owned(), name)]),
+            error: None,
+        }
+    }
 }
 
-fn locale_of(req: &Request, session: &PageSession) -> Locale {
-    let accept = req.headers().get("Accept-Language").ok().flatten();
-    Locale::negotiate(session.locale.as_deref(), accept.as_deref())
+/// A posted form.
+struct Form(Map<String, Value>);
+
+impl Form {
+    async fn read(req: &mut Request) -> Form {
+        let body = req.bytes().await.unwrap_or_default();
+        Form(
+            form_to_json(&body)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A field, trimmed; empty when absent.
+    fn text(&self, key: &str) -> String {
+        self.0
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+}
+
+fn accept_language(req: &Request) -> Option<String> {
+    req.headers().get("Accept-Language").ok().flatten()
+}
+
+fn locale_of(req: &Request, session: &CheckoutSession) -> Locale {
+    Locale::negotiate(session.locale.as_deref(), accept_language(req).as_deref())
 }
 
 /// The `t` a short-link visit put on the page's address.
@@ -174,19 +185,26 @@ fn frame_of(req: &Request) -> Frame {
         .unwrap_or_default()
 }
 
+/// Where the page is served from, for the `url` its session's events carry.
+fn origin_of(req: &Request) -> String {
+    req.url()
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
 /// `GET /c/{id}`.
 pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
-    let mut session = load(ctx, id).await.ok().flatten();
+    let fallback = Locale::negotiate(None, accept_language(&req).as_deref());
+    let mut page = load(ctx, id).await;
     // The first load after a short-link visit: its ticket creates the session.
-    if session.is_none()
+    if page.is_none()
         && let Some(sealed) = ticket_of(&req)
     {
-        let fallback = Locale::negotiate(None, req.headers().get("Accept-Language")?.as_deref());
         match open::redeem(ctx, id, &sealed).await {
-            Ok(Redeemed::Open) => session = load(ctx, id).await.ok().flatten(),
-            Ok(Redeemed::Unavailable(status, text)) => {
-                return pages::message_in(&frame, fallback, status, text);
+            Ok(Redeemed::Open) => page = load(ctx, id).await,
+            Ok(Redeemed::Unavailable(reason)) => {
+                return pages::message_in(&frame, fallback, reason.status(), reason.text());
             }
             Ok(Redeemed::Refused(TicketError::Expired)) => {
                 return pages::message_in(&frame, fallback, 410, Text::SessionExpired);
@@ -195,50 +213,35 @@ pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response>
             Err(_) => return pages::message_in(&frame, fallback, 500, Text::ProcessingError),
         }
     }
-    let Some(session) = session else {
-        return pages::message_in(
-            &frame,
-            Locale::negotiate(None, req.headers().get("Accept-Language")?.as_deref()),
-            404,
-            Text::LinkNotFound,
-        );
+    let Some(page) = page else {
+        return pages::message_in(&frame, fallback, 404, Text::LinkNotFound);
     };
-    let locale = locale_of(&req, &session);
-    if let Some(response) = closed(&session, locale, &frame) {
+    let locale = locale_of(&req, &page.session);
+    if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
-    let entered = Entered {
-        values: Map::from_iter([
-            (
-                "email".to_owned(),
-                json!(session.customer_email.clone().unwrap_or_default()),
-            ),
-            (
-                "name".to_owned(),
-                json!(session.customer_name.clone().unwrap_or_default()),
-            ),
-        ]),
-        error: None,
-    };
-    form_page(200, &session, locale, &entered, &frame)
+    let session = &page.session;
+    let entered = Entered::shopper(
+        json!(session.customer_email.clone().unwrap_or_default()),
+        json!(session.customer_name.clone().unwrap_or_default()),
+    );
+    form_page(200, &page, locale, &entered, &frame)
 }
 
 /// A page instead of the form when the session cannot be paid.
-fn closed(
-    session: &PageSession,
+fn closed_page(
+    page: &PageSession,
     locale: Locale,
     frame: &Frame,
 ) -> Option<worker::Result<Response>> {
-    if session.status == "COMPLETE" {
-        return Some(finished(session, locale, frame));
+    let s = &page.session;
+    match closed(s.status, s.expires_at, s.failed_attempts, db::now_unix())? {
+        Closed::Paid => Some(finished(page, locale, frame)),
+        reason => {
+            let (status, text) = reason.page();
+            Some(pages::message_in(frame, locale, status, text))
+        }
     }
-    if session.status == "EXPIRED" || session.expires_at <= db::now_unix() {
-        return Some(pages::message_in(frame, locale, 410, Text::SessionExpired));
-    }
-    if session.failed_attempts >= MAX_FAILED_ATTEMPTS {
-        return Some(pages::message_in(frame, locale, 429, Text::TooManyAttempts));
-    }
-    None
 }
 
 /// The enhancement script, inlined so the page needs no other request.
@@ -247,45 +250,175 @@ const SCRIPT: &str = include_str!("checkout.js");
 /// The form page with its script allowed by a fresh nonce.
 fn form_page(
     status: u16,
-    session: &PageSession,
+    page: &PageSession,
     locale: Locale,
     entered: &Entered,
     frame: &Frame,
 ) -> worker::Result<Response> {
-    let (title, body) = render(session, locale, entered, frame);
+    let (title, body) = render(page, locale, entered, frame);
     pages::page(frame, status, locale, &title, &body, None, Some(SCRIPT))
 }
 
+/// What is bought, line by line, and the discount.
+fn items_html(page: &PageSession, locale: Locale) -> (String, String) {
+    let session = &page.session;
+    let items: String = session
+        .lines
+        .iter()
+        .map(|line| {
+            format!(
+                "<li><span>{} × {}</span><span>{}</span></li>",
+                escape(line.name.as_deref().unwrap_or("Item")),
+                line.quantity,
+                page.money(line.line_total().map_or(0, |m| m.amount()))
+            )
+        })
+        .collect();
+    if session.amounts.discount == 0 {
+        return (items, String::new());
+    }
+    let discount = format!(
+        "<div class=\"row\"><span>{} ({})</span><span>−{}</span></div>",
+        escape(locale.text(Text::Discount)),
+        escape(session.promotion_code.as_deref().unwrap_or_default()),
+        page.money(session.amounts.discount)
+    );
+    (items, discount)
+}
+
+/// One of the link's questions, as a label and its control.
+fn field_html(field: &CustomField, locale: Locale, entered: &Entered) -> String {
+    let name = field.input_name();
+    let value = escape(entered.get(&name));
+    let (suffix, required) = if field.optional {
+        let note = format!(
+            " <span class=\"note\">({})</span>",
+            escape(locale.text(Text::Optional))
+        );
+        (note, "")
+    } else {
+        (String::new(), " required")
+    };
+    let input = match field.kind {
+        FieldKind::Dropdown => {
+            let options: String = field
+                .options()
+                .iter()
+                .map(|o| {
+                    let selected = if entered.get(&name) == o.value {
+                        " selected"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "<option value=\"{}\"{selected}>{}</option>",
+                        escape(&o.value),
+                        escape(o.label())
+                    )
+                })
+                .collect();
+            format!(
+                "<select id=\"{name}\" name=\"{name}\"{required}><option value=\"\"></option>{options}</select>"
+            )
+        }
+        FieldKind::Numeric => format!(
+            "<input id=\"{name}\" name=\"{name}\" inputmode=\"numeric\" pattern=\"[0-9]*\" value=\"{value}\"{required}>"
+        ),
+        FieldKind::Text => format!(
+            "<input id=\"{name}\" name=\"{name}\" maxlength=\"255\" value=\"{value}\"{required}>"
+        ),
+    };
+    format!(
+        "<label for=\"{name}\">{}{suffix}</label>{input}",
+        escape(field.label())
+    )
+}
+
+/// The billing address controls, when the link asks for one.
+fn address_html(session: &CheckoutSession, locale: Locale, entered: &Entered) -> String {
+    if session.billing_address_collection != AddressCollection::Required {
+        return String::new();
+    }
+    let t = |key| escape(locale.text(key));
+    format!(
+        "<label for=\"line1\">{}</label><input id=\"line1\" name=\"address_line1\" autocomplete=\"billing address-line1\" value=\"{}\" required>\
+<div class=\"split\"><div><label for=\"city\">{}</label><input id=\"city\" name=\"address_city\" autocomplete=\"billing address-level2\" value=\"{}\" required></div>\
+<div><label for=\"postal\">{}</label><input id=\"postal\" name=\"address_postal_code\" autocomplete=\"billing postal-code\" value=\"{}\" required></div></div>\
+<label for=\"country\">{}</label><input id=\"country\" name=\"address_country\" autocomplete=\"billing country\" value=\"{}\" required>",
+        t(Text::AddressLine),
+        escape(entered.get("address_line1")),
+        t(Text::City),
+        escape(entered.get("address_city")),
+        t(Text::PostalCode),
+        escape(entered.get("address_postal_code")),
+        t(Text::Country),
+        escape(entered.get("address_country")),
+    )
+}
+
+/// The way back to the merchant, when the session has one.
+fn cancel_html(session: &CheckoutSession, locale: Locale, frame: &Frame) -> String {
+    let Some(url) = &session.cancel_url else {
+        return String::new();
+    };
+    // Inside the overlay, cancelling closes it and stays on the merchant's page.
+    let close = if frame.parent.is_some() {
+        " data-close"
+    } else {
+        ""
+    };
+    format!(
+        "<p class=\"center\"><a href=\"{}\"{close}>{}</a></p>",
+        escape(url),
+        escape(locale.text(Text::Cancel))
+    )
+}
+
+/// The promotion code form, while the session allows one and has none.
+fn promotion_html(
+    session: &CheckoutSession,
+    locale: Locale,
+    entered: &Entered,
+    suffix: &str,
+) -> String {
+    let offered =
+        session.allow_promotion_codes && session.amounts.discount == 0 && session.mode.charges();
+    if !offered {
+        return String::new();
+    }
+    format!(
+        "<form class=\"card\" method=\"post\" action=\"/c/{id}/promotion{suffix}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<label for=\"promo\">{label}</label><div class=\"split\"><div><input id=\"promo\" name=\"code\" autocomplete=\"off\" value=\"{value}\"></div>\
+<div><button class=\"sec\" type=\"submit\">{apply}</button></div></div></form>",
+        id = session.id.as_str(),
+        csrf = escape(&session.csrf_token),
+        label = escape(locale.text(Text::PromotionCode)),
+        value = escape(entered.get("code")),
+        apply = escape(locale.text(Text::Apply)),
+    )
+}
+
+/// The payment form's button text.
+fn submit_text(mode: CheckoutMode) -> Text {
+    match mode {
+        CheckoutMode::Subscription => Text::Subscribe,
+        CheckoutMode::Setup => Text::SaveCard,
+        CheckoutMode::Payment => Text::Pay,
+    }
+}
+
+/// The page's title and body.
 fn render(
-    session: &PageSession,
+    page: &PageSession,
     locale: Locale,
     entered: &Entered,
     frame: &Frame,
 ) -> (String, String) {
+    let session = &page.session;
     let t = |key| escape(locale.text(key));
-    let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
-    let mut items = String::new();
-    for line in &lines {
-        let name = line.name.clone().unwrap_or_else(|| "Item".to_owned());
-        items.push_str(&format!(
-            "<li><span>{} × {}</span><span>{}</span></li>",
-            escape(&name),
-            line.quantity,
-            session.money(line.line_total().map_or(0, |m| m.amount()))
-        ));
-    }
-    let discount = if session.amount_discount > 0 {
-        format!(
-            "<div class=\"row\"><span>{} ({})</span><span>−{}</span></div>",
-            t(Text::Discount),
-            escape(session.promotion_code.as_deref().unwrap_or_default()),
-            session.money(session.amount_discount)
-        )
-    } else {
-        String::new()
-    };
-    let total = session.money(session.amount_total);
-    let test_banner = if session.environment == "SANDBOX" {
+    let (items, discount) = items_html(page, locale);
+    let total = page.money(session.amounts.total);
+    let test_banner = if session.environment == Environment::Sandbox {
         format!("<p class=\"test\">{}</p>", t(Text::TestMode))
     } else {
         String::new()
@@ -295,117 +428,22 @@ fn render(
         .as_ref()
         .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
-    let mut fields = String::new();
-    for field in session.fields() {
-        let key = field["key"].as_str().unwrap_or_default();
-        let label = field["label"]["custom"].as_str().unwrap_or(key);
-        let optional = field["optional"].as_bool().unwrap_or(false);
-        let name = format!("custom_{key}");
-        let value = escape(entered.get(&name));
-        let suffix = if optional {
-            format!(" <span class=\"note\">({})</span>", t(Text::Optional))
-        } else {
-            String::new()
-        };
-        let required = if optional { "" } else { " required" };
-        let input = match field["type"].as_str() {
-            Some("dropdown") => {
-                let options: String = field["dropdown"]["options"]
-                    .as_array()
-                    .map(|options| {
-                        options
-                            .iter()
-                            .map(|o| {
-                                let v = o["value"].as_str().unwrap_or_default();
-                                let selected = if entered.get(&name) == v {
-                                    " selected"
-                                } else {
-                                    ""
-                                };
-                                format!(
-                                    "<option value=\"{}\"{selected}>{}</option>",
-                                    escape(v),
-                                    escape(o["label"].as_str().unwrap_or(v))
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                format!(
-                    "<select id=\"{name}\" name=\"{name}\"{required}><option value=\"\"></option>{options}</select>"
-                )
-            }
-            Some("numeric") => format!(
-                "<input id=\"{name}\" name=\"{name}\" inputmode=\"numeric\" pattern=\"[0-9]*\" value=\"{value}\"{required}>"
-            ),
-            _ => format!(
-                "<input id=\"{name}\" name=\"{name}\" maxlength=\"255\" value=\"{value}\"{required}>"
-            ),
-        };
-        fields.push_str(&format!(
-            "<label for=\"{name}\">{}{suffix}</label>{input}",
-            escape(label)
-        ));
-    }
-    let address = if session.billing_address_collection == "required" {
-        format!(
-            "<label for=\"line1\">{}</label><input id=\"line1\" name=\"address_line1\" autocomplete=\"billing address-line1\" value=\"{}\" required>\
-<div class=\"split\"><div><label for=\"city\">{}</label><input id=\"city\" name=\"address_city\" autocomplete=\"billing address-level2\" value=\"{}\" required></div>\
-<div><label for=\"postal\">{}</label><input id=\"postal\" name=\"address_postal_code\" autocomplete=\"billing postal-code\" value=\"{}\" required></div></div>\
-<label for=\"country\">{}</label><input id=\"country\" name=\"address_country\" autocomplete=\"billing country\" value=\"{}\" required>",
-            t(Text::AddressLine),
-            escape(entered.get("address_line1")),
-            t(Text::City),
-            escape(entered.get("address_city")),
-            t(Text::PostalCode),
-            escape(entered.get("address_postal_code")),
-            t(Text::Country),
-            escape(entered.get("address_country")),
-        )
-    } else {
-        String::new()
-    };
-    let cancel = session
-        .cancel_url
-        .as_ref()
-        .map(|url| {
-            // Inside the overlay, cancelling closes it and stays on the merchant's page.
-            let close = if frame.parent.is_some() {
-                " data-close"
-            } else {
-                ""
-            };
-            format!(
-                "<p class=\"center\"><a href=\"{}\"{close}>{}</a></p>",
-                escape(url),
-                t(Text::Cancel)
-            )
-        })
-        .unwrap_or_default();
-    let submit = match session.mode.as_str() {
-        "SUBSCRIPTION" => t(Text::Subscribe),
-        "SETUP" => t(Text::SaveCard),
-        _ => t(Text::Pay),
-    };
+    let fields: String = session
+        .custom_fields
+        .iter()
+        .map(|field| field_html(field, locale, entered))
+        .collect();
+    let address = address_html(session, locale, entered);
+    let cancel = cancel_html(session, locale, frame);
     let suffix = escape(&frame.query());
-    let action = format!("/c/{}{suffix}", session.id);
-    let promotion = if session.allow_promotion_codes == 1
-        && session.amount_discount == 0
-        && session.mode != "SETUP"
-    {
-        format!(
-            "<form class=\"card\" method=\"post\" action=\"/c/{id}/promotion{suffix}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<label for=\"promo\">{label}</label><div class=\"split\"><div><input id=\"promo\" name=\"code\" autocomplete=\"off\" value=\"{value}\"></div>\
-<div><button class=\"sec\" type=\"submit\">{apply}</button></div></div></form>",
-            id = session.id,
-            csrf = escape(&session.csrf_token),
-            label = t(Text::PromotionCode),
-            value = escape(entered.get("code")),
-            apply = t(Text::Apply),
-        )
-    } else {
-        String::new()
-    };
+    let action = format!("/c/{}{suffix}", session.id.as_str());
+    let promotion = promotion_html(session, locale, entered, &suffix);
+    let messages = json!({
+        "number": locale.text(Text::InvalidNumber),
+        "expiry": locale.text(Text::InvalidExpiry),
+        "cvc": locale.text(Text::InvalidCvc),
+        "email": locale.text(Text::InvalidEmail),
+    });
     let body = format!(
         "<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
 <div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>{promotion}\
@@ -417,16 +455,8 @@ fn render(
 <div class=\"split\"><div><label for=\"exp\">{expiry_label}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
 <div><label for=\"cvc\">{cvc_label}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>\
 <button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
-        merchant = escape(&session.merchant_name),
-        messages = escape(
-            &json!({
-                "number": locale.text(Text::InvalidNumber),
-                "expiry": locale.text(Text::InvalidExpiry),
-                "cvc": locale.text(Text::InvalidCvc),
-                "email": locale.text(Text::InvalidEmail),
-            })
-            .to_string()
-        ),
+        merchant = escape(&page.merchant_name),
+        messages = escape(&messages.to_string()),
         total_label = t(Text::Total),
         csrf = escape(&session.csrf_token),
         email_label = t(Text::Email),
@@ -436,349 +466,300 @@ fn render(
         card_label = t(Text::CardNumber),
         expiry_label = t(Text::Expiry),
         cvc_label = t(Text::Cvc),
+        submit = t(submit_text(session.mode)),
     );
-    (format!("{} · {}", session.merchant_name, total), body)
+    (format!("{} · {}", page.merchant_name, total), body)
+}
+
+/// How a payment attempt ends for the shopper.
+enum Outcome {
+    /// The form again, with this message.
+    Again(u16, String),
+    /// A page of its own instead of the form.
+    Message(u16, Text),
+    /// Paid: where a paid session goes.
+    Paid(Box<CheckoutSession>),
+    /// The bank's 3-D Secure page.
+    Challenge,
+}
+
+/// The page and the request a payment attempt answers.
+struct Attempt<'a> {
+    ctx: &'a Ctx,
+    page: &'a PageSession,
+    locale: Locale,
+    frame: &'a Frame,
+    origin: String,
+    client: String,
+}
+
+impl Attempt<'_> {
+    fn again(&self, status: u16, text: Text) -> Outcome {
+        Outcome::Again(status, self.locale.text(text).to_owned())
+    }
+
+    /// The answer to the shopper, keeping what they typed on the form.
+    fn answer(&self, outcome: Outcome, mut entered: Entered) -> worker::Result<Response> {
+        match outcome {
+            Outcome::Again(status, message) => {
+                entered.error = Some(message);
+                form_page(status, self.page, self.locale, &entered, self.frame)
+            }
+            Outcome::Message(status, text) => {
+                pages::message_in(self.frame, self.locale, status, text)
+            }
+            Outcome::Paid(session) => {
+                let paid = PageSession {
+                    session: *session,
+                    merchant_name: self.page.merchant_name.clone(),
+                };
+                finished(&paid, self.locale, self.frame)
+            }
+            Outcome::Challenge => challenge_page(self.page, self.locale, self.frame),
+        }
+    }
 }
 
 /// `POST /c/{id}`: checks the form, then reserve → charge → complete or release.
 pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
-    let Some(session) = load(ctx, id).await.ok().flatten() else {
+    let Some(page) = load(ctx, id).await else {
         return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
     };
-    let locale = locale_of(&req, &session);
+    let locale = locale_of(&req, &page.session);
     // A second submit of a completed session goes where the first went; it never charges.
-    if session.status == "COMPLETE" {
-        return finished(&session, locale, &frame);
-    }
-    if let Some(response) = closed(&session, locale, &frame) {
+    if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
-    let body = req.bytes().await.unwrap_or_default();
-    let form = form_to_json(&body)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    let text = |key: &str| {
-        form.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    };
-    if text("csrf") != session.csrf_token {
+    let form = Form::read(&mut req).await;
+    if form.text("csrf") != page.session.csrf_token {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
-    let mut entered = Entered {
-        values: form
-            .iter()
-            .filter(|(k, _)| !k.starts_with("card_") && *k != "csrf")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        error: None,
+    let attempt = Attempt {
+        ctx,
+        page: &page,
+        locale,
+        frame: &frame,
+        origin: origin_of(&req),
+        client: client_key(&req),
     };
-    let again = |entered: &mut Entered, status: u16, message: &str| {
-        entered.error = Some(message.to_owned());
-        form_page(status, &session, locale, entered, &frame)
+    let outcome = match check_form(&attempt, &form).await {
+        Ok((shopper, card)) => take_payment(&attempt, shopper, card).await,
+        Err(outcome) => outcome,
     };
+    attempt.answer(outcome, Entered::from_form(&form))
+}
 
-    let email = text("email");
+/// The shopper's details and card as the form gives them, or why the form is sent back.
+async fn check_form(attempt: &Attempt<'_>, form: &Form) -> Result<(Shopper, CheckedCard), Outcome> {
+    let (locale, session) = (attempt.locale, &attempt.page.session);
+    let email = form.text("email");
     if !is_plausible_email(&email) {
-        return again(&mut entered, 422, locale.text(Text::InvalidEmail));
+        return Err(attempt.again(422, Text::InvalidEmail));
     }
-    let mut answers = Map::new();
-    for field in session.fields() {
-        let key = field["key"].as_str().unwrap_or_default();
-        let value = text(&format!("custom_{key}"));
-        let numeric_ok = field["type"] != "numeric" || value.bytes().all(|b| b.is_ascii_digit());
-        if (value.is_empty() && !field["optional"].as_bool().unwrap_or(false)) || !numeric_ok {
-            return again(
-                &mut entered,
-                422,
-                &format!(
-                    "{}: {}",
-                    field["label"]["custom"].as_str().unwrap_or(key),
-                    locale.text(Text::FieldRequired)
-                ),
-            );
-        }
-        if !value.is_empty() {
-            answers.insert(key.to_owned(), Value::String(value));
-        }
-    }
-    let address = if session.billing_address_collection == "required" {
-        let parts = [
-            "address_line1",
-            "address_city",
-            "address_postal_code",
-            "address_country",
-        ];
-        if parts.iter().any(|p| text(p).is_empty()) {
-            return again(
-                &mut entered,
-                422,
-                &format!(
-                    "{}: {}",
-                    locale.text(Text::BillingAddress),
-                    locale.text(Text::FieldRequired)
-                ),
-            );
-        }
-        Some(
-            json!({"line1": text(parts[0]), "city": text(parts[1]), "postal_code": text(parts[2]), "country": text(parts[3])}),
-        )
-    } else {
-        None
-    };
-    let client = client_key(&req);
-    if address_blocked(ctx, &client).await {
-        return pages::message_in(&frame, locale, 429, Text::TooManyAttempts);
+    let required =
+        |what: &str| Outcome::Again(422, format!("{what}: {}", locale.text(Text::FieldRequired)));
+    let answers = answers(&session.custom_fields, |name| form.text(name))
+        .map_err(|field| required(field.label()))?;
+    let address = billing_address(session.billing_address_collection, |name| form.text(name))
+        .map_err(|_| required(locale.text(Text::BillingAddress)))?;
+    if address_blocked(attempt.ctx, &attempt.client).await {
+        return Err(Outcome::Message(429, Text::TooManyAttempts));
     }
     let today = till_shared::time::month_and_year(db::now_unix());
+    let number = form.text("card_number");
     let card = match check_card(
-        &text("card_number"),
-        &text("card_expiry"),
-        &text("card_cvc"),
+        &number,
+        &form.text("card_expiry"),
+        &form.text("card_cvc"),
         today,
     ) {
         Ok(card) => card,
         Err(error) => {
-            let key = match error {
-                CardError::InvalidNumber => Text::InvalidNumber,
-                CardError::InvalidExpiry => Text::InvalidExpiry,
-                CardError::Expired => Text::ExpiredCard,
-                CardError::InvalidCvc => Text::InvalidCvc,
-            };
-            record_failure(ctx, &client).await;
-            return again(&mut entered, 422, locale.text(key));
+            record_failure(attempt.ctx, &attempt.client).await;
+            return Err(attempt.again(422, card_error_text(error)));
         }
     };
-    if session.environment == "PRODUCTION" {
+    let shopper = Shopper {
+        email,
+        name: form.text("name"),
+        custom_fields: Value::Object(answers),
+        billing_address: address,
+    };
+    Ok((shopper, card))
+}
+
+/// Reserves the session, charges the card and completes or gives the reservation back.
+async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard) -> Outcome {
+    let session = &attempt.page.session;
+    if session.environment == Environment::Production {
         // No real processor is connected yet; the sandbox never takes live payments.
-        return again(
-            &mut entered,
+        return Outcome::Again(
             503,
-            "Live payments are not available yet: this account has no card processor connected.",
+            "Live payments are not available yet: this account has no card processor connected."
+                .to_owned(),
         );
     }
-
-    let Ok(db) = db::db(ctx) else {
-        return again(&mut entered, 500, locale.text(Text::ProcessingError));
+    let Ok(db) = db::db(attempt.ctx) else {
+        return attempt.again(500, Text::ProcessingError);
     };
-    let payment = session.payment();
-    let token = match completion::reserve(&db, &payment).await {
+    let token = match completion::reserve(&db, session).await {
         Ok(Reserved::Token(token)) => token,
-        Ok(Reserved::Exhausted) => {
-            return pages::message_in(&frame, locale, 410, Text::LinkExhausted);
-        }
-        Ok(Reserved::Inactive) => {
-            return pages::message_in(&frame, locale, 410, Text::LinkInactive);
-        }
+        Ok(Reserved::Exhausted) => return unavailable(Unavailable::SoldOut),
+        Ok(Reserved::Inactive) => return unavailable(Unavailable::Inactive),
+        // A concurrent submit holds the session; when it completed, go where it went.
         Ok(Reserved::Busy) => {
-            // A concurrent submit holds the session; when it completed, go where it went.
-            return match load(ctx, id).await.ok().flatten() {
-                Some(now) if now.status == "COMPLETE" => finished(&now, locale, &frame),
-                _ => again(&mut entered, 409, locale.text(Text::ProcessingError)),
+            return match load(attempt.ctx, session.id.as_str()).await {
+                Some(now) if now.session.status == SessionStatus::Complete => {
+                    Outcome::Paid(Box::new(now.session))
+                }
+                _ => attempt.again(409, Text::ProcessingError),
             };
         }
-        Err(_) => return again(&mut entered, 500, locale.text(Text::ProcessingError)),
+        Err(_) => return attempt.again(500, Text::ProcessingError),
     };
-    let amount = Currency::parse(&session.currency)
-        .ok()
-        .and_then(|c| Money::from_minor(session.amount_total, c).ok());
-    // SETUP and SUBSCRIPTION keep the card for later charges; the bank must accept that.
-    let saved = match session.mode.as_str() {
-        "PAYMENT" => Ok(None),
-        _ => Sandbox.save(&card).await.map(Some),
+    let held = Reservation {
+        session,
+        token: &token,
     };
-    let charge = match (session.mode.as_str(), amount, &saved) {
-        (_, _, Err(code)) => Charge::Declined(code),
-        ("SETUP", _, Ok(Some(saved))) => Charge::Succeeded {
-            token: saved.clone(),
-        },
-        (_, Some(amount), _) => Sandbox.charge(&card, amount).await,
-        (_, None, _) => Charge::Declined("processing_error"),
+    let (charge, saved) = charge(session, &card).await;
+    let facts = |token: String| CardFacts {
+        brand: card.brand.as_str().to_owned(),
+        last4: card.last4.clone(),
+        exp_month: card.exp_month,
+        exp_year: card.exp_year,
+        token,
+        saved_token: saved.clone(),
     };
-    let saved = saved.ok().flatten();
-    let card_facts = |processor_token: &str| json!({"brand": card.brand.as_str(), "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year, "token": processor_token, "saved_token": saved});
     match charge {
-        Charge::Succeeded {
-            token: processor_token,
-        } => {
-            let name = text("name");
-            let shopper = Shopper {
-                email,
-                name: (!name.is_empty()).then_some(name),
-                custom_fields: Value::Object(answers),
-                billing_address: address,
-            };
-            match complete_payment(
-                ctx,
-                &session,
-                &token,
-                &shopper,
-                card_facts(&processor_token),
-                locale,
-                &frame,
-            )
-            .await
-            {
-                Some(response) => response,
-                None => again(&mut entered, 500, locale.text(Text::ProcessingError)),
-            }
-        }
-        Charge::Declined(code) => {
-            let failure = failure_event(&session, code, Some(&card));
-            let _ = completion::release(&db, &payment, &token, Some(&failure)).await;
-            record_failure(ctx, &client).await;
-            let key = match code {
-                "insufficient_funds" => Text::InsufficientFunds,
-                "expired_card" => Text::ExpiredCard,
-                "incorrect_cvc" => Text::IncorrectCvc,
-                "processing_error" => Text::ProcessingError,
-                _ => Text::CardDeclined,
-            };
-            if session.failed_attempts + 1 >= MAX_FAILED_ATTEMPTS {
-                return pages::message_in(&frame, locale, 429, Text::TooManyAttempts);
-            }
-            again(&mut entered, 402, locale.text(key))
-        }
-        Charge::ChallengeRequired {
-            token: processor_token,
-        } => {
-            let mut held = card_facts(&processor_token);
-            held["email"] = json!(email);
-            held["name"] = json!(text("name"));
-            held["custom_fields"] = Value::Object(answers);
-            held["billing_address"] = address.unwrap_or(Value::Null);
-            held["reservation"] = json!(token);
-            if completion::hold_for_challenge(&db, &payment, &token, &held)
+        Charge::Succeeded { token } => {
+            complete_payment(attempt, &db, &held, &shopper, &facts(token))
                 .await
-                .is_err()
-            {
-                let _ = completion::release(&db, &payment, &token, None).await;
-                return again(&mut entered, 500, locale.text(Text::ProcessingError));
-            }
-            challenge_page(&session, locale, &frame)
+                .unwrap_or_else(|| attempt.again(500, Text::ProcessingError))
+        }
+        Charge::Declined(code) => declined(attempt, &db, &held, code, &card).await,
+        Charge::ChallengeRequired { token } => {
+            let pending = Pending {
+                card: facts(token),
+                shopper,
+                reservation: held.token.to_owned(),
+            };
+            hold(attempt, &db, &held, &pending).await
         }
     }
 }
 
-/// What the shopper gave, kept with a payment until it completes.
-struct Shopper {
-    email: String,
-    name: Option<String>,
-    custom_fields: Value,
-    billing_address: Option<Value>,
+/// The page of a link that stopped selling.
+fn unavailable(reason: Unavailable) -> Outcome {
+    Outcome::Message(reason.status(), reason.text())
 }
 
-/// Completes the session for a charged card (or a saved one, in SETUP) and sends the
-/// shopper on. `None` when the completion could not be written; the reservation is then
-/// given back.
-async fn complete_payment(
-    ctx: &Ctx,
-    session: &PageSession,
-    token: &str,
-    shopper: &Shopper,
-    card: Value,
-    locale: Locale,
-    frame: &Frame,
-) -> Option<worker::Result<Response>> {
-    let done = Completed {
-        email: &shopper.email,
-        name: shopper.name.as_deref(),
-        custom_fields: shopper.custom_fields.clone(),
-        billing_address: shopper.billing_address.clone(),
-        card: (session.mode != "SETUP").then(|| card.clone()),
-        create_customer: session.customer_creation == "always" || session.mode != "PAYMENT",
-        currency: &session.currency,
-        amount_subtotal: session.amount_subtotal,
-        amount_discount: session.amount_discount,
-        amount_total: session.amount_total,
-        event_data: event_data(session, &shopper.email),
-        saved_card: card["saved_token"].as_str().map(|saved| {
-            let mut saved_card = card.clone();
-            saved_card["token"] = json!(saved);
-            saved_card
-        }),
-        plan: (session.mode == "SUBSCRIPTION")
-            .then(|| subscription_plan(session))
-            .flatten(),
+/// Asks the processor: SETUP and SUBSCRIPTION save the card first (the bank must accept
+/// keeping it); SETUP charges nothing. Answers the charge and the saved card's token.
+async fn charge(session: &CheckoutSession, card: &CheckedCard) -> (Charge, Option<String>) {
+    let amount = Money::from_minor(session.amounts.total, session.currency).ok();
+    let saved = if session.mode.saves_card() {
+        Sandbox.save(card).await.map(Some)
+    } else {
+        Ok(None)
     };
-    let payment = session.payment();
-    let db = db::db(ctx).ok()?;
-    if completion::complete(&db, &payment, token, &done)
+    let charge = match (session.mode, amount, &saved) {
+        (_, _, Err(code)) => Charge::Declined(code),
+        (CheckoutMode::Setup, _, Ok(Some(saved))) => Charge::Succeeded {
+            token: saved.clone(),
+        },
+        (_, Some(amount), _) => Sandbox.charge(card, amount).await,
+        (_, None, _) => Charge::Declined("processing_error"),
+    };
+    (charge, saved.ok().flatten())
+}
+
+/// A declined card: the reservation back, the failure counted (against the session and
+/// the address), and the decline's sentence on the form, or the locked page.
+async fn declined(
+    attempt: &Attempt<'_>,
+    db: &D1Database,
+    held: &Reservation<'_>,
+    code: &'static str,
+    card: &CheckedCard,
+) -> Outcome {
+    let session = &attempt.page.session;
+    let failure = failure_event(session, code, Some(card));
+    let _ = completion::release(db, held, Some(&failure)).await;
+    record_failure(attempt.ctx, &attempt.client).await;
+    if locks(session.failed_attempts + 1) {
+        return Outcome::Message(429, Text::TooManyAttempts);
+    }
+    attempt.again(402, decline_text(code))
+}
+
+/// Keeps the payment for the shopper's 3-D Secure answer.
+async fn hold(
+    attempt: &Attempt<'_>,
+    db: &D1Database,
+    held: &Reservation<'_>,
+    pending: &Pending,
+) -> Outcome {
+    if completion::hold_for_challenge(db, held, pending)
         .await
         .is_err()
     {
-        let _ = completion::release(&db, &payment, token, None).await;
-        return None;
+        let _ = completion::release(db, held, None).await;
+        return attempt.again(500, Text::ProcessingError);
     }
-    crate::events::delivery::send_soon(ctx);
-    Some(match load(ctx, &session.id).await.ok().flatten() {
-        Some(now) => finished(&now, locale, frame),
-        None => finished(session, locale, frame),
-    })
+    Outcome::Challenge
 }
 
-/// What a SUBSCRIPTION session's subscription bills: its recurring lines (one-time lines
-/// are charged with the first payment only).
-fn subscription_plan(session: &PageSession) -> Option<crate::billing::subscriptions::Plan> {
-    let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).ok()?;
-    let recurring: Vec<LineItem> = lines.into_iter().filter(|l| l.is_recurring()).collect();
-    crate::billing::subscriptions::plan(&recurring, "line_items", session.environment == "SANDBOX")
-        .ok()
+/// Completes the session for a charged card (or a saved one, in SETUP). `None` when the
+/// completion could not be written; the reservation is then given back.
+async fn complete_payment(
+    attempt: &Attempt<'_>,
+    db: &D1Database,
+    held: &Reservation<'_>,
+    shopper: &Shopper,
+    card: &CardFacts,
+) -> Option<Outcome> {
+    match completion::complete(db, held, shopper, card, &attempt.origin).await {
+        Ok(after) => {
+            crate::events::delivery::send_soon(attempt.ctx);
+            Some(Outcome::Paid(Box::new(after)))
+        }
+        Err(_) => {
+            let _ = completion::release(db, held, None).await;
+            None
+        }
+    }
 }
 
 /// The `payment.failed` event's data: what was tried, and why it failed (never the number).
-fn failure_event(
-    session: &PageSession,
-    code: &str,
-    card: Option<&till_shared::card::CheckedCard>,
-) -> Value {
+fn failure_event(session: &CheckoutSession, code: &str, card: Option<&CheckedCard>) -> Value {
     json!({
         "object": "payment",
         "status": "FAILED",
         "failure_code": code,
-        "amount": session.amount_total,
-        "currency": session.currency,
+        "amount": session.amounts.total,
+        "currency": session.currency.code(),
         "card": card.map(|c| json!({"brand": c.brand.as_str(), "last4": c.last4})),
-        "checkout_session_id": session.id,
+        "checkout_session_id": session.id.as_str(),
         "payment_link": session.payment_link_id,
-    })
-}
-
-fn event_data(session: &PageSession, email: &str) -> Value {
-    json!({
-        "id": session.id,
-        "object": "checkout.session",
-        "mode": session.mode,
-        "currency": session.currency,
-        "amount_subtotal": session.amount_subtotal,
-        "amount_discount": session.amount_discount,
-        "amount_total": session.amount_total,
-        "payment_link": session.payment_link_id,
-        "promotion_code": session.promotion_code,
-        "customer_email": email,
-        "client_reference_id": session.client_reference_id,
-        "metadata": db::parse_json(session.metadata.as_deref()),
     })
 }
 
 /// The sandbox bank's 3-D Secure page: complete or fail.
-fn challenge_page(
-    session: &PageSession,
-    locale: Locale,
-    frame: &Frame,
-) -> worker::Result<Response> {
-    let action = escape(&format!("/c/{}/challenge{}", session.id, frame.query()));
+fn challenge_page(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
+    let session = &page.session;
+    let action = escape(&format!(
+        "/c/{}/challenge{}",
+        session.id.as_str(),
+        frame.query()
+    ));
     let body = format!(
         "<div class=\"card center\"><h1>{title}</h1><p class=\"tot\">{total}</p>\
 <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <button name=\"outcome\" value=\"complete\">{complete}</button>\
 <button class=\"sec\" name=\"outcome\" value=\"fail\">{fail}</button></form></div>",
         title = escape(locale.text(Text::ChallengeTitle)),
-        total = session.money(session.amount_total),
+        total = page.money(session.amounts.total),
         csrf = escape(&session.csrf_token),
         complete = escape(locale.text(Text::ChallengeComplete)),
         fail = escape(locale.text(Text::ChallengeFail)),
@@ -790,114 +771,138 @@ fn challenge_page(
 /// `POST /c/{id}/challenge`: the shopper's answer to the sandbox 3-D Secure page.
 pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
-    let Some(session) = load(ctx, id).await.ok().flatten() else {
+    let Some(page) = load(ctx, id).await else {
         return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
     };
-    let locale = locale_of(&req, &session);
-    if session.status == "COMPLETE" {
-        return finished(&session, locale, &frame);
+    let locale = locale_of(&req, &page.session);
+    if page.session.status == SessionStatus::Complete {
+        return finished(&page, locale, &frame);
     }
-    let body = req.bytes().await.unwrap_or_default();
-    let form = form_to_json(&body).unwrap_or_default();
-    let held: Value = db::parse_json(session.pending_payment.as_deref());
-    let token = held["reservation"].as_str().unwrap_or_default().to_owned();
-    if form["csrf"].as_str() != Some(session.csrf_token.as_str()) || token.is_empty() {
+    let form = Form::read(&mut req).await;
+    let pending: Option<Pending> = page
+        .session
+        .pending_payment
+        .clone()
+        .and_then(|held| serde_json::from_value(held).ok())
+        .filter(|p: &Pending| !p.reservation.is_empty());
+    let Some(pending) = pending.filter(|_| form.text("csrf") == page.session.csrf_token) else {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
-    }
+    };
     let Ok(db) = db::db(ctx) else {
         return pages::message_in(&frame, locale, 500, Text::ProcessingError);
     };
-    let payment = session.payment();
-    if form["outcome"].as_str() != Some("complete") {
-        let failure = failure_event(&session, "authentication_failed", None);
-        let _ = completion::release(&db, &payment, &token, Some(&failure)).await;
-        record_failure(ctx, &client_key(&req)).await;
-        let reloaded = load(ctx, id).await.ok().flatten().unwrap_or(session);
-        let entered = Entered {
-            values: Map::from_iter([
-                ("email".to_owned(), held["email"].clone()),
-                ("name".to_owned(), held["name"].clone()),
-            ]),
-            error: Some(locale.text(Text::CardDeclined).to_owned()),
-        };
-        if let Some(response) = closed(&reloaded, locale, &frame) {
-            return response;
-        }
-        return form_page(402, &reloaded, locale, &entered, &frame);
-    }
-    let shopper = Shopper {
-        email: held["email"].as_str().unwrap_or_default().to_owned(),
-        name: held["name"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned),
-        custom_fields: held["custom_fields"].clone(),
-        billing_address: Some(held["billing_address"].clone()).filter(|a| !a.is_null()),
+    let attempt = Attempt {
+        ctx,
+        page: &page,
+        locale,
+        frame: &frame,
+        origin: origin_of(&req),
+        client: client_key(&req),
     };
-    let card = json!({
-        "brand": held["brand"], "last4": held["last4"], "exp_month": held["exp_month"],
-        "exp_year": held["exp_year"], "token": held["token"],
-    });
-    complete_payment(ctx, &session, &token, &shopper, card, locale, &frame)
-        .await
-        .unwrap_or_else(|| pages::message_in(&frame, locale, 500, Text::ProcessingError))
+    let held = Reservation {
+        session: &page.session,
+        token: &pending.reservation,
+    };
+    if form.text("outcome") != "complete" {
+        return failed_challenge(&attempt, &db, &held, &pending).await;
+    }
+    // The card saved before the challenge is not attached on this path.
+    let card = CardFacts {
+        saved_token: None,
+        ..pending.card.clone()
+    };
+    match complete_payment(&attempt, &db, &held, &pending.shopper, &card).await {
+        Some(outcome) => attempt.answer(outcome, Entered::default()),
+        None => pages::message_in(&frame, locale, 500, Text::ProcessingError),
+    }
+}
+
+/// A failed challenge: a failed payment like a decline, and the form again.
+async fn failed_challenge(
+    attempt: &Attempt<'_>,
+    db: &D1Database,
+    held: &Reservation<'_>,
+    pending: &Pending,
+) -> worker::Result<Response> {
+    let session = &attempt.page.session;
+    let failure = failure_event(session, "authentication_failed", None);
+    let _ = completion::release(db, held, Some(&failure)).await;
+    record_failure(attempt.ctx, &attempt.client).await;
+    let reloaded = load(attempt.ctx, session.id.as_str()).await;
+    let page = reloaded.as_ref().unwrap_or(attempt.page);
+    if let Some(response) = closed_page(page, attempt.locale, attempt.frame) {
+        return response;
+    }
+    let mut entered = Entered::shopper(json!(pending.shopper.email), json!(pending.shopper.name));
+    entered.error = Some(attempt.locale.text(Text::CardDeclined).to_owned());
+    form_page(402, page, attempt.locale, &entered, attempt.frame)
 }
 
 /// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
 /// session allows codes), then shows the page again with the new total.
 pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
-    let Some(session) = load(ctx, id).await.ok().flatten() else {
+    let Some(page) = load(ctx, id).await else {
         return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
     };
-    let locale = locale_of(&req, &session);
-    if let Some(response) = closed(&session, locale, &frame) {
+    let session = &page.session;
+    let locale = locale_of(&req, session);
+    if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
-    let body = req.bytes().await.unwrap_or_default();
-    let form = form_to_json(&body).unwrap_or_default();
-    if form["csrf"].as_str() != Some(session.csrf_token.as_str())
-        || session.allow_promotion_codes != 1
-    {
+    let form = Form::read(&mut req).await;
+    if form.text("csrf") != session.csrf_token || !session.allow_promotion_codes {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
-    let code = form["code"].as_str().unwrap_or_default().trim().to_owned();
-    let refuse = |code: &str| {
+    let code = form.text("code");
+    let Some((code, discount)) = promotion_discount(ctx, session, &code).await else {
         let entered = Entered {
             values: Map::from_iter([("code".to_owned(), json!(code))]),
             error: Some(locale.text(Text::InvalidPromotion).to_owned()),
         };
-        form_page(422, &session, locale, &entered, &frame)
-    };
-    let Ok(Some(promotion)) =
-        find_by_code(ctx, &session.account_id, &session.environment, &code).await
-    else {
-        return refuse(&code);
-    };
-    if session.mode == "SETUP" {
-        return refuse(&code);
-    }
-    let lines: Vec<LineItem> = serde_json::from_str(&session.line_items).unwrap_or_default();
-    let discount = match promotion.discount_on(&lines, db::now_unix()) {
-        Ok(Ok(off)) if off > 0 => off,
-        _ => return refuse(&code),
+        return form_page(422, &page, locale, &entered, &frame);
     };
     let Ok(db) = db::db(ctx) else {
         return pages::message_in(&frame, locale, 500, Text::ProcessingError);
     };
     // Only while no payment is in flight: the amount a reservation charges never changes.
-    let statement = db
-        .prepare(
-            "UPDATE checkout_sessions SET promotion_code = ?2, amount_discount = ?3, amount_total = amount_subtotal - ?3
-             WHERE id = ?1 AND status = 'OPEN' AND reservation IS NULL AND allow_promotion_codes = 1",
-        )
-        .bind(&[session.id.js(), promotion.code.js(), discount.js()])?;
+    let statement = Sql::new(
+        "UPDATE checkout_sessions SET promotion_code = :code, amount_discount = :discount,
+             amount_total = amount_subtotal - :discount
+         WHERE id = :id AND status = 'OPEN' AND reservation IS NULL AND allow_promotion_codes = 1",
+    )
+    .bind("code", code)
+    .bind("discount", discount)
+    .bind("id", session.id.as_str())
+    .prepare(&db);
+    let Ok(statement) = statement else {
+        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
+    };
     statement.run().await?;
     let response = Response::empty()?.with_status(303);
-    response
-        .headers()
-        .set("Location", &format!("/c/{}{}", session.id, frame.query()))?;
+    let location = format!("/c/{}{}", session.id.as_str(), frame.query());
+    response.headers().set("Location", &location)?;
     Ok(response)
+}
+
+/// The code as stored and what it takes off the session's lines now; `None` when it does
+/// not exist, cannot be used, or takes nothing off.
+async fn promotion_discount(
+    ctx: &Ctx,
+    session: &CheckoutSession,
+    code: &str,
+) -> Option<(String, i64)> {
+    let promotion = find_by_code(ctx, &session.account_id, session.environment.as_str(), code)
+        .await
+        .ok()
+        .flatten()?;
+    if !session.mode.charges() {
+        return None;
+    }
+    match promotion.discount_on(&session.lines, db::now_unix()) {
+        Ok(Ok(off)) if off > 0 => Some((promotion.code, off)),
+        _ => None,
+    }
 }
 
 /// Where a completed session sends the shopper: 303 to the success URL with the session id
@@ -906,30 +911,35 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
 /// Inside the overlay the confirmation is always shown in the frame and reported to the
 /// merchant page as `success` with the session id and the success URL (if any): the page
 /// decides whether to go there (the merchant's site may refuse to be framed).
-fn finished(session: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
-    let after: Value = db::parse_json(session.after_completion.as_deref());
-    let hosted = after["type"] == "hosted_confirmation";
-    let success_url = session
-        .success_url
-        .as_ref()
-        .filter(|_| !hosted)
-        .map(|url| url.replace("{CHECKOUT_SESSION_ID}", &session.id));
-    if let Some(location) = success_url.as_ref().filter(|_| frame.parent.is_none()) {
-        let response = Response::empty()?.with_status(303);
-        response.headers().set("Location", location)?;
-        response.headers().set("Cache-Control", "no-store")?;
-        return Ok(response);
-    }
-    let custom = after["hosted_confirmation"]["custom_message"]
-        .as_str()
+fn finished(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
+    let session = &page.session;
+    let (custom_message, success_url) = match destination(
+        session.success_url.as_deref(),
+        session.after_completion.as_ref(),
+        session.id.as_str(),
+        frame.parent.is_some(),
+    ) {
+        Destination::Redirect(location) => {
+            let response = Response::empty()?.with_status(303);
+            response.headers().set("Location", &location)?;
+            response.headers().set("Cache-Control", "no-store")?;
+            return Ok(response);
+        }
+        Destination::Confirmation {
+            custom_message,
+            success_url,
+        } => (custom_message, success_url),
+    };
+    let message = custom_message
+        .as_deref()
         .unwrap_or_else(|| locale.text(Text::PaymentComplete));
     let body = format!(
         "<div class=\"card center\"><h1>{}</h1><p>{}</p><p class=\"tot\">{}</p></div>",
-        escape(&session.merchant_name),
-        escape(custom),
-        session.money(session.amount_total)
+        escape(&page.merchant_name),
+        escape(message),
+        page.money(session.amounts.total)
     );
-    let say = json!({"type": "success", "session_id": session.id, "url": success_url});
+    let say = json!({"type": "success", "session_id": session.id.as_str(), "url": success_url});
     let title = locale.text(Text::PaymentComplete);
     pages::page(frame, 200, locale, title, &body, Some(&say), None)
 }

@@ -1,312 +1,92 @@
 //! Checkout sessions: one shopper's attempt to pay (PAYMENT), subscribe (SUBSCRIPTION) or
 //! save a card (SETUP), priced when created and shown on the hosted page at its `url`.
+//!
+//! Here: the row, parsed once into [`CheckoutSession`]; the object the API renders (which
+//! is also every checkout event's `data`); the session's statements; and the API's
+//! handlers. Opening a session is [`crate::checkout::open::open`].
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use till_shared::catalog::{LOCALES, is_plausible_email};
+use till_shared::catalog::Prefill;
+use till_shared::checkout::{
+    AddressCollection, Amounts, CustomField, CustomerCreation, SessionStatus,
+};
 use till_shared::ids::CheckoutSessionId;
-use till_shared::keys::KeyKind;
-use till_shared::params::validate_redirect_url;
+use till_shared::keys::{Environment, KeyKind};
+use till_shared::money::Currency;
+use till_shared::params::{Params, validate_redirect_url};
+use till_shared::plan::CheckoutMode;
+use till_shared::pricing::LineItem;
+use till_shared::redirect::AfterCompletion;
 use till_shared::time::parse_request_time;
+use worker::{D1Database, D1PreparedStatement};
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
-use crate::catalog::prices;
-use crate::catalog::products;
-use crate::db::{self, Bind};
+use crate::checkout::open::{self, NewCheckout, PromotionCode, Seller, Sold};
+use crate::ctx::Ctx;
+use crate::db::events::{self, Event, Guard, Scope};
+use crate::db::{self, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
-use crate::links::payment_links::{self, LineItem, check_promotion, subtotal};
+use crate::links::payment_links;
 
-/// Sessions live 24 hours unless told otherwise; at least 30 minutes.
-const DEFAULT_LIFETIME: i64 = 24 * 3600;
-const MIN_LIFETIME: i64 = 30 * 60;
-
-/// The event of an expired session, as the API would show its main fields.
-pub const EXPIRED_EVENT: &str = "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
-     SELECT 'evt_' || lower(hex(randomblob(12))), account_id, environment, 'checkout.expired', id,
-            json_object('id', id, 'object', 'checkout.session', 'status', 'EXPIRED', 'mode', mode,
-                        'currency', currency, 'amount_total', amount_total, 'payment_link', payment_link_id,
-                        'client_reference_id', client_reference_id, 'customer_email', customer_email,
-                        'metadata', json(coalesce(metadata, 'null'))),
-            ?1
-     FROM checkout_sessions";
-
+/// A session as D1 returns it; read only through [`SessionRow::parse`].
 #[derive(Deserialize)]
 pub struct SessionRow {
-    pub id: String,
-    pub mode: String,
-    pub status: String,
-    pub payment_link_id: Option<String>,
-    pub line_items: String,
-    pub currency: String,
-    pub amount_subtotal: i64,
-    pub amount_discount: i64,
-    pub amount_total: i64,
-    pub promotion_code: Option<String>,
-    pub success_url: Option<String>,
-    pub cancel_url: Option<String>,
-    pub customer_email: Option<String>,
-    pub customer_name: Option<String>,
-    pub client_reference_id: Option<String>,
-    pub locale: Option<String>,
-    pub metadata: Option<String>,
-    pub order_id: Option<String>,
-    pub subscription_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub setup_intent_id: Option<String>,
-    pub expires_at: i64,
-    pub environment: String,
-    pub created_at: i64,
-    pub completed_at: Option<i64>,
-    pub allow_promotion_codes: i64,
+    id: String,
+    account_id: String,
+    environment: String,
+    mode: String,
+    status: String,
+    payment_link_id: Option<String>,
+    line_items: String,
+    currency: String,
+    amount_subtotal: i64,
+    amount_discount: i64,
+    amount_total: i64,
+    promotion_code: Option<String>,
+    success_url: Option<String>,
+    cancel_url: Option<String>,
+    customer_email: Option<String>,
+    customer_name: Option<String>,
+    client_reference_id: Option<String>,
+    locale: Option<String>,
+    metadata: Option<String>,
+    order_id: Option<String>,
+    subscription_id: Option<String>,
+    customer_id: Option<String>,
+    setup_intent_id: Option<String>,
+    expires_at: i64,
+    created_at: i64,
+    completed_at: Option<i64>,
+    csrf_token: String,
+    custom_fields: String,
+    billing_address_collection: String,
+    customer_creation: String,
+    allow_promotion_codes: i64,
+    after_completion: Option<String>,
+    utm: Option<String>,
+    failed_attempts: i64,
+    pending_payment: Option<String>,
+    /// Present when the statement joins the session's account (the hosted page).
+    #[serde(default)]
+    merchant_name: Option<String>,
 }
 
-pub fn render(row: SessionRow, origin: &str) -> ApiResult<Value> {
-    let payment_status = match (row.status.as_str(), row.mode.as_str()) {
-        (_, "SETUP") => "no_payment_required",
-        ("COMPLETE", _) => "paid",
-        _ => "unpaid",
-    };
-    Ok(json!({
-        "id": row.id,
-        "object": "checkout.session",
-        "url": format!("{origin}/c/{}", row.id),
-        "status": row.status,
-        "payment_status": payment_status,
-        "mode": row.mode,
-        "currency": row.currency,
-        "amount_subtotal": row.amount_subtotal,
-        "amount_discount": row.amount_discount,
-        "amount_total": row.amount_total,
-        "line_items": db::parse_json(Some(&row.line_items)),
-        "payment_link": row.payment_link_id,
-        "promotion_code": row.promotion_code,
-        "success_url": row.success_url,
-        "cancel_url": row.cancel_url,
-        "customer_email": row.customer_email,
-        "customer_name": row.customer_name,
-        "customer": row.customer_id,
-        "customer_details": {"email": row.customer_email, "name": row.customer_name},
-        "client_reference_id": row.client_reference_id,
-        "allow_promotion_codes": row.allow_promotion_codes == 1,
-        "locale": row.locale,
-        "metadata": db::parse_json(row.metadata.as_deref()),
-        "order_id": row.order_id,
-        "subscription_id": row.subscription_id,
-        "setup_intent_id": row.setup_intent_id,
-        // The hosted-checkout guide's sample reads these camelCase names.
-        "orderId": row.order_id,
-        "subscriptionId": row.subscription_id,
-        "livemode": row.environment == "PRODUCTION",
-        "environment": row.environment,
-        "expires_at": iso(row.expires_at)?,
-        "created_at": iso(row.created_at)?,
-        "completed_at": row.completed_at.map(iso).transpose()?,
-    }))
-}
-
-pub async fn load(call: &Call<'_>, id: &str) -> ApiResult<SessionRow> {
-    db::find(call.ctx, "checkout_sessions", call.principal()?, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("checkout session", id, None))
-}
-
-pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let sandbox = call.sandbox();
-    let publishable = call.principal()?.key_kind == KeyKind::Publishable;
-    let mut p = call.params()?;
-    if publishable && p.has("metadata") {
-        return Err(ApiError::Client {
-            code: till_shared::api::ErrorCode::Forbidden,
-            message: "metadata can only be set with a secret key.".into(),
-            param: Some("metadata".into()),
-        });
-    }
-    let product_id = p.string("product_id", 100)?;
-    let product_slug = p.string("product_slug", 64)?;
-    let price_id = p.string("price_id", 100)?.or(p.string("price", 100)?);
-    let line_items = p.objects("line_items", 20)?;
-    let mode = p.one_of("mode", &["PAYMENT", "SUBSCRIPTION", "SETUP"])?;
-    let redirect =
-        |p: &mut till_shared::params::Params, field: &str| -> ApiResult<Option<String>> {
-            p.string(field, 2048)?
-                .map(|u| {
-                    validate_redirect_url(&u, sandbox)
-                        .map_err(|m| ApiError::invalid(field.to_owned(), m))
-                })
-                .transpose()
-        };
-    let success_url = redirect(&mut p, "success_url")?;
-    let cancel_url = redirect(&mut p, "cancel_url")?;
-    let customer_email = p.string("customer_email", 254)?;
-    if let Some(email) = &customer_email
-        && !is_plausible_email(email)
-    {
-        return Err(ApiError::invalid(
-            "customer_email",
-            "This is not an email address.",
-        ));
-    }
-    let customer_name = p.string("customer_name", 200)?;
-    let metadata = p.metadata("metadata")?;
-    let promotion_code = p.string("promotion_code", 64)?;
-    let locale = p.string("locale", 10)?;
-    if let Some(locale) = &locale
-        && !LOCALES.contains(&locale.as_str())
-    {
-        return Err(ApiError::invalid(
-            "locale",
-            format!("Must be one of: {}.", LOCALES.join(", ")),
-        ));
-    }
-    let client_reference_id = p.string("client_reference_id", 200)?;
-    let allow_promotion_codes = p.boolean("allow_promotion_codes")?.unwrap_or(false);
-    let now = db::now_unix();
-    let expires_at = match p.raw("expires_at") {
-        Some(value) => parse_request_time(&value)
-            .map_err(|e| ApiError::invalid("expires_at", e.to_string()))?,
-        None => now + DEFAULT_LIFETIME,
-    };
-    if !(now + MIN_LIFETIME..=now + DEFAULT_LIFETIME).contains(&expires_at) {
-        return Err(ApiError::invalid(
-            "expires_at",
-            "expires_at must be between 30 minutes and 24 hours from now.",
-        ));
-    }
-    let families = usize::from(product_id.is_some() || product_slug.is_some())
-        + usize::from(price_id.is_some())
-        + usize::from(line_items.is_some());
-    if families != 1 || (product_id.is_some() && product_slug.is_some()) {
-        return Err(ApiError::invalid(
-            "product_id",
-            "Send exactly one of productId, productSlug, price_id or line_items.",
-        ));
-    }
-    p.finish()?;
-
-    let lines: Vec<LineItem> = if let Some(items) = line_items {
-        payment_links::price_lines(call, items).await?
-    } else {
-        let price = match (&product_id, &product_slug, &price_id) {
-            (_, _, Some(price)) => prices::load(call, price, Some("price_id")).await?,
-            (Some(id), _, _) => {
-                default_price(
-                    call,
-                    products::load(call, id, Some("product_id")).await?,
-                    "product_id",
-                )
-                .await?
-            }
-            (_, Some(slug), _) => {
-                default_price(
-                    call,
-                    products::load_by_slug(call, slug, "product_slug").await?,
-                    "product_slug",
-                )
-                .await?
-            }
-            _ => unreachable!("one family was checked above"),
-        };
-        vec![price.line(1, price.nickname.clone())?]
-    };
-    let recurring = lines.iter().any(|l| l.is_recurring());
-    let mode = mode.unwrap_or(if recurring { "SUBSCRIPTION" } else { "PAYMENT" });
-    match mode {
-        "SUBSCRIPTION" if !recurring => {
-            return Err(ApiError::invalid(
-                "mode",
-                "SUBSCRIPTION mode needs a recurring price.",
-            ));
-        }
-        "PAYMENT" if recurring => {
-            return Err(ApiError::invalid(
-                "mode",
-                "This price is recurring; use mode SUBSCRIPTION.",
-            ));
-        }
-        _ => {}
-    }
-    let subtotal = subtotal(&lines)?;
-    let discount = match &promotion_code {
-        Some(code) if mode != "SETUP" => {
-            let promotion = check_promotion(call, code, &lines, "promotion_code").await?;
-            promotion
-                .discount_on(&lines, db::now_unix())?
-                .map_err(|refused| ApiError::invalid("promotion_code", refused.to_string()))?
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "promotion_code",
-                "SETUP sessions charge nothing.",
-            ));
-        }
-        None => 0,
-    };
-    let (amount_subtotal, amount_total) = if mode == "SETUP" {
-        (0, 0)
-    } else {
-        (subtotal.amount(), subtotal.amount() - discount)
-    };
-
-    let principal = call.principal()?;
-    let session = NewSession {
-        id: CheckoutSessionId::generate().to_string(),
-        account_id: principal.account_id.clone(),
-        environment: principal.environment.as_str(),
-        mode,
-        lines,
-        currency: subtotal.currency().code(),
-        amount_subtotal,
-        amount_discount: if mode == "SETUP" { 0 } else { discount },
-        amount_total,
-        promotion_code,
-        success_url,
-        cancel_url,
-        customer_email,
-        customer_name,
-        client_reference_id,
-        locale,
-        metadata: metadata.map(Value::Object),
-        expires_at,
-        payment_link: None,
-        utm: None,
-        allow_promotion_codes,
-    };
-    let id = session.id.clone();
-    insert(&db::db(call.ctx)?, &session, now)?.run().await?;
-    Ok(Reply::created(render(
-        load(call, &id).await?,
-        &call.origin,
-    )?))
-}
-
-async fn default_price(
-    call: &Call<'_>,
-    product: products::ProductRow,
-    param: &str,
-) -> ApiResult<prices::PriceRow> {
-    if !product.active {
-        return Err(ApiError::invalid(param, "This product is archived."));
-    }
-    let price_id = product
-        .default_price_id
-        .ok_or_else(|| ApiError::invalid(param, "This product has no price yet."))?;
-    prices::load(call, &price_id, Some(param)).await
-}
-
-/// A session about to be stored, from the API or from a payment link visit.
-pub struct NewSession {
-    pub id: String,
+/// A checkout session, typed.
+#[derive(Debug, Clone)]
+pub struct CheckoutSession {
+    pub id: CheckoutSessionId,
     pub account_id: String,
-    pub environment: &'static str,
-    pub mode: &'static str,
+    pub environment: Environment,
+    pub mode: CheckoutMode,
+    pub status: SessionStatus,
+    pub payment_link_id: Option<String>,
     pub lines: Vec<LineItem>,
-    pub currency: &'static str,
-    pub amount_subtotal: i64,
-    pub amount_discount: i64,
-    pub amount_total: i64,
+    pub currency: Currency,
+    pub amounts: Amounts,
     pub promotion_code: Option<String>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
@@ -315,84 +95,431 @@ pub struct NewSession {
     pub client_reference_id: Option<String>,
     pub locale: Option<String>,
     pub metadata: Option<Value>,
+    pub order_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub setup_intent_id: Option<String>,
     pub expires_at: i64,
-    /// The link the session comes from, with what the link asks of the shopper.
-    pub payment_link: Option<FromLink>,
-    pub utm: Option<Value>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+    /// The hosted page's form token.
+    pub csrf_token: String,
+    /// What the session's link asks of the shopper.
+    pub custom_fields: Vec<CustomField>,
+    pub billing_address_collection: AddressCollection,
+    pub customer_creation: CustomerCreation,
+    pub after_completion: Option<AfterCompletion>,
     /// Whether the hosted page offers a promotion code field.
     pub allow_promotion_codes: bool,
+    pub utm: Option<Value>,
+    pub failed_attempts: i64,
+    /// A payment waiting for the shopper's 3-D Secure answer.
+    pub pending_payment: Option<Value>,
 }
 
-/// What a session copies from its payment link.
-pub struct FromLink {
-    pub id: String,
-    pub custom_fields: String,
-    pub billing_address_collection: String,
-    pub customer_creation: String,
-    pub after_completion: Option<String>,
+/// An environment as rows store it.
+pub fn environment(text: &str) -> ApiResult<Environment> {
+    match text {
+        "SANDBOX" => Ok(Environment::Sandbox),
+        "PRODUCTION" => Ok(Environment::Production),
+        _ => Err(ApiError::internal(format!("unknown environment {text}"))),
+    }
 }
 
-/// The INSERT of a new session. From a link, the row is written only while the link (in
-/// D1, whatever a cache says) is active, not deleted and not exhausted.
-pub fn insert(
-    db: &worker::D1Database,
-    session: &NewSession,
-    now: i64,
-) -> ApiResult<worker::D1PreparedStatement> {
-    let link = session.payment_link.as_ref();
-    let guard = if link.is_some() {
-        "WHERE EXISTS (SELECT 1 FROM payment_links WHERE id = ?20 AND active = 1 AND deleted = 0
-             AND (max_completions IS NULL OR completed_count + reserved_count < max_completions)
-             AND (multiple = 1 OR completed_count + reserved_count = 0))"
+/// Stored JSON that is absent or `null` is nothing.
+fn stored_json(text: Option<&str>) -> Option<Value> {
+    Some(db::parse_json(text)).filter(|v| !v.is_null())
+}
+
+impl SessionRow {
+    /// The row, typed; the one place its strings and flags are read.
+    pub fn parse(self) -> ApiResult<CheckoutSession> {
+        let bad = |what: &str| ApiError::internal(format!("session {}: bad {what}", self.id));
+        let mode = CheckoutMode::parse(&self.mode).ok_or_else(|| bad("mode"))?;
+        let status = SessionStatus::parse(&self.status).ok_or_else(|| bad("status"))?;
+        let currency = Currency::parse(&self.currency).map_err(|_| bad("currency"))?;
+        let id = CheckoutSessionId::parse(&self.id).map_err(|_| bad("id"))?;
+        let lines = serde_json::from_str(&self.line_items).map_err(|_| bad("line_items"))?;
+        let custom_fields =
+            serde_json::from_str(&self.custom_fields).map_err(|_| bad("custom_fields"))?;
+        Ok(CheckoutSession {
+            id,
+            environment: environment(&self.environment)?,
+            mode,
+            status,
+            lines,
+            currency,
+            amounts: Amounts {
+                subtotal: self.amount_subtotal,
+                discount: self.amount_discount,
+                total: self.amount_total,
+            },
+            custom_fields,
+            metadata: stored_json(self.metadata.as_deref()),
+            utm: stored_json(self.utm.as_deref()),
+            pending_payment: stored_json(self.pending_payment.as_deref()),
+            after_completion: AfterCompletion::from_stored(self.after_completion.as_deref()),
+            billing_address_collection: AddressCollection::parse(&self.billing_address_collection),
+            customer_creation: CustomerCreation::parse(&self.customer_creation),
+            allow_promotion_codes: self.allow_promotion_codes == 1,
+            account_id: self.account_id,
+            payment_link_id: self.payment_link_id,
+            promotion_code: self.promotion_code,
+            success_url: self.success_url,
+            cancel_url: self.cancel_url,
+            customer_email: self.customer_email,
+            customer_name: self.customer_name,
+            client_reference_id: self.client_reference_id,
+            locale: self.locale,
+            order_id: self.order_id,
+            subscription_id: self.subscription_id,
+            customer_id: self.customer_id,
+            setup_intent_id: self.setup_intent_id,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            completed_at: self.completed_at,
+            csrf_token: self.csrf_token,
+            failed_attempts: self.failed_attempts,
+        })
+    }
+}
+
+impl CheckoutSession {
+    /// Where its events belong.
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            account_id: &self.account_id,
+            environment: self.environment.as_str(),
+        }
+    }
+
+    /// The same session once expired.
+    pub fn expired(&self) -> CheckoutSession {
+        CheckoutSession {
+            status: SessionStatus::Expired,
+            ..self.clone()
+        }
+    }
+}
+
+/// The session as the API shows it, and as its events carry it. `origin` is where the
+/// hosted page is served (empty: the `url` is a path on the Worker's own origin).
+pub fn render(session: &CheckoutSession, origin: &str) -> ApiResult<Value> {
+    let s = session;
+    Ok(json!({
+        "id": s.id.as_str(),
+        "object": "checkout.session",
+        "url": format!("{origin}/c/{}", s.id.as_str()),
+        "status": s.status.as_str(),
+        "payment_status": s.status.payment_status(s.mode),
+        "mode": s.mode.as_str(),
+        "currency": s.currency.code(),
+        "amount_subtotal": s.amounts.subtotal,
+        "amount_discount": s.amounts.discount,
+        "amount_total": s.amounts.total,
+        "line_items": serde_json::to_value(&s.lines)?,
+        "payment_link": s.payment_link_id,
+        "promotion_code": s.promotion_code,
+        "success_url": s.success_url,
+        "cancel_url": s.cancel_url,
+        "customer_email": s.customer_email,
+        "customer_name": s.customer_name,
+        "customer": s.customer_id,
+        "customer_details": {"email": s.customer_email, "name": s.customer_name},
+        "client_reference_id": s.client_reference_id,
+        "allow_promotion_codes": s.allow_promotion_codes,
+        "locale": s.locale,
+        "metadata": s.metadata,
+        "order_id": s.order_id,
+        "subscription_id": s.subscription_id,
+        "setup_intent_id": s.setup_intent_id,
+        // The hosted-checkout guide's sample reads these camelCase names.
+        "orderId": s.order_id,
+        "subscriptionId": s.subscription_id,
+        "livemode": s.environment == Environment::Production,
+        "environment": s.environment.as_str(),
+        "expires_at": iso(s.expires_at)?,
+        "created_at": iso(s.created_at)?,
+        "completed_at": s.completed_at.map(iso).transpose()?,
+    }))
+}
+
+/// A session by id, in any account (the hosted page's lookup), with its merchant's name.
+pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<(CheckoutSession, String)>> {
+    let row: Option<SessionRow> = Sql::new(
+        "SELECT s.*, a.name AS merchant_name FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id
+         WHERE s.id = :id",
+    )
+    .bind("id", id)
+    .prepare(&db::db(ctx)?)?
+    .first(None)
+    .await?;
+    row.map(|mut row| {
+        let merchant = row.merchant_name.take().unwrap_or_default();
+        Ok((row.parse()?, merchant))
+    })
+    .transpose()
+}
+
+/// Whether a session with this id exists (in any account).
+pub async fn exists(ctx: &Ctx, id: &str) -> ApiResult<bool> {
+    let found: Option<i64> = Sql::new("SELECT 1 AS one FROM checkout_sessions WHERE id = :id")
+        .bind("id", id)
+        .prepare(&db::db(ctx)?)?
+        .first(Some("one"))
+        .await?;
+    Ok(found.is_some())
+}
+
+/// A session of the caller's, or 404.
+pub async fn load(call: &Call<'_>, id: &str) -> ApiResult<CheckoutSession> {
+    let principal = call.principal()?;
+    let row: Option<SessionRow> = Sql::new(
+        "SELECT * FROM checkout_sessions WHERE id = :id AND account_id = :account AND environment = :environment",
+    )
+    .bind("id", id)
+    .bind("account", principal.account_id.as_str())
+    .bind("environment", principal.environment.as_str())
+    .prepare(&db::db(call.ctx)?)?
+    .first(None)
+    .await?;
+    row.ok_or_else(|| ApiError::not_found("checkout session", id, None))?
+        .parse()
+}
+
+/// A payment link's session is written only while the link (in D1, whatever a cache
+/// says) is active, not deleted and not exhausted, counting payments in flight.
+const LINK_CAN_SELL: &str = "WHERE EXISTS (SELECT 1 FROM payment_links WHERE id = :payment_link
+     AND active = 1 AND deleted = 0
+     AND (max_completions IS NULL OR completed_count + reserved_count < max_completions)
+     AND (multiple = 1 OR completed_count + reserved_count = 0))";
+
+/// The INSERT of a new session; from a link, guarded by [`LINK_CAN_SELL`].
+pub fn insert(db: &D1Database, s: &CheckoutSession) -> ApiResult<D1PreparedStatement> {
+    let guard = if s.payment_link_id.is_some() {
+        LINK_CAN_SELL
     } else {
-        "WHERE ?20 IS NULL"
+        ""
     };
-    let sql = format!(
+    let text = |value: &Option<Value>| db::json_text(value.as_ref());
+    Sql::new(&format!(
         "INSERT INTO checkout_sessions (id, account_id, environment, mode, line_items, currency, amount_subtotal,
              amount_discount, amount_total, promotion_code, success_url, cancel_url, customer_email, customer_name,
              client_reference_id, locale, metadata, expires_at, created_at, payment_link_id, csrf_token, custom_fields,
              billing_address_collection, customer_creation, after_completion, utm, allow_promotion_codes)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                ?23, ?24, ?25, ?26, ?27
+         SELECT :id, :account, :environment, :mode, :line_items, :currency, :subtotal, :discount, :total,
+                :promotion_code, :success_url, :cancel_url, :customer_email, :customer_name,
+                :client_reference_id, :locale, :metadata, :expires_at, :created_at, :payment_link, :csrf,
+                :custom_fields, :address_collection, :customer_creation, :after_completion, :utm,
+                :allow_promotion_codes
          {guard}"
-    );
-    Ok(db.prepare(sql).bind(&[
-        session.id.js(),
-        session.account_id.js(),
-        session.environment.js(),
-        session.mode.js(),
-        serde_json::to_string(&session.lines)?.js(),
-        session.currency.js(),
-        session.amount_subtotal.js(),
-        session.amount_discount.js(),
-        session.amount_total.js(),
-        session.promotion_code.js(),
-        session.success_url.js(),
-        session.cancel_url.js(),
-        session.customer_email.js(),
-        session.customer_name.js(),
-        session.client_reference_id.js(),
-        session.locale.js(),
-        db::json_text(session.metadata.as_ref()).js(),
-        session.expires_at.js(),
-        now.js(),
-        link.map(|l| l.id.clone()).js(),
-        till_shared::ids::random_base62(32).js(),
-        link.map_or_else(|| "[]".to_owned(), |l| l.custom_fields.clone())
-            .js(),
-        link.map_or("auto", |l| l.billing_address_collection.as_str())
-            .js(),
-        link.map_or("if_required", |l| l.customer_creation.as_str())
-            .js(),
-        link.and_then(|l| l.after_completion.clone()).js(),
-        db::json_text(session.utm.as_ref()).js(),
-        session.allow_promotion_codes.js(),
-    ])?)
+    ))
+    .bind("id", s.id.as_str())
+    .bind("account", s.account_id.as_str())
+    .bind("environment", s.environment.as_str())
+    .bind("mode", s.mode.as_str())
+    .bind("line_items", serde_json::to_string(&s.lines)?)
+    .bind("currency", s.currency.code())
+    .bind("subtotal", s.amounts.subtotal)
+    .bind("discount", s.amounts.discount)
+    .bind("total", s.amounts.total)
+    .bind("promotion_code", s.promotion_code.clone())
+    .bind("success_url", s.success_url.clone())
+    .bind("cancel_url", s.cancel_url.clone())
+    .bind("customer_email", s.customer_email.clone())
+    .bind("customer_name", s.customer_name.clone())
+    .bind("client_reference_id", s.client_reference_id.clone())
+    .bind("locale", s.locale.clone())
+    .bind("metadata", text(&s.metadata))
+    .bind("expires_at", s.expires_at)
+    .bind("created_at", s.created_at)
+    .bind("payment_link", s.payment_link_id.clone())
+    .bind("csrf", s.csrf_token.as_str())
+    .bind("custom_fields", serde_json::to_string(&s.custom_fields)?)
+    .bind("address_collection", s.billing_address_collection.as_str())
+    .bind("customer_creation", s.customer_creation.as_str())
+    .bind(
+        "after_completion",
+        s.after_completion
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    )
+    .bind("utm", text(&s.utm))
+    .bind("allow_promotion_codes", s.allow_promotion_codes)
+    .prepare(db)
+}
+
+/// An open session with no payment in flight: the only kind that may expire.
+const STILL_OPEN: &str = "status = 'OPEN' AND reservation IS NULL";
+
+/// Expires `session` if it is still open with no payment in flight, and writes its
+/// `checkout.expired` (the session as GET at `origin` shows it then) only if it did. With
+/// `due`, only if its time has come by then. The event's fan-out is left to the caller.
+fn expire_statements(
+    db: &D1Database,
+    session: &CheckoutSession,
+    due: Option<i64>,
+    origin: &str,
+    now: i64,
+) -> ApiResult<[D1PreparedStatement; 2]> {
+    let update = Sql::new(&format!(
+        "UPDATE checkout_sessions SET status = 'EXPIRED'
+         WHERE id = :id AND {STILL_OPEN} AND (:due IS NULL OR expires_at <= :due)"
+    ))
+    .bind("id", session.id.as_str())
+    .bind("due", due)
+    .prepare(db)?;
+    let data = render(&session.expired(), origin)?;
+    let event = Event {
+        kind: "checkout.expired",
+        object_id: session.id.as_str(),
+        data: &data,
+    };
+    Ok([
+        update,
+        events::insert(db, session.scope(), event, now, Guard::Applied)?,
+    ])
+}
+
+/// Expires up to `limit` due sessions, oldest due first, each with its event, in one
+/// batch; a session that completed, took a payment or was expired meanwhile is left as
+/// it is, and gets no event. Answers how many expired.
+pub async fn expire_due(db: &D1Database, now: i64, limit: i64) -> ApiResult<usize> {
+    let rows: Vec<SessionRow> = Sql::new(&format!(
+        "SELECT * FROM checkout_sessions WHERE {STILL_OPEN} AND expires_at <= :now
+         ORDER BY expires_at LIMIT :limit"
+    ))
+    .bind("now", now)
+    .bind("limit", limit)
+    .prepare(db)?
+    .all()
+    .await?
+    .results()?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut statements = Vec::with_capacity(rows.len() * 2 + 1);
+    for row in rows {
+        // No request, no origin: the event's `url` is the page's path.
+        statements.extend(expire_statements(db, &row.parse()?, Some(now), "", now)?);
+    }
+    statements.push(events::fan_out(db, now)?);
+    let results = db.batch(statements).await?;
+    Ok((0..results.len())
+        .step_by(2)
+        .filter(|&i| db::changes(&results, i) == 1)
+        .count())
+}
+
+/// What a create request names as sold: exactly one of a product (by id or slug), a
+/// price, or line items still to price.
+enum Asked {
+    Sold(Sold),
+    LineItems(Vec<Params>),
+}
+
+fn read_asked(p: &mut Params) -> ApiResult<Option<Asked>> {
+    let product_id = p.string("product_id", 100)?;
+    let product_slug = p.string("product_slug", 64)?;
+    let price_id = p.string("price_id", 100)?.or(p.string("price", 100)?);
+    let line_items = p.objects("line_items", 20)?;
+    Ok(match (product_id, product_slug, price_id, line_items) {
+        (Some(id), None, None, None) => Some(Asked::Sold(Sold::Product(id))),
+        (None, Some(slug), None, None) => Some(Asked::Sold(Sold::ProductSlug(slug))),
+        (None, None, Some(id), None) => Some(Asked::Sold(Sold::Price(id))),
+        (None, None, None, Some(items)) => Some(Asked::LineItems(items)),
+        _ => None,
+    })
+}
+
+/// `success_url` or `cancel_url`: an absolute URL (http on localhost only in SANDBOX).
+fn read_redirect(p: &mut Params, field: &str, sandbox: bool) -> ApiResult<Option<String>> {
+    p.string(field, 2048)?
+        .map(|u| validate_redirect_url(&u, sandbox).map_err(|m| ApiError::invalid(field, m)))
+        .transpose()
+}
+
+/// A create request, read: what it asks to sell, and the rest of the checkout.
+fn read_create(p: &mut Params, sandbox: bool) -> ApiResult<(Asked, NewCheckout)> {
+    let asked = read_asked(p)?;
+    let mode = p.one_of("mode", &CheckoutMode::ALL.map(CheckoutMode::as_str))?;
+    let success_url = read_redirect(p, "success_url", sandbox)?;
+    let cancel_url = read_redirect(p, "cancel_url", sandbox)?;
+    let email = p.string("customer_email", 254)?;
+    let name = p.string("customer_name", 200)?;
+    let metadata = p.metadata("metadata")?;
+    let promotion_code = p.string("promotion_code", 64)?;
+    let locale = p.string("locale", 10)?;
+    let client_reference_id = p.string("client_reference_id", 200)?;
+    let allow_promotion_codes = p.boolean("allow_promotion_codes")?.unwrap_or(false);
+    let expires_at = p
+        .raw("expires_at")
+        .map(|value| parse_request_time(&value))
+        .transpose()
+        .map_err(|e| ApiError::invalid("expires_at", e.to_string()))?;
+    let asked = asked.ok_or_else(|| {
+        ApiError::invalid(
+            "product_id",
+            "Send exactly one of productId, productSlug, price_id or line_items.",
+        )
+    })?;
+    let checkout = NewCheckout {
+        mode: mode.and_then(CheckoutMode::parse),
+        prefill: Prefill {
+            email,
+            name,
+            client_reference_id,
+            locale,
+        },
+        success_url,
+        cancel_url,
+        promotion: promotion_code.map_or(PromotionCode::None, PromotionCode::Requested),
+        allow_promotion_codes,
+        metadata: metadata.map(Value::Object),
+        expires_at,
+        ..NewCheckout::default()
+    };
+    Ok((asked, checkout))
+}
+
+/// Only a secret key may attach metadata.
+fn refuse_publishable_metadata(principal: &Principal, p: &Params) -> ApiResult<()> {
+    if principal.key_kind == KeyKind::Publishable && p.has("metadata") {
+        return Err(ApiError::Client {
+            code: till_shared::api::ErrorCode::Forbidden,
+            message: "metadata can only be set with a secret key.".into(),
+            param: Some("metadata".into()),
+        });
+    }
+    Ok(())
+}
+
+/// `POST /v1/checkout/sessions`.
+pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
+    let sandbox = call.sandbox();
+    let mut p = call.params()?;
+    refuse_publishable_metadata(call.principal()?, &p)?;
+    let (asked, checkout) = read_create(&mut p, sandbox)?;
+    p.finish()?;
+    let sold = match asked {
+        Asked::Sold(sold) => sold,
+        Asked::LineItems(items) => Sold::Lines(payment_links::price_lines(call, items).await?),
+    };
+    let principal = call.principal()?;
+    let seller = Seller {
+        account_id: &principal.account_id,
+        environment: principal.environment,
+    };
+    let session = open::open(call.ctx, seller, sold, checkout)
+        .await
+        .map_err(open::Refused::into_api_error)?;
+    Ok(Reply::created(render(&session, &call.origin)?))
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
     Ok(Reply::ok(render(
-        load(call, call.id()?).await?,
+        &load(call, call.id()?).await?,
         &call.origin,
     )?))
 }
@@ -407,52 +534,35 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
     let origin = call.origin.clone();
     Ok(Reply::ok(
-        crate::api::list::list(call, "checkout_sessions_view", filters, |row| {
-            render(row, &origin)
-        })
+        crate::api::list::list(
+            call,
+            "checkout_sessions_view",
+            filters,
+            |row: SessionRow| render(&row.parse()?, &origin),
+        )
         .await?,
     ))
 }
 
+/// `POST /v1/checkout/sessions/{id}/expire`: an open session with no payment in flight
+/// expires now, with its event in the same batch.
 pub async fn expire(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let id = call.id()?.to_owned();
-    let session = load(call, &id).await?;
-    let principal = call.principal()?;
+    let session = load(call, call.id()?).await?;
     let db = db::db(call.ctx)?;
-    // An open session with no payment in flight; the event is written in the same batch.
-    let open = "id = ?2 AND account_id = ?3 AND environment = ?4 AND status = 'OPEN' AND reservation IS NULL";
-    let scope = [
-        db::now_unix().js(),
-        id.js(),
-        principal.account_id.js(),
-        principal.environment.as_str().js(),
-    ];
+    let now = db::now_unix();
+    let [update, event] = expire_statements(&db, &session, None, &call.origin, now)?;
     let results = db
-        .batch(vec![
-            db.prepare(format!("{} WHERE {open}", EXPIRED_EVENT))
-                .bind(&scope)?,
-            db.prepare(crate::db::events::FAN_OUT)
-                .bind(&[scope[0].clone()])?,
-            db.prepare(format!(
-                "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {open}"
-            ))
-            .bind(&scope)?,
-        ])
+        .batch(vec![update, event, events::fan_out(&db, now)?])
         .await?;
-    let changed = results
-        .last()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if changed == 0 {
+    if db::changes(&results, 0) == 0 {
         return Err(ApiError::conflict(
             "id",
             format!(
                 "Only OPEN sessions can be expired; this one is {}.",
-                session.status
+                session.status.as_str()
             ),
         ));
     }
     crate::events::delivery::send_soon(call.ctx);
-    Ok(Reply::ok(render(load(call, &id).await?, &call.origin)?))
+    Ok(Reply::ok(render(&session.expired(), &call.origin)?))
 }

@@ -31,7 +31,7 @@ pub mod events;
 mod scope;
 pub mod sql;
 
-pub use scope::Principal;
+pub use scope::{Principal, Seller};
 pub use sql::Sql;
 
 /// A D1 value from Rust values: `None` is SQL NULL, booleans are 0/1.
@@ -93,11 +93,21 @@ pub async fn find<T: DeserializeOwned>(
     principal: &Principal,
     id: &str,
 ) -> ApiResult<Option<T>> {
+    find_in(ctx, table, principal.seller(), id).await
+}
+
+/// One row of `table` with this id in `seller`'s account and environment.
+pub async fn find_in<T: DeserializeOwned>(
+    ctx: &Ctx,
+    table: &str,
+    seller: Seller<'_>,
+    id: &str,
+) -> ApiResult<Option<T>> {
     Ok(Sql::new(&format!(
         "SELECT * FROM {table} WHERE id = :id AND account_id = :account AND environment = :environment"
     ))
     .bind("id", id)
-    .scoped(principal)
+    .selling(seller)
     .prepare(&db(ctx)?)?
     .first(None)
     .await?)

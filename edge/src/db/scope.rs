@@ -11,3 +11,20 @@ pub struct Principal {
     pub environment: Environment,
     pub key_kind: KeyKind,
 }
+
+/// Who sells: the account and environment a row belongs to.
+#[derive(Clone, Copy)]
+pub struct Seller<'a> {
+    pub account_id: &'a str,
+    pub environment: Environment,
+}
+
+impl Principal {
+    /// The scope the caller's rows live in.
+    pub fn seller(&self) -> Seller<'_> {
+        Seller {
+            account_id: &self.account_id,
+            environment: self.environment,
+        }
+    }
+}

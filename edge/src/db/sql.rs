@@ -7,7 +7,7 @@ use till_shared::sql::{Numbered, number};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::db::{Bind, Principal};
+use crate::db::{Bind, Principal, Seller};
 use crate::error::{ApiError, ApiResult};
 
 /// A statement and the values bound to its names so far.
@@ -41,6 +41,12 @@ impl Sql {
     pub fn scoped(self, principal: &Principal) -> Sql {
         self.bind("account", principal.account_id.as_str())
             .bind("environment", principal.environment.as_str())
+    }
+
+    /// Binds `:account` and `:environment` to `seller`'s.
+    pub fn selling(self, seller: Seller<'_>) -> Sql {
+        self.bind("account", seller.account_id)
+            .bind("environment", seller.environment.as_str())
     }
 
     /// The statement, ready for D1 or a batch.

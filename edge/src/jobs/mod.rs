@@ -1,18 +1,21 @@
-//! The cron trigger's work: expire checkout sessions that are due (writing
-//! `checkout.expired` in the same batch), give back reservations of payments abandoned
-//! mid-way (a 3-D Secure page left open), bill due subscriptions ([`crate::billing::biller`]), send
-//! webhook deliveries that are due, and forget
-//! failed-payment records older than an hour. Each step is one batch whose statements select
-//! the same rows, so two crons running at once cannot apply a step twice.
+//! The cron trigger's work: expire checkout sessions that are due (each with its
+//! `checkout.expired`, written only by the batch whose guarded UPDATE expired it), give
+//! back reservations of payments abandoned mid-way (a 3-D Secure page left open), bill due
+//! subscriptions ([`crate::billing::biller`]), send webhook deliveries that are due, and
+//! forget failed-payment records older than an hour. Each step is one batch whose
+//! statements are conditional on the rows they change, so two crons running at once cannot
+//! apply a step twice.
 
 use worker::{D1Database, Env, console_error};
 
 use crate::checkout::sessions;
-use crate::db::{self, Bind, Sql};
+use crate::db::{self, Sql};
 use crate::error::ApiResult;
 
-/// Sessions expired per cron run; the rest wait a minute.
-const EXPIRE_BATCH: i64 = 500;
+/// Sessions expired per cron run; the rest wait a minute. Each is two statements of one
+/// batch (its guarded UPDATE and its event), and D1 counts every statement against the
+/// invocation's query limit, which the biller and the webhook sender share.
+const EXPIRE_BATCH: i64 = 100;
 /// A payment holding its reservation longer than this was abandoned.
 const STALE_RESERVATION_SECS: i64 = 15 * 60;
 
@@ -43,20 +46,7 @@ pub async fn run(env: &Env) {
 }
 
 async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {
-    let due = format!(
-        "id IN (SELECT id FROM checkout_sessions WHERE status = 'OPEN' AND reservation IS NULL AND expires_at <= ?1
-                ORDER BY expires_at LIMIT {EXPIRE_BATCH})"
-    );
-    db.batch(vec![
-        db.prepare(format!("{} WHERE {due}", sessions::EXPIRED_EVENT))
-            .bind(&[now.js()])?,
-        db.prepare(format!(
-            "UPDATE checkout_sessions SET status = 'EXPIRED' WHERE {due}"
-        ))
-        .bind(&[now.js()])?,
-        db.prepare(crate::db::events::FAN_OUT).bind(&[now.js()])?,
-    ])
-    .await?;
+    sessions::expire_due(db, now, EXPIRE_BATCH).await?;
     Ok(())
 }
 

@@ -211,7 +211,9 @@ async fn price_family(
                     ));
                 }
             };
-            let price = products::default_price(call, &product, param).await?;
+            let price =
+                products::default_price(call.ctx, call.principal()?.seller(), &product, param)
+                    .await?;
             let line = price.line(1, Some(product.name.clone()))?;
             Ok(("product", Some(product), vec![line]))
         }

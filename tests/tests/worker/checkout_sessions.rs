@@ -29,6 +29,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "the_cron_releases_abandoned_payment_reservations",
         the_cron_releases_abandoned_payment_reservations,
     ),
+    (
+        "an_expiry_event_carries_the_session_as_get_shows_it",
+        an_expiry_event_carries_the_session_as_get_shows_it,
+    ),
 ];
 
 fn sessions_round_trip_as_the_hosted_checkout_guide_uses_them(suite: &Suite) -> Result<(), Failed> {
@@ -314,5 +318,49 @@ fn the_cron_releases_abandoned_payment_reservations(suite: &Suite) -> Result<(),
     ))?;
     ensure_eq!(rows[0], json!({"reserved": 0, "released": 1}));
     ensure_eq!(meets(&path)?, 200);
+    Ok(())
+}
+
+/// The one `checkout.expired` of a session, its `data` parsed.
+fn expired_event_data(suite: &Suite, session: &str) -> Result<serde_json::Value, Failed> {
+    let events = expired_events(suite, session)?;
+    ensure_eq!(events.len(), 1);
+    Ok(serde_json::from_str(
+        events[0]["data"].as_str().unwrap_or("{}"),
+    )?)
+}
+
+fn an_expiry_event_carries_the_session_as_get_shows_it(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Expiry events")?;
+    let product = product(&merchant, "Kept for later", 250, "USD")?;
+    let body = json!({"productId": product["id"], "client_reference_id": "ref-7",
+        "customer_email": "later@example.com", "metadata": {"cart": "c-1"}});
+    let by_api = create(&merchant, "/v1/checkout/sessions", body.clone())?;
+    let api_id = by_api["id"].as_str().unwrap_or_default();
+    let expired = merchant
+        .post(&format!("/v1/checkout/sessions/{api_id}/expire"))
+        .send()?;
+    ensure_eq!(expired.status, 200);
+    let shown = fetch(&merchant, &format!("/v1/checkout/sessions/{api_id}"))?;
+    ensure_eq!(shown["status"], json!("EXPIRED"));
+    ensure_eq!(expired.json(), shown);
+    ensure_eq!(expired_event_data(suite, api_id)?, shown);
+
+    // The cron has no request to take an origin from: its event's `url` is the page's
+    // path on the Worker; everything else is what GET shows.
+    let by_cron = create(&merchant, "/v1/checkout/sessions", body)?;
+    let cron_id = by_cron["id"].as_str().unwrap_or_default();
+    suite.update(&format!(
+        "UPDATE checkout_sessions SET expires_at = 1 WHERE id = '{cron_id}'"
+    ))?;
+    suite.run_cron()?;
+    let mut shown = fetch(&merchant, &format!("/v1/checkout/sessions/{cron_id}"))?;
+    let mut data = expired_event_data(suite, cron_id)?;
+    ensure_eq!(data["url"], json!(format!("/c/{cron_id}")));
+    if let (Some(shown), Some(data)) = (shown.as_object_mut(), data.as_object_mut()) {
+        shown.remove("url");
+        data.remove("url");
+    }
+    ensure_eq!(data, shown);
     Ok(())
 }

@@ -39,6 +39,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         paying_with_the_test_card_completes_and_redirects,
     ),
     (
+        "a_completed_checkout_s_event_carries_the_session_as_get_shows_it",
+        a_completed_checkout_s_event_carries_the_session_as_get_shows_it,
+    ),
+    (
         "a_decline_shows_a_message_and_the_shopper_can_retry",
         a_decline_shows_a_message_and_the_shopper_can_retry,
     ),
@@ -548,6 +552,25 @@ fn paying_with_the_test_card_completes_and_redirects(suite: &Suite) -> Result<()
         "SELECT count(*) AS n FROM orders WHERE checkout_session_id = '{session}'"
     ))?;
     ensure_eq!(count[0]["n"], json!(1));
+    Ok(())
+}
+
+fn a_completed_checkout_s_event_carries_the_session_as_get_shows_it(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Completion events")?;
+    let link = link(&merchant, json!({"customerCreation": "always"}))?;
+    let (session, reply) = shop(suite, &link, SUCCESS)?;
+    ensure_eq!(reply.status, 303);
+    let shown = fetch(&merchant, &format!("/v1/checkout/sessions/{session}"))?;
+    ensure_eq!(shown["status"], json!("COMPLETE"));
+    ensure!(shown["customer"].is_string(), "no customer: {shown}");
+    let events = suite.query(&format!(
+        "SELECT data FROM events WHERE type = 'checkout.completed' AND object_id = '{session}'"
+    ))?;
+    ensure_eq!(events.len(), 1);
+    let data: Value = serde_json::from_str(events[0]["data"].as_str().unwrap_or("{}"))?;
+    ensure_eq!(data, shown);
     Ok(())
 }
 
