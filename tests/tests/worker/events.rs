@@ -2,6 +2,7 @@
 
 use libtest_mimic::Failed;
 use serde_json::{Value, json};
+use till_tests::http::Client;
 
 use crate::shopper::{csrf, pay};
 use crate::support::{create, fetch, product, refused};
@@ -20,7 +21,161 @@ pub const CHECKS: &[(&str, Check)] = &[
         "payment_link_changes_are_events_with_the_link",
         payment_link_changes_are_events_with_the_link,
     ),
+    (
+        "every_event_s_data_is_the_object_as_get_returns_it",
+        every_event_s_data_is_the_object_as_get_returns_it,
+    ),
 ];
+
+/// The newest event of `kind` about `object_id`: it must exist.
+fn newest(merchant: &Client, kind: &str, object_id: &str) -> Result<Value, Failed> {
+    let list = fetch(merchant, &format!("/v1/events?type={kind}&limit=100"))?;
+    list["data"]
+        .as_array()
+        .and_then(|events| {
+            events
+                .iter()
+                .find(|e| e["object_id"] == object_id || e["data"]["id"] == object_id)
+        })
+        .cloned()
+        .ok_or_else(|| Failed::from(format!("no {kind} event about {object_id}")))
+}
+
+/// The event of `kind` just written about the object at `path` carries exactly what a GET of
+/// `path` answers now.
+fn event_is_get(merchant: &Client, kind: &str, path: &str) -> Result<(), Failed> {
+    let object = fetch(merchant, path)?;
+    let id = object["id"].as_str().unwrap_or_default().to_owned();
+    let event = newest(merchant, kind, &id)?;
+    if event["data"] != object {
+        return Err(format!(
+            "{kind}: the event's data differs from GET {path}\n event: {}\n   GET: {object}",
+            event["data"]
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Each event type, right after the change it reports, against the object's GET. (The
+/// `payment.*` events have no object of their own to GET yet; `customer.deleted` reports a
+/// customer GET no longer finds.)
+fn every_event_s_data_is_the_object_as_get_returns_it(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Events are objects")?;
+    let sold = product(&merchant, "Tea", 450, "TWD")?;
+    let link = create(
+        &merchant,
+        "/v1/payment_links",
+        json!({"productId": sold["id"], "metadata": {"shelf": "B1"}}),
+    )?;
+    let link_path = format!(
+        "/v1/payment_links/{}",
+        link["id"].as_str().unwrap_or_default()
+    );
+    event_is_get(&merchant, "payment_link.created", &link_path)?;
+    crate::support::change(
+        &merchant,
+        "PATCH",
+        &link_path,
+        json!({"title": "Green tea", "max_completions": 5}),
+    )?;
+    event_is_get(&merchant, "payment_link.updated", &link_path)?;
+    create(&merchant, &format!("{link_path}/archive"), json!({}))?;
+    event_is_get(&merchant, "payment_link.deactivated", &link_path)?;
+
+    let customer = create(
+        &merchant,
+        "/v1/customers",
+        json!({"name": "Lin", "email": "lin@example.com", "metadata": {"tier": "gold"}}),
+    )?;
+    let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
+    let customer_path = format!("/v1/customers/{customer_id}");
+    event_is_get(&merchant, "customer.created", &customer_path)?;
+    crate::support::change(
+        &merchant,
+        "PATCH",
+        &customer_path,
+        json!({"name": "Lin Mei"}),
+    )?;
+    event_is_get(&merchant, "customer.updated", &customer_path)?;
+
+    let card = create(
+        &merchant,
+        "/v1/payment_methods",
+        json!({"customer_id": customer_id, "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+    )?;
+    let card_path = format!(
+        "/v1/payment_methods/{}",
+        card["id"].as_str().unwrap_or_default()
+    );
+    event_is_get(&merchant, "payment_method.attached", &card_path)?;
+
+    let plan = create(
+        &merchant,
+        "/v1/products",
+        json!({"name": "Tea club", "price": {"amount": 900, "currency": "TWD", "interval": "MONTH"}}),
+    )?;
+    // Starting later, so the subscription is not billed (and changed) right after it is made.
+    let subscription = create(
+        &merchant,
+        "/v1/subscriptions",
+        json!({"customer_id": customer_id, "token_id": card["id"],
+               "products": [{"product_id": plan["id"], "quantity": 1}],
+               "start_time": "2099-01-01T00:00:00Z"}),
+    )?;
+    let subscription_path = format!(
+        "/v1/subscriptions/{}",
+        subscription["id"].as_str().unwrap_or_default()
+    );
+    event_is_get(&merchant, "subscription.created", &subscription_path)?;
+    crate::support::change(
+        &merchant,
+        "PATCH",
+        &subscription_path,
+        json!({"metadata": {"seat": "3"}}),
+    )?;
+    event_is_get(&merchant, "subscription.updated", &subscription_path)?;
+    create(&merchant, &format!("{subscription_path}/cancel"), json!({}))?;
+    event_is_get(&merchant, "subscription.canceled", &subscription_path)?;
+    create(&merchant, &format!("{card_path}/detach"), json!({}))?;
+    event_is_get(&merchant, "payment_method.detached", &card_path)?;
+
+    let session = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": sold["id"], "successUrl": "https://shop.example/ok"}),
+    )?;
+    let session_id = session["id"].as_str().unwrap_or_default().to_owned();
+    let page = suite.client.get(&format!("/c/{session_id}")).send()?;
+    ensure_eq!(
+        pay(
+            suite,
+            &session_id,
+            &csrf(&page)?,
+            "4242 4242 4242 4242",
+            &[]
+        )?
+        .status,
+        303
+    );
+    event_is_get(
+        &merchant,
+        "checkout.completed",
+        &format!("/v1/checkout/sessions/{session_id}"),
+    )?;
+    let unpaid = create(
+        &merchant,
+        "/v1/checkout/sessions",
+        json!({"productId": sold["id"], "successUrl": "https://shop.example/ok"}),
+    )?;
+    let unpaid_path = format!(
+        "/v1/checkout/sessions/{}",
+        unpaid["id"].as_str().unwrap_or_default()
+    );
+    create(&merchant, &format!("{unpaid_path}/expire"), json!({}))?;
+    event_is_get(&merchant, "checkout.expired", &unpaid_path)?;
+    Ok(())
+}
 
 fn payment_link_changes_are_events_with_the_link(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.fresh_merchant("Link events")?;
