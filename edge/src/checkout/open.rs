@@ -23,7 +23,7 @@ use worker::Response;
 use crate::api::reply::Dialect;
 use crate::catalog::promotion_codes::find_by_code;
 use crate::catalog::{prices, products};
-use crate::checkout::sessions::{self, CheckoutSession, environment};
+use crate::checkout::sessions::{self, CheckoutSession};
 use crate::ctx::Ctx;
 use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
@@ -340,7 +340,7 @@ fn link_checkout(
             .promotion_code
             .clone()
             .map_or(PromotionCode::None, PromotionCode::Offered),
-        allow_promotion_codes: link.allow_promotion_codes == 1,
+        allow_promotion_codes: link.allow_promotion_codes,
         link: Some(FromLink {
             id: link.id.clone(),
             custom_fields: serde_json::from_str(&link.custom_fields).unwrap_or_default(),
@@ -364,7 +364,7 @@ async fn open_from_link(
 ) -> Result<CheckoutSession, Refused> {
     let seller = Seller {
         account_id: &link.account_id,
-        environment: environment(&link.environment)?,
+        environment: link.environment,
     };
     let sold = Sold::Lines(link.priced_lines());
     open(ctx, seller, sold, link_checkout(link, params, id, views)).await

@@ -47,6 +47,12 @@ pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error
     deserializer.deserialize_any(Flag)
 }
 
+/// A flag written back as the `0`/`1` its column holds (the link snapshot cached in KV
+/// keeps the shape of the row).
+pub fn as_flag<S: serde::Serializer>(value: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_i64(i64::from(*value))
+}
+
 /// A column of JSON text (`'[{"price_id": …}]'`) as the value it holds.
 pub fn json<'de, D: Deserializer<'de>, T: DeserializeOwned>(
     deserializer: D,

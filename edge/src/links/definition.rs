@@ -282,8 +282,8 @@ pub fn read_patch(mut params: Params, row: &LinkRow, sandbox: bool) -> ApiResult
                 .map_or(stored.clone(), str::to_owned),
         )
     };
-    let flag = |p: &mut Params, field: &str, stored: i64| {
-        Ok::<_, ApiError>(i64::from(p.boolean(field)?.unwrap_or(stored == 1)))
+    let flag = |p: &mut Params, field: &str, stored: bool| {
+        Ok::<_, ApiError>(p.boolean(field)?.unwrap_or(stored))
     };
     let mut after = LinkRow {
         active: flag(p, "active", row.active)?,

@@ -3,6 +3,7 @@
 //! works with only its base URL changed. The links are ordinary Till payment links.
 
 use serde_json::{Value, json};
+use till_shared::keys::Environment;
 use till_shared::time::{parse_request_time, to_iso8601};
 
 use crate::api::call::Call;
@@ -26,17 +27,17 @@ fn render(row: LinkRow, base: &str, charges: Vec<Value>) -> ApiResult<Value> {
     Ok(json!({
         "object": "link",
         "id": row.id,
-        "livemode": row.environment == "PRODUCTION",
+        "livemode": row.environment == Environment::Production,
         "location": format!("/links/{}", row.id),
         "amount": amount,
         "currency": currency.to_ascii_lowercase(),
         "used": row.completed_count > 0,
-        "multiple": row.multiple == 1,
+        "multiple": row.multiple,
         "title": row.title.clone().or(row.name.clone()),
         "description": row.description,
         "charges": payment_links::charges_object(&row, charges)?,
         "payment_uri": row.url(base),
-        "deleted": row.deleted == 1,
+        "deleted": row.deleted,
         "created": created,
     }))
 }

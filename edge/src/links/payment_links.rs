@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use till_shared::ids::{PaymentLinkId, ShortCode};
+use till_shared::keys::Environment;
 use till_shared::links::LinkState;
 use till_shared::money::{Currency, Money};
 use till_shared::pricing::PriceRecord;
@@ -109,9 +110,9 @@ impl NewLink {
             currency: self.currency.map(|c| c.code().to_owned()),
             title: self.title.clone(),
             description: self.description.clone(),
-            multiple: i64::from(self.multiple),
+            multiple: self.multiple,
             promotion_code: self.promotion_code.clone(),
-            allow_promotion_codes: i64::from(self.allow_promotion_codes),
+            allow_promotion_codes: self.allow_promotion_codes,
             collect_payment_method: self.collect_payment_method.to_owned(),
             success_url: self.success_url.clone(),
             after_completion: self
@@ -125,14 +126,14 @@ impl NewLink {
             submit_type: self.submit_type.to_owned(),
             max_completions: self.max_completions,
             metadata: db::json_text(self.metadata.clone().map(Value::Object).as_ref()),
-            active: i64::from(self.active),
-            deleted: 0,
+            active: self.active,
+            deleted: false,
             view_count: 0,
             session_count: 0,
             completed_count: 0,
             reserved_count: 0,
             created_via: self.created_via.to_owned(),
-            environment: principal.environment.as_str().to_owned(),
+            environment: principal.environment,
             created_at: now,
             updated_at: now,
             product_name: product.map(|p| p.name.clone()),
@@ -162,9 +163,17 @@ pub struct LinkRow {
     pub currency: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
-    pub multiple: i64,
+    #[serde(
+        deserialize_with = "crate::db::columns::flag",
+        serialize_with = "crate::db::columns::as_flag"
+    )]
+    pub multiple: bool,
     pub promotion_code: Option<String>,
-    pub allow_promotion_codes: i64,
+    #[serde(
+        deserialize_with = "crate::db::columns::flag",
+        serialize_with = "crate::db::columns::as_flag"
+    )]
+    pub allow_promotion_codes: bool,
     pub collect_payment_method: String,
     pub success_url: Option<String>,
     pub after_completion: Option<String>,
@@ -174,14 +183,22 @@ pub struct LinkRow {
     pub submit_type: String,
     pub max_completions: Option<i64>,
     pub metadata: Option<String>,
-    pub active: i64,
-    pub deleted: i64,
+    #[serde(
+        deserialize_with = "crate::db::columns::flag",
+        serialize_with = "crate::db::columns::as_flag"
+    )]
+    pub active: bool,
+    #[serde(
+        deserialize_with = "crate::db::columns::flag",
+        serialize_with = "crate::db::columns::as_flag"
+    )]
+    pub deleted: bool,
     pub view_count: i64,
     pub session_count: i64,
     pub completed_count: i64,
     pub reserved_count: i64,
     pub created_via: String,
-    pub environment: String,
+    pub environment: Environment,
     pub created_at: i64,
     pub updated_at: i64,
     pub product_name: Option<String>,
@@ -225,9 +242,9 @@ impl LinkRow {
     /// What decides whether the link can sell now.
     pub fn state(&self) -> LinkState {
         LinkState {
-            active: self.active == 1,
-            deleted: self.deleted == 1,
-            multiple: self.multiple == 1,
+            active: self.active,
+            deleted: self.deleted,
+            multiple: self.multiple,
             max_completions: self.max_completions,
             completed_count: self.completed_count,
             reserved_count: self.reserved_count,
@@ -329,9 +346,9 @@ pub fn render_with_charges(row: LinkRow, base: &str, charges: Vec<Value>) -> Api
         "url": url,
         "url_id": row.url_id,
         "payment_uri": url,
-        "active": row.active == 1,
-        "deleted": row.deleted == 1,
-        "livemode": row.environment == "PRODUCTION",
+        "active": row.active,
+        "deleted": row.deleted,
+        "livemode": row.environment == Environment::Production,
         "environment": row.environment,
         "name": row.name,
         "title": row.title,
@@ -342,11 +359,11 @@ pub fn render_with_charges(row: LinkRow, base: &str, charges: Vec<Value>) -> Api
         "amount": if row.kind == "amount" { row.amount } else { Some(total) },
         "currency": currency,
         "currency_id": currency.as_ref().map(|c| c.to_ascii_lowercase()),
-        "multiple": row.multiple == 1,
+        "multiple": row.multiple,
         "used": row.completed_count > 0,
         "charges": charges,
         "promotion_code": row.promotion_code,
-        "allow_promotion_codes": row.allow_promotion_codes == 1,
+        "allow_promotion_codes": row.allow_promotion_codes,
         "collect_payment_method": row.collect_payment_method,
         "success_url": row.success_url,
         "after_completion": db::parse_json(row.after_completion.as_deref()),
@@ -386,7 +403,7 @@ fn link_event(
     let data = render(after.clone(), base)?;
     let scope = Scope {
         account_id: &after.account_id,
-        environment: &after.environment,
+        environment: after.environment.as_str(),
     };
     let event = Event {
         kind,
@@ -610,8 +627,8 @@ async fn deactivate(call: &Call<'_>, id: &str, delete: bool) -> ApiResult<()> {
     let db = db::db(call.ctx)?;
     let now = db::now_unix();
     let after = LinkRow {
-        active: 0,
-        deleted: row.deleted.max(i64::from(delete)),
+        active: false,
+        deleted: row.deleted || delete,
         updated_at: now,
         ..row.clone()
     };
