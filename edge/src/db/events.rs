@@ -7,17 +7,17 @@ use worker::{D1Database, D1PreparedStatement};
 
 use till_shared::ids::EventId;
 
-use crate::db::{Bind, Sql};
+use crate::db::Sql;
 use crate::error::ApiResult;
 
-/// Queues a delivery of every event created since `?1` to every enabled endpoint of its
+/// Queues a delivery of every event created since `:since` to every enabled endpoint of its
 /// account that wants its type (and existed when it happened). Run in the batch that
 /// writes the event; duplicates are ignored.
-pub const FAN_OUT: &str = "INSERT OR IGNORE INTO webhook_deliveries
+const FAN_OUT: &str = "INSERT OR IGNORE INTO webhook_deliveries
         (id, account_id, environment, event_id, endpoint_id, next_attempt_at, created_at)
      SELECT 'wd_' || lower(hex(randomblob(12))), e.account_id, e.environment, e.id, w.id, e.created_at, e.created_at
      FROM events e JOIN webhook_endpoints w ON w.account_id = e.account_id AND w.environment = e.environment
-     WHERE e.created_at >= ?1 AND w.enabled = 1 AND w.deleted = 0 AND w.created_at <= e.created_at
+     WHERE e.created_at >= :since AND w.enabled = 1 AND w.deleted = 0 AND w.created_at <= e.created_at
        AND (w.enabled_events = '[\"*\"]' OR EXISTS (SELECT 1 FROM json_each(w.enabled_events) j WHERE j.value = e.type))";
 
 /// Where an event belongs: the account and environment of the change.
@@ -96,5 +96,5 @@ pub fn record(
 
 /// The events' webhook deliveries; the last statement of a batch that wrote events.
 pub fn fan_out(db: &D1Database, now: i64) -> ApiResult<D1PreparedStatement> {
-    Ok(db.prepare(crate::db::events::FAN_OUT).bind(&[now.js()])?)
+    Sql::new(FAN_OUT).bind("since", now).prepare(db)
 }

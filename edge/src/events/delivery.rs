@@ -1,5 +1,5 @@
 //! Webhook delivery. A delivery row per (event, endpoint) is written in the same D1 batch
-//! as the event (`db::events::FAN_OUT`); a sender posts it, signed, right after the change
+//! as the event (`db::events::fan_out`); a sender posts it, signed, right after the change
 //! commits (`wait_until`), and the cron trigger retries what failed, so nothing is lost
 //! when the Worker restarts. Every attempt is recorded, and an endpoint failing for three
 //! days is switched off with an event saying so.
