@@ -1,16 +1,18 @@
 //! Till's Worker: the JSON API, the hosted checkout pages, short links, billing and
 //! webhook delivery, over D1 and KV.
 //!
-//! The folders are layers; a module imports only from the layers below its own (checked
-//! by `tests/tests/layers.rs`):
+//! The folders are layers; a module imports only from the layers below its own, an area
+//! never calls another area's route handlers (checked by `tests/tests/layers.rs`):
 //!
 //! ```text
-//! http/  jobs/        the entry points: the router (the only layer that sees a request
-//!                     before it is routed) and the cron trigger's work
+//! http/  jobs/        the entry points: the router (the only layer that takes in the
+//!                     request; it hands handlers a Call, a PageRequest or a Visitor) and
+//!                     the cron trigger's work
 //! checkout/ billing/ links/ catalog/ accounts/ events/
 //!                     the areas, each above the ones after it: handlers, use cases,
 //!                     rows and statements of one part of the domain
-//! api/                what a handler is given and answers: call, reply, lists
+//! api/                what a handler is given and answers: call, page request, reply,
+//!                     lists
 //! pages/ processor.rs db/
 //!                     HTML for shoppers, card processors, statements and the event writer
 //! ctx.rs error.rs     the Worker's environment and the one error type

@@ -1,7 +1,8 @@
 //! The Worker's folders are layers (`edge/src/lib.rs` says which): a module may import only
 //! from the layers below its own, and an area may use another area's storage, never its
-//! handlers. This test reads every `crate::…` path in `edge/src` and fails on a path that
-//! points up or sideways the wrong way, or on a handler used from another area.
+//! handlers, and only the router takes in the runtime's request. This test reads every
+//! `crate::…` path in `edge/src` and fails on a path that points up or sideways the wrong
+//! way, on a handler used from another area, and on a request type below the router.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -190,10 +191,38 @@ fn handlers(sources: &[Source]) -> BTreeMap<String, Vec<String>> {
     found
 }
 
+/// The files that build outgoing requests (the webhook sender's POSTs), the one use of a
+/// request type outside the entry points.
+const SENDS_REQUESTS: &[&str] = &["events/delivery.rs"];
+
+/// Whether a file takes in the runtime's request: only the entry points may; everything
+/// below reads what the router hands it (`Call`, `PageRequest`, `Visitor`).
+fn sees_a_request(source: &Source) -> bool {
+    if ["lib", "http"].contains(&source.unit.as_str())
+        || SENDS_REQUESTS.contains(&source.path.as_str())
+    {
+        return false;
+    }
+    source.text.contains("web_sys::Request")
+        || source.text.contains("worker::Request")
+        || source.text.lines().any(|line| {
+            line.trim_start().starts_with("use worker::")
+                && line
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|word| word == "Request")
+        })
+}
+
 /// Every import that breaks the layers, as `file: crate::path (why)`.
 fn violations(sources: &[Source]) -> Vec<String> {
     let handlers = handlers(sources);
     let mut wrong = Vec::new();
+    for source in sources.iter().filter(|s| sees_a_request(s)) {
+        wrong.push(format!(
+            "{}: takes in a request; only http/ does (hand it what the router read)",
+            source.path
+        ));
+    }
     for source in sources {
         let Some(own) = rank(&source.unit) else {
             wrong.push(format!(
@@ -336,6 +365,24 @@ fn a_cycle_between_two_areas_is_caught() {
     let wrong = violations(&tree);
     assert_eq!(wrong.len(), 1, "{wrong:?}");
     assert!(wrong[0].starts_with("links/shortlinks.rs"));
+}
+
+#[test]
+fn a_request_below_the_router_is_caught() {
+    let tree = [
+        source(
+            "checkout/page.rs",
+            "use worker::{D1Database, Request, Response};\n",
+        ),
+        source("http/mod.rs", "use worker::{Request, Response};\n"),
+        source(
+            "events/delivery.rs",
+            "use worker::{Fetch, Request, RequestInit};\n",
+        ),
+    ];
+    let wrong = violations(&tree);
+    assert_eq!(wrong.len(), 1, "{wrong:?}");
+    assert!(wrong[0].starts_with("checkout/page.rs: takes in a request"));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 pub mod call;
 pub mod list;
+pub mod page;
 pub mod reply;
 
 use till_shared::time::to_iso8601;

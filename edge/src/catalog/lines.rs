@@ -73,13 +73,17 @@ pub async fn check_promotion(
     let promotion = promotion_codes::load_by_code(call, code, param).await?;
     match promotion.discount_on(lines, db::now_unix())? {
         Ok(_) => Ok(promotion),
-        Err(PromotionError::Pricing(error)) => {
-            Err(ApiError::invalid("line_items", error.to_string()))
-        }
-        Err(PromotionError::Malformed) => {
-            Err(ApiError::internal("promotion code without a discount"))
-        }
-        Err(refused) => Err(ApiError::invalid(param, refused.to_string())),
+        Err(refused) => Err(promotion_refused(refused, param)),
+    }
+}
+
+/// The API's answer to a promotion code that does not apply, naming `param` (or the lines,
+/// when it is the cart that cannot be priced).
+pub fn promotion_refused(error: PromotionError, param: &str) -> ApiError {
+    match error {
+        PromotionError::Pricing(error) => ApiError::invalid("line_items", error.to_string()),
+        PromotionError::Malformed => ApiError::internal("promotion code without a discount"),
+        refused => ApiError::invalid(param, refused.to_string()),
     }
 }
 

@@ -10,16 +10,17 @@ use till_shared::catalog::Prefill;
 use till_shared::embed::Frame;
 use till_shared::keys::KeyKind;
 use till_shared::locale::{Locale, Text};
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::api::page::PageRequest;
 
 use crate::accounts::account;
 use crate::checkout::open::{self, NewCheckout, Seller, Sold};
 use crate::ctx::Ctx;
 use crate::pages;
 
-pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<Response> {
-    let url = req.url()?;
-    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Result<Response> {
+    let query = req.query_pairs();
     let param = |name: &str| {
         query
             .iter()
@@ -27,8 +28,7 @@ pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<
             .map(|(_, v)| v.clone())
     };
     let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let accept = req.headers().get("Accept-Language")?;
-    let locale = Locale::negotiate(param("locale").as_deref(), accept.as_deref());
+    let locale = Locale::negotiate(param("locale").as_deref(), req.accept_language.as_deref());
     let not_found = || pages::message_in(&frame, locale, 404, Text::LinkNotFound);
 
     // Only a publishable key belongs in a page; a secret key here is refused like a wrong one.
@@ -58,7 +58,7 @@ pub async fn visit(req: Request, ctx: &Ctx, product_id: &str) -> worker::Result<
         "Location",
         &format!(
             "{}/c/{}{}",
-            url.origin().ascii_serialization(),
+            req.origin(),
             session.id.as_str(),
             frame.query()
         ),

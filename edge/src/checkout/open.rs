@@ -15,12 +15,12 @@ use till_shared::links::Unavailable;
 use till_shared::money::Currency;
 use till_shared::plan::CheckoutMode;
 use till_shared::pricing::LineItem;
-use till_shared::promotion::PromotionError;
 use till_shared::redirect::AfterCompletion;
 use till_shared::ticket::TicketError;
 use worker::Response;
 
 use crate::api::reply::Dialect;
+use crate::catalog::lines::promotion_refused;
 use crate::catalog::promotion_codes::find_by_code;
 use crate::catalog::{prices, products};
 use crate::checkout::sessions::{self, CheckoutSession};
@@ -279,13 +279,7 @@ async fn promotion(
         Ok(off) if requested => Ok((Some(code.clone()), off)),
         Ok(off) => Ok((Some(code.clone()).filter(|_| off > 0), off)),
         Err(_) if !requested => Ok((None, 0)),
-        Err(PromotionError::Pricing(error)) => {
-            Err(ApiError::invalid("line_items", error.to_string()).into())
-        }
-        Err(PromotionError::Malformed) => {
-            Err(ApiError::internal("promotion code without a discount").into())
-        }
-        Err(refused) => Err(ApiError::invalid("promotion_code", refused.to_string()).into()),
+        Err(refused) => Err(promotion_refused(refused, "promotion_code").into()),
     }
 }
 

@@ -18,7 +18,9 @@ use till_shared::params::form_to_json;
 use till_shared::plan::CheckoutMode;
 use till_shared::redirect::{Destination, destination};
 use till_shared::ticket::TicketError;
-use worker::{D1Database, Request, Response};
+use worker::{D1Database, Response};
+
+use crate::api::page::PageRequest;
 
 use crate::catalog::promotion_codes::find_by_code;
 use crate::checkout::completion::{self, CardFacts, Pending, Reservation, Reserved, Shopper};
@@ -35,14 +37,8 @@ const FAILURE_WINDOW_SECS: i64 = 600;
 
 /// The shopper's address as Cloudflare reports it (`unknown` when run without Cloudflare
 /// in front, as in local development).
-fn client_key(req: &Request) -> String {
-    let ip = req
-        .headers()
-        .get("CF-Connecting-IP")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "unknown".to_owned());
-    format!("ip:{ip}")
+fn client_key(req: &PageRequest) -> String {
+    format!("ip:{}", req.client_address.as_deref().unwrap_or("unknown"))
 }
 
 /// Whether this address has used up its failed attempts in the last window.
@@ -137,10 +133,9 @@ impl Entered {
 struct Form(Map<String, Value>);
 
 impl Form {
-    async fn read(req: &mut Request) -> Form {
-        let body = req.bytes().await.unwrap_or_default();
+    fn read(req: &PageRequest) -> Form {
         Form(
-            form_to_json(&body)
+            form_to_json(&req.body)
                 .ok()
                 .and_then(|v| v.as_object().cloned())
                 .unwrap_or_default(),
@@ -158,44 +153,30 @@ impl Form {
     }
 }
 
-fn accept_language(req: &Request) -> Option<String> {
-    req.headers().get("Accept-Language").ok().flatten()
-}
-
-fn locale_of(req: &Request, session: &CheckoutSession) -> Locale {
-    Locale::negotiate(session.locale.as_deref(), accept_language(req).as_deref())
+fn locale_of(req: &PageRequest, session: &CheckoutSession) -> Locale {
+    Locale::negotiate(session.locale.as_deref(), req.accept_language.as_deref())
 }
 
 /// The `t` a short-link visit put on the page's address.
-fn ticket_of(req: &Request) -> Option<String> {
-    req.url()
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == "t")
-        .map(|(_, v)| v.into_owned())
+fn ticket_of(req: &PageRequest) -> Option<String> {
+    req.query("t")
 }
 
 /// How the page is shown (inside the overlay or not, its theme), from its query string.
-fn frame_of(req: &Request) -> Frame {
-    req.url()
-        .map(|url| {
-            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-            Frame::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        })
-        .unwrap_or_default()
+fn frame_of(req: &PageRequest) -> Frame {
+    let pairs = req.query_pairs();
+    Frame::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// Where the page is served from, for the `url` its session's events carry.
-fn origin_of(req: &Request) -> String {
-    req.url()
-        .map(|url| url.origin().ascii_serialization())
-        .unwrap_or_default()
+fn origin_of(req: &PageRequest) -> String {
+    req.origin()
 }
 
 /// `GET /c/{id}`.
-pub async fn show(req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+pub async fn show(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
-    let fallback = Locale::negotiate(None, accept_language(&req).as_deref());
+    let fallback = Locale::negotiate(None, req.accept_language.as_deref());
     let mut page = load(ctx, id).await;
     // The first load after a short-link visit: its ticket creates the session.
     if page.is_none()
@@ -521,7 +502,7 @@ impl Attempt<'_> {
 }
 
 /// `POST /c/{id}`: checks the form, then reserve → charge → complete or release.
-pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+pub async fn pay(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
     let Some(page) = load(ctx, id).await else {
         return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
@@ -531,7 +512,7 @@ pub async fn pay(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Respon
     if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
-    let form = Form::read(&mut req).await;
+    let form = Form::read(&req);
     if form.text("csrf") != page.session.csrf_token {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
@@ -769,7 +750,7 @@ fn challenge_page(page: &PageSession, locale: Locale, frame: &Frame) -> worker::
 }
 
 /// `POST /c/{id}/challenge`: the shopper's answer to the sandbox 3-D Secure page.
-pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
     let Some(page) = load(ctx, id).await else {
         return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
@@ -778,7 +759,7 @@ pub async fn challenge(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<
     if page.session.status == SessionStatus::Complete {
         return finished(&page, locale, &frame);
     }
-    let form = Form::read(&mut req).await;
+    let form = Form::read(&req);
     let pending: Option<Pending> = page
         .session
         .pending_payment
@@ -840,7 +821,7 @@ async fn failed_challenge(
 
 /// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
 /// session allows codes), then shows the page again with the new total.
-pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::Result<Response> {
+pub async fn apply_promotion(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let frame = frame_of(&req);
     let Some(page) = load(ctx, id).await else {
         return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
@@ -850,7 +831,7 @@ pub async fn apply_promotion(mut req: Request, ctx: &Ctx, id: &str) -> worker::R
     if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
-    let form = Form::read(&mut req).await;
+    let form = Form::read(&req);
     if form.text("csrf") != session.csrf_token || !session.allow_promotion_codes {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }

@@ -18,6 +18,7 @@ mod test_hooks;
 
 use crate::accounts::{account as accounts, health, openapi};
 use crate::api::call::Call;
+use crate::api::page::PageRequest;
 use crate::api::reply::{Dialect, Reply};
 use crate::billing::{customers, payment_methods, subscriptions, test_clocks};
 use crate::catalog::{prices, products, promotion_codes};
@@ -73,7 +74,7 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         && method == "GET"
         && !product.contains('/')
     {
-        return buy::visit(req, &ctx, product).await;
+        return buy::visit(page_request(req).await?, &ctx, product).await;
     }
     api(req, &ctx, &method, &path).await?.into_response()
 }
@@ -97,6 +98,7 @@ async fn test_hook(req: Request, ctx: &Ctx, path: &str) -> Result<Response> {
 
 /// Hosted checkout pages (HTML, not the JSON API): `/c/{session_id}` and its forms.
 async fn checkout_page(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Response> {
+    let req = page_request(req).await?;
     let rest = path.strip_prefix("/c/").unwrap_or_default();
     match (method, rest.split_once('/')) {
         ("GET", None) => checkout_page::show(req, ctx, rest).await,
@@ -109,6 +111,23 @@ async fn checkout_page(req: Request, ctx: &Ctx, method: &str, path: &str) -> Res
             till_shared::locale::Text::LinkNotFound,
         ),
     }
+}
+
+/// What a shopper page reads of its request; a POST's form body is read here.
+async fn page_request(mut req: Request) -> Result<PageRequest> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (accept_language, client_address) = (header("Accept-Language"), header("CF-Connecting-IP"));
+    let body = if req.method() == worker::Method::Post {
+        req.bytes().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok(PageRequest {
+        url: req.url()?,
+        accept_language,
+        client_address,
+        body,
+    })
 }
 
 /// The JSON API: the route table decides the operation, [`serve`] runs it.
