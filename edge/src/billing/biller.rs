@@ -28,7 +28,7 @@ use worker::{D1Database, D1PreparedStatement, Env, console_error};
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::billing::subscriptions::{
-    Canceler, Cancellation, SubscriptionRow, cancel_statement, render,
+    Canceler, Cancellation, ScheduleColumns, SubscriptionRow, cancel_statement, render,
 };
 use crate::db::events::{self, Event, Guard};
 use crate::db::{self, Bind, Sql};
@@ -555,17 +555,7 @@ fn store_schedule(
     )
     .bind("id", after.id.as_str())
     .bind("claim", claim)
-    .bind("state", after.state.as_str())
-    .bind(
-        "completed_billing_iteration",
-        i64::from(after.completed_billing_iteration),
-    )
-    .bind("last_billing_time", after.last_billing_time)
-    .bind("next_billing_time", after.next_billing_time)
-    .bind("current_period_start", after.current_period_start)
-    .bind("current_period_end", after.current_period_end)
-    .bind("retry_at", after.retry_at)
-    .bind("due_at", after.due_at)
+    .schedule(after)
     .bind("anchor_time", after.anchor_time)
     .bind("anchor_sequence", i64::from(after.anchor_sequence))
     .bind("ended_at", after.ended_at)

@@ -142,9 +142,8 @@ impl SubscriptionRow {
         }
     }
 
-    /// The row as the billing job leaves it after `outcome`, written at `updated_at`.
-    pub fn after(&self, outcome: &Outcome, updated_at: i64) -> SubscriptionRow {
-        let s = &outcome.schedule;
+    /// The row with `schedule`'s fields.
+    pub fn with_schedule(self, s: &Schedule) -> SubscriptionRow {
         SubscriptionRow {
             state: s.state,
             completed_billing_iteration: s.completed_billing_iteration,
@@ -154,6 +153,13 @@ impl SubscriptionRow {
             current_period_end: s.current_period_end,
             retry_at: s.retry_at,
             due_at: s.due_at,
+            ..self
+        }
+    }
+
+    /// The row as the billing job leaves it after `outcome`, written at `updated_at`.
+    pub fn after(&self, outcome: &Outcome, updated_at: i64) -> SubscriptionRow {
+        SubscriptionRow {
             anchor_time: outcome.anchor_time,
             anchor_sequence: outcome.anchor_sequence,
             ended_at: outcome.ended_at.or(self.ended_at),
@@ -161,6 +167,7 @@ impl SubscriptionRow {
             updated_at,
             ..self.clone()
         }
+        .with_schedule(&outcome.schedule)
     }
 
     /// The row as [`cancel_statement`] leaves it.
@@ -438,17 +445,7 @@ impl NewSubscription<'_> {
         .bind("trial_end", row.trial_end)
         .bind("anchor_time", row.anchor_time)
         .bind("anchor_sequence", i64::from(row.anchor_sequence))
-        .bind("state", row.state.as_str())
-        .bind(
-            "completed_billing_iteration",
-            i64::from(row.completed_billing_iteration),
-        )
-        .bind("last_billing_time", row.last_billing_time)
-        .bind("next_billing_time", row.next_billing_time)
-        .bind("current_period_start", row.current_period_start)
-        .bind("current_period_end", row.current_period_end)
-        .bind("retry_at", row.retry_at)
-        .bind("due_at", row.due_at)
+        .schedule(row)
         .bind("cancel_at_period_end", row.cancel_at_period_end)
         .bind("test_clock_id", row.test_clock_id.as_deref())
         .bind("checkout_session_id", row.checkout_session_id.as_deref())
@@ -459,6 +456,29 @@ impl NewSubscription<'_> {
             sql = sql.bind("held_session", session).bind("held_token", token);
         }
         sql.prepare(db)
+    }
+}
+
+/// Binds a subscription's schedule columns (`:state`, `:completed_billing_iteration`,
+/// `:last_billing_time`, `:next_billing_time`, `:current_period_start`,
+/// `:current_period_end`, `:retry_at`, `:due_at`) from `row`.
+pub trait ScheduleColumns {
+    fn schedule(self, row: &SubscriptionRow) -> Self;
+}
+
+impl ScheduleColumns for Sql {
+    fn schedule(self, row: &SubscriptionRow) -> Sql {
+        self.bind("state", row.state.as_str())
+            .bind(
+                "completed_billing_iteration",
+                i64::from(row.completed_billing_iteration),
+            )
+            .bind("last_billing_time", row.last_billing_time)
+            .bind("next_billing_time", row.next_billing_time)
+            .bind("current_period_start", row.current_period_start)
+            .bind("current_period_end", row.current_period_end)
+            .bind("retry_at", row.retry_at)
+            .bind("due_at", row.due_at)
     }
 }
 
