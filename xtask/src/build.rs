@@ -146,12 +146,25 @@ pub fn worker(tools: &Tools) -> Result<()> {
                 ])
                 .arg(&staging))?;
             let wasm = staging.join("index_bg.wasm");
-            // Names stay in the module so a panic's stack trace reads as Rust functions.
             run(Command::new(&tools.wasm_opt)
                 .arg("-O")
                 .args(WASM_FEATURES)
                 .arg("--enable-exception-handling")
                 .arg("--debuginfo")
+                .arg(&wasm)
+                .arg("-o")
+                .arg(&wasm))?;
+            // The function names (a tenth of the module) are not shipped: they are kept
+            // beside the build in a copy whose function indices are the shipped module's,
+            // which turns a trace's `wasm-function[N]` into a Rust name. A panic's log line
+            // names its source file and line without them.
+            let symbols = root.join("target/edge-symbols");
+            fs::create_dir_all(&symbols).map_err(|e| e.to_string())?;
+            fs::copy(&wasm, symbols.join("index_bg.wasm")).map_err(|e| e.to_string())?;
+            run(Command::new(&tools.wasm_opt)
+                .args(WASM_FEATURES)
+                .arg("--enable-exception-handling")
+                .arg("--strip-debug")
                 .arg(&wasm)
                 .arg("-o")
                 .arg(&wasm))?;

@@ -23,6 +23,9 @@ use till_shared::billing::{
 use till_shared::ids::{ChargeId, random_base62};
 use till_shared::keys::Environment;
 use till_shared::money::Currency;
+use worker::js_sys;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env, console_error};
 
 use crate::api::call::Call;
@@ -61,9 +64,7 @@ const RETURNING: &str = "RETURNING *,
         AS open_created_at";
 
 /// A subscription this biller claimed, as [`RETURNING`] reads it.
-#[derive(Deserialize)]
 struct Claimed {
-    #[serde(flatten)]
     row: SubscriptionRow,
     retry_schedule: Option<String>,
     final_state: Option<String>,
@@ -71,6 +72,34 @@ struct Claimed {
     open_attempts: Option<u32>,
     open_first_failed_at: Option<i64>,
     open_created_at: Option<i64>,
+}
+
+/// The columns [`RETURNING`] adds to the subscription's own. Read from the same row as
+/// the subscription, apart from it: the subscription is read the way every lookup reads
+/// it (a flattened struct would compile a second reader of all its columns).
+#[derive(Deserialize)]
+struct Beside {
+    retry_schedule: Option<String>,
+    final_state: Option<String>,
+    processor_token: Option<String>,
+    open_attempts: Option<u32>,
+    open_first_failed_at: Option<i64>,
+    open_created_at: Option<i64>,
+}
+
+impl Claimed {
+    fn read(row: JsValue) -> Result<Claimed, serde_wasm_bindgen::Error> {
+        let beside: Beside = serde_wasm_bindgen::from_value(row.clone())?;
+        Ok(Claimed {
+            row: serde_wasm_bindgen::from_value(row)?,
+            retry_schedule: beside.retry_schedule,
+            final_state: beside.final_state,
+            processor_token: beside.processor_token,
+            open_attempts: beside.open_attempts,
+            open_first_failed_at: beside.open_first_failed_at,
+            open_created_at: beside.open_created_at,
+        })
+    }
 }
 
 impl Claimed {
@@ -216,17 +245,26 @@ pub async fn bill_now(db: &D1Database, id: &str, trigger: Trigger, now: i64) -> 
 }
 
 /// The rows a claim returned, as they came.
-async fn claimed(statement: D1PreparedStatement) -> ApiResult<Vec<Value>> {
-    Ok(statement.all().await?.results()?)
+async fn claimed(statement: D1PreparedStatement) -> ApiResult<Vec<JsValue>> {
+    let js = |error: JsValue| ApiError::from(worker::Error::from(error));
+    let result = JsFuture::from(statement.inner().all().map_err(js)?)
+        .await
+        .map_err(js)?;
+    let result: worker::worker_sys::D1Result = result.unchecked_into();
+    let rows = result.results().map_err(js)?;
+    Ok(rows.map(|rows| rows.to_vec()).unwrap_or_default())
 }
 
 /// The claimed rows that read as subscriptions. One that does not stays claimed, and so
 /// is left alone until its claim goes stale, rather than holding up the rest.
-fn read_claimed(rows: Vec<Value>) -> Vec<Claimed> {
+fn read_claimed(rows: Vec<JsValue>) -> Vec<Claimed> {
     rows.into_iter()
         .filter_map(|row| {
-            let id = row["id"].as_str().unwrap_or_default().to_owned();
-            serde_json::from_value(row)
+            let id = js_sys::Reflect::get(&row, &JsValue::from_str("id"))
+                .ok()
+                .and_then(|id| id.as_string())
+                .unwrap_or_default();
+            Claimed::read(row)
                 .inspect_err(|error| {
                     console_error!("billing: subscription {id} unreadable: {error}");
                 })
