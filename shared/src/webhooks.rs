@@ -99,6 +99,38 @@ pub const DEFAULT_RETRY_SCHEDULE: &[i64] = &[60, 300, 1_800, 7_200, 18_000, 36_0
 /// Deliveries are retried until the event is this old.
 pub const RETRY_FOR_SECS: i64 = 3 * 24 * 3600;
 
+/// Where one event's delivery to one endpoint stands, as `webhook_deliveries.status`
+/// stores it and the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DeliveryStatus {
+    /// Not delivered yet; tried again at `next_attempt_at`.
+    Pending,
+    /// The endpoint answered 2xx.
+    Succeeded,
+    /// Past the retry window without a 2xx.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "PENDING",
+            DeliveryStatus::Succeeded => "SUCCEEDED",
+            DeliveryStatus::Failed => "FAILED",
+        }
+    }
+
+    /// After an attempt: delivered, or pending while a next attempt is scheduled.
+    pub const fn after(succeeded: bool, retried: bool) -> DeliveryStatus {
+        match (succeeded, retried) {
+            (true, _) => DeliveryStatus::Succeeded,
+            (false, true) => DeliveryStatus::Pending,
+            (false, false) => DeliveryStatus::Failed,
+        }
+    }
+}
+
 /// Reads `WEBHOOK_RETRY_SCHEDULE` ("60,300,1800": seconds separated by commas); `None` when
 /// it is not a list of positive whole numbers. [`crate::retry::parse_text`] with
 /// [`crate::retry::WEBHOOK_LIMITS`] says why.
@@ -125,6 +157,31 @@ pub fn next_attempt_at(
 
 #[cfg(test)]
 mod tests {
+    use super::DeliveryStatus;
+
+    #[test]
+    fn a_delivery_is_pending_only_while_a_retry_is_scheduled() {
+        assert_eq!(DeliveryStatus::after(true, true), DeliveryStatus::Succeeded);
+        assert_eq!(
+            DeliveryStatus::after(true, false),
+            DeliveryStatus::Succeeded
+        );
+        assert_eq!(DeliveryStatus::after(false, true), DeliveryStatus::Pending);
+        assert_eq!(DeliveryStatus::after(false, false), DeliveryStatus::Failed);
+        for status in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Succeeded,
+            DeliveryStatus::Failed,
+        ] {
+            let stored = serde_json::to_string(&status).unwrap();
+            assert_eq!(stored, format!("\"{}\"", status.as_str()));
+            assert_eq!(
+                serde_json::from_str::<DeliveryStatus>(&stored).unwrap(),
+                status
+            );
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

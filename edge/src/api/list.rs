@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 
 use crate::api::call::Call;
-use crate::db::{Bind, db, find};
+use crate::db::{Bind, Principal, Sql, db, find};
 use crate::error::{ApiError, ApiResult};
 
 /// How a list is paged: by cursor (`limit`, `starting_after`, `ending_before`), or by page
@@ -76,26 +76,55 @@ impl Paging {
     }
 }
 
-/// A filter on a list: a SQL condition with `?` placeholders, and its values.
+/// A filter on a list: a SQL condition with at most one named parameter, and its value.
 pub struct Filter {
-    pub condition: &'static str,
-    pub values: Vec<JsValue>,
+    condition: &'static str,
+    value: Option<JsValue>,
 }
 
 impl Filter {
-    /// A condition with one value (`"product_id = ?"`).
+    /// A condition on one value (`"product_id = :product"`); the names of one list's
+    /// filters differ from each other and from `:account`, `:environment` and `:seq`.
     pub fn eq(condition: &'static str, value: impl Bind) -> Filter {
         Filter {
             condition,
-            values: vec![value.js()],
+            value: Some(value.js()),
+        }
+    }
+
+    /// A condition on the rows alone (`"deleted = 0"`).
+    pub fn always(condition: &'static str) -> Filter {
+        Filter {
+            condition,
+            value: None,
         }
     }
 
     /// `?active=true|false`, which every list accepts.
     pub fn active(call: &Call<'_>) -> Option<Filter> {
         call.query("active")
-            .map(|active| Filter::eq("active = ?", active == "true"))
+            .map(|active| Filter::eq("active = :active", active == "true"))
     }
+
+    /// The parameter's name, as the condition writes it.
+    fn name(&self) -> &str {
+        let after = self.condition.split_once(':').map_or("", |(_, rest)| rest);
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        &after[..end]
+    }
+}
+
+/// `sql` with the scope and every filter bound.
+fn bound(sql: &str, principal: &Principal, filters: &[Filter]) -> Sql {
+    filters.iter().fold(
+        Sql::new(sql).scoped(principal),
+        |sql, filter| match &filter.value {
+            Some(value) => sql.bind(filter.name(), value.clone()),
+            None => sql,
+        },
+    )
 }
 
 /// The rows a page reads: its conditions and values past the scope and filters, the
@@ -125,7 +154,7 @@ impl Window {
                 let after = match cursor {
                     Some((id, param)) => {
                         let seq = seq_of(call, view, id, param).await?;
-                        Some((if forward { "seq < ?" } else { "seq > ?" }, seq))
+                        Some((if forward { "seq < :seq" } else { "seq > :seq" }, seq))
                     }
                     None => None,
                 };
@@ -177,31 +206,26 @@ pub async fn list<T: DeserializeOwned>(
     let principal = call.principal()?;
     let paging = Paging::from_query(call)?;
     let db = db(call.ctx)?;
-    let mut conditions = vec!["account_id = ?", "environment = ?"];
-    let mut values = vec![
-        principal.account_id.js(),
-        principal.environment.as_str().js(),
-    ];
-    for filter in filters {
-        conditions.push(filter.condition);
-        values.extend(filter.values);
-    }
-    let scope = conditions.join(" AND ");
+    let scope = std::iter::once("account_id = :account AND environment = :environment")
+        .chain(filters.iter().map(|f| f.condition))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let window = Window::of(call, view, &paging).await?;
-    let mut page_conditions = conditions.clone();
-    let mut page_values = values.clone();
-    if let Some((condition, seq)) = window.after {
-        page_conditions.push(condition);
-        page_values.push(seq.js());
-    }
+    let after = window
+        .after
+        .map(|(condition, _)| format!(" AND {condition}"));
     let sql = format!(
-        "SELECT * FROM {view} WHERE {} ORDER BY {} LIMIT {} OFFSET {}",
-        page_conditions.join(" AND "),
+        "SELECT * FROM {view} WHERE {scope}{} ORDER BY {} LIMIT {} OFFSET {}",
+        after.unwrap_or_default(),
         window.order,
         window.limit + 1,
         window.offset,
     );
-    let mut rows: Vec<T> = db.prepare(sql).bind(&page_values)?.all().await?.results()?;
+    let mut page = bound(&sql, principal, &filters);
+    if let Some((_, seq)) = window.after {
+        page = page.bind("seq", seq);
+    }
+    let mut rows: Vec<T> = page.prepare(&db)?.all().await?.results()?;
     let has_more = rows.len() as i64 > window.limit;
     rows.truncate(usize::try_from(window.limit).unwrap_or(0));
     if window.reverse {
@@ -221,7 +245,10 @@ pub async fn list<T: DeserializeOwned>(
             n: i64,
         }
         let sql = format!("SELECT count(*) AS n FROM {view} WHERE {scope}");
-        let count: Option<Count> = db.prepare(sql).bind(&values)?.first(None).await?;
+        let count: Option<Count> = bound(&sql, principal, &filters)
+            .prepare(&db)?
+            .first(None)
+            .await?;
         body["count"] = json!(count.map_or(0, |c| c.n));
         body["page"] = json!(page);
         body["page_size"] = json!(page_size);

@@ -231,10 +231,10 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     for (name, condition) in [
-        ("customer_id", "id = ?"),
-        ("name", "name = ?"),
-        ("phone", "phone = ?"),
-        ("email", "email = ?"),
+        ("customer_id", "id = :customer"),
+        ("name", "name = :name"),
+        ("phone", "phone = :phone"),
+        ("email", "email = :email"),
     ] {
         if let Some(value) = call.query(name) {
             filters.push(Filter::eq(condition, value.to_owned()));

@@ -268,12 +268,9 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 
 /// Attached cards, of one customer with `customer_id`.
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let mut filters = vec![Filter {
-        condition: "detached_at IS NULL",
-        values: Vec::new(),
-    }];
+    let mut filters = vec![Filter::always("detached_at IS NULL")];
     if let Some(customer) = call.query("customer_id") {
-        filters.push(Filter::eq("customer_id = ?", customer.to_owned()));
+        filters.push(Filter::eq("customer_id = :customer", customer.to_owned()));
     }
     Ok(Reply::ok(
         crate::api::list::list(call, "payment_methods_view", filters, render).await?,

@@ -792,8 +792,8 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     for (name, condition) in [
-        ("subscription_id", "id = ?"),
-        ("customer_id", "customer_id = ?"),
+        ("subscription_id", "id = :subscription"),
+        ("customer_id", "customer_id = :customer"),
     ] {
         if let Some(value) = call.query(name) {
             filters.push(Filter::eq(condition, value.to_owned()));
@@ -806,7 +806,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
                 "state is one of INCOMPLETE, TRIALING, ACTIVE, PAST_DUE, UNPAID, CANCELED, COMPLETED.",
             )
         })?;
-        filters.push(Filter::eq("state = ?", state.as_str()));
+        filters.push(Filter::eq("state = :state", state.as_str()));
     }
     Ok(Reply::ok(
         crate::api::list::list(
@@ -1004,7 +1004,7 @@ pub async fn billing_orders(call: &mut Call<'_>) -> ApiResult<Reply> {
         crate::api::list::list(
             call,
             "billing_orders_view",
-            vec![Filter::eq("subscription_id = ?", id)],
+            vec![Filter::eq("subscription_id = :subscription", id)],
             |row: biller::OrderRow| biller::render_order(&row),
         )
         .await?,

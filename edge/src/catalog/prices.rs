@@ -295,7 +295,7 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     if let Some(product) = call.query("product").or(call.query("product_id")) {
-        filters.push(Filter::eq("product_id = ?", product));
+        filters.push(Filter::eq("product_id = :product", product));
     }
     filters.extend(Filter::active(call));
     Ok(Reply::ok(

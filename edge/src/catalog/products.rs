@@ -303,11 +303,11 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     filters.extend(Filter::active(call));
     if let Some(name) = call.query("name") {
-        filters.push(Filter::eq("name = ?", name));
+        filters.push(Filter::eq("name = :name", name));
     }
     if let Some(currency) = call.query("currency").or(call.query("txcurrcd")) {
         filters.push(Filter::eq(
-            "price_currency = ?",
+            "price_currency = :currency",
             currency.to_ascii_uppercase(),
         ));
     }

@@ -234,7 +234,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     filters.extend(Filter::active(call));
     if let Some(code) = call.query("code") {
-        filters.push(Filter::eq("code_key = ?", code.to_ascii_uppercase()));
+        filters.push(Filter::eq("code_key = :code", code.to_ascii_uppercase()));
     }
     Ok(Reply::ok(
         crate::api::list::list(call, "promotion_codes_view", filters, render).await?,

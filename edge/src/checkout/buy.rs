@@ -45,6 +45,7 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     };
     let checkout = NewCheckout {
         prefill: trimmed(Prefill::read(param)),
+        origin: req.origin(),
         ..NewCheckout::default()
     };
     let sold = Sold::Product(product_id.to_owned());

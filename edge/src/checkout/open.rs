@@ -83,6 +83,8 @@ pub struct NewCheckout {
     pub expires_at: Option<i64>,
     pub link: Option<FromLink>,
     pub utm: Option<Value>,
+    /// The Worker's origin as the request saw it.
+    pub origin: String,
 }
 
 /// Why no session was opened.
@@ -228,6 +230,7 @@ impl NewCheckout {
             after_completion: link.and_then(|l| l.after_completion),
             allow_promotion_codes: self.allow_promotion_codes,
             utm: self.utm,
+            origin: Some(self.origin).filter(|o| !o.is_empty()),
             failed_attempts: 0,
             pending_payment: None,
         }
@@ -314,6 +317,7 @@ fn link_checkout(
     params: &[(String, String)],
     id: Option<CheckoutSessionId>,
     views: i64,
+    origin: &str,
 ) -> NewCheckout {
     let param = |name: &str| {
         params
@@ -344,6 +348,7 @@ fn link_checkout(
             views,
         }),
         utm: (!utm.is_empty()).then_some(Value::Object(utm)),
+        origin: origin.to_owned(),
         ..NewCheckout::default()
     }
 }
@@ -355,13 +360,20 @@ async fn open_from_link(
     params: &[(String, String)],
     id: Option<CheckoutSessionId>,
     views: i64,
+    origin: &str,
 ) -> Result<CheckoutSession, Refused> {
     let seller = Seller {
         account_id: &link.account_id,
         environment: link.environment,
     };
     let sold = Sold::Lines(link.priced_lines());
-    open(ctx, seller, sold, link_checkout(link, params, id, views)).await
+    open(
+        ctx,
+        seller,
+        sold,
+        link_checkout(link, params, id, views, origin),
+    )
+    .await
 }
 
 /// What the checkout page got from a ticket for a session that does not exist yet.
@@ -386,7 +398,12 @@ async fn find_link(ctx: &Ctx, id: &str) -> ApiResult<Option<LinkRow>> {
 /// Creates the session a short-link visit promised (`/c/{session_id}?t={ticket}`): once,
 /// only while D1 says the link is payable, with the view and the session counted in the
 /// same batch.
-pub async fn redeem(ctx: &Ctx, session_id: &str, sealed: &str) -> ApiResult<Redeemed> {
+pub async fn redeem(
+    ctx: &Ctx,
+    session_id: &str,
+    sealed: &str,
+    origin: &str,
+) -> ApiResult<Redeemed> {
     let Some(signer) = signer(ctx) else {
         return Ok(Redeemed::Refused(TicketError::Forged));
     };
@@ -403,7 +420,7 @@ pub async fn redeem(ctx: &Ctx, session_id: &str, sealed: &str) -> ApiResult<Rede
     if let Some(reason) = link.state().payability().unavailable() {
         return Ok(Redeemed::Unavailable(reason));
     }
-    match open_from_link(ctx, &link, &ticket.params, Some(id), 1).await {
+    match open_from_link(ctx, &link, &ticket.params, Some(id), 1, origin).await {
         Ok(_) => Ok(Redeemed::Open),
         // D1 refused: the link stopped being payable since the snapshot was taken.
         Err(Refused::LinkUnavailable) => Ok(Redeemed::Unavailable(Unavailable::Inactive)),
@@ -425,7 +442,7 @@ pub async fn during_visit(ctx: &Ctx, code: &str, visit: Unsigned) -> worker::Res
         frame,
         locale,
     } = visit;
-    match open_from_link(ctx, &link, &params, None, 0).await {
+    match open_from_link(ctx, &link, &params, None, 0, &origin).await {
         Ok(session) => shortlinks::redirect(&format!(
             "{origin}/c/{}{}",
             session.id.as_str(),

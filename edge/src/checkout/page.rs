@@ -182,7 +182,7 @@ pub async fn show(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Respo
     if page.is_none()
         && let Some(sealed) = ticket_of(&req)
     {
-        match open::redeem(ctx, id, &sealed).await {
+        match open::redeem(ctx, id, &sealed, &req.origin()).await {
             Ok(Redeemed::Open) => page = load(ctx, id).await,
             Ok(Redeemed::Unavailable(reason)) => {
                 return pages::message_in(&frame, fallback, reason.status(), reason.text());

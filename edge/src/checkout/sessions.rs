@@ -70,6 +70,8 @@ pub struct SessionRow {
     utm: Option<String>,
     failed_attempts: i64,
     pending_payment: Option<String>,
+    #[serde(default)]
+    origin: Option<String>,
     /// Present when the statement joins the session's account (the hosted page).
     #[serde(default)]
     merchant_name: Option<String>,
@@ -115,6 +117,9 @@ pub struct CheckoutSession {
     pub failed_attempts: i64,
     /// A payment waiting for the shopper's 3-D Secure answer.
     pub pending_payment: Option<Value>,
+    /// The Worker's origin when the session was opened: its events' `url` when no
+    /// request is there to say (the cron). `None` for sessions older than the column.
+    pub origin: Option<String>,
 }
 
 /// An environment as rows store it.
@@ -180,6 +185,7 @@ impl SessionRow {
             completed_at: self.completed_at,
             csrf_token: self.csrf_token,
             failed_attempts: self.failed_attempts,
+            origin: self.origin,
         })
     }
 }
@@ -306,12 +312,12 @@ pub fn insert(db: &D1Database, s: &CheckoutSession) -> ApiResult<D1PreparedState
         "INSERT INTO checkout_sessions (id, account_id, environment, mode, line_items, currency, amount_subtotal,
              amount_discount, amount_total, promotion_code, success_url, cancel_url, customer_email, customer_name,
              client_reference_id, locale, metadata, expires_at, created_at, payment_link_id, csrf_token, custom_fields,
-             billing_address_collection, customer_creation, after_completion, utm, allow_promotion_codes)
+             billing_address_collection, customer_creation, after_completion, utm, allow_promotion_codes, origin)
          SELECT :id, :account, :environment, :mode, :line_items, :currency, :subtotal, :discount, :total,
                 :promotion_code, :success_url, :cancel_url, :customer_email, :customer_name,
                 :client_reference_id, :locale, :metadata, :expires_at, :created_at, :payment_link, :csrf,
                 :custom_fields, :address_collection, :customer_creation, :after_completion, :utm,
-                :allow_promotion_codes
+                :allow_promotion_codes, :origin
          {guard}"
     ))
     .bind("id", s.id.as_str())
@@ -347,6 +353,7 @@ pub fn insert(db: &D1Database, s: &CheckoutSession) -> ApiResult<D1PreparedState
     )
     .bind("utm", text(&s.utm))
     .bind("allow_promotion_codes", s.allow_promotion_codes)
+    .bind("origin", s.origin.clone())
     .prepare(db)
 }
 
@@ -401,8 +408,10 @@ pub async fn expire_due(db: &D1Database, now: i64, limit: i64) -> ApiResult<usiz
     }
     let mut statements = Vec::with_capacity(rows.len() * 2 + 1);
     for row in rows {
-        // No request, no origin: the event's `url` is the page's path.
-        statements.extend(expire_statements(db, &row.parse()?, Some(now), "", now)?);
+        // No request here: the event's `url` is on the origin the session was opened on.
+        let session = row.parse()?;
+        let origin = session.origin.clone().unwrap_or_default();
+        statements.extend(expire_statements(db, &session, Some(now), &origin, now)?);
     }
     statements.push(events::fan_out(db, now)?);
     let results = db.batch(statements).await?;
@@ -500,8 +509,9 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let sandbox = call.sandbox();
     let mut p = call.params()?;
     refuse_publishable_metadata(call.principal()?, &p)?;
-    let (asked, checkout) = read_create(&mut p, sandbox)?;
+    let (asked, mut checkout) = read_create(&mut p, sandbox)?;
     p.finish()?;
+    checkout.origin = call.origin.clone();
     let sold = match asked {
         Asked::Sold(sold) => sold,
         Asked::LineItems(items) => Sold::Lines(payment_links::price_lines(call, items).await?),
@@ -527,10 +537,10 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     if let Some(status) = call.query("status") {
-        filters.push(Filter::eq("status = ?", status.to_ascii_uppercase()));
+        filters.push(Filter::eq("status = :status", status.to_ascii_uppercase()));
     }
     if let Some(link) = call.query("payment_link") {
-        filters.push(Filter::eq("payment_link_id = ?", link));
+        filters.push(Filter::eq("payment_link_id = :link", link));
     }
     let origin = call.origin.clone();
     Ok(Reply::ok(

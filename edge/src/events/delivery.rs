@@ -10,7 +10,7 @@ use serde::Deserialize;
 use till_shared::ids::WebhookAttemptId;
 use till_shared::keys::Environment;
 use till_shared::webhooks::{
-    DEFAULT_RETRY_SCHEDULE, header, next_attempt_at, parse_retry_schedule,
+    DEFAULT_RETRY_SCHEDULE, DeliveryStatus, header, next_attempt_at, parse_retry_schedule,
 };
 use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -164,11 +164,7 @@ async fn record(
             worker::js_sys::Math::random(),
         )
     };
-    let status = match (attempt.succeeded(), next) {
-        (true, _) => "SUCCEEDED",
-        (false, Some(_)) => "PENDING",
-        (false, None) => "FAILED",
-    };
+    let status = DeliveryStatus::after(attempt.succeeded(), next.is_some()).as_str();
     let mut statements = vec![
         Sql::new(
             "INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, duration_ms, error)

@@ -56,15 +56,15 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     if let Some(kind) = call.query("type") {
         filters.push(match kind.strip_suffix(".*") {
             Some(prefix) => Filter::eq(
-                "type LIKE ? ESCAPE '\\'",
+                "type LIKE :type ESCAPE '\\'",
                 format!("{}.%", prefix.replace('%', "\\%").replace('_', "\\_")),
             ),
-            None => Filter::eq("type = ?", kind),
+            None => Filter::eq("type = :type", kind),
         });
     }
     for (name, condition) in [
-        ("created_gte", "created_at >= ?"),
-        ("created_lte", "created_at <= ?"),
+        ("created_gte", "created_at >= :created_gte"),
+        ("created_lte", "created_at <= :created_lte"),
     ] {
         if let Some(text) = call.query(name) {
             let at = parse_request_time(&Value::String(text.to_owned()))

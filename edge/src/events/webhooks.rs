@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use till_shared::ids::{WebhookEndpointId, random_base62};
 use till_shared::keys::Environment;
 use till_shared::params::validate_redirect_url;
+use till_shared::webhooks::DeliveryStatus;
 use worker::D1Database;
 
 use crate::api::call::Call;
@@ -215,7 +216,7 @@ struct DeliveryRow {
     id: String,
     event_id: String,
     endpoint_id: String,
-    status: String,
+    status: DeliveryStatus,
     attempts: i64,
     next_attempt_at: i64,
     created_at: i64,
@@ -227,9 +228,9 @@ fn render_delivery(row: DeliveryRow) -> ApiResult<Value> {
         "object": "webhook_delivery",
         "event_id": row.event_id,
         "endpoint_id": row.endpoint_id,
-        "status": row.status,
+        "status": row.status.as_str(),
         "attempt_count": row.attempts,
-        "next_attempt_at": if row.status == "PENDING" { json!(iso(row.next_attempt_at)?) } else { Value::Null },
+        "next_attempt_at": if row.status == DeliveryStatus::Pending { json!(iso(row.next_attempt_at)?) } else { Value::Null },
         "created_at": iso(row.created_at)?,
         "attempts": [],
     }))
@@ -268,7 +269,7 @@ pub async fn deliveries(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut body = crate::api::list::list(
         call,
         "webhook_deliveries_view",
-        vec![Filter::eq("endpoint_id = ?", endpoint.as_str())],
+        vec![Filter::eq("endpoint_id = :endpoint", endpoint.as_str())],
         render_delivery,
     )
     .await?;

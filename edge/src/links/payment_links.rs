@@ -528,10 +528,7 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
 }
 
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let mut filters = vec![Filter {
-        condition: "deleted = 0",
-        values: Vec::new(),
-    }];
+    let mut filters = vec![Filter::always("deleted = 0")];
     filters.extend(Filter::active(call));
     let base = call.link_base();
     Ok(Reply::ok(
