@@ -14,21 +14,20 @@ import * as till from "./index.js";
 Error.stackTraceLimit = 100;
 const state = till.__worker_init_state();
 
-// Settles, with the trap, every request running on the current instance.
-let abort;
-let aborted;
-function arm() {
-  aborted = new Promise((_, reject) => {
-    abort = reject;
-  });
-  aborted.catch(() => {});
-}
-arm();
+// The requests running on the current instance, each with the function that settles it
+// with a trap. Each request's promise is made in that request's own context: the runtime
+// runs no continuation of a promise settled for a request that has already finished.
+const inFlight = new Set();
 
+// A trap of any kind leaves the instance in an undefined state: a Wasm trap
+// (`unreachable`, out-of-bounds memory, which is also what a Rust stack overflow becomes)
+// is a RuntimeError; running out of the engine's own stack is a RangeError ("Maximum call
+// stack size exceeded").
 function trapped(error) {
-  if (error instanceof WebAssembly.RuntimeError) {
+  if (error instanceof WebAssembly.RuntimeError || error instanceof RangeError) {
     state.criticalError = true;
-    abort(error);
+    for (const abort of inFlight) abort(error);
+    inFlight.clear();
   }
 }
 
@@ -42,17 +41,24 @@ function recover() {
     console.log("Reinitializing the Wasm instance after a critical error");
     till.__wbg_reset_state(); // a new instance, whose start counts itself in `instanceId`
     state.criticalError = false;
-    arm();
   }
 }
 
 async function run(handler, event, env, ctx) {
   recover();
+  let abort;
+  const aborted = new Promise((_, reject) => {
+    abort = reject;
+  });
+  aborted.catch(() => {});
+  inFlight.add(abort);
   try {
     return await Promise.race([handler(event, env, ctx), aborted]);
   } catch (error) {
     trapped(error);
     throw error;
+  } finally {
+    inFlight.delete(abort);
   }
 }
 

@@ -134,6 +134,8 @@ texts! {
     LinkNotFound => ["This payment link does not exist.", "此付款連結不存在。", "此支付链接不存在。", "この支払いリンクは存在しません。", "ไม่พบลิงก์ชำระเงินนี้"];
     SessionExpired => ["This checkout has expired.", "此結帳已過期。", "此结账已过期。", "この決済は期限切れです。", "การชำระเงินนี้หมดอายุแล้ว"];
     PaymentComplete => ["Payment complete. Thank you!", "付款完成,謝謝您!", "支付完成,谢谢!", "お支払いが完了しました。ありがとうございます!", "ชำระเงินเรียบร้อย ขอบคุณ!"];
+    FormTooLarge => ["This form is larger than a checkout form can be.", "此表單超過結帳表單的大小上限。", "此表单超过结账表单的大小上限。", "このフォームは決済フォームの上限を超えています。", "แบบฟอร์มนี้มีขนาดใหญ่เกินกว่าที่แบบฟอร์มชำระเงินรับได้"];
+    FormMalformed => ["This form could not be read. Reload the page and try again.", "無法讀取此表單,請重新載入頁面後再試一次。", "无法读取此表单,请重新加载页面后重试。", "フォームを読み取れませんでした。ページを再読み込みしてもう一度お試しください。", "ไม่สามารถอ่านแบบฟอร์มนี้ได้ โปรดโหลดหน้าใหม่แล้วลองอีกครั้ง"];
     ChallengeTitle => ["Confirm this payment with your bank (test)", "請向銀行確認此筆付款(測試)", "请向银行确认此笔付款(测试)", "銀行でこの支払いを確認してください(テスト)", "ยืนยันการชำระเงินกับธนาคาร (ทดสอบ)"];
     ChallengeComplete => ["Complete", "完成驗證", "完成验证", "認証する", "ยืนยัน"];
     ChallengeFail => ["Fail", "驗證失敗", "验证失败", "認証に失敗", "ล้มเหลว"];

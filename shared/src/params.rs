@@ -73,59 +73,104 @@ pub fn normalize(value: Value) -> ParamResult<Value> {
     }
 }
 
+/// How deep a field may sit below its top-level name: `a[b][c][d][e][f]` (a link's
+/// `custom_fields[0][dropdown][options][0][label]` is the deepest Till reads). Deeper
+/// keys are refused before anything is built for them.
+pub const MAX_DEPTH: usize = 5;
+
+/// The refusal of a field nested deeper than [`MAX_DEPTH`].
+fn too_deep(field: &str) -> ParamError {
+    ParamError::new(
+        field,
+        format!("Fields nest at most {MAX_DEPTH} levels below their name."),
+    )
+}
+
 /// A form body (`a=1&metadata[k]=v&line_items[0][price_id]=p`) as a JSON object. Values stay
-/// strings; [`Params`] reads numbers and booleans from strings too.
+/// strings; [`Params`] reads numbers and booleans from strings too. A key nested deeper than
+/// [`MAX_DEPTH`] is refused, naming its top-level field.
 pub fn form_to_json(body: &[u8]) -> ParamResult<Value> {
     let mut root = Value::Object(Map::new());
     for (key, value) in url::form_urlencoded::parse(body) {
-        let mut path: Vec<String> = Vec::new();
         let (head, mut rest) = key
             .split_once('[')
             .map_or((key.as_ref(), ""), |(h, r)| (h, r));
-        path.push(head.to_owned());
+        let mut path: Vec<&str> = vec![head];
         while !rest.is_empty() {
+            if path.len() > MAX_DEPTH {
+                return Err(too_deep(head));
+            }
             let (segment, after) = rest
                 .split_once(']')
-                .ok_or_else(|| ParamError::new(key.as_ref(), "Malformed form field name."))?;
-            path.push(segment.to_owned());
+                .ok_or_else(|| ParamError::new(head, "Malformed form field name."))?;
+            path.push(segment);
             rest = after.strip_prefix('[').unwrap_or(after);
         }
         insert_path(&mut root, &path, Value::String(value.into_owned()))
-            .map_err(|()| ParamError::new(key.as_ref(), "Malformed form field name."))?;
+            .map_err(|()| ParamError::new(head, "Malformed form field name."))?;
     }
     Ok(root)
 }
 
-fn insert_path(node: &mut Value, path: &[String], value: Value) -> Result<(), ()> {
-    let Some((first, rest)) = path.split_first() else {
-        *node = value;
+/// Sets the value at `path` (object keys, or array indices that append in order), making
+/// the objects and arrays on the way; one step per segment, without recursion.
+fn insert_path(root: &mut Value, path: &[&str], value: Value) -> Result<(), ()> {
+    let mut node = root;
+    for segment in path {
+        if segment.is_empty() || segment.len() > 100 {
+            return Err(());
+        }
+        node = if let Ok(index) = segment.parse::<usize>() {
+            if node.is_null() {
+                *node = Value::Array(Vec::new());
+            }
+            let Value::Array(items) = node else {
+                return Err(());
+            };
+            if index > items.len() || index > 100 {
+                return Err(());
+            }
+            if index == items.len() {
+                items.push(Value::Null);
+            }
+            &mut items[index]
+        } else {
+            if node.is_null() {
+                *node = Value::Object(Map::new());
+            }
+            let Value::Object(map) = node else {
+                return Err(());
+            };
+            map.entry((*segment).to_owned()).or_insert(Value::Null)
+        };
+    }
+    *node = value;
+    Ok(())
+}
+
+/// Refuses a JSON body with a value nested deeper than [`MAX_DEPTH`] below its top-level
+/// field (the same limit a form has), naming that field. Walks with its own stack.
+pub fn check_depth(body: &Value) -> ParamResult<()> {
+    let Value::Object(fields) = body else {
         return Ok(());
     };
-    if first.is_empty() || first.len() > 100 {
-        return Err(());
-    }
-    if let Ok(index) = first.parse::<usize>() {
-        if node.is_null() {
-            *node = Value::Array(Vec::new());
+    for (name, value) in fields {
+        let mut stack = vec![(value, 0usize)];
+        while let Some((value, depth)) = stack.pop() {
+            let children: Box<dyn Iterator<Item = &Value>> = match value {
+                Value::Object(map) => Box::new(map.values()),
+                Value::Array(items) => Box::new(items.iter()),
+                _ => continue,
+            };
+            for child in children {
+                if depth + 1 > MAX_DEPTH {
+                    return Err(too_deep(name));
+                }
+                stack.push((child, depth + 1));
+            }
         }
-        let Value::Array(items) = node else {
-            return Err(());
-        };
-        if index > items.len() || index > 100 {
-            return Err(());
-        }
-        if index == items.len() {
-            items.push(Value::Null);
-        }
-        return insert_path(&mut items[index], rest, value);
     }
-    if node.is_null() {
-        *node = Value::Object(Map::new());
-    }
-    let Value::Object(map) = node else {
-        return Err(());
-    };
-    insert_path(map.entry(first.clone()).or_insert(Value::Null), rest, value)
+    Ok(())
 }
 
 /// Reads typed fields out of one JSON object, remembering which were read.
@@ -474,6 +519,29 @@ mod tests {
             "a field cannot be both value and object"
         );
         assert!(form_to_json(b"a[b=1").is_err());
+    }
+
+    #[test]
+    fn keys_nest_at_most_five_levels_in_forms_and_json_alike() {
+        let deepest = b"custom_fields[0][dropdown][options][0][label]=Red";
+        assert_eq!(
+            form_to_json(deepest).unwrap(),
+            json!({"custom_fields": [{"dropdown": {"options": [{"label": "Red"}]}}]})
+        );
+        assert!(check_depth(&form_to_json(deepest).unwrap()).is_ok());
+        let error =
+            form_to_json(b"custom_fields[0][dropdown][options][0][label][x]=1").unwrap_err();
+        assert_eq!(error.param, "custom_fields");
+        // 60 KB of `[0]`: refused after six segments, whatever follows.
+        let key = format!("a{}=1", "[0]".repeat(20_000));
+        assert_eq!(form_to_json(key.as_bytes()).unwrap_err().param, "a");
+        let mut nested = json!("leaf");
+        for _ in 0..6 {
+            nested = json!([nested]);
+        }
+        let error = check_depth(&json!({"ok": {"a": [1]}, "metadata": nested})).unwrap_err();
+        assert_eq!(error.param, "metadata");
+        assert!(check_depth(&json!({"a": [[[[["five"]]]]]})).is_ok());
     }
 
     #[test]

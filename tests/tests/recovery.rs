@@ -9,7 +9,8 @@ use till_tests::http::Client;
 use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 #[test]
-fn a_panic_is_answered_and_the_next_request_runs_on_a_fresh_instance() -> till_tests::Result<()> {
+fn a_panic_or_a_stack_overflow_is_answered_and_the_next_request_runs_on_a_fresh_instance()
+-> till_tests::Result<()> {
     let state_dir = workspace_root()
         .join("target/test-state")
         .join(format!("recovery-{}", std::process::id()));
@@ -104,6 +105,19 @@ fn a_panic_is_answered_and_the_next_request_runs_on_a_fresh_instance() -> till_t
         vec![json!({"title": "Oolong"}), json!({"title": "Sencha"})]
     );
 
+    // A stack overflow (a form key of 60 KB of `[0]` once caused one) is recovered the same
+    // way: answered in the error shape, and the next request runs on a fresh instance.
+    let overflowed = Client::new(&worker.base_url)
+        .with_bearer(&operator)
+        .post("/__test/overflow")
+        .send()?;
+    assert_eq!(overflowed.status, 500, "{}", overflowed.body);
+    assert_eq!(overflowed.json()["error"]["type"], json!("api_error"));
+    let after = Client::new(&worker.base_url)
+        .get(&format!("/{code}"))
+        .send()?;
+    assert_eq!(after.status, 302, "{}", after.body);
+
     drop(worker);
     let logged = std::fs::read_to_string(&log)?;
     // The cause is in the log, then the fresh instance.
@@ -114,6 +128,13 @@ fn a_panic_is_answered_and_the_next_request_runs_on_a_fresh_instance() -> till_t
         .find("Reinitializing the Wasm instance")
         .ok_or_else(|| format!("the log shows no re-instantiation:\n{logged}"))?;
     assert!(cause < fresh, "{logged}");
+    let overflow = logged
+        .find("Maximum call stack size exceeded")
+        .ok_or_else(|| format!("the log does not name the stack overflow:\n{logged}"))?;
+    assert!(
+        logged[overflow..].contains("Reinitializing the Wasm instance"),
+        "no fresh instance after the overflow:\n{logged}"
+    );
     let _ = std::fs::remove_dir_all(&state_dir);
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! What a shopper page's handler is given of its request. The router reads it (the only
 //! layer that sees the request itself), so pages, like API handlers, never do.
 
+use serde_json::{Map, Value};
 use worker::Url;
 
-/// A shopper page request: where it was sent, who sent it, and a POST's form body.
+/// A shopper page request: where it was sent, who sent it, and a POST's form fields.
 pub struct PageRequest {
     pub url: Url,
     /// `Accept-Language`, for the page's language.
@@ -11,8 +12,9 @@ pub struct PageRequest {
     /// The shopper's address as Cloudflare reports it (`CF-Connecting-IP`); absent when
     /// run without Cloudflare in front, as in local development.
     pub client_address: Option<String>,
-    /// The body of a POST (a form); empty otherwise.
-    pub body: Vec<u8>,
+    /// The fields of a POST's form (as `till_shared::params::form_to_json` reads them),
+    /// read within the page's size and depth limits; empty otherwise.
+    pub form: Map<String, Value>,
 }
 
 impl PageRequest {

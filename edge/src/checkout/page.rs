@@ -14,7 +14,6 @@ use till_shared::keys::Environment;
 use till_shared::links::Unavailable;
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::money::Money;
-use till_shared::params::form_to_json;
 use till_shared::plan::CheckoutMode;
 use till_shared::redirect::{Destination, destination};
 use till_shared::ticket::TicketError;
@@ -134,12 +133,7 @@ struct Form(Map<String, Value>);
 
 impl Form {
     fn read(req: &PageRequest) -> Form {
-        Form(
-            form_to_json(&req.body)
-                .ok()
-                .and_then(|v| v.as_object().cloned())
-                .unwrap_or_default(),
-        )
+        Form(req.form.clone())
     }
 
     /// A field, trimmed; empty when absent.

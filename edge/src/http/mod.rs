@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use till_shared::api::ErrorCode;
+use till_shared::locale::Text;
 use till_shared::routes::{Access, Operation, path_of, resolve};
 use worker::worker_sys::web_sys;
 use worker::{Context, Env, Request, Response, Result};
@@ -74,7 +75,10 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         && method == "GET"
         && !product.contains('/')
     {
-        return buy::visit(page_request(req).await?, &ctx, product).await;
+        return match page_request(req).await? {
+            Ok(req) => buy::visit(req, &ctx, product).await,
+            Err(refused) => refused,
+        };
     }
     api(req, &ctx, &method, &path).await?.into_response()
 }
@@ -86,6 +90,7 @@ async fn test_hook(req: Request, ctx: &Ctx, path: &str) -> Result<Response> {
         "/__test/scheduled" => test_hooks::scheduled(req, ctx).await,
         "/__test/kv" => test_hooks::kv(req, ctx).await,
         "/__test/panic" => test_hooks::panic(&req, ctx),
+        "/__test/overflow" => test_hooks::overflow(&req, ctx),
         _ => Err(ApiError::new(
             ErrorCode::ResourceNotFound,
             "No such test hook.",
@@ -98,7 +103,10 @@ async fn test_hook(req: Request, ctx: &Ctx, path: &str) -> Result<Response> {
 
 /// Hosted checkout pages (HTML, not the JSON API): `/c/{session_id}` and its forms.
 async fn checkout_page(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Response> {
-    let req = page_request(req).await?;
+    let req = match page_request(req).await? {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
     let rest = path.strip_prefix("/c/").unwrap_or_default();
     match (method, rest.split_once('/')) {
         ("GET", None) => checkout_page::show(req, ctx, rest).await,
@@ -113,21 +121,32 @@ async fn checkout_page(req: Request, ctx: &Ctx, method: &str, path: &str) -> Res
     }
 }
 
-/// What a shopper page reads of its request; a POST's form body is read here.
-async fn page_request(mut req: Request) -> Result<PageRequest> {
+/// What a shopper page reads of its request; a POST's form is read here, within
+/// [`body::MAX_PAGE_BODY_BYTES`] (else 413) and the parameters' depth limit (else 400),
+/// both answered as a page in the shopper's language.
+async fn page_request(
+    mut req: Request,
+) -> Result<std::result::Result<PageRequest, Result<Response>>> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let (accept_language, client_address) = (header("Accept-Language"), header("CF-Connecting-IP"));
-    let body = if req.method() == worker::Method::Post {
-        req.bytes().await.unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    Ok(PageRequest {
+    let locale = till_shared::locale::Locale::negotiate(None, accept_language.as_deref());
+    let refuse = |status, text| Err(pages::message(locale, status, text));
+    let mut form = serde_json::Map::new();
+    if req.method() == worker::Method::Post {
+        let Ok(body) = body::read_capped(&mut req, body::MAX_PAGE_BODY_BYTES).await? else {
+            return Ok(refuse(413, Text::FormTooLarge));
+        };
+        match till_shared::params::form_to_json(&body) {
+            Ok(serde_json::Value::Object(fields)) => form = fields,
+            _ => return Ok(refuse(400, Text::FormMalformed)),
+        }
+    }
+    Ok(Ok(PageRequest {
         url: req.url()?,
         accept_language,
         client_address,
-        body,
-    })
+        form,
+    }))
 }
 
 /// The JSON API: the route table decides the operation, [`serve`] runs it.

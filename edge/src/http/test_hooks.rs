@@ -50,6 +50,21 @@ pub fn panic(req: &Request, ctx: &Ctx) -> ApiResult<Reply> {
     panic!("panic requested through /__test/panic");
 }
 
+/// `POST /__test/overflow`: unbounded recursion, until the engine's stack runs out (a
+/// RangeError, not a Wasm trap), so tests can prove the entry recovers from that too.
+pub fn overflow(req: &Request, ctx: &Ctx) -> ApiResult<Reply> {
+    auth::require_operator(req, ctx)?;
+    Ok(Reply::ok(json!({ "depth": deeper(0) })))
+}
+
+/// Recurses until a stack runs out; the opaque result keeps it from becoming a loop.
+fn deeper(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    std::hint::black_box(deeper(depth + 1)).wrapping_add(1)
+}
+
 pub async fn scheduled(req: Request, ctx: &Ctx) -> ApiResult<Reply> {
     auth::require_operator(&req, ctx)?;
     crate::jobs::run(&ctx.env).await;

@@ -8,6 +8,7 @@ mod checkout_sessions;
 mod embedding;
 mod events;
 mod foundation;
+mod limits;
 mod omise;
 mod openapi;
 mod payment_links;
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
         embedding::CHECKS,
         subscriptions::CHECKS,
         webhooks::CHECKS,
+        limits::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
