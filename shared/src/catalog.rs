@@ -178,8 +178,42 @@ impl Discount {
     }
 }
 
+/// Why a price cannot be sold now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotPurchasable {
+    #[error("This price is archived.")]
+    PriceArchived,
+    #[error("This price's product is archived.")]
+    ProductArchived,
+}
+
+/// Whether a price can be sold: it and its product are both active. Every way of selling
+/// (a session by price, by product or by line items, a link when it is made and when it is
+/// visited, a buy button) asks this, so an archived price or product is sold by none.
+pub const fn purchasable(price_active: bool, product_active: bool) -> Result<(), NotPurchasable> {
+    match (price_active, product_active) {
+        (false, _) => Err(NotPurchasable::PriceArchived),
+        (true, false) => Err(NotPurchasable::ProductArchived),
+        (true, true) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_an_active_price_of_an_active_product_is_purchasable() {
+        assert_eq!(purchasable(true, true), Ok(()));
+        assert_eq!(purchasable(false, true), Err(NotPurchasable::PriceArchived));
+        assert_eq!(
+            purchasable(true, false),
+            Err(NotPurchasable::ProductArchived)
+        );
+        assert_eq!(
+            purchasable(false, false),
+            Err(NotPurchasable::PriceArchived)
+        );
+    }
+
     use super::*;
     use crate::money::{Currency, MAX_MINOR_UNITS};
     use proptest::prelude::*;

@@ -75,6 +75,13 @@ impl<'a> Call<'a> {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the caller holds a publishable key (a page's, public by design).
+    pub fn publishable(&self) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|p| p.key_kind == till_shared::keys::KeyKind::Publishable)
+    }
+
     pub fn sandbox(&self) -> bool {
         self.principal
             .as_ref()

@@ -31,10 +31,8 @@ pub async fn price_lines(call: &Call<'_>, mut items: Vec<Params>) -> ApiResult<V
             None => item.required_string("price_id", 100)?,
         };
         let quantity = item.integer("quantity", 1, 999)?.unwrap_or(1);
-        let price = prices::load(call, &price_id, Some(&price_param)).await?;
-        if !price.active {
-            return Err(ApiError::invalid(price_param, "This price is archived."));
-        }
+        let seller = call.principal()?.seller();
+        let price = prices::sellable(call.ctx, seller, &price_id, &price_param).await?;
         lines.push(price.line(quantity, price.nickname.clone())?);
     }
     for item in items {

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use till_shared::catalog::Interval;
+use till_shared::catalog::{Interval, purchasable};
 use till_shared::ids::PriceId;
 use till_shared::keys::Environment;
 use till_shared::money::Currency;
@@ -249,6 +249,49 @@ pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<P
     find(call.ctx, call.principal()?.seller(), id, param).await
 }
 
+/// A price of `seller`'s that can be sold now ([`till_shared::catalog::purchasable`]): 404
+/// naming `param` when there is none, 400 naming it when the price or its product is
+/// archived.
+pub async fn sellable(ctx: &Ctx, seller: Seller<'_>, id: &str, param: &str) -> ApiResult<PriceRow> {
+    #[derive(serde::Deserialize)]
+    struct ProductState {
+        #[serde(deserialize_with = "crate::db::columns::flag")]
+        active: bool,
+    }
+    let price = find(ctx, seller, id, Some(param)).await?;
+    let product: Option<ProductState> =
+        db::find_in(ctx, "products", seller, &price.product_id).await?;
+    purchasable(price.active, product.is_some_and(|p| p.active))
+        .map_err(|refused| ApiError::invalid(param, refused.to_string()))?;
+    Ok(price)
+}
+
+/// Whether every priced line of `lines` (a link's, as its snapshot has them) can still be
+/// sold: one query for all of them.
+pub async fn all_sellable(ctx: &Ctx, seller: Seller<'_>, lines: &[LineItem]) -> ApiResult<bool> {
+    let ids: Vec<&str> = lines.iter().filter_map(|l| l.price_id.as_deref()).collect();
+    if ids.is_empty() {
+        return Ok(true);
+    }
+    #[derive(serde::Deserialize)]
+    struct Sellable {
+        n: i64,
+    }
+    let found: Option<Sellable> = Sql::new(
+        "SELECT count(*) AS n FROM prices p JOIN products pr ON pr.id = p.product_id
+         WHERE p.id IN (SELECT value FROM json_each(:ids))
+           AND p.account_id = :account AND p.environment = :environment
+           AND p.active = 1 AND pr.active = 1",
+    )
+    .bind("ids", serde_json::to_string(&ids)?)
+    .selling(seller)
+    .prepare(&db::db(ctx)?)?
+    .first(None)
+    .await?;
+    let distinct = ids.iter().collect::<std::collections::BTreeSet<_>>().len();
+    Ok(found.is_some_and(|f| f.n == distinct as i64))
+}
+
 /// A price of `seller`'s, or 404 naming `param`.
 pub async fn find(
     ctx: &Ctx,
@@ -288,18 +331,51 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     )?))
 }
 
+/// A price as a publishable key sees it: only one that can be sold, and without the
+/// merchant's metadata.
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
-    Ok(Reply::ok(render(load(call, call.id()?, None).await?)?))
+    let id = call.id()?;
+    if call.publishable() {
+        let seller = call.principal()?.seller();
+        let price = sellable(call.ctx, seller, id, "id")
+            .await
+            .map_err(|_| ApiError::not_found("price", id, None))?;
+        return Ok(Reply::ok(for_shoppers(render(price)?)));
+    }
+    Ok(Reply::ok(render(load(call, id, None).await?)?))
 }
 
+/// An object as a publishable key is shown it: without `metadata`.
+pub fn for_shoppers(mut object: Value) -> Value {
+    if let Some(fields) = object.as_object_mut() {
+        fields.remove("metadata");
+    }
+    object
+}
+
+/// With a publishable key, only prices that can be sold, without metadata.
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
     if let Some(product) = call.query("product").or(call.query("product_id")) {
         filters.push(Filter::eq("product_id = :product", product));
     }
-    filters.extend(Filter::active(call));
+    let publishable = call.publishable();
+    if publishable {
+        filters.push(Filter::always("active = 1"));
+        filters.push(Filter::always(
+            "product_id IN (SELECT id FROM products WHERE active = 1)",
+        ));
+    } else {
+        filters.extend(Filter::active(call));
+    }
+    let shown = |row| {
+        render(row).map(|price| match publishable {
+            true => for_shoppers(price),
+            false => price,
+        })
+    };
     Ok(Reply::ok(
-        crate::api::list::list(call, "prices_view", filters, render).await?,
+        crate::api::list::list(call, "prices_view", filters, shown).await?,
     ))
 }
 

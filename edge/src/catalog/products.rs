@@ -57,7 +57,7 @@ pub async fn default_price(
             "This product has no price yet; add one with POST /v1/prices.",
         )
     })?;
-    prices::find(ctx, seller, price_id, Some(param)).await
+    prices::sellable(ctx, seller, price_id, param).await
 }
 
 /// `ONE_TIME` or `SUBSCRIPTION`, as the payment-link document's product summary says.
@@ -295,13 +295,26 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     )?))
 }
 
+/// A publishable key sees an active product only, without the merchant's metadata.
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
-    Ok(Reply::ok(render(load(call, call.id()?, None).await?)?))
+    let id = call.id()?;
+    let product = load(call, id, None).await?;
+    if call.publishable() {
+        if !product.active {
+            return Err(ApiError::not_found("product", id, None));
+        }
+        return Ok(Reply::ok(prices::for_shoppers(render(product)?)));
+    }
+    Ok(Reply::ok(render(product)?))
 }
 
 pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut filters = Vec::new();
-    filters.extend(Filter::active(call));
+    if call.publishable() {
+        filters.push(Filter::always("active = 1"));
+    } else {
+        filters.extend(Filter::active(call));
+    }
     if let Some(name) = call.query("name") {
         filters.push(Filter::eq("name = :name", name));
     }
@@ -311,8 +324,15 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
             currency.to_ascii_uppercase(),
         ));
     }
+    let publishable = call.publishable();
+    let shown = |row| {
+        render(row).map(|product| match publishable {
+            true => prices::for_shoppers(product),
+            false => product,
+        })
+    };
     Ok(Reply::ok(
-        crate::api::list::list(call, "products_view", filters, render).await?,
+        crate::api::list::list(call, "products_view", filters, shown).await?,
     ))
 }
 

@@ -241,7 +241,7 @@ impl NewCheckout {
 async fn price(ctx: &Ctx, seller: Seller<'_>, sold: Sold) -> Result<Vec<LineItem>, Refused> {
     let price = match sold {
         Sold::Lines(lines) => return Ok(lines),
-        Sold::Price(id) => prices::find(ctx, seller, &id, Some("price_id")).await?,
+        Sold::Price(id) => prices::sellable(ctx, seller, &id, "price_id").await?,
         Sold::Product(id) => {
             let product = products::find(ctx, seller, &id, Some("product_id")).await?;
             products::default_price(ctx, seller, &product, "product_id").await?
@@ -366,7 +366,13 @@ async fn open_from_link(
         account_id: &link.account_id,
         environment: link.environment,
     };
-    let sold = Sold::Lines(link.priced_lines());
+    let lines = link.priced_lines();
+    // The snapshot's lines, as the link was made: still for sale only while their prices
+    // and products are.
+    if !prices::all_sellable(ctx, seller, &lines).await? {
+        return Err(Refused::LinkUnavailable);
+    }
+    let sold = Sold::Lines(lines);
     open(
         ctx,
         seller,

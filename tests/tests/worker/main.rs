@@ -13,6 +13,7 @@ mod omise;
 mod openapi;
 mod payment_links;
 mod promotions;
+mod selling;
 mod shopper;
 mod subscriptions;
 mod support;
@@ -106,6 +107,7 @@ fn main() -> ExitCode {
         subscriptions::CHECKS,
         webhooks::CHECKS,
         limits::CHECKS,
+        selling::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
