@@ -323,7 +323,22 @@ pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
         data: &data,
     };
     let scope = crate::billing::scope(call.principal()?);
-    let batch = with_event(&db, change, scope, event, now, Guard::Applied)?;
+    let mut batch = with_event(&db, change, scope, event, now, Guard::Applied)?;
+    // Its saved cards go with it (only if the deletion applied), so a new customer the
+    // merchant gives the same `customer_id` starts without them.
+    batch.push(
+        Sql::new(
+            "UPDATE payment_methods SET detached_at = :now
+             WHERE account_id = :account AND environment = :environment AND customer_id = :customer
+               AND detached_at IS NULL
+               AND EXISTS (SELECT 1 FROM customers WHERE id = :internal AND deleted_at = :now)",
+        )
+        .bind("now", now)
+        .bind("customer", id.as_str())
+        .bind("internal", row.internal_id.as_str())
+        .scoped(call.principal()?)
+        .prepare(&db)?,
+    );
     let results = db.batch(batch).await?;
     if db::changes(&results, 0) != 1 {
         return Err(ApiError::conflict(

@@ -675,12 +675,26 @@ fn customers_are_created_queried_and_kept_while_subscribed(suite: &Suite) -> Res
         merchant.get("/v1/customers/member-0042").send()?.status,
         404
     );
-    // The id is free again.
+    // The id is free again, and the new customer does not inherit the old card: it is
+    // detached, and a subscription on it is refused.
     create(
         &merchant,
         "/v1/customers",
         json!({"customer_id": "member-0042"}),
     )?;
+    let cards = fetch(&merchant, "/v1/payment_methods?customer_id=member-0042")?;
+    ensure_eq!(cards["data"], json!([]));
+    let inherited = merchant
+        .post("/v1/subscriptions")
+        .json(&json!({"customer_id": "member-0042", "token_id": card,
+            "products": [{"product_id": product, "quantity": 1}]}))
+        .send()?;
+    ensure!(
+        (400..500).contains(&inherited.status),
+        "a subscription on the old card: {} {}",
+        inherited.status,
+        inherited.body
+    );
     Ok(())
 }
 
