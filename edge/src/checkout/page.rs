@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use till_shared::card::{CheckedCard, check_card};
 use till_shared::catalog::is_plausible_email;
 use till_shared::checkout::{
-    AddressCollection, Closed, CustomField, FieldKind, SessionStatus, answers, billing_address,
-    card_error_text, closed, decline_text, locks,
+    AddressCollection, Closed, SessionStatus, answers, billing_address, card_error_text, closed,
+    decline_text, locks,
 };
 use till_shared::embed::Frame;
 use till_shared::keys::Environment;
@@ -27,7 +27,11 @@ use crate::checkout::open::{self, Redeemed};
 use crate::checkout::sessions::{self, CheckoutSession};
 use crate::ctx::Ctx;
 use crate::db::{self, Sql};
-use crate::pages::{self, escape};
+use crate::pages;
+use crate::pages::checkout::{
+    AddressView, ChallengeView, CheckoutView, ConfirmationView, DiscountRow, FieldView, ItemRow,
+    PromotionForm,
+};
 use crate::processor::{Charge, Processor, Sandbox};
 
 /// Failed payments one client address may make in any ten minutes, across all sessions.
@@ -219,10 +223,7 @@ fn closed_page(
     }
 }
 
-/// The enhancement script, inlined so the page needs no other request.
-const SCRIPT: &str = include_str!("checkout.js");
-
-/// The form page with its script allowed by a fresh nonce.
+/// The form page, showing what the shopper typed.
 fn form_page(
     status: u16,
     page: &PageSession,
@@ -230,147 +231,69 @@ fn form_page(
     entered: &Entered,
     frame: &Frame,
 ) -> worker::Result<Response> {
-    let (title, body) = render(page, locale, entered, frame);
-    pages::page(frame, status, locale, &title, &body, None, Some(SCRIPT))
+    let view = checkout_view(page, entered, frame);
+    pages::checkout::form(frame, status, locale, &view)
 }
 
-/// What is bought, line by line, and the discount.
-fn items_html(page: &PageSession, locale: Locale) -> (String, String) {
+/// The form as the session and what the shopper typed make it: which sections it has, and
+/// every amount formatted in the session's currency.
+fn checkout_view<'a>(page: &'a PageSession, entered: &Entered, frame: &Frame) -> CheckoutView<'a> {
     let session = &page.session;
-    let items: String = session
+    let amounts = &session.amounts;
+    let suffix = frame.query();
+    let path = format!("/c/{}", session.id.as_str());
+    let offers_code =
+        session.allow_promotion_codes && amounts.discount == 0 && session.mode.charges();
+    CheckoutView {
+        merchant_name: page.merchant_name.clone(),
+        test_mode: session.environment == Environment::Sandbox,
+        items: item_rows(page),
+        discount: (amounts.discount != 0).then(|| DiscountRow {
+            code: session.promotion_code.clone().unwrap_or_default(),
+            amount: page.money(amounts.discount),
+        }),
+        total: page.money(amounts.total),
+        promotion: offers_code.then(|| PromotionForm {
+            action: format!("{path}/promotion{suffix}"),
+            code: entered.get("code").to_owned(),
+        }),
+        error: entered.error.clone(),
+        email: entered.get("email").to_owned(),
+        name: entered.get("name").to_owned(),
+        fields: session
+            .custom_fields
+            .iter()
+            .map(|field| FieldView {
+                field,
+                value: entered.get(&field.input_name()).to_owned(),
+            })
+            .collect(),
+        address: (session.billing_address_collection == AddressCollection::Required).then(|| {
+            AddressView {
+                line1: entered.get("address_line1").to_owned(),
+                city: entered.get("address_city").to_owned(),
+                postal_code: entered.get("address_postal_code").to_owned(),
+                country: entered.get("address_country").to_owned(),
+            }
+        }),
+        cancel_url: session.cancel_url.clone(),
+        submit: submit_text(session.mode),
+        csrf_token: session.csrf_token.clone(),
+        action: format!("{path}{suffix}"),
+    }
+}
+
+/// What is bought, line by line.
+fn item_rows(page: &PageSession) -> Vec<ItemRow> {
+    page.session
         .lines
         .iter()
-        .map(|line| {
-            format!(
-                "<li><span>{} × {}</span><span>{}</span></li>",
-                escape(line.name.as_deref().unwrap_or("Item")),
-                line.quantity,
-                page.money(line.line_total().map_or(0, |m| m.amount()))
-            )
+        .map(|line| ItemRow {
+            name: line.name.as_deref().unwrap_or("Item").to_owned(),
+            quantity: line.quantity,
+            amount: page.money(line.line_total().map_or(0, |m| m.amount())),
         })
-        .collect();
-    if session.amounts.discount == 0 {
-        return (items, String::new());
-    }
-    let discount = format!(
-        "<div class=\"row\"><span>{} ({})</span><span>−{}</span></div>",
-        escape(locale.text(Text::Discount)),
-        escape(session.promotion_code.as_deref().unwrap_or_default()),
-        page.money(session.amounts.discount)
-    );
-    (items, discount)
-}
-
-/// One of the link's questions, as a label and its control.
-fn field_html(field: &CustomField, locale: Locale, entered: &Entered) -> String {
-    let name = field.input_name();
-    let value = escape(entered.get(&name));
-    let (suffix, required) = if field.optional {
-        let note = format!(
-            " <span class=\"note\">({})</span>",
-            escape(locale.text(Text::Optional))
-        );
-        (note, "")
-    } else {
-        (String::new(), " required")
-    };
-    let input = match field.kind {
-        FieldKind::Dropdown => {
-            let options: String = field
-                .options()
-                .iter()
-                .map(|o| {
-                    let selected = if entered.get(&name) == o.value {
-                        " selected"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "<option value=\"{}\"{selected}>{}</option>",
-                        escape(&o.value),
-                        escape(o.label())
-                    )
-                })
-                .collect();
-            format!(
-                "<select id=\"{name}\" name=\"{name}\"{required}><option value=\"\"></option>{options}</select>"
-            )
-        }
-        FieldKind::Numeric => format!(
-            "<input id=\"{name}\" name=\"{name}\" inputmode=\"numeric\" pattern=\"[0-9]*\" value=\"{value}\"{required}>"
-        ),
-        FieldKind::Text => format!(
-            "<input id=\"{name}\" name=\"{name}\" maxlength=\"255\" value=\"{value}\"{required}>"
-        ),
-    };
-    format!(
-        "<label for=\"{name}\">{}{suffix}</label>{input}",
-        escape(field.label())
-    )
-}
-
-/// The billing address controls, when the link asks for one.
-fn address_html(session: &CheckoutSession, locale: Locale, entered: &Entered) -> String {
-    if session.billing_address_collection != AddressCollection::Required {
-        return String::new();
-    }
-    let t = |key| escape(locale.text(key));
-    format!(
-        "<label for=\"line1\">{}</label><input id=\"line1\" name=\"address_line1\" autocomplete=\"billing address-line1\" value=\"{}\" required>\
-<div class=\"split\"><div><label for=\"city\">{}</label><input id=\"city\" name=\"address_city\" autocomplete=\"billing address-level2\" value=\"{}\" required></div>\
-<div><label for=\"postal\">{}</label><input id=\"postal\" name=\"address_postal_code\" autocomplete=\"billing postal-code\" value=\"{}\" required></div></div>\
-<label for=\"country\">{}</label><input id=\"country\" name=\"address_country\" autocomplete=\"billing country\" value=\"{}\" required>",
-        t(Text::AddressLine),
-        escape(entered.get("address_line1")),
-        t(Text::City),
-        escape(entered.get("address_city")),
-        t(Text::PostalCode),
-        escape(entered.get("address_postal_code")),
-        t(Text::Country),
-        escape(entered.get("address_country")),
-    )
-}
-
-/// The way back to the merchant, when the session has one.
-fn cancel_html(session: &CheckoutSession, locale: Locale, frame: &Frame) -> String {
-    let Some(url) = &session.cancel_url else {
-        return String::new();
-    };
-    // Inside the overlay, cancelling closes it and stays on the merchant's page.
-    let close = if frame.parent.is_some() {
-        " data-close"
-    } else {
-        ""
-    };
-    format!(
-        "<p class=\"center\"><a href=\"{}\"{close}>{}</a></p>",
-        escape(url),
-        escape(locale.text(Text::Cancel))
-    )
-}
-
-/// The promotion code form, while the session allows one and has none.
-fn promotion_html(
-    session: &CheckoutSession,
-    locale: Locale,
-    entered: &Entered,
-    suffix: &str,
-) -> String {
-    let offered =
-        session.allow_promotion_codes && session.amounts.discount == 0 && session.mode.charges();
-    if !offered {
-        return String::new();
-    }
-    format!(
-        "<form class=\"card\" method=\"post\" action=\"/c/{id}/promotion{suffix}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<label for=\"promo\">{label}</label><div class=\"split\"><div><input id=\"promo\" name=\"code\" autocomplete=\"off\" value=\"{value}\"></div>\
-<div><button class=\"sec\" type=\"submit\">{apply}</button></div></div></form>",
-        id = session.id.as_str(),
-        csrf = escape(&session.csrf_token),
-        label = escape(locale.text(Text::PromotionCode)),
-        value = escape(entered.get("code")),
-        apply = escape(locale.text(Text::Apply)),
-    )
+        .collect()
 }
 
 /// The payment form's button text.
@@ -380,70 +303,6 @@ fn submit_text(mode: CheckoutMode) -> Text {
         CheckoutMode::Setup => Text::SaveCard,
         CheckoutMode::Payment => Text::Pay,
     }
-}
-
-/// The page's title and body.
-fn render(
-    page: &PageSession,
-    locale: Locale,
-    entered: &Entered,
-    frame: &Frame,
-) -> (String, String) {
-    let session = &page.session;
-    let t = |key| escape(locale.text(key));
-    let (items, discount) = items_html(page, locale);
-    let total = page.money(session.amounts.total);
-    let test_banner = if session.environment == Environment::Sandbox {
-        format!("<p class=\"test\">{}</p>", t(Text::TestMode))
-    } else {
-        String::new()
-    };
-    let error = entered
-        .error
-        .as_ref()
-        .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let fields: String = session
-        .custom_fields
-        .iter()
-        .map(|field| field_html(field, locale, entered))
-        .collect();
-    let address = address_html(session, locale, entered);
-    let cancel = cancel_html(session, locale, frame);
-    let suffix = escape(&frame.query());
-    let action = format!("/c/{}{suffix}", session.id.as_str());
-    let promotion = promotion_html(session, locale, entered, &suffix);
-    let messages = json!({
-        "number": locale.text(Text::InvalidNumber),
-        "expiry": locale.text(Text::InvalidExpiry),
-        "cvc": locale.text(Text::InvalidCvc),
-        "email": locale.text(Text::InvalidEmail),
-    });
-    let body = format!(
-        "<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
-<div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>{promotion}\
-<form id=\"pay-form\" class=\"card\" method=\"post\" action=\"{action}\" data-done=\"{action}\" data-messages=\"{messages}\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{error}\
-<label for=\"email\">{email_label}</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"email\" value=\"{email}\" required>\
-<label for=\"name\">{name_label}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"{name}\">{fields}{address}\
-<label for=\"cc\">{card_label}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" required>\
-<div class=\"split\"><div><label for=\"exp\">{expiry_label}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
-<div><label for=\"cvc\">{cvc_label}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>\
-<button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
-        merchant = escape(&page.merchant_name),
-        messages = escape(&messages.to_string()),
-        total_label = t(Text::Total),
-        csrf = escape(&session.csrf_token),
-        email_label = t(Text::Email),
-        email = escape(entered.get("email")),
-        name_label = t(Text::Name),
-        name = escape(entered.get("name")),
-        card_label = t(Text::CardNumber),
-        expiry_label = t(Text::Expiry),
-        cvc_label = t(Text::Cvc),
-        submit = t(submit_text(session.mode)),
-    );
-    (format!("{} · {}", page.merchant_name, total), body)
 }
 
 /// How a payment attempt ends for the shopper.
@@ -720,27 +579,15 @@ fn failure_event(session: &CheckoutSession, code: &str, card: Option<&CheckedCar
     })
 }
 
-/// The sandbox bank's 3-D Secure page: complete or fail.
+/// The sandbox bank's 3-D Secure page for the session's total.
 fn challenge_page(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
     let session = &page.session;
-    let action = escape(&format!(
-        "/c/{}/challenge{}",
-        session.id.as_str(),
-        frame.query()
-    ));
-    let body = format!(
-        "<div class=\"card center\"><h1>{title}</h1><p class=\"tot\">{total}</p>\
-<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<button name=\"outcome\" value=\"complete\">{complete}</button>\
-<button class=\"sec\" name=\"outcome\" value=\"fail\">{fail}</button></form></div>",
-        title = escape(locale.text(Text::ChallengeTitle)),
-        total = page.money(session.amounts.total),
-        csrf = escape(&session.csrf_token),
-        complete = escape(locale.text(Text::ChallengeComplete)),
-        fail = escape(locale.text(Text::ChallengeFail)),
-    );
-    let title = locale.text(Text::ChallengeTitle);
-    pages::page(frame, 200, locale, title, &body, None, None)
+    let view = ChallengeView {
+        total: page.money(session.amounts.total),
+        csrf_token: session.csrf_token.clone(),
+        action: format!("/c/{}/challenge{}", session.id.as_str(), frame.query()),
+    };
+    pages::checkout::challenge(frame, locale, &view)
 }
 
 /// `POST /c/{id}/challenge`: the shopper's answer to the sandbox 3-D Secure page.
@@ -905,16 +752,12 @@ fn finished(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result
             success_url,
         } => (custom_message, success_url),
     };
-    let message = custom_message
-        .as_deref()
-        .unwrap_or_else(|| locale.text(Text::PaymentComplete));
-    let body = format!(
-        "<div class=\"card center\"><h1>{}</h1><p>{}</p><p class=\"tot\">{}</p></div>",
-        escape(&page.merchant_name),
-        escape(message),
-        page.money(session.amounts.total)
-    );
-    let say = json!({"type": "success", "session_id": session.id.as_str(), "url": success_url});
-    let title = locale.text(Text::PaymentComplete);
-    pages::page(frame, 200, locale, title, &body, Some(&say), None)
+    let view = ConfirmationView {
+        merchant_name: page.merchant_name.clone(),
+        message: custom_message,
+        total: page.money(session.amounts.total),
+        session_id: session.id.as_str().to_owned(),
+        success_url,
+    };
+    pages::checkout::confirmation(frame, locale, &view)
 }

@@ -6,6 +6,8 @@ use till_shared::embed::{Frame, Theme};
 use till_shared::locale::{Locale, Text};
 use worker::Response;
 
+pub mod checkout;
+
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
