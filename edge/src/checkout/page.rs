@@ -140,6 +140,13 @@ impl Form {
         Form(req.form.clone())
     }
 
+    /// Whether the form carries the session's CSRF token, compared in constant time.
+    fn csrf_matches(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let sent = self.text("csrf");
+        !token.is_empty() && bool::from(sent.as_bytes().ct_eq(token.as_bytes()))
+    }
+
     /// A field, trimmed; empty when absent.
     fn text(&self, key: &str) -> String {
         self.0
@@ -366,7 +373,7 @@ pub async fn pay(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Respon
         return response;
     }
     let form = Form::read(&req);
-    if form.text("csrf") != page.session.csrf_token {
+    if !form.csrf_matches(&page.session.csrf_token) {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
     let attempt = Attempt {
@@ -607,7 +614,7 @@ pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<
         .clone()
         .and_then(|held| serde_json::from_value(held).ok())
         .filter(|p: &Pending| !p.reservation.is_empty());
-    let Some(pending) = pending.filter(|_| form.text("csrf") == page.session.csrf_token) else {
+    let Some(pending) = pending.filter(|_| form.csrf_matches(&page.session.csrf_token)) else {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     };
     let Ok(db) = db::db(ctx) else {
@@ -673,7 +680,7 @@ pub async fn apply_promotion(req: PageRequest, ctx: &Ctx, id: &str) -> worker::R
         return response;
     }
     let form = Form::read(&req);
-    if form.text("csrf") != session.csrf_token || !session.allow_promotion_codes {
+    if !form.csrf_matches(&session.csrf_token) || !session.allow_promotion_codes {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
     let code = form.text("code");
