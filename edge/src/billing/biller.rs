@@ -66,12 +66,7 @@ const RETURNING: &str = "RETURNING *,
 /// A subscription this biller claimed, as [`RETURNING`] reads it.
 struct Claimed {
     row: SubscriptionRow,
-    retry_schedule: Option<String>,
-    final_state: Option<String>,
-    processor_token: Option<String>,
-    open_attempts: Option<u32>,
-    open_first_failed_at: Option<i64>,
-    open_created_at: Option<i64>,
+    beside: Beside,
 }
 
 /// The columns [`RETURNING`] adds to the subscription's own. Read from the same row as
@@ -89,22 +84,19 @@ struct Beside {
 
 impl Claimed {
     fn read(row: JsValue) -> Result<Claimed, serde_wasm_bindgen::Error> {
-        let beside: Beside = serde_wasm_bindgen::from_value(row.clone())?;
         Ok(Claimed {
+            beside: serde_wasm_bindgen::from_value(row.clone())?,
             row: serde_wasm_bindgen::from_value(row)?,
-            retry_schedule: beside.retry_schedule,
-            final_state: beside.final_state,
-            processor_token: beside.processor_token,
-            open_attempts: beside.open_attempts,
-            open_first_failed_at: beside.open_first_failed_at,
-            open_created_at: beside.open_created_at,
         })
     }
 }
 
 impl Claimed {
     fn dunning(&self) -> Dunning {
-        Dunning::from_stored(self.retry_schedule.as_deref(), self.final_state.as_deref())
+        Dunning::from_stored(
+            self.beside.retry_schedule.as_deref(),
+            self.beside.final_state.as_deref(),
+        )
     }
 
     /// What the billing decisions know of it, charged by `trigger` at `now`.
@@ -116,8 +108,8 @@ impl Claimed {
             cycle: self.row.cycle(),
             total_billing_cycles: self.row.total_billing_cycles,
             cancel_at_period_end: self.row.cancel_at_period_end,
-            open_attempts: self.open_attempts.unwrap_or(0),
-            open_first_failed_at: self.open_first_failed_at,
+            open_attempts: self.beside.open_attempts.unwrap_or(0),
+            open_first_failed_at: self.beside.open_first_failed_at,
             dunning,
         }
     }
@@ -353,7 +345,7 @@ impl Attempt {
 /// (with the order attempt's idempotency key, so a replaced biller charges once).
 async fn charge(claimed: &Claimed, order: &OpenOrder) -> Attempt {
     let row = &claimed.row;
-    let saved = claimed.processor_token.as_deref();
+    let saved = claimed.beside.processor_token.as_deref();
     let answer = match (
         collect(row.amount, row.currency.code(), saved.is_some()),
         saved,
@@ -426,7 +418,7 @@ fn charged(
         trigger,
         &record,
         attempt.failure_code,
-        claimed.open_created_at.unwrap_or(real_now),
+        claimed.beside.open_created_at.unwrap_or(real_now),
     );
     let after = row.after(decided, real_now);
     let mut statements = vec![
