@@ -337,17 +337,22 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?;
     if call.publishable() {
         let seller = call.principal()?.seller();
+        // Not for sale reads as not there; a failure on our side stays one.
         let price = sellable(call.ctx, seller, id, "id")
             .await
-            .map_err(|_| ApiError::not_found("price", id, None))?;
-        return Ok(Reply::ok(for_shoppers(render(price)?)));
+            .map_err(|error| match error {
+                ApiError::Client { .. } => ApiError::not_found("price", id, None),
+                internal => internal,
+            })?;
+        return Ok(Reply::ok(shown_to(true, render(price)?)));
     }
     Ok(Reply::ok(render(load(call, id, None).await?)?))
 }
 
-/// An object as a publishable key is shown it: without `metadata`.
-pub fn for_shoppers(mut object: Value) -> Value {
-    if let Some(fields) = object.as_object_mut() {
+/// A catalogue object as the caller is shown it: to a publishable key (`publishable`),
+/// without `metadata`.
+pub fn shown_to(publishable: bool, mut object: Value) -> Value {
+    if publishable && let Some(fields) = object.as_object_mut() {
         fields.remove("metadata");
     }
     object
@@ -368,12 +373,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     } else {
         filters.extend(Filter::active(call));
     }
-    let shown = |row| {
-        render(row).map(|price| match publishable {
-            true => for_shoppers(price),
-            false => price,
-        })
-    };
+    let shown = |row| render(row).map(|price| shown_to(publishable, price));
     Ok(Reply::ok(
         crate::api::list::list(call, "prices_view", filters, shown).await?,
     ))

@@ -303,7 +303,7 @@ pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
         if !product.active {
             return Err(ApiError::not_found("product", id, None));
         }
-        return Ok(Reply::ok(prices::for_shoppers(render(product)?)));
+        return Ok(Reply::ok(prices::shown_to(true, render(product)?)));
     }
     Ok(Reply::ok(render(product)?))
 }
@@ -325,12 +325,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
         ));
     }
     let publishable = call.publishable();
-    let shown = |row| {
-        render(row).map(|product| match publishable {
-            true => prices::for_shoppers(product),
-            false => product,
-        })
-    };
+    let shown = |row| render(row).map(|product| prices::shown_to(publishable, product));
     Ok(Reply::ok(
         crate::api::list::list(call, "products_view", filters, shown).await?,
     ))
