@@ -118,8 +118,20 @@ fn a_panic_or_a_stack_overflow_is_answered_and_the_next_request_runs_on_a_fresh_
         .send()?;
     assert_eq!(after.status, 302, "{}", after.body);
 
+    // The runtime's console reaches the log through wrangler a moment after the answer:
+    // wait for the fresh instance's line (or a deadline) before stopping the Worker.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let logged = loop {
+        let logged = std::fs::read_to_string(&log)?;
+        let settled = logged
+            .find("Maximum call stack size exceeded")
+            .is_some_and(|at| logged[at..].contains("Reinitializing the Wasm instance"));
+        if settled || std::time::Instant::now() > deadline {
+            break logged;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     drop(worker);
-    let logged = std::fs::read_to_string(&log)?;
     // The cause is in the log, then the fresh instance.
     let cause = logged
         .find("panic requested through /__test/panic")
