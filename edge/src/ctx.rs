@@ -37,6 +37,19 @@ impl Ctx {
     }
 }
 
+/// Where a webhook endpoint of an environment may point: loopback too only for SANDBOX
+/// and only when the instance's `WEBHOOK_LOOPBACK` variable is `allowed`, which
+/// `cargo xtask dev` and the test harness set for a local instance (never `wrangler.toml`,
+/// so never a deployment).
+pub fn webhook_reach(env: &Env, sandbox: bool) -> till_shared::webhooks::Reach {
+    match env.var("WEBHOOK_LOOPBACK") {
+        Ok(value) if sandbox && value.to_string() == "allowed" => {
+            till_shared::webhooks::Reach::Loopback
+        }
+        _ => till_shared::webhooks::Reach::Public,
+    }
+}
+
 /// The system of record, from the environment alone (the cron trigger has no request).
 pub fn database(env: &Env) -> worker::Result<D1Database> {
     env.d1("DB")

@@ -125,6 +125,26 @@ fn add_months(time: i64, months: i64) -> Option<i64> {
     Some(at.replace_date(date).unix_timestamp())
 }
 
+/// The most renewals one test-clock advance may bill per subscription: a clock moved five
+/// years on a price billed every minute would be millions of charges.
+pub const MAX_CLOCK_CYCLES: i64 = 1_000;
+
+/// The latest time a test clock at `from` may be advanced to in one call, given the
+/// periods (`interval` × `count`) of its live subscriptions: [`MAX_CLOCK_CYCLES`] of the
+/// shortest. `None` when nothing bills on it (no bound but the clock's own).
+pub fn clock_advance_limit(
+    from: i64,
+    periods: impl IntoIterator<Item = (Interval, u32)>,
+) -> Option<i64> {
+    periods
+        .into_iter()
+        .map(|(interval, count)| {
+            let periods = i64::from(count.max(1)).saturating_mul(MAX_CLOCK_CYCLES);
+            add_intervals(from, interval, periods).unwrap_or(i64::MAX)
+        })
+        .min()
+}
+
 /// When a subscription bills: `anchor` is the billing time of charge `anchor_sequence`,
 /// and every charge is a whole number of periods from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +301,26 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_clock_advance_is_bounded_by_its_shortest_subscription() {
+        let from = datetime!(2026-01-31 09:00 UTC).unix_timestamp();
+        assert_eq!(clock_advance_limit(from, []), None);
+        // Every minute: a thousand minutes; beside a monthly one, still the minute's bound.
+        assert_eq!(
+            clock_advance_limit(from, [(Interval::Month, 1), (Interval::Minute, 1)]),
+            Some(from + 1_000 * 60)
+        );
+        // Every two hours: two thousand hours.
+        assert_eq!(
+            clock_advance_limit(from, [(Interval::Hour, 2)]),
+            Some(from + 2_000 * 3_600)
+        );
+        // Monthly: a thousand months is far beyond the clock's own five-year bound.
+        assert!(
+            clock_advance_limit(from, [(Interval::Month, 1)]).unwrap() > from + 80 * 366 * 86_400
+        );
+    }
 
     fn unix(at: OffsetDateTime) -> i64 {
         at.unix_timestamp()

@@ -110,6 +110,8 @@ pub enum DeliveryStatus {
     Succeeded,
     /// Past the retry window without a 2xx.
     Failed,
+    /// Not sent, because its endpoint was deleted or disabled before it went out.
+    Canceled,
 }
 
 impl DeliveryStatus {
@@ -118,6 +120,7 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "PENDING",
             DeliveryStatus::Succeeded => "SUCCEEDED",
             DeliveryStatus::Failed => "FAILED",
+            DeliveryStatus::Canceled => "CANCELED",
         }
     }
 
@@ -155,6 +158,115 @@ pub fn next_attempt_at(
     (at - event_created <= RETRY_FOR_SECS).then_some(at)
 }
 
+/// Where an endpoint URL may point. Deliveries are made from the server, so an address
+/// on the server's own network (loopback, private, link-local, carrier-grade NAT,
+/// unique-local) or a name that only an internal resolver knows must never be one; plain
+/// `http` to loopback is allowed only where the instance says so (a local instance,
+/// whose receivers are on the developer's machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// A deployed instance: public https hosts only.
+    Public,
+    /// A local instance: also `http` and `https` to loopback (`localhost`, 127.0.0.0/8, ::1).
+    Loopback,
+}
+
+/// Checks a webhook endpoint URL before it is stored and again before each delivery.
+/// Answers the URL, or why it is refused (a sentence for the API's error message).
+pub fn check_endpoint_url(text: &str, reach: Reach) -> Result<url::Url, String> {
+    use url::Host;
+    if text.len() > 2048 {
+        return Err("URLs must be at most 2048 characters.".into());
+    }
+    let url = url::Url::parse(text).map_err(|_| format!("`{text}` is not an absolute URL."))?;
+    let loopback = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => is_localhost(name),
+        None => return Err("Endpoint URLs need a host.".into()),
+    };
+    if loopback {
+        return match (reach, url.scheme()) {
+            (Reach::Loopback, "http" | "https") => Ok(url),
+            _ => Err("Endpoint URLs must be reachable on the public internet; loopback addresses are allowed only on a local instance.".into()),
+        };
+    }
+    if url.scheme() != "https" {
+        return Err("Endpoint URLs must use https.".into());
+    }
+    let internal = match url.host() {
+        Some(Host::Ipv4(ip)) => !is_public_v4(ip),
+        Some(Host::Ipv6(ip)) => !is_public_v6(ip),
+        Some(Host::Domain(name)) => is_internal_name(name),
+        None => true,
+    };
+    if internal {
+        return Err("Endpoint URLs must be reachable on the public internet: private, link-local and internal addresses are refused.".into());
+    }
+    Ok(url)
+}
+
+fn is_localhost(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// A name only an internal resolver answers: one label (`metadata`, `redis`), or a suffix
+/// reserved for local networks.
+fn is_internal_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    const SUFFIXES: [&str; 5] = [".local", ".internal", ".lan", ".home.arpa", ".intranet"];
+    !name.contains('.') || SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+}
+
+fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    let shared = a == 100 && (64..128).contains(&b); // 100.64.0.0/10, carrier-grade NAT
+    let this_network = a == 0;
+    let reserved = a >= 240; // 240.0.0.0/4 and the broadcast address
+    let benchmarking = a == 198 && (b == 18 || b == 19);
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || ip.is_unspecified()
+        || shared
+        || this_network
+        || reserved
+        || benchmarking)
+}
+
+fn is_public_v6(ip: std::net::Ipv6Addr) -> bool {
+    let segments = ip.segments();
+    // Addresses that carry an IPv4 address: mapped (::ffff:a.b.c.d), NAT64
+    // (64:ff9b::/96) and 6to4 (2002::/16) are judged by the address inside.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [.., a, b, c, d] = ip.octets();
+        return is_public_v4(std::net::Ipv4Addr::new(a, b, c, d));
+    }
+    if segments[0] == 0x2002 {
+        let [_, _, a, b, c, d, ..] = ip.octets();
+        return is_public_v4(std::net::Ipv4Addr::new(a, b, c, d));
+    }
+    let unique_local = segments[0] & 0xfe00 == 0xfc00; // fc00::/7
+    let link_local = segments[0] & 0xffc0 == 0xfe80; // fe80::/10
+    let site_local = segments[0] & 0xffc0 == 0xfec0; // fec0::/10, deprecated
+    let documentation = segments[0] == 0x2001 && segments[1] == 0x0db8;
+    let compatible = segments[..6] == [0; 6]; // ::a.b.c.d, deprecated, and :: and ::1
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || unique_local
+        || link_local
+        || site_local
+        || documentation
+        || compatible)
+}
+
 #[cfg(test)]
 mod tests {
     use super::DeliveryStatus;
@@ -172,6 +284,7 @@ mod tests {
             DeliveryStatus::Pending,
             DeliveryStatus::Succeeded,
             DeliveryStatus::Failed,
+            DeliveryStatus::Canceled,
         ] {
             let stored = serde_json::to_string(&status).unwrap();
             assert_eq!(stored, format!("\"{}\"", status.as_str()));
@@ -283,5 +396,69 @@ mod tests {
             let value = header(t, &[SECRET], &body);
             prop_assert_eq!(verify(&value, &body, SECRET, t, 0), Ok(t));
         }
+    }
+
+    #[test]
+    fn endpoint_urls_on_the_servers_own_network_are_refused() {
+        for url in [
+            "https://169.254.169.254/latest",
+            "https://10.0.0.5/hook",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://[::ffff:169.254.169.254]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[2002:a00:1::]/",
+            "https://localhost/",
+            "https://api.localhost/",
+            "https://printer.local/",
+            "https://metadata.google.internal/",
+            "https://metadata/",
+            "https://router.home.arpa/",
+            "http://example.com/hook",
+            "ftp://example.com/",
+            "http://127.0.0.1:6379/",
+        ] {
+            assert!(
+                check_endpoint_url(url, Reach::Public).is_err(),
+                "{url} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn public_https_hosts_are_accepted() {
+        for url in [
+            "https://example.com/hooks/till",
+            "https://hooks.example.co.uk:8443/a?b=c",
+            "https://93.184.216.34/hook",
+            "https://[2606:4700::1111]/hook",
+        ] {
+            assert!(check_endpoint_url(url, Reach::Public).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_reachable_only_on_a_local_instance() {
+        for url in [
+            "http://127.0.0.1:6379/",
+            "http://localhost:8080/hook",
+            "https://[::1]:9000/",
+            "http://127.0.0.2/",
+        ] {
+            assert!(check_endpoint_url(url, Reach::Loopback).is_ok(), "{url}");
+            assert!(check_endpoint_url(url, Reach::Public).is_err(), "{url}");
+        }
+        // A local instance still refuses the rest of the private ranges.
+        assert!(check_endpoint_url("http://10.0.0.5/", Reach::Loopback).is_err());
+        assert!(check_endpoint_url("https://169.254.169.254/", Reach::Loopback).is_err());
     }
 }

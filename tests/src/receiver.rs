@@ -1,6 +1,6 @@
 //! A real HTTP server on 127.0.0.1 that receives webhook deliveries: it records each
-//! request (headers and raw body) and answers 500 to the first `fail_first` of them, 200
-//! after.
+//! request (headers and raw body) and answers it as told: 500 to the first `fail_first`
+//! of them and 200 after, a redirect, or no answer at all until released.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,7 +16,7 @@ use crate::Result;
 pub struct Received {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// What the receiver answered.
+    /// What the receiver answered (0: nothing, it hung).
     pub status: u16,
 }
 
@@ -60,35 +60,99 @@ pub fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
 pub struct Receiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Connections held without an answer (a hanging receiver), closed by `release`.
+    held: Arc<Mutex<Option<Vec<TcpStream>>>>,
+}
+
+/// How a receiver answers each request.
+#[derive(Clone)]
+enum Answer {
+    /// 500 to the first n, then 200.
+    FailFirst(Arc<AtomicUsize>),
+    /// 302 to this location.
+    Redirect(String),
+    /// Nothing: the connection is held open until `release`.
+    Hang,
 }
 
 impl Receiver {
     /// Listens on a free loopback port; the thread lives as long as the test process.
     pub fn start(fail_first: usize) -> Result<Receiver> {
+        Self::answering(Answer::FailFirst(Arc::new(AtomicUsize::new(fail_first))))
+    }
+
+    /// Answers every request with `302 Found` to `location`.
+    pub fn redirecting(location: &str) -> Result<Receiver> {
+        Self::answering(Answer::Redirect(location.to_owned()))
+    }
+
+    /// Reads every request and never answers it, until [`Receiver::release`]; from then on
+    /// it closes each connection at once.
+    pub fn hanging() -> Result<Receiver> {
+        Self::answering(Answer::Hang)
+    }
+
+    /// Closes the connections held by a hanging receiver (their senders see an error).
+    pub fn release(&self) {
+        if let Ok(mut held) = self.held.lock() {
+            held.take();
+        }
+    }
+
+    fn answering(answer: Answer) -> Result<Receiver> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let url = format!(
             "http://127.0.0.1:{}/hooks/till",
             listener.local_addr()?.port()
         );
         let received = Arc::new(Mutex::new(Vec::new()));
+        let held = Arc::new(Mutex::new(Some(Vec::new())));
         let log = Arc::clone(&received);
-        let failures = Arc::new(AtomicUsize::new(fail_first));
+        let holding = Arc::clone(&held);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                 let Ok((headers, body)) = read_request(&stream) else {
                     continue;
                 };
-                let fail = failures
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok();
-                let status = if fail { 500 } else { 200 };
-                let reason = if fail { "Internal Server Error" } else { "OK" };
-                let answer = format!(
-                    "HTTP/1.1 {status} {reason}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                );
+                let (status, answer) = match &answer {
+                    Answer::FailFirst(failures) => {
+                        let fail = failures
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        let (status, reason) = if fail {
+                            (500, "Internal Server Error")
+                        } else {
+                            (200, "OK")
+                        };
+                        (
+                            status,
+                            Some(format!(
+                                "HTTP/1.1 {status} {reason}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                            )),
+                        )
+                    }
+                    Answer::Redirect(location) => (
+                        302,
+                        Some(format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )),
+                    ),
+                    Answer::Hang => (0, None),
+                };
                 let mut stream = stream;
-                let _ = stream.write_all(answer.as_bytes());
+                match answer {
+                    Some(answer) => {
+                        let _ = stream.write_all(answer.as_bytes());
+                    }
+                    None => {
+                        if let Ok(mut held) = holding.lock()
+                            && let Some(held) = held.as_mut()
+                        {
+                            held.push(stream);
+                        }
+                    }
+                }
                 if let Ok(mut log) = log.lock() {
                     log.push(Received {
                         headers,
@@ -98,7 +162,11 @@ impl Receiver {
                 }
             }
         });
-        Ok(Receiver { url, received })
+        Ok(Receiver {
+            url,
+            received,
+            held,
+        })
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -118,7 +118,12 @@ pub fn run(args: &[String]) -> Result<()> {
     let dev_json = options.state_dir.join("dev.json");
     let _ = fs::remove_file(&dev_json);
 
-    let mut vars = vec![("OPERATOR_TOKEN".to_owned(), seed.operator_token.clone())];
+    // A local instance: its webhooks may go to receivers on this machine (test keys only;
+    // `cargo xtask listen` relies on it).
+    let mut vars = vec![
+        ("OPERATOR_TOKEN".to_owned(), seed.operator_token.clone()),
+        ("WEBHOOK_LOOPBACK".to_owned(), "allowed".to_owned()),
+    ];
     vars.extend(options.vars.iter().cloned());
     let mut worker = step(
         &format!(

@@ -42,8 +42,14 @@ use crate::processor::{Charge, Processor, Sandbox};
 const BATCH: i64 = 100;
 /// A claim older than this belonged to a biller that stopped.
 const STALE_CLAIM_SECS: i64 = 10 * 60;
-/// How long one cron run or one clock advance bills before leaving the rest to the next.
+/// How long one cron run (all its clocks included) or one clock advance bills before
+/// leaving the rest to the next run.
 const BUDGET_MILLIS: u64 = 25_000;
+
+/// The time (platform milliseconds) until which billing that starts now may run.
+pub fn deadline() -> u64 {
+    db::now_millis() + BUDGET_MILLIS
+}
 
 /// What a claim returns besides the subscription: the account's dunning settings, the
 /// saved card's processor token (if it is still attached), and the open billing order's
@@ -123,10 +129,11 @@ pub async fn run(env: &Env) {
         Err(error) => return console_error!("billing: no database: {error:?}"),
     };
     let now = db::now_unix();
+    let deadline = deadline();
     if let Err(error) = free_stale_claims(&db, now).await {
         console_error!("billing: freeing stale claims failed: {error:?}");
     }
-    if let Err(error) = run_due(&db, None, now).await {
+    if let Err(error) = run_due(&db, None, now, deadline).await {
         console_error!("billing: {error:?}");
     }
     let clocks = match advancing_clocks(&db).await {
@@ -134,7 +141,7 @@ pub async fn run(env: &Env) {
         Err(error) => return console_error!("billing: reading clocks failed: {error:?}"),
     };
     for clock in clocks {
-        if let Err(error) = finish_clock(&db, &clock.id, clock.frozen_time).await {
+        if let Err(error) = finish_clock(&db, &clock.id, clock.frozen_time, deadline).await {
             console_error!("billing: clock {} failed: {error:?}", clock.id);
         }
     }
@@ -170,11 +177,16 @@ async fn advancing_clocks(db: &D1Database) -> ApiResult<Vec<Advancing>> {
 }
 
 /// Bills everything due at `now` on `clock` (or the platform's time), batch after batch
-/// until nothing is due or the time budget is spent. Answers whether it finished.
-pub async fn run_due(db: &D1Database, clock: Option<&str>, now: i64) -> ApiResult<bool> {
-    let started = db::now_millis();
+/// until nothing is due or `deadline` (platform milliseconds) has passed. Answers whether
+/// it finished.
+pub async fn run_due(
+    db: &D1Database,
+    clock: Option<&str>,
+    now: i64,
+    deadline: u64,
+) -> ApiResult<bool> {
     loop {
-        if db::now_millis().saturating_sub(started) > BUDGET_MILLIS {
+        if db::now_millis() > deadline {
             return Ok(false);
         }
         let claim = random_base62(24);
@@ -198,9 +210,14 @@ pub async fn run_due(db: &D1Database, clock: Option<&str>, now: i64) -> ApiResul
     }
 }
 
-/// Bills a clock's subscriptions up to its time, then marks it READY.
-pub async fn finish_clock(db: &D1Database, clock_id: &str, now: i64) -> ApiResult<()> {
-    if run_due(db, Some(clock_id), now).await? {
+/// Bills a clock's subscriptions up to its time (until `deadline`), then marks it READY.
+pub async fn finish_clock(
+    db: &D1Database,
+    clock_id: &str,
+    now: i64,
+    deadline: u64,
+) -> ApiResult<()> {
+    if run_due(db, Some(clock_id), now, deadline).await? {
         Sql::new("UPDATE test_clocks SET status = 'READY' WHERE id = :id")
             .bind("id", clock_id)
             .prepare(db)?

@@ -4,12 +4,14 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use till_shared::billing::ClockStatus;
+use till_shared::billing::{ClockStatus, MAX_CLOCK_CYCLES, clock_advance_limit};
+use till_shared::catalog::Interval;
 use till_shared::time::parse_request_time;
 
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
+use crate::billing::biller;
 use crate::billing::subscriptions::{
     self, Canceler, Cancellation, SubscriptionRow, cancel_statement,
 };
@@ -183,6 +185,17 @@ pub async fn advance(call: &mut Call<'_>) -> ApiResult<Reply> {
         ));
     }
     let db = db::db(call.ctx)?;
+    let limit = advance_limit(&db, &id, clock.frozen_time).await?;
+    if let Some(limit) = limit.filter(|limit| target > *limit) {
+        return Err(ApiError::invalid(
+            "frozen_time",
+            format!(
+                "One advance may bill each subscription at most {MAX_CLOCK_CYCLES} times; \
+                 this clock's subscriptions bill often enough that it may move at most to {}.",
+                iso(limit)?
+            ),
+        ));
+    }
     let claimed = db::run(
         Sql::new(
             "UPDATE test_clocks SET status = 'ADVANCING', frozen_time = :target
@@ -199,7 +212,34 @@ pub async fn advance(call: &mut Call<'_>) -> ApiResult<Reply> {
             "This test clock is already advancing; wait until it is READY.",
         ));
     }
-    crate::billing::biller::finish_clock(&db, &id, target).await?;
+    crate::billing::biller::finish_clock(&db, &id, target, biller::deadline()).await?;
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
+}
+
+/// How far the clock at `from` may move in one advance: bounded by its live subscriptions'
+/// shortest period (`till_shared::billing::clock_advance_limit`).
+async fn advance_limit(
+    db: &worker::D1Database,
+    clock_id: &str,
+    from: i64,
+) -> ApiResult<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Period {
+        interval: Interval,
+        interval_count: u32,
+    }
+    let periods: Vec<Period> = Sql::new(
+        "SELECT DISTINCT interval, interval_count FROM subscriptions
+         WHERE test_clock_id = :clock AND state NOT IN ('CANCELED', 'COMPLETED')",
+    )
+    .bind("clock", clock_id)
+    .prepare(db)?
+    .all()
+    .await?
+    .results()?;
+    Ok(clock_advance_limit(
+        from,
+        periods.into_iter().map(|p| (p.interval, p.interval_count)),
+    ))
 }

@@ -10,9 +10,13 @@ use serde::Deserialize;
 use till_shared::ids::WebhookAttemptId;
 use till_shared::keys::Environment;
 use till_shared::webhooks::{
-    DEFAULT_RETRY_SCHEDULE, DeliveryStatus, header, next_attempt_at, parse_retry_schedule,
+    DEFAULT_RETRY_SCHEDULE, DeliveryStatus, Reach, check_endpoint_url, header, next_attempt_at,
+    parse_retry_schedule,
 };
-use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{
+    D1Database, D1PreparedStatement, Env, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect,
+};
 
 use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Sql};
@@ -20,14 +24,52 @@ use crate::error::ApiResult;
 use crate::events::event::{self, EventRow};
 use crate::events::webhooks::{EndpointRow, render};
 
-/// How long one attempt may take.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt may take: a receiver should answer at once and do its work later.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deliveries sent per run (after a change, or per cron tick).
 const SEND_BATCH: i64 = 50;
+/// At most this many of one run's deliveries go to one endpoint, so a backlog at one
+/// endpoint leaves room for everyone else's.
+const PER_ENDPOINT: i64 = 10;
+/// Attempts in flight at once (the runtime allows six open connections per invocation).
+const CONCURRENCY: usize = 6;
 /// An endpoint whose deliveries have failed for this long without a success is disabled.
 const DISABLE_AFTER_FAILING_SECS: i64 = 3 * 24 * 3600;
-/// How long a sender holds a delivery it claimed.
-const CLAIM_SECS: i64 = 30;
+/// How long a sender holds the deliveries it claimed: longer than a full run of hanging
+/// receivers (`SEND_BATCH / CONCURRENCY` rounds of `ATTEMPT_TIMEOUT`).
+const CLAIM_SECS: i64 = 120;
+
+/// The deliveries due now, fairly: each account's (and environment's) turn comes in
+/// round-robin order, its endpoints' in turn within it, at most [`PER_ENDPOINT`] each, so
+/// one account's thousand pending deliveries never push another's out of the run.
+const DUE: &str = "WITH due AS (
+         SELECT d.id, d.account_id, d.environment, d.endpoint_id, d.next_attempt_at,
+                row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS nth
+         FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+         WHERE d.status = 'PENDING' AND d.next_attempt_at <= :now
+           AND (d.claimed_until IS NULL OR d.claimed_until < :now)
+           AND w.enabled = 1 AND w.deleted = 0),
+     turns AS (
+         SELECT id, next_attempt_at,
+                row_number() OVER (PARTITION BY account_id, environment ORDER BY nth, next_attempt_at, id) AS turn
+         FROM due WHERE nth <= :per_endpoint)
+     SELECT id FROM turns ORDER BY turn, next_attempt_at, id LIMIT :batch";
+
+/// Claims the chosen deliveries in one statement (only those still pending and unclaimed)
+/// and answers what sending them needs.
+const CLAIM: &str = "UPDATE webhook_deliveries SET claimed_until = :now + :claim_secs
+     WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'PENDING'
+       AND (claimed_until IS NULL OR claimed_until < :now)
+     RETURNING id, endpoint_id, attempts,
+         (SELECT url FROM webhook_endpoints w WHERE w.id = endpoint_id) AS url,
+         (SELECT secret FROM webhook_endpoints w WHERE w.id = endpoint_id) AS secret,
+         (SELECT previous_secret FROM webhook_endpoints w WHERE w.id = endpoint_id) AS previous_secret,
+         (SELECT previous_until FROM webhook_endpoints w WHERE w.id = endpoint_id) AS previous_until,
+         event_id,
+         (SELECT type FROM events e WHERE e.id = event_id) AS event_type,
+         (SELECT data FROM events e WHERE e.id = event_id) AS event_data,
+         (SELECT created_at FROM events e WHERE e.id = event_id) AS event_created,
+         account_id, environment";
 
 #[derive(Deserialize)]
 struct Due {
@@ -60,53 +102,63 @@ impl Attempt {
     }
 }
 
-/// Sends the deliveries that are due (at most [`SEND_BATCH`]), each claimed first so that
-/// two senders never post the same one at the same time.
+/// Sends the deliveries that are due (at most [`SEND_BATCH`], chosen fairly across
+/// accounts), [`CONCURRENCY`] at a time, each claimed first so that two senders never
+/// post the same one at the same time. Answers how many were attempted.
 pub async fn send_due(env: &Env) -> ApiResult<usize> {
+    use futures_util::StreamExt;
     let db = db::database(env)?;
     let now = db::now_unix();
-    let due: Vec<Due> = Sql::new(&format!(
-        "SELECT d.id, d.endpoint_id, d.attempts, w.url, w.secret, w.previous_secret,
-                w.previous_until, e.id AS event_id, e.type AS event_type, e.data AS event_data,
-                e.created_at AS event_created, e.account_id, e.environment
-         FROM webhook_deliveries d
-         JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN events e ON e.id = d.event_id
-         WHERE d.status = 'PENDING' AND d.next_attempt_at <= :now
-           AND (d.claimed_until IS NULL OR d.claimed_until < :now)
-         ORDER BY d.next_attempt_at LIMIT {SEND_BATCH}"
-    ))
-    .bind("now", now)
-    .prepare(&db)?
-    .all()
-    .await?
-    .results()?;
+    #[derive(Deserialize)]
+    struct Chosen {
+        id: String,
+    }
+    let chosen: Vec<Chosen> = Sql::new(DUE)
+        .bind("now", now)
+        .bind("per_endpoint", PER_ENDPOINT)
+        .bind("batch", SEND_BATCH)
+        .prepare(&db)?
+        .all()
+        .await?
+        .results()?;
+    if chosen.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = chosen.iter().map(|c| c.id.as_str()).collect();
+    let mut claimed: Vec<Due> = Sql::new(CLAIM)
+        .bind("now", now)
+        .bind("claim_secs", CLAIM_SECS)
+        .bind("ids", serde_json::to_string(&ids)?)
+        .prepare(&db)?
+        .all()
+        .await?
+        .results()?;
+    // RETURNING comes in no particular order: send in the fair order chosen.
+    claimed.sort_by_key(|due| ids.iter().position(|id| *id == due.id));
     let schedule = env
         .var("WEBHOOK_RETRY_SCHEDULE")
         .ok()
         .and_then(|v| parse_retry_schedule(&v.to_string()))
         .unwrap_or_else(|| DEFAULT_RETRY_SCHEDULE.to_vec());
-    let mut sent = 0;
-    for delivery in due {
-        let claim = Sql::new(
-            "UPDATE webhook_deliveries SET claimed_until = :now + :claim_secs
-             WHERE id = :id AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < :now)",
-        )
-        .bind("now", now)
-        .bind("claim_secs", CLAIM_SECS)
-        .bind("id", delivery.id.as_str())
-        .prepare(&db)?;
-        if db::run(claim).await? == 1 {
-            let attempt = send(&delivery).await?;
-            record(&db, &delivery, &attempt, &schedule).await?;
-            sent += 1;
-        }
+    let attempted = claimed.len();
+    let outcomes: Vec<ApiResult<()>> = futures_util::stream::iter(claimed.iter())
+        .map(|delivery| async {
+            let sandbox = delivery.environment == Environment::Sandbox;
+            let attempt = send(delivery, crate::ctx::webhook_reach(env, sandbox)).await?;
+            record(&db, delivery, &attempt, &schedule).await
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for outcome in outcomes {
+        outcome?;
     }
-    Ok(sent)
+    Ok(attempted)
 }
 
 /// Posts the delivery's event, signed with the endpoint's secret (and its previous one
 /// during a roll).
-async fn send(delivery: &Due) -> ApiResult<Attempt> {
+async fn send(delivery: &Due, reach: Reach) -> ApiResult<Attempt> {
     let body = serde_json::to_string(&event::render(EventRow {
         id: delivery.event_id.clone(),
         account_id: delivery.account_id.clone(),
@@ -124,14 +176,20 @@ async fn send(delivery: &Due) -> ApiResult<Attempt> {
     }
     let signature = header(now, &secrets, body.as_bytes());
     let started = db::now_millis();
-    let outcome = post(
-        &delivery.url,
-        &body,
-        &signature,
-        &delivery.event_id,
-        &delivery.event_type,
-    )
-    .await;
+    // Checked again before every attempt: the rules may be stricter than when it was stored.
+    let outcome = match check_endpoint_url(&delivery.url, reach) {
+        Ok(_) => {
+            post(
+                &delivery.url,
+                &body,
+                &signature,
+                &delivery.event_id,
+                &delivery.event_type,
+            )
+            .await
+        }
+        Err(refused) => Err(format!("not sent: {refused}")),
+    };
     let (status_code, error) = match outcome {
         Ok(code) => (Some(i64::from(code)), None),
         Err(error) => (None, Some(error)),
@@ -180,7 +238,7 @@ async fn record(
         Sql::new(
             "UPDATE webhook_deliveries SET status = :status, attempts = :attempts,
                  next_attempt_at = :next, claimed_until = NULL
-             WHERE id = :id",
+             WHERE id = :id AND status = 'PENDING'",
         )
         .bind("status", status)
         .bind("attempts", attempts)
@@ -234,6 +292,7 @@ async fn health(
             .bind("id", endpoint_id)
             .prepare(db)?,
     );
+    statements.push(cancel_pending(db, endpoint_id)?);
     let scope = Scope {
         account_id: &endpoint.account_id,
         environment: endpoint.environment.as_str(),
@@ -257,6 +316,18 @@ async fn health(
     Ok(statements)
 }
 
+/// Cancels the endpoint's deliveries not yet sent: run in the batch that deletes or
+/// disables it, so nothing more goes out to it (one being sent right now is recorded as
+/// canceled too, whatever its answer).
+pub fn cancel_pending(db: &D1Database, endpoint_id: &str) -> ApiResult<D1PreparedStatement> {
+    Sql::new(
+        "UPDATE webhook_deliveries SET status = 'CANCELED', claimed_until = NULL
+         WHERE endpoint_id = :endpoint AND status = 'PENDING'",
+    )
+    .bind("endpoint", endpoint_id)
+    .prepare(db)
+}
+
 /// One signed POST with a timeout; answers the receiver's status code.
 async fn post(
     url: &str,
@@ -276,8 +347,11 @@ async fn post(
         headers.set(name, value).map_err(|e| e.to_string())?;
     }
     let mut init = RequestInit::new();
+    // A redirect is not followed: it is the receiver's answer, a failed attempt (a 3xx),
+    // and never a way to make the sender reach another address.
     init.with_method(Method::Post)
         .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
         .with_body(Some(body.into()));
     let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
     let fetch = Fetch::Request(request);

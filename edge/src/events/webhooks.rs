@@ -5,8 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::ids::{WebhookEndpointId, random_base62};
 use till_shared::keys::Environment;
-use till_shared::params::validate_redirect_url;
-use till_shared::webhooks::DeliveryStatus;
+use till_shared::webhooks::{DeliveryStatus, check_endpoint_url};
 use worker::D1Database;
 
 use crate::api::call::Call;
@@ -15,11 +14,24 @@ use crate::api::list::Filter;
 use crate::api::reply::Reply;
 use crate::db::{self, Bind, Sql};
 use crate::error::{ApiError, ApiResult};
-use crate::events::delivery::send_soon;
+use crate::events::delivery::{cancel_pending, send_soon};
 use worker::wasm_bindgen::JsValue;
 
 /// After a roll, the old secret keeps signing for a day.
 const ROLL_OVERLAP_SECS: i64 = 24 * 3600;
+/// Endpoints an account may have in each environment.
+pub const MAX_ENDPOINTS: i64 = 16;
+
+/// An endpoint URL as the request gave it, checked against where this instance may send
+/// (`till_shared::webhooks::check_endpoint_url`).
+fn endpoint_url(call: &Call<'_>, text: &str) -> ApiResult<String> {
+    check_endpoint_url(
+        text,
+        crate::ctx::webhook_reach(&call.ctx.env, call.sandbox()),
+    )
+    .map(|_| text.to_owned())
+    .map_err(|message| ApiError::invalid("url", message))
+}
 
 fn new_secret() -> String {
     format!("whsec_{}", random_base62(32))
@@ -90,31 +102,43 @@ fn read_events(p: &mut till_shared::params::Params) -> ApiResult<Option<Vec<Stri
 }
 
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    let sandbox = call.sandbox();
     let mut p = call.params()?;
     let url = p.required_string("url", 2048)?;
-    let url = validate_redirect_url(&url, sandbox).map_err(|m| ApiError::invalid("url", m))?;
+    let url = endpoint_url(call, &url)?;
     let events = read_events(&mut p)?.unwrap_or_else(|| vec!["*".to_owned()]);
     let description = p.string("description", 500)?;
     p.finish()?;
     let principal = call.principal()?;
     let id = WebhookEndpointId::generate();
     let secret = new_secret();
-    Sql::new(
-        "INSERT INTO webhook_endpoints (id, account_id, environment, url, description,
+    // One statement, so two concurrent creations cannot both take the last place.
+    let inserted = db::run(
+        Sql::new(
+            "INSERT INTO webhook_endpoints (id, account_id, environment, url, description,
              enabled_events, secret, created_at)
-         VALUES (:id, :account, :environment, :url, :description, :enabled_events, :secret, :now)",
+         SELECT :id, :account, :environment, :url, :description, :enabled_events, :secret, :now
+         WHERE (SELECT count(*) FROM webhook_endpoints
+                WHERE account_id = :account AND environment = :environment AND deleted = 0) < :max",
+        )
+        .bind("id", id.as_str())
+        .scoped(principal)
+        .bind("url", url.as_str())
+        .bind("description", description)
+        .bind("enabled_events", serde_json::to_string(&events)?)
+        .bind("secret", secret.as_str())
+        .bind("now", db::now_unix())
+        .bind("max", MAX_ENDPOINTS)
+        .prepare(&db::db(call.ctx)?)?,
     )
-    .bind("id", id.as_str())
-    .scoped(principal)
-    .bind("url", url.as_str())
-    .bind("description", description)
-    .bind("enabled_events", serde_json::to_string(&events)?)
-    .bind("secret", secret.as_str())
-    .bind("now", db::now_unix())
-    .prepare(&db::db(call.ctx)?)?
-    .run()
     .await?;
+    if inserted != 1 {
+        return Err(ApiError::invalid(
+            "url",
+            format!(
+                "An account may have at most {MAX_ENDPOINTS} webhook endpoints in each environment; delete one first."
+            ),
+        ));
+    }
     let mut body = render(load(call, id.as_str()).await?)?;
     // The only time the secret is shown (and after a roll).
     body["secret"] = json!(secret);
@@ -134,12 +158,9 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
 pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let row = load(call, &id).await?;
-    let sandbox = call.sandbox();
     let mut p = call.params()?;
     let url = match p.string("url", 2048)? {
-        Some(url) => {
-            validate_redirect_url(&url, sandbox).map_err(|m| ApiError::invalid("url", m))?
-        }
+        Some(url) => endpoint_url(call, &url)?,
         None => row.url,
     };
     let events = match read_events(&mut p)? {
@@ -154,34 +175,44 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         None => p.boolean("enabled")?.unwrap_or(row.enabled),
     };
     p.finish()?;
-    db::update_scoped(
-        call.ctx,
-        call.principal()?,
-        "webhook_endpoints",
-        "url = :url, enabled_events = :enabled_events, description = :description, enabled = :enabled",
-        &id,
-        vec![
-            ("url", url.js()),
-            ("enabled_events", events.js()),
-            ("description", description.js()),
-            ("enabled", enabled.js()),
-        ],
-    )
-    .await?;
+    let db = db::db(call.ctx)?;
+    let mut statements = vec![
+        Sql::new(
+            "UPDATE webhook_endpoints SET url = :url, enabled_events = :enabled_events,
+                 description = :description, enabled = :enabled
+             WHERE id = :id AND account_id = :account AND environment = :environment",
+        )
+        .bind("id", id.as_str())
+        .scoped(call.principal()?)
+        .bind("url", url.as_str())
+        .bind("enabled_events", events)
+        .bind("description", description)
+        .bind("enabled", enabled)
+        .prepare(&db)?,
+    ];
+    // Disabled: what was still to be sent to it is canceled in the same batch.
+    if !enabled {
+        statements.push(cancel_pending(&db, &id)?);
+    }
+    db.batch(statements).await?;
     Ok(Reply::ok(render(load(call, &id).await?)?))
 }
 
+/// Deletes the endpoint; its deliveries not yet sent are canceled in the same batch.
 pub async fn delete(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     load(call, &id).await?;
-    db::update_scoped(
-        call.ctx,
-        call.principal()?,
-        "webhook_endpoints",
-        "deleted = 1, enabled = 0",
-        &id,
-        Vec::new(),
-    )
+    let db = db::db(call.ctx)?;
+    db.batch(vec![
+        Sql::new(
+            "UPDATE webhook_endpoints SET deleted = 1, enabled = 0
+             WHERE id = :id AND account_id = :account AND environment = :environment",
+        )
+        .bind("id", id.as_str())
+        .scoped(call.principal()?)
+        .prepare(&db)?,
+        cancel_pending(&db, &id)?,
+    ])
     .await?;
     Ok(Reply::ok(
         json!({"id": id, "object": "webhook_endpoint", "deleted": true}),

@@ -1,8 +1,8 @@
 //! The cron trigger's work: expire checkout sessions that are due (each with its
 //! `checkout.expired`, written only by the batch whose guarded UPDATE expired it), give
 //! back reservations of payments abandoned mid-way (a 3-D Secure page left open), bill due
-//! subscriptions ([`crate::billing::biller`]), send webhook deliveries that are due, and
-//! forget failed-payment records older than an hour. Each step is one batch whose
+//! subscriptions ([`crate::billing::biller`]) after sending webhook deliveries that are
+//! due, and forget failed-payment records older than an hour. Each step is one batch whose
 //! statements are conditional on the rows they change, so two crons running at once cannot
 //! apply a step twice.
 
@@ -39,10 +39,11 @@ pub async fn run(env: &Env) {
     {
         console_error!("cron: forgetting old payment failures failed: {error:?}");
     }
-    crate::billing::biller::run(env).await;
+    // Webhooks before billing: a long clock advance must not hold up everyone's deliveries.
     if let Err(error) = crate::events::delivery::send_due(env).await {
         console_error!("cron: sending webhooks failed: {error:?}");
     }
+    crate::billing::biller::run(env).await;
 }
 
 async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {

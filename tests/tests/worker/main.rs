@@ -159,6 +159,8 @@ fn start_suite() -> till_tests::Result<Suite> {
             ("TEST_HOOKS".into(), "enabled".into()),
             // Retries a second apart, so the retry path runs within the suite.
             ("WEBHOOK_RETRY_SCHEDULE".into(), "1".into()),
+            // The receivers are on loopback (test keys only).
+            ("WEBHOOK_LOOPBACK".into(), "allowed".into()),
         ],
         output: Output::File(state_dir.join("worker.log")),
     })?;

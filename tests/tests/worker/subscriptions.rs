@@ -25,6 +25,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         three_billing_cycles_end_completed,
     ),
     (
+        "a_clock_advance_is_bounded_in_billing_cycles",
+        a_clock_advance_is_bounded_in_billing_cycles,
+    ),
+    (
         "two_crons_at_once_bill_a_thousand_due_subscriptions_exactly_once",
         two_crons_at_once_bill_a_thousand_due_subscriptions_exactly_once,
     ),
@@ -275,6 +279,40 @@ fn a_monthly_subscription_from_jan_31_bills_twelve_times_in_a_clock_year(
     ))?;
     ensure_eq!(charges[0]["n"], json!(12));
     ensure_eq!(charges[0]["orders"], json!(12));
+    Ok(())
+}
+
+fn a_clock_advance_is_bounded_in_billing_cycles(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Every minute")?;
+    let clock = clock(&merchant, "2027-01-01T00:00:00Z")?;
+    let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
+    let product = plan(&merchant, 100, "minute")?;
+    let id = text(&subscribe(&merchant, &customer, &card, &product, json!({}))?["id"]);
+    ensure_eq!(orders(&merchant, &id)?.len(), 1);
+    // Five years of a price billed every minute would be millions of charges: refused,
+    // naming how far the clock may go, and nothing moved or billed.
+    let refused_advance = merchant
+        .post(&format!("/v1/test_clocks/{clock}/advance"))
+        .json(&json!({"frozen_time": "2031-12-31T00:00:00Z"}))
+        .send()?;
+    refused(
+        &refused_advance,
+        400,
+        "invalid_request",
+        Some("frozen_time"),
+    )?;
+    let message = text(&refused_advance.json()["error"]["message"]);
+    ensure!(
+        message.contains("2027-01-01T16:40:00Z"),
+        "the message does not say how far: {message}"
+    );
+    let unmoved = fetch(&merchant, &format!("/v1/test_clocks/{clock}"))?;
+    ensure_eq!(unmoved["frozen_time"], json!("2027-01-01T00:00:00Z"));
+    ensure_eq!(unmoved["status"], json!("READY"));
+    ensure_eq!(orders(&merchant, &id)?.len(), 1);
+    // Within the bound it bills every cycle.
+    advance(&merchant, &clock, "2027-01-01T00:05:00Z")?;
+    ensure_eq!(orders(&merchant, &id)?.len(), 6);
     Ok(())
 }
 

@@ -34,6 +34,26 @@ pub const CHECKS: &[(&str, Check)] = &[
         "an_endpoint_failing_for_three_days_is_disabled_with_a_notice",
         an_endpoint_failing_for_three_days_is_disabled_with_a_notice,
     ),
+    (
+        "endpoints_on_internal_addresses_are_refused",
+        endpoints_on_internal_addresses_are_refused,
+    ),
+    (
+        "a_redirect_is_a_failed_attempt_and_is_not_followed",
+        a_redirect_is_a_failed_attempt_and_is_not_followed,
+    ),
+    (
+        "a_deleted_or_disabled_endpoint_gets_nothing_more",
+        a_deleted_or_disabled_endpoint_gets_nothing_more,
+    ),
+    (
+        "an_account_has_at_most_sixteen_endpoints_even_when_created_at_once",
+        an_account_has_at_most_sixteen_endpoints_even_when_created_at_once,
+    ),
+    (
+        "hanging_endpoints_of_one_account_do_not_hold_up_another_account",
+        hanging_endpoints_of_one_account_do_not_hold_up_another_account,
+    ),
 ];
 
 fn now() -> i64 {
@@ -420,4 +440,297 @@ fn an_endpoint_failing_for_three_days_is_disabled_with_a_notice(
     ensure_eq!(notices["data"].as_array().map(Vec::len), Some(1));
     ensure_eq!(notices["data"][0]["data"]["id"], json!(hook_id));
     Ok(())
+}
+
+/// The account id behind a merchant's key.
+fn account_id(merchant: &Client) -> Result<String, Failed> {
+    Ok(fetch(merchant, "/v1/account")?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn endpoints_on_internal_addresses_are_refused(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Scanner")?;
+    // The instance metadata service, private ranges, internal names, and decimal and
+    // mapped spellings of them: refused before anything is stored.
+    for url in [
+        "https://169.254.169.254/latest",
+        "https://10.0.0.5/hook",
+        "https://192.168.0.10/hook",
+        "https://100.64.0.1/hook",
+        "https://[fd12::1]/hook",
+        "https://[::ffff:169.254.169.254]/hook",
+        "https://2852039166/latest",
+        "https://metadata.google.internal/computeMetadata",
+        "https://printer.local/hook",
+        "https://redis/hook",
+        "http://shop.example/hook",
+    ] {
+        let reply = merchant
+            .post("/v1/webhook_endpoints")
+            .json(&json!({"url": url}))
+            .send()?;
+        refused(&reply, 400, "invalid_request", Some("url"))
+            .map_err(|e| format!("{url}: {e:?}"))?;
+    }
+    // Loopback only for test keys of a local instance: never for live keys.
+    refused(
+        &suite
+            .live()
+            .post("/v1/webhook_endpoints")
+            .json(&json!({"url": "http://127.0.0.1:6379/"}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("url"),
+    )?;
+    // Nor by changing a stored endpoint's URL.
+    let receiver = Receiver::start(0)?;
+    let hook = endpoint(&merchant, &receiver, json!(["*"]))?;
+    let id = hook["id"].as_str().unwrap_or_default();
+    refused(
+        &merchant
+            .request("PATCH", &format!("/v1/webhook_endpoints/{id}"))
+            .json(&json!({"url": "https://169.254.169.254/latest"}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("url"),
+    )?;
+    let listed = fetch(&merchant, "/v1/webhook_endpoints")?;
+    let urls: Vec<Value> = listed["data"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["url"].clone()).collect())
+        .unwrap_or_default();
+    ensure_eq!(urls, vec![json!(receiver.url)]);
+    Ok(())
+}
+
+fn a_redirect_is_a_failed_attempt_and_is_not_followed(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Redirected")?;
+    let target = Receiver::start(0)?;
+    let redirecting = Receiver::redirecting(&target.url)?;
+    let hook = endpoint(&merchant, &redirecting, json!(["customer.created"]))?;
+    create(&merchant, "/v1/customers", json!({"name": "Ada"}))?;
+    let got = redirecting.wait_for(1, Duration::from_secs(15), || {
+        let _ = suite.run_cron();
+    });
+    ensure_eq!(got.len(), 1);
+    let log = fetch(
+        &merchant,
+        &format!(
+            "/v1/webhook_endpoints/{}/deliveries",
+            hook["id"].as_str().unwrap_or_default()
+        ),
+    )?;
+    let delivery = &log["data"][0];
+    ensure_eq!(delivery["attempts"][0]["status_code"], json!(302));
+    ensure_eq!(delivery["status"], json!("PENDING"));
+    ensure!(
+        target.received().is_empty(),
+        "the redirect was followed: {:?}",
+        target.received()
+    );
+    // Not to be retried forever by the suite's cron runs.
+    merchant
+        .request(
+            "DELETE",
+            &format!(
+                "/v1/webhook_endpoints/{}",
+                hook["id"].as_str().unwrap_or_default()
+            ),
+        )
+        .send()?;
+    Ok(())
+}
+
+fn a_deleted_or_disabled_endpoint_gets_nothing_more(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Unsubscribed")?;
+    let account = account_id(&merchant)?;
+    // Two receivers that keep failing, so their deliveries stay pending for retries.
+    let deleted_receiver = Receiver::start(usize::MAX)?;
+    let disabled_receiver = Receiver::start(usize::MAX)?;
+    let deleted = endpoint(&merchant, &deleted_receiver, json!(["customer.created"]))?;
+    let disabled = endpoint(&merchant, &disabled_receiver, json!(["customer.created"]))?;
+    for name in ["Ada", "Grace", "Edsger"] {
+        create(&merchant, "/v1/customers", json!({"name": name}))?;
+    }
+    // Each has been tried at least once.
+    deleted_receiver.wait_for(1, Duration::from_secs(15), || {
+        let _ = suite.run_cron();
+    });
+    disabled_receiver.wait_for(1, Duration::from_secs(15), || {
+        let _ = suite.run_cron();
+    });
+    merchant
+        .request(
+            "DELETE",
+            &format!(
+                "/v1/webhook_endpoints/{}",
+                deleted["id"].as_str().unwrap_or_default()
+            ),
+        )
+        .send()?;
+    change(
+        &merchant,
+        "PATCH",
+        &format!(
+            "/v1/webhook_endpoints/{}",
+            disabled["id"].as_str().unwrap_or_default()
+        ),
+        json!({"status": "disabled"}),
+    )?;
+    let statuses = suite.query(&format!(
+        "SELECT DISTINCT status FROM webhook_deliveries WHERE account_id = '{account}'"
+    ))?;
+    ensure_eq!(statuses, vec![json!({"status": "CANCELED"})]);
+    // Retries would come a second apart: a few cron runs later, neither got anything more.
+    let before = (
+        deleted_receiver.received().len(),
+        disabled_receiver.received().len(),
+    );
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1100));
+        suite.run_cron()?;
+    }
+    ensure_eq!(
+        (
+            deleted_receiver.received().len(),
+            disabled_receiver.received().len()
+        ),
+        before
+    );
+    let listed = fetch(
+        &merchant,
+        &format!(
+            "/v1/webhook_endpoints/{}/deliveries",
+            disabled["id"].as_str().unwrap_or_default()
+        ),
+    )?;
+    ensure_eq!(listed["data"][0]["status"], json!("CANCELED"));
+    ensure_eq!(listed["data"][0]["next_attempt_at"], Value::Null);
+    Ok(())
+}
+
+fn an_account_has_at_most_sixteen_endpoints_even_when_created_at_once(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Many endpoints")?;
+    let receiver = Receiver::start(0)?;
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let merchant = merchant.clone();
+                let url = receiver.url.clone();
+                scope.spawn(move || {
+                    merchant
+                        .post("/v1/webhook_endpoints")
+                        .json(&json!({"url": url}))
+                        .send()
+                        .map_or(0, |r| r.status)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    ensure_eq!(answers.iter().filter(|s| **s == 201).count(), 16);
+    ensure_eq!(answers.iter().filter(|s| **s == 400).count(), 4);
+    let account = account_id(&merchant)?;
+    let stored = suite.query(&format!(
+        "SELECT count(*) AS n FROM webhook_endpoints WHERE account_id = '{account}' AND deleted = 0"
+    ))?;
+    ensure_eq!(stored, vec![json!({"n": 16})]);
+    // A deleted one makes room again.
+    let listed = fetch(&merchant, "/v1/webhook_endpoints?limit=1")?;
+    merchant
+        .request(
+            "DELETE",
+            &format!(
+                "/v1/webhook_endpoints/{}",
+                listed["data"][0]["id"].as_str().unwrap_or_default()
+            ),
+        )
+        .send()?;
+    let again = merchant
+        .post("/v1/webhook_endpoints")
+        .json(&json!({"url": receiver.url}))
+        .send()?;
+    ensure_eq!(again.status, 201);
+    Ok(())
+}
+
+fn hanging_endpoints_of_one_account_do_not_hold_up_another_account(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    // One account: 16 endpoints that never answer, and 200 deliveries due to them, older
+    // than anything else.
+    let noisy = suite.fresh_merchant("Hanging receivers")?;
+    let noisy_account = account_id(&noisy)?;
+    let hanging = Receiver::hanging()?;
+    let mut hooks = Vec::new();
+    for _ in 0..16 {
+        hooks.push(endpoint(&noisy, &hanging, json!(["customer.updated"]))?);
+    }
+    let old = now() - 600;
+    suite.update(&format!(
+        "INSERT INTO events (id, account_id, environment, type, object_id, data, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 13)
+         SELECT 'evt_hang' || i || '{noisy_account}', '{noisy_account}', 'SANDBOX', 'customer.updated', 'cus_x', '{{}}', {old}
+         FROM n"
+    ))?;
+    suite.update(&format!(
+        "INSERT INTO webhook_deliveries (id, account_id, environment, event_id, endpoint_id, next_attempt_at, created_at)
+         SELECT 'wd_hang_' || e.id || w.id, e.account_id, 'SANDBOX', e.id, w.id, {old}, {old}
+         FROM events e JOIN webhook_endpoints w ON w.account_id = e.account_id
+         WHERE e.account_id = '{noisy_account}' AND e.id LIKE 'evt_hang%' AND w.deleted = 0 LIMIT 200"
+    ))?;
+    let pending = suite.query(&format!(
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE account_id = '{noisy_account}' AND status = 'PENDING'"
+    ))?;
+    ensure_eq!(pending, vec![json!({"n": 200})]);
+
+    // Another account's event: its first attempt fails, so its retry is the cron's work.
+    let quiet = suite.fresh_merchant("Patient receiver")?;
+    let receiver = Receiver::start(1)?;
+    endpoint(&quiet, &receiver, json!(["customer.created"]))?;
+    create(&quiet, "/v1/customers", json!({"name": "Ada"}))?;
+    let outcome = (|| -> Result<(), Failed> {
+        let first = receiver.wait_for(1, Duration::from_secs(10), || {});
+        ensure!(first.len() == 1, "the first attempt did not come at once");
+        std::thread::sleep(Duration::from_millis(1100));
+        // One cron run delivers the retry while the other account's receivers still hang.
+        let cron = std::thread::scope(|scope| {
+            let run = scope.spawn(|| suite.run_cron().map_err(|e| e.to_string()));
+            let got = receiver.wait_for(2, Duration::from_secs(20), || {});
+            let delivered_in_run = got.len() == 2 && !run.is_finished();
+            hanging.release();
+            let finished = run
+                .join()
+                .unwrap_or_else(|_| Err("the cron panicked".into()));
+            (got.len(), delivered_in_run, finished)
+        });
+        ensure!(cron.0 == 2, "the retry did not arrive during the cron run");
+        ensure!(cron.1, "the retry came only after the cron run ended");
+        cron.2?;
+        ensure!(
+            !hanging.received().is_empty(),
+            "the hanging receivers were never tried"
+        );
+        Ok(())
+    })();
+    hanging.release();
+    // Nothing more for the hanging endpoints, whatever the outcome.
+    for hook in &hooks {
+        noisy
+            .request(
+                "DELETE",
+                &format!(
+                    "/v1/webhook_endpoints/{}",
+                    hook["id"].as_str().unwrap_or_default()
+                ),
+            )
+            .send()?;
+    }
+    outcome
 }
