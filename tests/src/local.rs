@@ -264,6 +264,16 @@ impl LocalWorker {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }
 
+    /// A crash: SIGKILL to wrangler's process group at once (workerd with it), with no
+    /// chance to finish anything in flight. The state directory stays as the kill left it.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        signal_group(child.id() as i32, libc::SIGKILL);
+        let _ = child.wait();
+    }
+
     /// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
