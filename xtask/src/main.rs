@@ -7,12 +7,14 @@
 //! - `bench links`: loopback load on the short-link path, with its ceiling and a peer.
 //! - `bench billing`: 10,000 due subscriptions billed by the cron handler.
 //! - `listen`: the local instance's webhooks forwarded to an app on this machine.
+//! - `fuzz`: schemathesis against a local Worker from its own OpenAPI document.
 //! - `size`: bytes of every shipped artifact (raw, gzip, brotli) against the budgets.
 
 mod bench;
 mod build;
 mod dev;
 mod fresh;
+mod fuzz;
 mod listen;
 mod size;
 mod step;
@@ -31,6 +33,7 @@ commands:
   build                      build the widget and the Worker (release)
   bench [links]              loopback load on the short-link path (needs wrk)
   bench billing              10,000 due subscriptions billed by the cron handler
+  fuzz [--max-time SECS]     schemathesis against a local Worker from its OpenAPI document
   size [--json]              raw/gzip/brotli bytes of each shipped artifact; fails over budget
   listen --forward-to URL [--state DIR] [--events a,b]
                              forward the local instance's webhooks to an app on this machine
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "listen" => listen::run(rest),
         "size" => size::run(rest),
+        "fuzz" => fuzz::run_cli(rest),
         "build" => tools::setup(tools::Needs::Build).and_then(|tools| build::all(&tools)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -18,6 +18,9 @@ pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 pub const WASM_PACK_VERSION: &str = "0.15.1";
 /// Checks the dependency tree's licenses and bans against `deny.toml`.
 pub const CARGO_DENY_VERSION: &str = "0.20.2";
+/// Fuzzes the API from its OpenAPI document (`cargo xtask fuzz`); from PyPI, into a
+/// virtualenv in the cache, with every dependency pinned by `xtask/fuzz-requirements.txt`.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// What a command needs installed.
@@ -169,6 +172,51 @@ fn cargo_tool(krate: &str, version: &str, bin: &str, resolve: Resolve) -> Result
                 Err(format!(
                     "{} does not report version {version} after installing",
                     binary.display()
+                ))
+            }
+        },
+    )
+}
+
+/// schemathesis's `st` in a virtualenv at `{cache}/tools/schemathesis-{version}`, installed
+/// once (`python3 -m venv`, then pip with the pinned requirements) and checked by asking
+/// that exact path for its version.
+pub fn schemathesis() -> Result<PathBuf> {
+    let venv = cache_dir()
+        .join("tools")
+        .join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let st = venv.join("bin/st");
+    let reports = |path: &Path| {
+        output(Command::new(path).arg("--version"))
+            .is_some_and(|text| text.split_whitespace().any(|w| w == SCHEMATHESIS_VERSION))
+    };
+    if reports(&st) {
+        satisfied(&format!(
+            "schemathesis {SCHEMATHESIS_VERSION} ({})",
+            st.display()
+        ));
+        return Ok(st);
+    }
+    let requirements = workspace_root().join("xtask/fuzz-requirements.txt");
+    step(
+        &format!(
+            "Installing schemathesis {SCHEMATHESIS_VERSION} from PyPI into {} (a minute, once per machine)",
+            venv.display()
+        ),
+        || {
+            cache_dir_created()?;
+            run(Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv))?;
+            run(Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements))?;
+            if reports(&st) {
+                Ok(st.clone())
+            } else {
+                Err(format!(
+                    "{} does not report version {SCHEMATHESIS_VERSION} after installing",
+                    st.display()
                 ))
             }
         },

@@ -1,0 +1,74 @@
+//! `cargo xtask fuzz [--max-time SECS]`: schemathesis against a fresh local Worker, from
+//! the Worker's own `GET /v1/openapi.json`, with a sandbox secret key: every operation,
+//! every phase (examples, coverage, fuzzing, stateful), every check. Reports go to
+//! `target/fuzz/` (JUnit XML, and an NDJSON log of every case).
+
+use std::process::Command;
+
+use till_tests::accounts::create_account;
+use till_tests::local::workspace_root;
+
+use crate::fresh::fresh_worker;
+use crate::step::{Result, run, step};
+use crate::{build, tools};
+
+/// The default time budget of one run.
+const DEFAULT_MAX_TIME_SECS: u64 = 600;
+/// A fixed seed, so a run can be repeated case for case.
+const SEED: &str = "20261202";
+
+pub fn run_cli(args: &[String]) -> Result<()> {
+    let mut max_time = DEFAULT_MAX_TIME_SECS;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--max-time" => {
+                max_time = rest
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|v| *v > 0)
+                    .ok_or("--max-time needs a number of seconds")?;
+            }
+            other => return Err(format!("unknown option `{other}` for fuzz")),
+        }
+    }
+    fuzz(max_time)
+}
+
+/// Runs schemathesis for at most `max_time` seconds; fails if it found anything.
+pub fn fuzz(max_time: u64) -> Result<()> {
+    let tools = tools::setup(tools::Needs::Build)?;
+    build::all(&tools)?;
+    let st = tools::schemathesis()?;
+    let root = workspace_root();
+    let state = root.join("target/fuzz-state");
+    let (worker, operator) = step("Starting the Worker (workerd, on-disk D1 and KV)", || {
+        fresh_worker(&state, &[])
+    })?;
+    let account =
+        create_account(&worker.base_url, &operator, "Fuzzed shop").map_err(|e| e.to_string())?;
+    let reports = root.join("target/fuzz");
+    let outcome = step(
+        &format!("Fuzzing the API from its OpenAPI document (at most {max_time}s)"),
+        || {
+            run(Command::new(&st)
+                .arg("run")
+                .arg(format!("{}/v1/openapi.json", worker.base_url))
+                .args(["--checks", "all"])
+                .args(["--phases", "examples,coverage,fuzzing,stateful"])
+                .args(["--workers", "1", "--seed", SEED])
+                .arg("--max-time")
+                .arg(max_time.to_string())
+                .arg("--header")
+                .arg(format!(
+                    "Authorization: Bearer {}",
+                    account.keys.test.secret_key
+                ))
+                .args(["--report", "junit,ndjson", "--report-dir"])
+                .arg(&reports)
+                .env("NO_COLOR", "1"))
+        },
+    );
+    drop(worker);
+    outcome
+}
