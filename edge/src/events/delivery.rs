@@ -292,7 +292,6 @@ async fn health(
             .bind("id", endpoint_id)
             .prepare(db)?,
     );
-    statements.push(cancel_pending(db, endpoint_id)?);
     let scope = Scope {
         account_id: &endpoint.account_id,
         environment: endpoint.environment.as_str(),
@@ -313,6 +312,8 @@ async fn health(
         vec![(event, Guard::Applied)],
         attempt.at,
     )?);
+    // After the event, whose guard is the UPDATE just before it.
+    statements.push(cancel_pending(db, endpoint_id)?);
     Ok(statements)
 }
 
