@@ -8,6 +8,7 @@ mod checkout_sessions;
 mod embedding;
 mod events;
 mod foundation;
+mod idempotency;
 mod limits;
 mod omise;
 mod openapi;
@@ -108,6 +109,7 @@ fn main() -> ExitCode {
         webhooks::CHECKS,
         limits::CHECKS,
         selling::CHECKS,
+        idempotency::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
