@@ -190,6 +190,11 @@ async fn serve(
     let (body, raw) = read_body(&mut req).await?;
     let idempotency_key = req.headers().get("Idempotency-Key")?;
     let mut call = Call::new(ctx, route, principal, id, &req.url()?, body);
+    call.operator = match route.access {
+        Access::Operator => true,
+        Access::Public => auth::presents_operator_token(&req, ctx),
+        _ => false,
+    };
 
     // The operator's requests (creating accounts) have keys of their own scope.
     let scope = match (&call.principal, route.access) {
@@ -222,7 +227,7 @@ type Handling<'c> = Pin<Box<dyn Future<Output = ApiResult<Reply>> + 'c>>;
 
 fn dispatch<'c>(call: &'c mut Call<'_>) -> Handling<'c> {
     match call.route.operation {
-        Operation::Health => Box::pin(health::check(call.ctx)),
+        Operation::Health => Box::pin(health::check(call.ctx, call.operator)),
         Operation::OpenApi => Box::pin(std::future::ready(Ok(openapi::document(call)))),
         Operation::CreateAccount => Box::pin(accounts::create(call)),
         Operation::GetAccount => Box::pin(accounts::current(call)),

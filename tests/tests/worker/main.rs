@@ -14,6 +14,7 @@ mod omise;
 mod openapi;
 mod payment_links;
 mod promotions;
+mod public_writes;
 mod selling;
 mod shopper;
 mod subscriptions;
@@ -110,6 +111,7 @@ fn main() -> ExitCode {
         limits::CHECKS,
         selling::CHECKS,
         idempotency::CHECKS,
+        public_writes::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
