@@ -24,6 +24,7 @@ pub mod redirect;
 pub mod retry;
 pub mod routes;
 pub mod sql;
+pub mod throttle;
 pub mod ticket;
 pub mod time;
 pub mod visit;
