@@ -48,12 +48,12 @@ fn the_public_health_check_writes_nothing_and_the_operator_one_writes(
         };
         let reply = client.get("/healthz").send()?;
         ensure_eq!(reply.status, 200);
+        ensure_eq!(stored()?, before);
         let body = reply.json();
         ensure_eq!(body["status"], json!("ok"));
         ensure_eq!(body["writes"], json!(false));
         ensure_eq!(body["d1"]["ok"], json!(true));
         ensure_eq!(body["kv"]["ok"], json!(true));
-        ensure_eq!(stored()?, before);
     }
     // The operator's check writes and reads back, through D1 and KV.
     let operator = suite.client.with_bearer(&suite.operator_token);
