@@ -109,6 +109,9 @@ impl ErrorBody {
 pub struct Health {
     pub status: String,
     pub version: String,
+    /// Whether the check wrote and read back (operator token) or only read (anyone).
+    #[serde(default)]
+    pub writes: bool,
     pub d1: StorageCheck,
     pub kv: StorageCheck,
 }

@@ -132,6 +132,7 @@ texts! {
     LinkInactive => ["This payment link is no longer active.", "此付款連結已停用。", "此支付链接已停用。", "この支払いリンクは無効になりました。", "ลิงก์ชำระเงินนี้ไม่สามารถใช้งานได้แล้ว"];
     LinkExhausted => ["This offer is sold out.", "此商品已售完。", "此商品已售罄。", "この商品は完売しました。", "สินค้านี้ขายหมดแล้ว"];
     LinkNotFound => ["This payment link does not exist.", "此付款連結不存在。", "此支付链接不存在。", "この支払いリンクは存在しません。", "ไม่พบลิงก์ชำระเงินนี้"];
+    TooManyCheckouts => ["Too many checkouts were started from your network. Please try again in a minute.", "您的網路開啟的結帳次數過多,請於一分鐘後再試一次。", "您的网络发起的结账次数过多,请一分钟后再试。", "お使いのネットワークから開始された決済が多すぎます。1分後にもう一度お試しください。", "มีการเริ่มชำระเงินจากเครือข่ายของคุณมากเกินไป โปรดลองอีกครั้งในอีกหนึ่งนาที"];
     SessionExpired => ["This checkout has expired.", "此結帳已過期。", "此结账已过期。", "この決済は期限切れです。", "การชำระเงินนี้หมดอายุแล้ว"];
     PaymentComplete => ["Payment complete. Thank you!", "付款完成,謝謝您!", "支付完成,谢谢!", "お支払いが完了しました。ありがとうございます!", "ชำระเงินเรียบร้อย ขอบคุณ!"];
     FormTooLarge => ["This form is larger than a checkout form can be.", "此表單超過結帳表單的大小上限。", "此表单超过结账表单的大小上限。", "このフォームは決済フォームの上限を超えています。", "แบบฟอร์มนี้มีขนาดใหญ่เกินกว่าที่แบบฟอร์มชำระเงินรับได้"];

@@ -59,6 +59,7 @@ pub fn schemas() -> Map<String, Value> {
         object(&[
             ("status", "string"),
             ("version", "string"),
+            ("writes", "boolean"),
             ("d1", "object"),
             ("kv", "object"),
         ]),

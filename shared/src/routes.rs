@@ -117,7 +117,7 @@ macro_rules! routes {
 }
 
 routes! {
-    "GET" "/healthz" => Health, Public, None, "Health", "Version, and a D1 and a KV round trip.";
+    "GET" "/healthz" => Health, Public, None, "Health", "Version, and a read of D1 and KV; with the operator token, a write-then-read round trip through both.";
     "GET" "/v1/openapi.json" => OpenApi, Public, None, "OpenApiDocument", "This document.";
 
     "POST" "/v1/accounts" => CreateAccount, Operator, Some("CreateAccount"), "CreatedAccount", "Create a merchant account with test and live keys (shown once).";

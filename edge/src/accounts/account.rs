@@ -90,7 +90,8 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
         "name": name,
         "created_at": iso(now)?,
         "keys": keys,
-    })))
+    }))
+    .carrying_secret())
 }
 
 /// An account's dunning settings as stored.
@@ -201,7 +202,8 @@ pub async fn roll_secret_key(call: &mut Call<'_>) -> ApiResult<Reply> {
         "environment": principal.environment,
         "kind": "secret",
         "secret_key": key,
-    })))
+    }))
+    .carrying_secret())
 }
 
 /// Resolves an API key. Text not shaped like a key is refused without a read.

@@ -15,6 +15,9 @@ pub struct Call<'a> {
     pub ctx: &'a Ctx,
     pub route: &'static Route,
     pub principal: Option<Principal>,
+    /// The request carries the operator token (on an operator route, or a public one that
+    /// does more for the operator, like the health check's write round trip).
+    pub operator: bool,
     pub id: Option<String>,
     pub query: Vec<(String, String)>,
     /// Scheme, host and port the request came in on (`https://till.example`).
@@ -35,6 +38,7 @@ impl<'a> Call<'a> {
             ctx,
             route,
             principal,
+            operator: false,
             id,
             query: url
                 .query_pairs()

@@ -12,6 +12,9 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub headers: Vec<(&'static str, String)>,
+    /// The body carries a secret (a key, a signing secret), shown this once: idempotency
+    /// stores a marker instead of the body, and refuses to replay it.
+    pub carries_secret: bool,
 }
 
 impl Reply {
@@ -20,6 +23,7 @@ impl Reply {
             status,
             body,
             headers: Vec::new(),
+            carries_secret: false,
         }
     }
 
@@ -29,6 +33,12 @@ impl Reply {
 
     pub fn created(body: Value) -> Reply {
         Reply::json(201, body)
+    }
+
+    /// Marks the body as carrying a secret (see [`Reply::carries_secret`]).
+    pub fn carrying_secret(mut self) -> Reply {
+        self.carries_secret = true;
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {

@@ -5,12 +5,19 @@
 //! The session is opened by the same use case as `POST /v1/checkout/sessions` with that
 //! key (same validation; a publishable key sets no metadata), from the query's
 //! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`.
+//!
+//! Anyone holding the page's public key can open sessions here, so each client address
+//! (`CF-Connecting-IP`, an IPv6 address by its /64) may open at most 20 a minute, counted by
+//! the platform's rate limiter (the `CHECKOUT_THROTTLE` binding in `wrangler.toml`) before
+//! anything is read or written; beyond that it gets a page saying so, 429 with
+//! `Retry-After`.
 
 use till_shared::catalog::Prefill;
 use till_shared::embed::Frame;
 use till_shared::keys::KeyKind;
 use till_shared::locale::{Locale, Text};
-use worker::Response;
+use till_shared::throttle::client_bucket;
+use worker::{Response, console_error};
 
 use crate::api::page::PageRequest;
 
@@ -31,6 +38,13 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     let locale = Locale::negotiate(param("locale").as_deref(), req.accept_language.as_deref());
     let not_found = || pages::message_in(&frame, locale, 404, Text::LinkNotFound);
 
+    if !may_open(ctx, req.client_address.as_deref()).await {
+        let response = pages::message_in(&frame, locale, 429, Text::TooManyCheckouts)?;
+        response
+            .headers()
+            .set("Retry-After", &THROTTLE_PERIOD_SECS.to_string())?;
+        return Ok(response);
+    }
     // Only a publishable key belongs in a page; a secret key here is refused like a wrong one.
     let Some(key) = param("key") else {
         return not_found();
@@ -68,6 +82,32 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     headers.set("Referrer-Policy", "no-referrer")?;
     headers.set("X-Robots-Tag", "noindex")?;
     Ok(response)
+}
+
+/// The window of the `CHECKOUT_THROTTLE` limiter (`simple.period` in `wrangler.toml`).
+const THROTTLE_PERIOD_SECS: u32 = 60;
+
+/// Whether this address may open another session now. A Worker deployed without the
+/// limiter, or a limiter that fails, lets the visit through (and says so in the log): a
+/// buy button must not stop working with it.
+async fn may_open(ctx: &Ctx, address: Option<&str>) -> bool {
+    let limiter = match ctx.env.rate_limiter("CHECKOUT_THROTTLE") {
+        Ok(limiter) => limiter,
+        Err(error) => {
+            console_error!("buy: no CHECKOUT_THROTTLE rate limiter: {error:?}");
+            return true;
+        }
+    };
+    match limiter
+        .limit(format!("buy:{}", client_bucket(address)))
+        .await
+    {
+        Ok(outcome) => outcome.success,
+        Err(error) => {
+            console_error!("buy: the rate limiter failed: {error:?}");
+            true
+        }
+    }
 }
 
 /// The prefills as the API reads its string fields: trimmed.

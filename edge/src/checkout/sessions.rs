@@ -421,6 +421,26 @@ pub async fn expire_due(db: &D1Database, now: i64, limit: i64) -> ApiResult<usiz
         .count())
 }
 
+/// Deletes at most `limit` expired sessions that ended before `cutoff`: expired, past both
+/// their creation and their expiry time, holding no reservation (the cron gives abandoned
+/// ones back first) and without an order. Answers how many went.
+pub async fn forget_expired(db: &D1Database, cutoff: i64, limit: i64) -> ApiResult<usize> {
+    db::run(
+        Sql::new(
+            "DELETE FROM checkout_sessions WHERE id IN (
+                 SELECT s.id FROM checkout_sessions s
+                 WHERE s.status = 'EXPIRED' AND s.expires_at < :cutoff AND s.created_at < :cutoff
+                   AND s.reservation IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.checkout_session_id = s.id)
+                 ORDER BY s.expires_at LIMIT :limit)",
+        )
+        .bind("cutoff", cutoff)
+        .bind("limit", limit)
+        .prepare(db)?,
+    )
+    .await
+}
+
 /// What a create request names as sold: exactly one of a product (by id or slug), a
 /// price, or line items still to price.
 enum Asked {

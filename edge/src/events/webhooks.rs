@@ -142,7 +142,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut body = render(load(call, id.as_str()).await?)?;
     // The only time the secret is shown (and after a roll).
     body["secret"] = json!(secret);
-    Ok(Reply::created(body))
+    Ok(Reply::created(body).carrying_secret())
 }
 
 pub async fn get(call: &mut Call<'_>) -> ApiResult<Reply> {
@@ -239,7 +239,7 @@ pub async fn roll_secret(call: &mut Call<'_>) -> ApiResult<Reply> {
     .await?;
     let mut body = render(load(call, &id).await?)?;
     body["secret"] = json!(secret);
-    Ok(Reply::ok(body))
+    Ok(Reply::ok(body).carrying_secret())
 }
 
 #[derive(Deserialize)]

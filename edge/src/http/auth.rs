@@ -61,15 +61,19 @@ pub async fn authorize(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Op
 /// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
 /// Without a configured token, operator routes are closed.
 pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
-    let configured = ctx.operator_token();
-    let given = bearer_token(req).unwrap_or_default();
-    let matches =
-        !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()));
-    if matches {
+    if presents_operator_token(req, ctx) {
         Ok(())
     } else {
         Err(ApiError::unauthorized(
             "This route needs the operator token.",
         ))
     }
+}
+
+/// Whether the request's bearer token is the operator token (compared in constant time;
+/// never, without a configured token).
+pub fn presents_operator_token(req: &Request, ctx: &Ctx) -> bool {
+    let configured = ctx.operator_token();
+    let given = bearer_token(req).unwrap_or_default();
+    !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()))
 }

@@ -190,25 +190,32 @@ async fn serve(
     let (body, raw) = read_body(&mut req).await?;
     let idempotency_key = req.headers().get("Idempotency-Key")?;
     let mut call = Call::new(ctx, route, principal, id, &req.url()?, body);
-
-    let keyed = match (&call.principal, idempotency_key) {
-        (Some(principal), Some(key)) if route.method == "POST" => Some((principal.clone(), key)),
-        _ => None,
+    call.operator = match route.access {
+        Access::Operator => true,
+        Access::Public => auth::presents_operator_token(&req, ctx),
+        _ => false,
     };
-    let Some((principal, key)) = keyed else {
+
+    // The operator's requests (creating accounts) have keys of their own scope.
+    let scope = match (&call.principal, route.access) {
+        (Some(principal), _) => Some(idempotency::Scope::of(principal)),
+        (None, Access::Operator) => Some(idempotency::Scope::operator()),
+        (None, _) => None,
+    };
+    let (Some(scope), Some(key), "POST") = (scope, idempotency_key, route.method) else {
         return dispatch(&mut call).await;
     };
     // The same key must come with the same request: method, path and body bytes.
     let mut fingerprint = format!("{} {}\0", route.method, req.path()).into_bytes();
     fingerprint.extend_from_slice(&raw);
     let request_hash = till_shared::keys::sha256_hex(&fingerprint);
-    match idempotency::claim(ctx, &principal, &key, &request_hash).await? {
+    match idempotency::claim(ctx, scope, &key, &request_hash).await? {
         Claim::Replay(reply) => Ok(reply),
-        Claim::Fresh => {
+        Claim::Fresh(held) => {
             let reply = dispatch(&mut call)
                 .await
                 .unwrap_or_else(|error| error.into_reply(dialect));
-            idempotency::finish(ctx, &principal, &key, &reply).await?;
+            idempotency::finish(ctx, held, &reply).await?;
             Ok(reply)
         }
     }
@@ -220,7 +227,7 @@ type Handling<'c> = Pin<Box<dyn Future<Output = ApiResult<Reply>> + 'c>>;
 
 fn dispatch<'c>(call: &'c mut Call<'_>) -> Handling<'c> {
     match call.route.operation {
-        Operation::Health => Box::pin(health::check(call.ctx)),
+        Operation::Health => Box::pin(health::check(call.ctx, call.operator)),
         Operation::OpenApi => Box::pin(std::future::ready(Ok(openapi::document(call)))),
         Operation::CreateAccount => Box::pin(accounts::create(call)),
         Operation::GetAccount => Box::pin(accounts::current(call)),

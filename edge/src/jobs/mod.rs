@@ -2,11 +2,14 @@
 //! `checkout.expired`, written only by the batch whose guarded UPDATE expired it), give
 //! back reservations of payments abandoned mid-way (a 3-D Secure page left open), bill due
 //! subscriptions ([`crate::billing::biller`]) after sending webhook deliveries that are
-//! due, and forget failed-payment records older than an hour. Each step is one batch whose
-//! statements are conditional on the rows they change, so two crons running at once cannot
-//! apply a step twice.
+//! due, forget failed-payment records older than an hour, and last delete what is past
+//! its retention period ([`retention`]). Each step is one batch whose statements are
+//! conditional on the rows they change, so two crons running at once cannot apply a step
+//! twice.
 
 use worker::{D1Database, Env, console_error};
+
+mod retention;
 
 use crate::checkout::sessions;
 use crate::db::{self, Sql};
@@ -44,6 +47,7 @@ pub async fn run(env: &Env) {
         console_error!("cron: sending webhooks failed: {error:?}");
     }
     crate::billing::biller::run(env).await;
+    retention::run(&db, now).await;
 }
 
 async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {

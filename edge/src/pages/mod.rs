@@ -163,6 +163,7 @@ pub fn error_code(text: Text) -> &'static str {
         Text::LinkExhausted => "sold_out",
         Text::SessionExpired => "session_expired",
         Text::TooManyAttempts => "too_many_attempts",
+        Text::TooManyCheckouts => "rate_limited",
         _ => "processing_error",
     }
 }

@@ -8,11 +8,13 @@ mod checkout_sessions;
 mod embedding;
 mod events;
 mod foundation;
+mod idempotency;
 mod limits;
 mod omise;
 mod openapi;
 mod payment_links;
 mod promotions;
+mod public_writes;
 mod selling;
 mod shopper;
 mod subscriptions;
@@ -108,6 +110,8 @@ fn main() -> ExitCode {
         webhooks::CHECKS,
         limits::CHECKS,
         selling::CHECKS,
+        idempotency::CHECKS,
+        public_writes::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
