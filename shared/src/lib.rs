@@ -9,6 +9,7 @@ pub mod card;
 pub mod catalog;
 pub mod checkout;
 pub mod embed;
+pub mod hosts;
 pub mod ids;
 pub mod keys;
 pub mod links;

@@ -4,18 +4,20 @@
 //!
 //! The session is opened by the same use case as `POST /v1/checkout/sessions` with that
 //! key (same validation; a publishable key sets no metadata), from the query's
-//! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`.
+//! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`. Nothing in the
+//! query sets where the shopper goes after paying or cancelling; inside the overlay the
+//! page is framed only as the key's account allows.
 
 use till_shared::catalog::Prefill;
-use till_shared::embed::Frame;
+use till_shared::embed::{Frame, FrameRequest};
 use till_shared::keys::KeyKind;
 use till_shared::locale::{Locale, Text};
 use worker::Response;
 
 use crate::api::page::PageRequest;
 
-use crate::accounts::account;
-use crate::checkout::open::{self, NewCheckout, Seller, Sold};
+use crate::accounts::{account, settings};
+use crate::checkout::open::{self, NewCheckout, Sold};
 use crate::ctx::Ctx;
 use crate::pages;
 
@@ -27,21 +29,22 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let asked = FrameRequest::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let locale = Locale::negotiate(param("locale").as_deref(), req.accept_language.as_deref());
-    let not_found = || pages::message_in(&frame, locale, 404, Text::LinkNotFound);
+    let not_found = |frame: &Frame| pages::message_in(frame, locale, 404, Text::LinkNotFound);
 
     // Only a publishable key belongs in a page; a secret key here is refused like a wrong one.
     let Some(key) = param("key") else {
-        return not_found();
+        return not_found(&asked.unowned());
     };
     let principal = match account::authenticate(&key, ctx).await {
         Ok(principal) if principal.key_kind == KeyKind::Publishable => principal,
-        _ => return not_found(),
+        _ => return not_found(&asked.unowned()),
     };
-    let seller = Seller {
-        account_id: &principal.account_id,
-        environment: principal.environment,
+    let seller = principal.seller();
+    let frame = match settings::allowed(ctx, seller).await {
+        Ok(allowed) => allowed.frame(&asked),
+        Err(_) => asked.unowned(),
     };
     let checkout = NewCheckout {
         prefill: trimmed(Prefill::read(param)),
@@ -51,7 +54,7 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     let sold = Sold::Product(product_id.to_owned());
     // A product that does not exist, is archived or has no price reads like a missing link.
     let Ok(session) = open::open(ctx, seller, sold, checkout).await else {
-        return not_found();
+        return not_found(&frame);
     };
     let response = Response::empty()?.with_status(302);
     let headers = response.headers();
