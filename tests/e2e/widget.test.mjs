@@ -30,6 +30,8 @@ before(async () => {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   shop = `http://127.0.0.1:${server.address().port}`;
   assert.notEqual(new URL(shop).origin, new URL(base).origin, "the shop is another origin");
+  // The shop is the merchant's own site: its checkout may be embedded there.
+  await api("/v1/account", { method: "PATCH", key, body: { allowed_redirect_hosts: [new URL(shop).host] } });
 });
 after(async () => {
   await browser?.close();
