@@ -70,9 +70,10 @@ function merchantPage(name, body, { csp, stay = true } = {}) {
 }
 
 /** A fresh page that reports its `till:*` events to the returned array. */
-async function open(url, { viewport, hold, block } = {}) {
+async function open(url, { viewport, hold, block, prepare } = {}) {
   const context = await browser.newContext(viewport ? { viewport, isMobile: true, hasTouch: true } : {});
   const page = await context.newPage();
+  await prepare?.(page);
   const events = [];
   await page.exposeFunction("recordTill", (event) => events.push(event));
   const warnings = [];
@@ -395,4 +396,49 @@ test("options: locale, success URL override, Till.close(), redirect mode, and a 
   await blocked.page.waitForURL(/\/c\/cs_/);
   assert.ok(blocked.warnings.some((w) => w.includes("failed to load")), `${blocked.warnings}`);
   await blocked.context.close();
+});
+
+// A page that pretends to be checkout: it tells whoever framed it that a payment succeeded
+// and where to go next.
+const FORGED = `<!doctype html><script>
+  const say = (m) => parent.postMessage({ till: 1, ...m }, "*");
+  say({ type: "ready", height: 300 });
+  say({ type: "success", session_id: "cs_forged", url: "http://evil.example/phish" });
+</script>`;
+
+test("the button opens checkout only on Till's origin and hears only it: `/evil.example` stays a link code", async () => {
+  pages.set("/forged-checkout", { html: FORGED });
+  const evil = [];
+  const url = merchantPage(
+    "elsewhere",
+    `<script src="${base}/till.js"></script>
+     <till-buy-button id="slash" link="/evil.example" text="Slash"></till-buy-button>
+     <till-buy-button id="away" link="${shop}/forged-checkout" text="Away"></till-buy-button>`,
+    { stay: false },
+  );
+  const prepare = (page) =>
+    page.context().route(/^https?:\/\/evil\.example\//, (route) => {
+      evil.push(route.request().url());
+      return route.fulfill({ contentType: "text/html", body: FORGED });
+    });
+  const { context, page, events } = await open(url, { prepare });
+  await page.locator("#slash").getByRole("button", { name: "Slash" }).click();
+  const frame = page.locator("till-overlay iframe");
+  await frame.waitFor({ state: "attached" });
+  const src = await frame.getAttribute("src");
+  assert.ok(src.startsWith(`${base}/%2Fevil.example?embedded=1`), `the overlay opened ${src}`);
+  // The code is not a link: Till's page says so, and the page refuses to be framed
+  // (no account allows anyone), so the button goes to that page when the overlay times out.
+  await page.waitForURL(`${base}/%2Fevil.example`, { timeout: 20000 });
+  assert.match(await page.locator("main").innerText(), /does not exist/);
+  assert.deepEqual(evil, [], "nothing was asked of evil.example");
+  assert.ok(!events.some((e) => e.type === "success"), "a forged success was heard");
+
+  // A full link URL on another origin is a plain navigation: never framed, never heard.
+  await page.goto(url);
+  await page.locator("#away").getByRole("button", { name: "Away" }).click();
+  await page.waitForURL(`${shop}/forged-checkout`);
+  assert.ok(!events.some((e) => e.type === "success"), "a forged success was heard");
+  assert.deepEqual(evil, [], "the forged page's url was followed");
+  await context.close();
 });
