@@ -9,6 +9,7 @@ pub mod card;
 pub mod catalog;
 pub mod checkout;
 pub mod embed;
+pub mod hosts;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;

@@ -47,6 +47,34 @@ fn list_of(item: &str, page_mode: bool) -> Value {
     schema
 }
 
+/// `allowed_redirect_hosts` (`crate::hosts`), in a request (where `null` clears it) or an
+/// account.
+fn allowed_redirect_hosts(request: bool) -> Value {
+    let mut schema = json!({
+        "type": if request { json!(["array", "null"]) } else { json!("array") },
+        "maxItems": crate::hosts::MAX_ALLOWED_HOSTS,
+        "items": {
+            "type": "string",
+            "maxLength": crate::hosts::MAX_ENTRY_CHARS,
+            "pattern": format!("^{}$", crate::hosts::ENTRY_PATTERN),
+        },
+        "description": "The hosts of your own sites in this key's environment (SANDBOX or PRODUCTION): \
+            `shop.example`, `shop.example:8443`, `*.shop.example` (its subdomains), `127.0.0.1:8787`, \
+            `[::1]:3000`; no scheme, path or query; internationalized names in punycode (`xn--…`). Without a port an entry means 443 (and 80 for plain http). \
+            With a publishable key, success_url and cancel_url must be https URLs on one of them \
+            (in SANDBOX also http to a listed localhost, 127.0.0.1 or [::1]), else 403 naming the field; \
+            a secret key sets any. Checkout pages with embedded=1 may be framed only by pages on \
+            them, and send messages only to an origin=… on them. A new account allows none.",
+    });
+    if request {
+        schema["description"] = json!(format!(
+            "{} The list replaces the previous one; null or [] clears it.",
+            schema["description"].as_str().unwrap_or_default()
+        ));
+    }
+    schema
+}
+
 /// Properties of every object the API returns, and of every request body.
 pub fn schemas() -> Map<String, Value> {
     let mut s = Map::new();
@@ -85,25 +113,25 @@ pub fn schemas() -> Map<String, Value> {
             ("keys", "object"),
         ]),
     );
-    add(
-        "Account",
-        object(&[
-            ("id", "string"),
-            ("object", "string"),
-            ("name", "string"),
-            ("environment", "string"),
-            ("key_kind", "string"),
-            ("subscription_retry_schedule", "array"),
-            ("subscription_final_state", "string"),
-        ]),
-    );
-    add(
-        "UpdateAccount",
-        object(&[
-            ("subscription_retry_schedule", "array"),
-            ("subscription_final_state", "string"),
-        ]),
-    );
+    let mut account = object(&[
+        ("id", "string"),
+        ("object", "string"),
+        ("name", "string"),
+        ("environment", "string"),
+        ("key_kind", "string"),
+        ("subscription_retry_schedule", "array"),
+        ("subscription_final_state", "string"),
+        ("allowed_redirect_hosts", "array"),
+    ]);
+    account["properties"]["allowed_redirect_hosts"] = allowed_redirect_hosts(false);
+    add("Account", account);
+    let mut update_account = object(&[
+        ("subscription_retry_schedule", "array"),
+        ("subscription_final_state", "string"),
+        ("allowed_redirect_hosts", "array?"),
+    ]);
+    update_account["properties"]["allowed_redirect_hosts"] = allowed_redirect_hosts(true);
+    add("UpdateAccount", update_account);
     add(
         "RolledKey",
         object(&[

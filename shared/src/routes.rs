@@ -122,7 +122,7 @@ routes! {
 
     "POST" "/v1/accounts" => CreateAccount, Operator, Some("CreateAccount"), "CreatedAccount", "Create a merchant account with test and live keys (shown once).";
     "GET" "/v1/account" => GetAccount, AnyKey, None, "Account", "The account and environment the calling key acts in.";
-    "PATCH" "/v1/account" => UpdateAccount, Secret, Some("UpdateAccount"), "Account", "Set the subscription dunning settings: retry delays after a failed renewal, and UNPAID or CANCELED after the last.";
+    "PATCH" "/v1/account" => UpdateAccount, Secret, Some("UpdateAccount"), "Account", "Set the subscription dunning settings (retry delays after a failed renewal, UNPAID or CANCELED after the last) and the environment's allowed redirect hosts.";
     "POST" "/v1/account/roll_key" => RollSecretKey, Secret, None, "RolledKey", "Replace the calling secret key: a new one is returned and the old one stops working at once.";
 
     "POST" "/v1/products" => CreateProduct, Secret, Some("CreateProduct"), "Product", "Create a product with its default price (nested `price`, or the flat recurring form).";

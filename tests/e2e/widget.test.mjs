@@ -30,6 +30,8 @@ before(async () => {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   shop = `http://127.0.0.1:${server.address().port}`;
   assert.notEqual(new URL(shop).origin, new URL(base).origin, "the shop is another origin");
+  // The shop is the merchant's own site: its checkout may be embedded there.
+  await api("/v1/account", { method: "PATCH", key, body: { allowed_redirect_hosts: [new URL(shop).host] } });
 });
 after(async () => {
   await browser?.close();
@@ -68,9 +70,10 @@ function merchantPage(name, body, { csp, stay = true } = {}) {
 }
 
 /** A fresh page that reports its `till:*` events to the returned array. */
-async function open(url, { viewport, hold, block } = {}) {
+async function open(url, { viewport, hold, block, prepare } = {}) {
   const context = await browser.newContext(viewport ? { viewport, isMobile: true, hasTouch: true } : {});
   const page = await context.newPage();
+  await prepare?.(page);
   const events = [];
   await page.exposeFunction("recordTill", (event) => events.push(event));
   const warnings = [];
@@ -393,4 +396,47 @@ test("options: locale, success URL override, Till.close(), redirect mode, and a 
   await blocked.page.waitForURL(/\/c\/cs_/);
   assert.ok(blocked.warnings.some((w) => w.includes("failed to load")), `${blocked.warnings}`);
   await blocked.context.close();
+});
+
+// A page that pretends to be checkout: it tells whoever framed it that a payment succeeded
+// and where to go next.
+const FORGED = `<!doctype html><script>
+  const say = (m) => parent.postMessage({ till: 1, ...m }, "*");
+  say({ type: "ready", height: 300 });
+  say({ type: "success", session_id: "cs_forged", url: "http://evil.example/phish" });
+</script>`;
+
+test("the button opens checkout only on Till's origin and hears only it: `/evil.example` stays a link code", async () => {
+  pages.set("/forged-checkout", { html: FORGED });
+  const evil = [];
+  const url = merchantPage(
+    "elsewhere",
+    `<script src="${base}/till.js"></script>
+     <till-buy-button id="slash" link="/evil.example" text="Slash"></till-buy-button>
+     <till-buy-button id="away" link="${shop}/forged-checkout" text="Away"></till-buy-button>`,
+    { stay: false },
+  );
+  const prepare = (page) =>
+    page.context().route(/^https?:\/\/evil\.example\//, (route) => {
+      evil.push(route.request().url());
+      return route.fulfill({ contentType: "text/html", body: FORGED });
+    });
+  const { context, page, events } = await open(url, { prepare });
+  await page.locator("#slash").getByRole("button", { name: "Slash" }).click();
+  const frame = page.locator("till-overlay iframe");
+  await frame.waitFor({ state: "attached" });
+  const src = await frame.getAttribute("src");
+  assert.ok(src.startsWith(`${base}/%2Fevil.example?embedded=1`), `the overlay opened ${src}`);
+  // The code is not a link: Till's page says so (and, belonging to no account, refuses to be framed).
+  await waitFor(() => frame.evaluate((f) => f.src), "the frame's address");
+  assert.deepEqual(evil, [], "nothing was asked of evil.example");
+  assert.ok(!events.some((e) => e.type === "success"), "a forged success was heard");
+
+  // A full link URL on another origin is a plain navigation: never framed, never heard.
+  await page.goto(url);
+  await page.locator("#away").getByRole("button", { name: "Away" }).click();
+  await page.waitForURL(`${shop}/forged-checkout`);
+  assert.ok(!events.some((e) => e.type === "success"), "a forged success was heard");
+  assert.deepEqual(evil, [], "the forged page's url was followed");
+  await context.close();
 });

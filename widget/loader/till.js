@@ -34,7 +34,12 @@
     const o = (n) => el.getAttribute(n) ?? el.getAttribute(`data-${n}`) ?? defaults?.getAttribute(`data-${n}`);
     const product = o("product");
     const link = o("link") || "";
-    const url = new URL(el.href || (product ? `/b/${product}` : /^https?:/.test(link) ? link : `/${link}`), base);
+    // A link is a full http(s) URL or a code on this Till: `/evil.example` is a code, and
+    // never becomes `//evil.example` (another host).
+    const url = new URL(
+      el.href || (product ? `/b/${product}` : /^https?:/.test(link) ? link : `/${encodeURIComponent(link)}`),
+      base,
+    );
     // React keeps `key` to itself: <till-buy-button publishable-key="pk_…"> there.
     if (product) url.searchParams.set("key", o("publishable-key") || o("key"));
     // email → prefilled_email, client-reference-id → client_reference_id, …
@@ -42,7 +47,9 @@
       if (o(a)) url.searchParams.set(("en".includes(a[0]) ? "prefilled_" : "") + a.replaceAll("-", "_"), o(a));
     return {
       url: url.href,
-      origin: url.origin,
+      // The only origin whose messages count, and the only one the overlay opens checkout
+      // from (the widget checks `url` against it): the one this loader was served from.
+      origin: base,
       text: o("text") || "Buy now",
       theme: o("theme") || "light",
       color: o("color"),
@@ -102,8 +109,8 @@
   }
 
   // <a class="till-button" href="{payment link}">: opens in the overlay; a modified click
-  // (new tab, new window) still does what links do.
-  const anchor = (e) => e.target.closest?.("a.till-button");
+  // (new tab, new window), or a link to anything but this Till, still does what links do.
+  const anchor = (e) => e.target.closest?.(`a.till-button[href^="${base}/"]`);
   d.addEventListener("click", (e) => {
     const a = anchor(e);
     if (!a || e.defaultPrevented || e.button || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;

@@ -11,7 +11,8 @@ pub struct Config {
     /// Where checkout starts (a payment link, `/{url_id}`, or `/b/{product}?key=…`, with
     /// prefills); the overlay adds `embedded=1&origin=…` to it.
     pub url: String,
-    /// The origin of `url`: the only origin whose messages the overlay accepts.
+    /// The origin the loader was served from (Till's): the only origin whose messages the
+    /// overlay accepts, and the one `url` must be on for the overlay to open.
     pub origin: String,
     pub label: String,
     /// The colour scheme of the button, the overlay and the checkout page in it.

@@ -10,7 +10,9 @@ mod overlay;
 
 pub use button::{ButtonState, BuyButton, STYLE, adopt as adopt_button, mount_buy_button};
 pub use config::{Config, origin_of};
-pub use overlay::{Message, OverlayState, Phase, READY_TIMEOUT_MS, is_open, request_close};
+pub use overlay::{
+    Message, OverlayState, Phase, READY_TIMEOUT_MS, is_open, request_close, web_address,
+};
 pub use till_shared::embed::Theme;
 
 use wasm_bindgen::prelude::*;

@@ -4,7 +4,9 @@
 //! The page is opened with `embedded=1&origin={this page's origin}`; it lets only this
 //! origin frame it and posts only to it. Here, a message counts only when it comes from
 //! the iframe's window *and* from the checkout's origin; the greeting sent to the iframe
-//! names the checkout's origin as its target. At most one overlay is open at a time.
+//! names the checkout's origin as its target. The checkout's origin is the one the loader
+//! was served from, and the overlay opens only checkout there. The widget navigates only
+//! to http(s) addresses. At most one overlay is open at a time.
 
 use std::cell::RefCell;
 
@@ -209,11 +211,38 @@ pub fn is_open() -> bool {
     OPEN.with(|open| open.borrow().is_some())
 }
 
+/// The absolute address of `target` (resolved against this page) when it is an http(s)
+/// one: the only kind the widget navigates to (never `javascript:`, `data:`, …).
+pub fn web_address(target: &str) -> Option<String> {
+    let page = window().location().href().ok()?;
+    let url = web_sys::Url::new_with_base(target, &page).ok()?;
+    matches!(url.protocol().as_str(), "https:" | "http:").then(|| url.href())
+}
+
+/// Goes to `target` if it is an http(s) address; anything else is ignored.
+fn navigate(target: &str) {
+    if let Some(address) = web_address(target) {
+        let _ = window().location().assign(&address);
+    }
+}
+
+/// Whether checkout starts on the origin whose messages the overlay trusts (the one the
+/// loader was served from): a page elsewhere is never framed and never heard.
+fn on_trusted_origin(config: &Config) -> bool {
+    web_sys::Url::new(&config.url).is_ok_and(|url| url.origin() == config.origin)
+}
+
 /// Opens checkout for `config` in the overlay; `element` also receives the `till:*` events,
-/// and `on_closed` runs when the overlay goes away. Does nothing while one is open.
+/// and `on_closed` runs when the overlay goes away. Does nothing while one is open; checkout
+/// on another origin than the trusted one is opened as a page instead.
 pub fn open(config: Config, element: Option<Element>, on_closed: Box<dyn Fn()>) {
     if is_open() {
         on_closed();
+        return;
+    }
+    if !on_trusted_origin(&config) {
+        on_closed();
+        fall_back(&config, "the checkout is not on Till's origin");
         return;
     }
     if let Err(error) = try_open(config.clone(), element, on_closed) {
@@ -408,7 +437,7 @@ fn on_message(event: &MessageEvent) {
                 .map(|u| u.replace("{CHECKOUT_SESSION_ID}", &session_id))
                 .or(url);
             if let (true, Some(target)) = (go_on, target) {
-                let _ = window().location().assign(&target);
+                navigate(&target);
             }
         }
         Message::Error { code, message } => {
@@ -489,16 +518,17 @@ fn teardown() {
     CLOSED.with(|closed| closed.replace(Some(open)));
 }
 
-/// Sends the shopper to the checkout page itself: through the loader's fallback (which
-/// also names the CSP lines to add), or directly.
+/// Sends the shopper to the checkout page itself, if its address is http(s): through the
+/// loader's fallback (which also names the CSP lines to add), or directly.
 fn fall_back(config: &Config, why: &str) {
+    if web_address(&config.url).is_none() {
+        return;
+    }
     match &config.fallback {
         Some(fallback) => {
             let _ = fallback.call1(&JsValue::NULL, &JsValue::from_str(why));
         }
-        None => {
-            let _ = window().location().assign(&config.url);
-        }
+        None => navigate(&config.url),
     }
 }
 

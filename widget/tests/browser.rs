@@ -6,7 +6,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use till_widget::{Config, Theme, adopt_button, is_open, mount_buy_button, request_close};
+use till_widget::{
+    Config, Theme, adopt_button, is_open, mount_buy_button, request_close, web_address,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -435,5 +437,132 @@ async fn a_csp_that_blocks_the_frame_falls_back_to_the_checkout_page() {
         button_of(&host).get_attribute("aria-busy").as_deref(),
         Some("false")
     );
+    host.remove();
+}
+
+/// Waits `ms` milliseconds: for checks that something does *not* happen (a navigation
+/// to a `javascript:` address runs as a task of its own, soon after it is asked for).
+async fn pause(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// What a `javascript:` navigation in these tests leaves behind, if one ran.
+fn ran(flag: &str) -> bool {
+    js_sys::Reflect::get(&window(), &JsValue::from_str(flag))
+        .unwrap()
+        .is_truthy()
+}
+
+#[wasm_bindgen_test]
+fn only_http_addresses_count_as_places_to_go() {
+    let page = window().location().origin().unwrap();
+    assert_eq!(
+        web_address("/thanks?x=1"),
+        Some(format!("{page}/thanks?x=1"))
+    );
+    assert_eq!(
+        web_address("https://shop.example/done").as_deref(),
+        Some("https://shop.example/done")
+    );
+    for refused in [
+        "javascript:alert(1)",
+        " javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "blob:https://shop.example/x",
+        "about:blank",
+    ] {
+        assert_eq!(web_address(refused), None, "{refused}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_success_never_navigates_to_a_script_address() {
+    for (success_url, url, flag) in [
+        (
+            Some("javascript:window.tillRanSuccessUrl=1"),
+            None,
+            "tillRanSuccessUrl",
+        ),
+        (
+            None,
+            Some("javascript:window.tillRanPageUrl=1"),
+            "tillRanPageUrl",
+        ),
+    ] {
+        let host = host();
+        mount_buy_button(
+            &host,
+            Config {
+                success_url: success_url.map(str::to_owned),
+                ..config("Buy")
+            },
+        )
+        .unwrap();
+        next_tick().await;
+        button_of(&host).click();
+        next_tick().await;
+        let (_, iframe) = overlay().unwrap();
+        let frame = iframe.content_window().unwrap();
+        // Nothing prevents the default: the widget would go where it is told.
+        say(
+            &frame,
+            CHECKOUT,
+            &[
+                ("type", "success".into()),
+                ("session_id", "cs_test_1".into()),
+                ("url", url.map_or(JsValue::NULL, JsValue::from)),
+            ],
+        );
+        pause(300).await;
+        assert!(!ran(flag), "the widget navigated to a javascript: address");
+        assert!(request_close());
+        host.remove();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn checkout_on_another_origin_is_never_framed_or_heard() {
+    let host = host();
+    let elsewhere = Config {
+        url: "http://127.0.0.1:10/7sY3cxcrX1T1ep4".into(),
+        ..config("Buy")
+    };
+    mount_buy_button(&host, elsewhere).unwrap();
+    next_tick().await;
+    js_sys::Reflect::set(&window(), &"tillFallback".into(), &JsValue::UNDEFINED).unwrap();
+    button_of(&host).click();
+    next_tick().await;
+    assert!(!is_open(), "an overlay opened on another origin");
+    assert!(overlay().is_none());
+    let why = js_sys::Reflect::get(&window(), &"tillFallback".into())
+        .unwrap()
+        .as_string()
+        .unwrap_or_default();
+    assert!(why.contains("origin"), "the fallback says why: {why}");
+    assert_eq!(
+        button_of(&host).get_attribute("aria-busy").as_deref(),
+        Some("false")
+    );
+    host.remove();
+
+    // A script address is neither framed nor gone to.
+    let host = self::host();
+    let script = Config {
+        url: "javascript:window.top.tillRanCheckoutUrl=1//".into(),
+        fallback: None,
+        ..config("Buy")
+    };
+    mount_buy_button(&host, script).unwrap();
+    next_tick().await;
+    button_of(&host).click();
+    pause(300).await;
+    assert!(!is_open());
+    assert!(!ran("tillRanCheckoutUrl"), "a javascript: checkout ran");
     host.remove();
 }

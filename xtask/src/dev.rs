@@ -144,6 +144,7 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
 
     let account = seed_demo_merchant(&worker.base_url, &mut seed)?;
+    allow_demo_shop(&worker.base_url, &account, options.port)?;
     let demo = match seed.demo.clone() {
         Some(demo) if demo.publishable_key == account.keys.test.publishable_key => demo,
         _ => step("Seeding the demo shop's products and links", || {
@@ -200,6 +201,53 @@ fn seed_demo_merchant(base_url: &str, seed: &mut Seed) -> Result<CreatedAccount>
     })?;
     seed.account = Some(account.clone());
     Ok(account)
+}
+
+/// The demo shop (`/` of this instance) is the demo merchant's own site: its hosts are
+/// added to the merchant's SANDBOX `allowed_redirect_hosts` (a new account allows none),
+/// so its buy buttons open checkout in the overlay. Added on every start, since the port
+/// may differ from the last run on this state directory; entries set by hand are kept.
+fn allow_demo_shop(base_url: &str, account: &CreatedAccount, port: u16) -> Result<()> {
+    let merchant = Client::new(base_url).with_bearer(&account.keys.test.secret_key);
+    let current = merchant
+        .get("/v1/account")
+        .send()
+        .map_err(|e| e.to_string())?;
+    if current.status != 200 {
+        return Err(format!(
+            "/v1/account answered {}: {}",
+            current.status, current.body
+        ));
+    }
+    let mut hosts: Vec<String> =
+        serde_json::from_value(current.json()["allowed_redirect_hosts"].clone())
+            .unwrap_or_default();
+    let before = hosts.len();
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    if hosts.len() == before {
+        return Ok(());
+    }
+    // At most 20 entries: the oldest ones set by hand give way to this run's shop.
+    let keep_from = hosts
+        .len()
+        .saturating_sub(till_shared::hosts::MAX_ALLOWED_HOSTS);
+    let reply = merchant
+        .request("PATCH", "/v1/account")
+        .json(&serde_json::json!({"allowed_redirect_hosts": &hosts[keep_from..]}))
+        .send()
+        .map_err(|e| e.to_string())?;
+    if reply.status != 200 {
+        return Err(format!(
+            "allowing the demo shop answered {}: {}",
+            reply.status, reply.body
+        ));
+    }
+    println!("==> The demo shop ({base_url}) may embed the demo merchant's checkout");
+    Ok(())
 }
 
 fn seed_demo_shop(base_url: &str, account: &CreatedAccount) -> Result<DemoShop> {

@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use till_shared::billing::Dunning;
+use till_shared::hosts::AllowedHosts;
 use till_shared::ids::AccountId;
 use till_shared::keys::{Environment, KeyKind, generate_key, hash_key, key_shape};
 use till_shared::retry::{DUNNING_LIMITS, from_json, to_text};
 use worker::{D1Database, D1PreparedStatement};
 
+use crate::accounts::settings;
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
@@ -94,21 +96,27 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     .carrying_secret())
 }
 
-/// An account's dunning settings as stored.
+/// An account's dunning settings, and the calling environment's allowed hosts, as stored.
 #[derive(Deserialize)]
-struct BillingSettings {
+struct Settings {
     subscription_retry_schedule: String,
     subscription_final_state: String,
+    allowed_redirect_hosts: Option<String>,
 }
 
-/// `GET /v1/account`: which account and environment the calling key acts in, and its
-/// subscription billing settings as the billing job applies them.
+/// `GET /v1/account`: which account and environment the calling key acts in, its
+/// subscription billing settings as the billing job applies them, and the environment's
+/// allowed redirect hosts.
 pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
-    let settings: BillingSettings = Sql::new(
-        "SELECT subscription_retry_schedule, subscription_final_state FROM accounts WHERE id = :id",
+    let settings: Settings = Sql::new(
+        "SELECT a.subscription_retry_schedule, a.subscription_final_state, s.allowed_redirect_hosts
+         FROM accounts a LEFT JOIN environment_settings s
+           ON s.account_id = a.id AND s.environment = :environment
+         WHERE a.id = :id",
     )
     .bind("id", principal.account_id.as_str())
+    .bind("environment", principal.environment.as_str())
     .prepare(&db::db(call.ctx)?)?
     .first(None)
     .await?
@@ -117,6 +125,7 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
         Some(&settings.subscription_retry_schedule),
         Some(&settings.subscription_final_state),
     );
+    let hosts = AllowedHosts::from_stored(settings.allowed_redirect_hosts.as_deref());
     Ok(Reply::ok(json!({
         "id": principal.account_id,
         "object": "account",
@@ -125,6 +134,7 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
         "key_kind": principal.key_kind,
         "subscription_retry_schedule": dunning.schedule,
         "subscription_final_state": dunning.final_failure.state().as_str(),
+        "allowed_redirect_hosts": hosts.entries(),
     })))
 }
 
@@ -143,10 +153,12 @@ fn read_retry_schedule(field: String, value: &Value) -> ApiResult<Vec<i64>> {
     from_json(value, &DUNNING_LIMITS).map_err(|_| refused())
 }
 
-/// `PATCH /v1/account`: the dunning settings. `subscription_retry_schedule` is seconds
-/// after a renewal's first failure (1–10 entries, increasing, each from a minute to 60
-/// days); `subscription_final_state` is what a subscription becomes when the last retry
-/// fails: UNPAID (kept, retried by hand) or CANCELED.
+/// `PATCH /v1/account`: the dunning settings, and the calling environment's allowed
+/// redirect hosts. `subscription_retry_schedule` is seconds after a renewal's first
+/// failure (1–10 entries, increasing, each from a minute to 60 days);
+/// `subscription_final_state` is what a subscription becomes when the last retry fails:
+/// UNPAID (kept, retried by hand) or CANCELED. `allowed_redirect_hosts` replaces the list
+/// ([`settings`]).
 pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut p = call.params()?;
     let field = p.name("subscription_retry_schedule");
@@ -155,19 +167,25 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         .map(|value| read_retry_schedule(field, &value))
         .transpose()?;
     let final_state = p.one_of("subscription_final_state", &["UNPAID", "CANCELED"])?;
+    let hosts = settings::read_allowed_hosts(&mut p)?;
     p.finish()?;
     let principal = call.principal()?;
-    Sql::new(
-        "UPDATE accounts SET subscription_retry_schedule = coalesce(:schedule, subscription_retry_schedule),
-             subscription_final_state = coalesce(:final_state, subscription_final_state)
-         WHERE id = :id",
-    )
-    .bind("id", principal.account_id.as_str())
-    .bind("schedule", schedule.as_deref().map(to_text))
-    .bind("final_state", final_state)
-    .prepare(&db::db(call.ctx)?)?
-    .run()
-    .await?;
+    let db = db::db(call.ctx)?;
+    let mut statements = vec![
+        Sql::new(
+            "UPDATE accounts SET subscription_retry_schedule = coalesce(:schedule, subscription_retry_schedule),
+                 subscription_final_state = coalesce(:final_state, subscription_final_state)
+             WHERE id = :id",
+        )
+        .bind("id", principal.account_id.as_str())
+        .bind("schedule", schedule.as_deref().map(to_text))
+        .bind("final_state", final_state)
+        .prepare(&db)?,
+    ];
+    if let Some(hosts) = &hosts {
+        statements.push(settings::set_allowed_hosts(&db, principal.seller(), hosts)?);
+    }
+    db.batch(statements).await?;
     current(call).await
 }
 

@@ -1,5 +1,6 @@
-//! Merchant accounts and their keys, and the platform routes beside them: the health check and the OpenAPI document.
+//! Merchant accounts, their keys and settings, and the platform routes beside them: the health check and the OpenAPI document.
 
 pub mod account;
 pub mod health;
 pub mod openapi;
+pub mod settings;

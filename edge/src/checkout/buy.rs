@@ -4,7 +4,9 @@
 //!
 //! The session is opened by the same use case as `POST /v1/checkout/sessions` with that
 //! key (same validation; a publishable key sets no metadata), from the query's
-//! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`.
+//! `prefilled_email`, `prefilled_name`, `client_reference_id` and `locale`. Nothing in the
+//! query sets where the shopper goes after paying or cancelling; inside the overlay the
+//! page is framed only as the key's account allows.
 //!
 //! Anyone holding the page's public key can open sessions here, so each client address
 //! (`CF-Connecting-IP`, an IPv6 address by its /64) may open at most 20 a minute, counted by
@@ -13,7 +15,7 @@
 //! `Retry-After`.
 
 use till_shared::catalog::Prefill;
-use till_shared::embed::Frame;
+use till_shared::embed::{Frame, FrameRequest};
 use till_shared::keys::KeyKind;
 use till_shared::locale::{Locale, Text};
 use till_shared::throttle::client_bucket;
@@ -21,8 +23,8 @@ use worker::{Response, console_error};
 
 use crate::api::page::PageRequest;
 
-use crate::accounts::account;
-use crate::checkout::open::{self, NewCheckout, Seller, Sold};
+use crate::accounts::{account, settings};
+use crate::checkout::open::{self, NewCheckout, Sold};
 use crate::ctx::Ctx;
 use crate::pages;
 
@@ -34,9 +36,9 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let asked = FrameRequest::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let locale = Locale::negotiate(param("locale").as_deref(), req.accept_language.as_deref());
-    let not_found = || pages::message_in(&frame, locale, 404, Text::LinkNotFound);
+    let not_found = |frame: &Frame| pages::message_in(frame, locale, 404, Text::LinkNotFound);
 
     if !may_open(ctx, req.client_address.as_deref()).await {
         let response = pages::message_in(&frame, locale, 429, Text::TooManyCheckouts)?;
@@ -47,15 +49,16 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     }
     // Only a publishable key belongs in a page; a secret key here is refused like a wrong one.
     let Some(key) = param("key") else {
-        return not_found();
+        return not_found(&asked.unowned());
     };
     let principal = match account::authenticate(&key, ctx).await {
         Ok(principal) if principal.key_kind == KeyKind::Publishable => principal,
-        _ => return not_found(),
+        _ => return not_found(&asked.unowned()),
     };
-    let seller = Seller {
-        account_id: &principal.account_id,
-        environment: principal.environment,
+    let seller = principal.seller();
+    let frame = match settings::allowed(ctx, seller).await {
+        Ok(allowed) => allowed.frame(&asked),
+        Err(_) => asked.unowned(),
     };
     let checkout = NewCheckout {
         prefill: trimmed(Prefill::read(param)),
@@ -65,7 +68,7 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     let sold = Sold::Product(product_id.to_owned());
     // A product that does not exist, is archived or has no price reads like a missing link.
     let Ok(session) = open::open(ctx, seller, sold, checkout).await else {
-        return not_found();
+        return not_found(&frame);
     };
     let response = Response::empty()?.with_status(302);
     let headers = response.headers();

@@ -19,6 +19,7 @@ use till_shared::redirect::AfterCompletion;
 use till_shared::ticket::TicketError;
 use worker::Response;
 
+use crate::accounts::settings::{self, Allowed};
 use crate::api::reply::Dialect;
 use crate::catalog::lines::promotion_refused;
 use crate::catalog::promotion_codes::find_by_code;
@@ -353,6 +354,14 @@ fn link_checkout(
     }
 }
 
+/// The account and environment `link` sells in.
+fn link_seller(link: &LinkRow) -> Seller<'_> {
+    Seller {
+        account_id: &link.account_id,
+        environment: link.environment,
+    }
+}
+
 /// Opens the session of a visit to `link`.
 async fn open_from_link(
     ctx: &Ctx,
@@ -362,10 +371,7 @@ async fn open_from_link(
     views: i64,
     origin: &str,
 ) -> Result<CheckoutSession, Refused> {
-    let seller = Seller {
-        account_id: &link.account_id,
-        environment: link.environment,
-    };
+    let seller = link_seller(link);
     let lines = link.priced_lines();
     // The snapshot's lines, as the link was made: still for sale only while their prices
     // and products are.
@@ -386,8 +392,9 @@ async fn open_from_link(
 pub enum Redeemed {
     /// The session exists now (made here, or by a concurrent load of the same page).
     Open,
-    /// The ticket was good but the link cannot be paid now.
-    Unavailable(Unavailable),
+    /// The ticket was good but the link cannot be paid now; with what its merchant allows,
+    /// when the link exists.
+    Unavailable(Unavailable, Option<Allowed>),
     /// No ticket, or one that is forged, altered or stale: nothing was created.
     Refused(TicketError),
 }
@@ -399,6 +406,12 @@ async fn find_link(ctx: &Ctx, id: &str) -> ApiResult<Option<LinkRow>> {
         .prepare(&db::db(ctx)?)?
         .first(None)
         .await?)
+}
+
+/// Why `link` cannot be paid, with what its merchant allows (for the page saying so).
+async fn unavailable(ctx: &Ctx, link: &LinkRow, reason: Unavailable) -> Redeemed {
+    let allowed = settings::allowed(ctx, link_seller(link)).await.ok();
+    Redeemed::Unavailable(reason, allowed)
 }
 
 /// Creates the session a short-link visit promised (`/c/{session_id}?t={ticket}`): once,
@@ -421,15 +434,15 @@ pub async fn redeem(
         return Ok(Redeemed::Refused(TicketError::Forged));
     };
     let Some(link) = find_link(ctx, &ticket.link_id).await? else {
-        return Ok(Redeemed::Unavailable(Unavailable::NotFound));
+        return Ok(Redeemed::Unavailable(Unavailable::NotFound, None));
     };
     if let Some(reason) = link.state().payability().unavailable() {
-        return Ok(Redeemed::Unavailable(reason));
+        return Ok(unavailable(ctx, &link, reason).await);
     }
     match open_from_link(ctx, &link, &ticket.params, Some(id), 1, origin).await {
         Ok(_) => Ok(Redeemed::Open),
         // D1 refused: the link stopped being payable since the snapshot was taken.
-        Err(Refused::LinkUnavailable) => Ok(Redeemed::Unavailable(Unavailable::Inactive)),
+        Err(Refused::LinkUnavailable) => Ok(unavailable(ctx, &link, Unavailable::Inactive).await),
         // Most likely the same page loaded twice at once: the other load made it.
         Err(refused) => match sessions::exists(ctx, session_id).await? {
             true => Ok(Redeemed::Open),
@@ -445,14 +458,14 @@ pub async fn during_visit(ctx: &Ctx, code: &str, visit: Unsigned) -> worker::Res
         link,
         params,
         origin,
-        frame,
+        asked,
         locale,
     } = visit;
     match open_from_link(ctx, &link, &params, None, 0, &origin).await {
         Ok(session) => shortlinks::redirect(&format!(
             "{origin}/c/{}{}",
             session.id.as_str(),
-            frame.query()
+            asked.query()
         )),
         // D1 refused: the cached snapshot was stale. Answer from the fresh row.
         Err(Refused::LinkUnavailable) => {
@@ -462,6 +475,10 @@ pub async fn during_visit(ctx: &Ctx, code: &str, visit: Unsigned) -> worker::Res
                 .as_ref()
                 .and_then(|link| link.state().payability().unavailable())
                 .unwrap_or(Unavailable::Inactive);
+            let frame = match settings::allowed(ctx, link_seller(&link)).await {
+                Ok(allowed) => allowed.frame(&asked),
+                Err(_) => asked.unowned(),
+            };
             pages::message_in(&frame, locale, reason.status(), reason.text())
         }
         Err(refused) => refused

@@ -9,7 +9,7 @@ use till_shared::checkout::{
     AddressCollection, Closed, SessionStatus, answers, billing_address, card_error_text, closed,
     decline_text, locks,
 };
-use till_shared::embed::Frame;
+use till_shared::embed::{Frame, FrameRequest};
 use till_shared::keys::Environment;
 use till_shared::links::Unavailable;
 use till_shared::locale::{Locale, Text, format_money};
@@ -19,6 +19,7 @@ use till_shared::redirect::{Destination, destination};
 use till_shared::ticket::TicketError;
 use worker::{D1Database, Response};
 
+use crate::accounts::settings::Allowed;
 use crate::api::page::PageRequest;
 
 use crate::catalog::promotion_codes::find_by_code;
@@ -72,13 +73,20 @@ async fn record_failure(ctx: &Ctx, key: &str) {
     }
 }
 
-/// A session as its page shows it: with the merchant's name.
+/// A session as its page shows it: with the merchant's name, and what the merchant
+/// allows (who may frame the page).
 struct PageSession {
     session: CheckoutSession,
     merchant_name: String,
+    allowed: Allowed,
 }
 
 impl PageSession {
+    /// How this page may be framed, as the request asks.
+    fn frame(&self, asked: &FrameRequest) -> Frame {
+        self.allowed.frame(asked)
+    }
+
     fn money(&self, amount: i64) -> String {
         Money::from_minor(amount, self.session.currency)
             .ok()
@@ -88,10 +96,11 @@ impl PageSession {
 }
 
 async fn load(ctx: &Ctx, id: &str) -> Option<PageSession> {
-    let (session, merchant_name) = sessions::find_hosted(ctx, id).await.ok().flatten()?;
+    let hosted = sessions::find_hosted(ctx, id).await.ok().flatten()?;
     Some(PageSession {
-        session,
-        merchant_name,
+        allowed: Allowed::new(hosted.allowed_hosts, hosted.session.environment),
+        session: hosted.session,
+        merchant_name: hosted.merchant_name,
     })
 }
 
@@ -167,10 +176,11 @@ fn ticket_of(req: &PageRequest) -> Option<String> {
     req.query("t")
 }
 
-/// How the page is shown (inside the overlay or not, its theme), from its query string.
-fn frame_of(req: &PageRequest) -> Frame {
+/// How the page asks to be shown (inside the overlay or not, its theme), from its query
+/// string; the session's merchant decides what of it holds ([`PageSession::frame`]).
+fn frame_asked(req: &PageRequest) -> FrameRequest {
     let pairs = req.query_pairs();
-    Frame::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    FrameRequest::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// Where the page is served from, for the `url` its session's events carry.
@@ -180,8 +190,9 @@ fn origin_of(req: &PageRequest) -> String {
 
 /// `GET /c/{id}`.
 pub async fn show(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
-    let frame = frame_of(&req);
+    let asked = frame_asked(&req);
     let fallback = Locale::negotiate(None, req.accept_language.as_deref());
+    let unowned = asked.unowned();
     let mut page = load(ctx, id).await;
     // The first load after a short-link visit: its ticket creates the session.
     if page.is_none()
@@ -189,19 +200,21 @@ pub async fn show(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Respo
     {
         match open::redeem(ctx, id, &sealed, &req.origin()).await {
             Ok(Redeemed::Open) => page = load(ctx, id).await,
-            Ok(Redeemed::Unavailable(reason)) => {
+            Ok(Redeemed::Unavailable(reason, allowed)) => {
+                let frame = allowed.map_or(unowned, |a| a.frame(&asked));
                 return pages::message_in(&frame, fallback, reason.status(), reason.text());
             }
             Ok(Redeemed::Refused(TicketError::Expired)) => {
-                return pages::message_in(&frame, fallback, 410, Text::SessionExpired);
+                return pages::message_in(&unowned, fallback, 410, Text::SessionExpired);
             }
             Ok(Redeemed::Refused(_)) => {}
-            Err(_) => return pages::message_in(&frame, fallback, 500, Text::ProcessingError),
+            Err(_) => return pages::message_in(&unowned, fallback, 500, Text::ProcessingError),
         }
     }
     let Some(page) = page else {
-        return pages::message_in(&frame, fallback, 404, Text::LinkNotFound);
+        return pages::message_in(&unowned, fallback, 404, Text::LinkNotFound);
     };
+    let frame = page.frame(&asked);
     let locale = locale_of(&req, &page.session);
     if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
@@ -353,6 +366,7 @@ impl Attempt<'_> {
                 let paid = PageSession {
                     session: *session,
                     merchant_name: self.page.merchant_name.clone(),
+                    allowed: self.page.allowed.clone(),
                 };
                 finished(&paid, self.locale, self.frame)
             }
@@ -363,10 +377,11 @@ impl Attempt<'_> {
 
 /// `POST /c/{id}`: checks the form, then reserve → charge → complete or release.
 pub async fn pay(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
-    let frame = frame_of(&req);
+    let asked = frame_asked(&req);
     let Some(page) = load(ctx, id).await else {
-        return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
+        return pages::message_in(&asked.unowned(), Locale::En, 404, Text::LinkNotFound);
     };
+    let frame = page.frame(&asked);
     let locale = locale_of(&req, &page.session);
     // A second submit of a completed session goes where the first went; it never charges.
     if let Some(response) = closed_page(&page, locale, &frame) {
@@ -599,10 +614,11 @@ fn challenge_page(page: &PageSession, locale: Locale, frame: &Frame) -> worker::
 
 /// `POST /c/{id}/challenge`: the shopper's answer to the sandbox 3-D Secure page.
 pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
-    let frame = frame_of(&req);
+    let asked = frame_asked(&req);
     let Some(page) = load(ctx, id).await else {
-        return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
+        return pages::message_in(&asked.unowned(), Locale::En, 404, Text::LinkNotFound);
     };
+    let frame = page.frame(&asked);
     let locale = locale_of(&req, &page.session);
     if page.session.status == SessionStatus::Complete {
         return finished(&page, locale, &frame);
@@ -670,10 +686,11 @@ async fn failed_challenge(
 /// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
 /// session allows codes), then shows the page again with the new total.
 pub async fn apply_promotion(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
-    let frame = frame_of(&req);
+    let asked = frame_asked(&req);
     let Some(page) = load(ctx, id).await else {
-        return pages::message_in(&frame, Locale::En, 404, Text::LinkNotFound);
+        return pages::message_in(&asked.unowned(), Locale::En, 404, Text::LinkNotFound);
     };
+    let frame = page.frame(&asked);
     let session = &page.session;
     let locale = locale_of(&req, session);
     if let Some(response) = closed_page(&page, locale, &frame) {

@@ -11,6 +11,7 @@ use till_shared::catalog::Prefill;
 use till_shared::checkout::{
     AddressCollection, Amounts, CustomField, CustomerCreation, SessionStatus,
 };
+use till_shared::hosts::AllowedHosts;
 use till_shared::ids::CheckoutSessionId;
 use till_shared::keys::{Environment, KeyKind};
 use till_shared::money::Currency;
@@ -21,6 +22,7 @@ use till_shared::redirect::AfterCompletion;
 use till_shared::time::parse_request_time;
 use worker::{D1Database, D1PreparedStatement};
 
+use crate::accounts::settings;
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
@@ -75,6 +77,9 @@ pub struct SessionRow {
     /// Present when the statement joins the session's account (the hosted page).
     #[serde(default)]
     merchant_name: Option<String>,
+    /// Likewise: the account's allowed hosts in the session's environment.
+    #[serde(default)]
+    allowed_redirect_hosts: Option<String>,
 }
 
 /// A checkout session, typed.
@@ -250,10 +255,22 @@ pub fn render(session: &CheckoutSession, origin: &str) -> ApiResult<Value> {
     }))
 }
 
-/// A session by id, in any account (the hosted page's lookup), with its merchant's name.
-pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<(CheckoutSession, String)>> {
+/// A session as its hosted page needs it: with its merchant's name and what the merchant
+/// allows (who may frame the page).
+pub struct Hosted {
+    pub session: CheckoutSession,
+    pub merchant_name: String,
+    pub allowed_hosts: AllowedHosts,
+}
+
+/// A session by id, in any account (the hosted page's lookup), with its merchant's name
+/// and allowed hosts.
+pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<Hosted>> {
     let row: Option<SessionRow> = Sql::new(
-        "SELECT s.*, a.name AS merchant_name FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id
+        "SELECT s.*, a.name AS merchant_name, e.allowed_redirect_hosts
+         FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id
+           LEFT JOIN environment_settings e
+             ON e.account_id = s.account_id AND e.environment = s.environment
          WHERE s.id = :id",
     )
     .bind("id", id)
@@ -261,8 +278,13 @@ pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<(CheckoutSessi
     .first(None)
     .await?;
     row.map(|mut row| {
-        let merchant = row.merchant_name.take().unwrap_or_default();
-        Ok((row.parse()?, merchant))
+        let merchant_name = row.merchant_name.take().unwrap_or_default();
+        let allowed_hosts = AllowedHosts::from_stored(row.allowed_redirect_hosts.take().as_deref());
+        Ok(Hosted {
+            session: row.parse()?,
+            merchant_name,
+            allowed_hosts,
+        })
     })
     .transpose()
 }
@@ -524,6 +546,40 @@ fn refuse_publishable_metadata(principal: &Principal, p: &Params) -> ApiResult<(
     Ok(())
 }
 
+/// With a publishable key (a page's, public by design), the shopper may be sent only to
+/// the account's own sites: else anyone could mint a genuine checkout URL whose cancel
+/// link and success redirect lead elsewhere. A secret key sets any redirect.
+async fn refuse_foreign_redirects(call: &Call<'_>, checkout: &NewCheckout) -> ApiResult<()> {
+    let principal = call.principal()?;
+    if principal.key_kind != KeyKind::Publishable {
+        return Ok(());
+    }
+    let urls = [
+        ("success_url", checkout.success_url.as_deref()),
+        ("cancel_url", checkout.cancel_url.as_deref()),
+    ];
+    if urls.iter().all(|(_, url)| url.is_none()) {
+        return Ok(());
+    }
+    let hosts = settings::allowed_hosts(call.ctx, principal.seller()).await?;
+    let sandbox = call.sandbox();
+    match urls
+        .into_iter()
+        .find(|(_, url)| url.is_some_and(|u| !hosts.allows_redirect(u, sandbox)))
+    {
+        Some((field, _)) => Err(ApiError::Client {
+            code: till_shared::api::ErrorCode::Forbidden,
+            message: format!(
+                "With a publishable key, {field} must be on one of the account's \
+                 {}, set with PATCH /v1/account and a secret key.",
+                settings::FIELD
+            ),
+            param: Some(field.into()),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// `POST /v1/checkout/sessions`.
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let sandbox = call.sandbox();
@@ -531,6 +587,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     refuse_publishable_metadata(call.principal()?, &p)?;
     let (asked, mut checkout) = read_create(&mut p, sandbox)?;
     p.finish()?;
+    refuse_foreign_redirects(call, &checkout).await?;
     checkout.origin = call.origin.clone();
     let sold = match asked {
         Asked::Sold(sold) => sold,

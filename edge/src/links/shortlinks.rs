@@ -9,12 +9,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use till_shared::embed::Frame;
+use till_shared::embed::{Frame, FrameRequest};
 use till_shared::ids::{CheckoutSessionId, ShortCode};
 use till_shared::locale::{Locale, Text, format_money};
 use till_shared::ticket::{Signer, Ticket};
 use worker::{Response, Url};
 
+use crate::accounts::settings;
 use crate::ctx::Ctx;
 use crate::db::{self, Sql};
 use crate::error::ApiResult;
@@ -182,7 +183,8 @@ pub struct Unsigned {
     pub params: Vec<(String, String)>,
     /// Scheme, host and port of the visit, for the redirect.
     pub origin: String,
-    pub frame: Frame,
+    /// How the page was asked to be shown, carried on to the checkout page.
+    pub asked: FrameRequest,
     pub locale: Locale,
 }
 
@@ -213,13 +215,14 @@ pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Resu
         param("locale").as_deref(),
         visitor.accept_language.as_deref(),
     );
-    let frame = Frame::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // Checked by the checkout page against what its merchant allows; carried on as asked.
+    let asked = FrameRequest::from_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
     let link = match snapshot(ctx, code.as_str()).await {
         Ok(Some(link)) => link,
         Ok(None) => {
             return Ok(Visit::Answered(pages::message_in(
-                &frame,
+                &asked.unowned(),
                 locale,
                 404,
                 Text::LinkNotFound,
@@ -238,6 +241,7 @@ pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Resu
     }
     if let Some((status, text)) = unavailable(&link) {
         count_view(ctx, &link.id);
+        let frame = frame_of(ctx, &link, &asked).await;
         return Ok(Visit::Answered(pages::message_in(
             &frame, locale, status, text,
         )?));
@@ -254,7 +258,7 @@ pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Resu
         let location = format!(
             "{}/c/{session_id}?t={sealed}{}",
             url.origin().ascii_serialization(),
-            frame.query().replacen('?', "&", 1)
+            asked.query().replacen('?', "&", 1)
         );
         return Ok(Visit::Answered(redirect(&location)?));
     }
@@ -263,9 +267,22 @@ pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Resu
         link,
         params,
         origin: url.origin().ascii_serialization(),
-        frame,
+        asked,
         locale,
     })))
+}
+
+/// How a page about `link` may be framed: as its merchant allows (framed by no one when
+/// that cannot be read).
+async fn frame_of(ctx: &Ctx, link: &LinkRow, asked: &FrameRequest) -> Frame {
+    let seller = db::Seller {
+        account_id: &link.account_id,
+        environment: link.environment,
+    };
+    match settings::allowed(ctx, seller).await {
+        Ok(allowed) => allowed.frame(asked),
+        Err(_) => asked.unowned(),
+    }
 }
 
 pub fn redirect(location: &str) -> worker::Result<Response> {

@@ -15,6 +15,7 @@ mod openapi;
 mod payment_links;
 mod promotions;
 mod public_writes;
+mod redirects;
 mod selling;
 mod shopper;
 mod subscriptions;
@@ -93,6 +94,9 @@ impl Suite {
 
 pub type Check = fn(&Suite) -> Result<(), Failed>;
 
+/// The main merchant's own site (its `allowed_redirect_hosts`).
+pub const SHOP_HOST: &str = "shop.example";
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let modules: &[&[(&str, Check)]] = &[
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         openapi::CHECKS,
         shopper::CHECKS,
         embedding::CHECKS,
+        redirects::CHECKS,
         subscriptions::CHECKS,
         webhooks::CHECKS,
         limits::CHECKS,
@@ -170,6 +175,20 @@ fn start_suite() -> till_tests::Result<Suite> {
     })?;
     let account = create_account(&worker.base_url, &operator_token, "Test Merchant")?;
     let other = create_account(&worker.base_url, &operator_token, "Other Merchant")?;
+    // The main merchant's shop, where its checkout may be embedded and its publishable
+    // key may redirect (a new account allows no host).
+    let settings = Client::new(&worker.base_url)
+        .with_bearer(&account.keys.test.secret_key)
+        .request("PATCH", "/v1/account")
+        .json(&serde_json::json!({"allowed_redirect_hosts": [SHOP_HOST]}))
+        .send()?;
+    if settings.status != 200 {
+        return Err(format!(
+            "allowing the shop answered {}: {}",
+            settings.status, settings.body
+        )
+        .into());
+    }
     Ok(Suite {
         client: Client::new(&worker.base_url),
         worker,

@@ -459,8 +459,8 @@ fn the_hosted_page_shows_what_is_bought_in_the_first_response(suite: &Suite) -> 
         embedded
             .header("content-security-policy")
             .unwrap_or_default()
-            .contains("frame-ancestors *"),
-        "embedded mode cannot be framed"
+            .contains("frame-ancestors https://shop.example"),
+        "embedded mode cannot be framed by the merchant's allowed host"
     );
     let japanese = suite
         .client
