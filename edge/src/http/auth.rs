@@ -1,9 +1,9 @@
 //! Who is calling: an API key (as a Bearer token) resolved to its account and environment,
 //! or the operator token that may create accounts.
 
-use subtle::ConstantTimeEq;
 use till_shared::keys::KeyKind;
 use till_shared::routes::Access;
+use till_shared::secrets::operator_token_matches;
 use worker::Request;
 
 use crate::accounts::account;
@@ -58,14 +58,12 @@ pub async fn authorize(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Op
     }
 }
 
-/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
-/// Without a configured token, operator routes are closed.
+/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) without leaking its
+/// length or content through timing ([`operator_token_matches`]). Without a configured
+/// token, operator routes are closed.
 pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
-    let configured = ctx.operator_token();
     let given = bearer_token(req).unwrap_or_default();
-    let matches =
-        !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()));
-    if matches {
+    if operator_token_matches(&ctx.operator_token(), &given) {
         Ok(())
     } else {
         Err(ApiError::unauthorized(

@@ -11,6 +11,7 @@ mod foundation;
 mod limits;
 mod omise;
 mod openapi;
+mod operator_secret;
 mod payment_links;
 mod promotions;
 mod selling;
@@ -108,6 +109,7 @@ fn main() -> ExitCode {
         webhooks::CHECKS,
         limits::CHECKS,
         selling::CHECKS,
+        operator_secret::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
