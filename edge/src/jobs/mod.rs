@@ -2,7 +2,7 @@
 //! `checkout.expired`, written only by the batch whose guarded UPDATE expired it), give
 //! back reservations of payments abandoned mid-way (a 3-D Secure page left open), bill due
 //! subscriptions ([`crate::billing::biller`]), send webhook deliveries that are due, and
-//! forget failed-payment records older than an hour. Each step is one batch whose
+//! forget failed-payment records and promotion code attempts older than an hour. Each step is one batch whose
 //! statements are conditional on the rows they change, so two crons running at once cannot
 //! apply a step twice.
 
@@ -38,6 +38,9 @@ pub async fn run(env: &Env) {
         && let Err(error) = statement.run().await
     {
         console_error!("cron: forgetting old payment failures failed: {error:?}");
+    }
+    if let Err(error) = crate::checkout::code_attempts::forget_old(&db, now).await {
+        console_error!("cron: forgetting old promotion code attempts failed: {error:?}");
     }
     crate::billing::biller::run(env).await;
     if let Err(error) = crate::events::delivery::send_due(env).await {

@@ -13,6 +13,7 @@ mod omise;
 mod openapi;
 mod operator_secret;
 mod payment_links;
+mod promotion_limits;
 mod promotions;
 mod selling;
 mod shopper;
@@ -99,6 +100,7 @@ fn main() -> ExitCode {
         catalog::CHECKS,
         payment_links::CHECKS,
         promotions::CHECKS,
+        promotion_limits::CHECKS,
         checkout_sessions::CHECKS,
         events::CHECKS,
         omise::CHECKS,
