@@ -24,6 +24,7 @@ pub mod promotion;
 pub mod redirect;
 pub mod retry;
 pub mod routes;
+pub mod secrets;
 pub mod sql;
 pub mod throttle;
 pub mod ticket;

@@ -6,6 +6,30 @@ use crate::catalog::Discount;
 use crate::money::{Currency, Money, MoneyError};
 use crate::pricing::{LineItem, PricingError, subtotal};
 
+/// What anyone but the merchant is told of a code that cannot be used, whatever the reason
+/// (no such code, switched off, expired, redeemed, for other products): telling them apart
+/// would let a public key or a shopper find out which codes exist.
+pub const NOT_USABLE_HERE: &str = "This promotion code cannot be used for this purchase.";
+
+/// How many promotion codes the hosted page lets a shopper try, so that codes cannot be
+/// found by guessing: per checkout session and per client address, over a sliding window.
+/// A shopper who mistypes a code a few times never meets the limits; a script trying a
+/// word list does at once, and an address opening session after session meets the
+/// address's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeAttempts {
+    pub per_session: i64,
+    pub per_address: i64,
+    pub window_secs: i64,
+}
+
+/// Ten codes per session and thirty per address in any hour.
+pub const CODE_ATTEMPTS: CodeAttempts = CodeAttempts {
+    per_session: 10,
+    per_address: 30,
+    window_secs: 3600,
+};
+
 /// Why a code cannot be used at all right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
@@ -305,6 +329,12 @@ mod tests {
         ] {
             assert_eq!(reason.to_string(), reason.message());
         }
+    }
+
+    #[test]
+    fn the_public_refusal_is_the_pages_words() {
+        use crate::locale::{Locale, Text};
+        assert_eq!(Locale::En.text(Text::InvalidPromotion), NOT_USABLE_HERE);
     }
 
     #[test]

@@ -3,12 +3,16 @@
 //!
 //! A visit to `/{code}` answers at once with `302 /c/{session_id}?t={ticket}`: the session
 //! id is chosen then, and the ticket carries the link, the time and the visit's parameters
-//! (prefills, locale, `utm_*`), signed with HMAC-SHA256 over the session id and the payload.
+//! (prefills, locale, `utm_*`), signed with HMAC-SHA256 over the session id and the payload
+//! under a key of its own, derived from the operator secret by HKDF
+//! ([`crate::secrets::Purpose::CheckoutTicket`]).
 //! The checkout page creates the session from a ticket that verifies and is fresh, at most
 //! once (the id is the primary key). A forged, altered or stale ticket creates nothing.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use crate::secrets::{Purpose, derive_key};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -42,10 +46,10 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// The signer of the operator secret `secret`: its key is the secret's HKDF derivation
+    /// for checkout tickets, never the secret itself or a key of another purpose.
     pub fn new(secret: &str) -> Signer {
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(b"till checkout ticket v1");
-        let key = mac.finalize().into_bytes();
+        let key = derive_key(secret, Purpose::CheckoutTicket);
         Signer {
             keyed: HmacSha256::new_from_slice(&key).expect("any key length"),
         }
@@ -168,6 +172,22 @@ mod tests {
                 "{malformed}"
             );
         }
+    }
+
+    #[test]
+    fn a_ticket_sealed_with_the_earlier_key_derivation_is_refused() {
+        // Before HKDF, the key was HMAC(secret, "till checkout ticket v1").
+        let mut old = HmacSha256::new_from_slice(b"op_secret").unwrap();
+        old.update(b"till checkout ticket v1");
+        let old_key = old.finalize().into_bytes();
+        let earlier = Signer {
+            keyed: HmacSha256::new_from_slice(&old_key).unwrap(),
+        };
+        let sealed = earlier.seal("cs_1", &ticket());
+        assert_eq!(
+            Signer::new("op_secret").open("cs_1", &sealed, 1_800_000_000),
+            Err(TicketError::Forged)
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Taking a payment for a session, in three D1 batches that the database keeps honest:
 //!
-//! 1. **reserve**: the session takes a reservation token (one holder at a time) and the
-//!    link's and promotion code's `reserved_count` go up. The tables' CHECK constraints
-//!    refuse the batch when completions or redemptions would pass their limit, so a
-//!    shopper over the limit is refused *before* being charged.
+//! 1. **reserve**: the session takes a reservation token (one holder at a time) — only
+//!    while it still costs the amount this payment will charge, with the same promotion
+//!    code, and while that code can still be used ([`RESERVABLE`]) — and the link's and
+//!    promotion code's `reserved_count` go up. The tables' CHECK constraints refuse the
+//!    batch when completions or redemptions would pass their limit, so a shopper over the
+//!    limit is refused *before* being charged.
 //! 2. the processor charges the card (outside D1);
 //! 3. **complete** (order, payment, customer, event, counters, session COMPLETE) or
 //!    **release** (reservations returned, failed attempt counted). Every statement is
@@ -32,6 +34,18 @@ use crate::error::{ApiError, ApiResult};
 /// The guard of every statement a payment writes after reserving: the session still holds
 /// the payment's reservation token.
 const STILL_RESERVED: &str = "EXISTS (SELECT 1 FROM checkout_sessions WHERE id = :held_session AND reservation = :held_token)";
+
+/// The guard of a reservation: the session is open, not held by another payment and not
+/// past its expiry; it still costs `:total` with promotion code `:code` (what the payment
+/// read, and will charge and record: a code applied meanwhile changes neither); and its
+/// code, if any, is still active, unexpired and not fully redeemed at `:now`.
+const RESERVABLE: &str = "status = 'OPEN' AND reservation IS NULL AND expires_at > :now
+     AND amount_total = :total AND promotion_code IS :code
+     AND (promotion_code IS NULL OR EXISTS (SELECT 1 FROM promotion_codes p
+          WHERE p.account_id = checkout_sessions.account_id AND p.environment = checkout_sessions.environment
+            AND p.code_key = upper(checkout_sessions.promotion_code) AND p.active = 1
+            AND (p.expires_at IS NULL OR p.expires_at > :now)
+            AND (p.max_redemptions IS NULL OR p.times_redeemed + p.reserved_count < p.max_redemptions)))";
 
 /// A payment's hold on its session.
 pub struct Reservation<'a> {
@@ -68,10 +82,16 @@ pub enum Reserved {
     Token(String),
     /// Someone else holds the session (a double submit), or it is no longer open.
     Busy,
-    /// A limit would be passed: the link is sold out or the code fully redeemed.
+    /// A limit would be passed: the link is sold out.
     Exhausted,
     /// The link was deactivated or deleted meanwhile.
     Inactive,
+    /// The session's total or code changed since the payment read it (a code applied at
+    /// the same moment): nothing is charged, the shopper sees the new total.
+    Changed,
+    /// The session's promotion code was deactivated, expired or fully redeemed after it
+    /// was put on the session: nothing is charged.
+    PromotionUnusable,
 }
 
 /// The link's and the promotion code's counters, moved by `link_set` and `code_set`
@@ -114,13 +134,15 @@ pub async fn reserve(db: &D1Database, session: &CheckoutSession) -> ApiResult<Re
         token: &token,
     };
     let mut statements = vec![
-        Sql::new(
+        Sql::new(&format!(
             "UPDATE checkout_sessions SET reservation = :token, reserved_at = :now
-             WHERE id = :id AND status = 'OPEN' AND reservation IS NULL AND expires_at > :now",
-        )
+             WHERE id = :id AND {RESERVABLE}"
+        ))
         .bind("token", token.as_str())
-        .bind("now", now)
         .bind("id", session.id.as_str())
+        .bind("total", session.amounts.total)
+        .bind("code", session.promotion_code.clone())
+        .bind("now", now)
         .prepare(db)?,
     ];
     let plus_one = "reserved_count = reserved_count + 1";
@@ -133,7 +155,7 @@ pub async fn reserve(db: &D1Database, session: &CheckoutSession) -> ApiResult<Re
         Err(error) => return Err(error.into()),
     };
     if db::changes(&results, 0) != 1 {
-        return Ok(Reserved::Busy);
+        return why_not_reserved(db, session).await;
     }
     // The link must still be payable: a deactivation after the visit wins.
     if !link_still_payable(db, session).await? {
@@ -141,6 +163,43 @@ pub async fn reserve(db: &D1Database, session: &CheckoutSession) -> ApiResult<Re
         return Ok(Reserved::Inactive);
     }
     Ok(Reserved::Token(token))
+}
+
+/// Why [`RESERVABLE`] did not hold, from the session as D1 has it now: its total or code
+/// changed, its code can no longer be used, or it is held, closed or expired (busy).
+async fn why_not_reserved(db: &D1Database, session: &CheckoutSession) -> ApiResult<Reserved> {
+    #[derive(serde::Deserialize)]
+    struct Now {
+        amount_total: i64,
+        promotion_code: Option<String>,
+        open: i64,
+        reservable: i64,
+    }
+    let now: Option<Now> = Sql::new(&format!(
+        "SELECT amount_total, promotion_code,
+                (status = 'OPEN' AND reservation IS NULL AND expires_at > :now) AS open,
+                (SELECT count(*) FROM checkout_sessions WHERE id = :id AND {RESERVABLE}) AS reservable
+         FROM checkout_sessions WHERE id = :id"
+    ))
+    .bind("id", session.id.as_str())
+    .bind("total", session.amounts.total)
+    .bind("code", session.promotion_code.clone())
+    .bind("now", db::now_unix())
+    .prepare(db)?
+    .first(None)
+    .await?;
+    Ok(match now {
+        Some(now)
+            if now.amount_total != session.amounts.total
+                || now.promotion_code != session.promotion_code =>
+        {
+            Reserved::Changed
+        }
+        Some(now) if now.open == 1 && now.reservable == 0 && now.promotion_code.is_some() => {
+            Reserved::PromotionUnusable
+        }
+        _ => Reserved::Busy,
+    })
 }
 
 /// Whether the session's link (if any) is active and not deleted, in D1 now.

@@ -15,6 +15,7 @@ use till_shared::links::Unavailable;
 use till_shared::money::Currency;
 use till_shared::plan::CheckoutMode;
 use till_shared::pricing::LineItem;
+use till_shared::promotion::{NOT_USABLE_HERE, PromotionError};
 use till_shared::redirect::AfterCompletion;
 use till_shared::ticket::TicketError;
 use worker::Response;
@@ -50,8 +51,13 @@ pub enum Sold {
 pub enum PromotionCode {
     #[default]
     None,
-    /// Asked for: refused when it does not exist or does not apply.
+    /// Asked for with a secret key: refused when it does not exist or does not apply,
+    /// saying which.
     Requested(String),
+    /// Asked for with a publishable key (public by design): refused in the same words
+    /// whether it does not exist or does not apply, so the key cannot tell which codes an
+    /// account has.
+    RequestedPublicly(String),
     /// Offered by a payment link: applied when it takes something off, else left out.
     Offered(String),
 }
@@ -264,18 +270,31 @@ async fn promotion(
     lines: &[LineItem],
     now: i64,
 ) -> Result<(Option<String>, i64), Refused> {
-    let (code, requested) = match code {
+    let (code, requested, explained) = match code {
         PromotionCode::None => return Ok((None, 0)),
-        PromotionCode::Requested(_) if !mode.charges() => {
+        PromotionCode::Requested(_) | PromotionCode::RequestedPublicly(_) if !mode.charges() => {
             return Err(CheckoutRefusal::PromotionOnSetup.into());
         }
-        PromotionCode::Requested(code) => (code, true),
-        PromotionCode::Offered(code) => (code, false),
+        PromotionCode::Requested(code) => (code, true, true),
+        PromotionCode::RequestedPublicly(code) => (code, true, false),
+        PromotionCode::Offered(code) => (code, false, false),
     };
     let found = find_by_code(ctx, seller.account_id, seller.environment.as_str(), code).await?;
+    let refused = |error: Option<PromotionError>| -> Refused {
+        match error {
+            // What the cart itself is (no line priced, mixed currencies) says nothing of
+            // the code.
+            Some(error @ (PromotionError::Pricing(_) | PromotionError::Malformed)) => {
+                promotion_refused(error, "promotion_code").into()
+            }
+            _ if !explained => ApiError::invalid("promotion_code", NOT_USABLE_HERE).into(),
+            Some(error) => promotion_refused(error, "promotion_code").into(),
+            None => ApiError::not_found("promotion code", code, Some("promotion_code")).into(),
+        }
+    };
     let Some(row) = found else {
         if requested {
-            return Err(ApiError::not_found("promotion code", code, Some("promotion_code")).into());
+            return Err(refused(None));
         }
         return Ok((None, 0));
     };
@@ -283,7 +302,7 @@ async fn promotion(
         Ok(off) if requested => Ok((Some(code.clone()), off)),
         Ok(off) => Ok((Some(code.clone()).filter(|_| off > 0), off)),
         Err(_) if !requested => Ok((None, 0)),
-        Err(refused) => Err(promotion_refused(refused, "promotion_code").into()),
+        Err(error) => Err(refused(Some(error))),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::accounts::settings::Allowed;
 use crate::api::page::PageRequest;
 
 use crate::catalog::promotion_codes::find_by_code;
+use crate::checkout::code_attempts::{self, Attempted};
 use crate::checkout::completion::{self, CardFacts, Pending, Reservation, Reserved, Shopper};
 use crate::checkout::open::{self, Redeemed};
 use crate::checkout::sessions::{self, CheckoutSession};
@@ -335,6 +336,9 @@ enum Outcome {
     Paid(Box<CheckoutSession>),
     /// The bank's 3-D Secure page.
     Challenge,
+    /// The form again for the session as it is now (its total changed under the payment),
+    /// with this message; nothing was charged.
+    Repriced(Box<PageSession>, String),
 }
 
 /// The page and the request a payment attempt answers.
@@ -371,6 +375,10 @@ impl Attempt<'_> {
                 finished(&paid, self.locale, self.frame)
             }
             Outcome::Challenge => challenge_page(self.page, self.locale, self.frame),
+            Outcome::Repriced(now, message) => {
+                entered.error = Some(message);
+                form_page(409, &now, self.locale, &entered, self.frame)
+            }
         }
     }
 }
@@ -472,6 +480,19 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
                 _ => attempt.again(409, Text::ProcessingError),
             };
         }
+        Ok(Reserved::Changed) => return repriced(attempt, Text::TotalChanged).await,
+        // Charging without the discount the shopper saw would be wrong too: the code comes
+        // off, and the shopper decides on the full total.
+        Ok(Reserved::PromotionUnusable) => {
+            if let Some(code) = &session.promotion_code
+                && sessions::withdraw_promotion(&db, session.id.as_str(), code)
+                    .await
+                    .is_err()
+            {
+                return attempt.again(500, Text::ProcessingError);
+            }
+            return repriced(attempt, Text::PromotionWithdrawn).await;
+        }
         Err(_) => return attempt.again(500, Text::ProcessingError),
     };
     let held = Reservation {
@@ -502,6 +523,18 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
             };
             hold(attempt, &db, &held, &pending).await
         }
+    }
+}
+
+/// The form for the session as D1 has it now, with `text` saying why it is shown again
+/// (or where a payment that completed meanwhile went).
+async fn repriced(attempt: &Attempt<'_>, text: Text) -> Outcome {
+    match load(attempt.ctx, attempt.page.session.id.as_str()).await {
+        Some(now) if now.session.status == SessionStatus::Complete => {
+            Outcome::Paid(Box::new(now.session))
+        }
+        Some(now) => Outcome::Repriced(Box::new(now), attempt.locale.text(text).to_owned()),
+        None => attempt.again(500, Text::ProcessingError),
     }
 }
 
@@ -684,7 +717,10 @@ async fn failed_challenge(
 }
 
 /// `POST /c/{id}/promotion`: applies a promotion code typed on the page (when the link or
-/// session allows codes), then shows the page again with the new total.
+/// session allows codes), then shows the page again with the new total. Every code tried
+/// counts against the session's and the client address's allowance ([`code_attempts`]),
+/// so codes cannot be found by trying many; a code that does not exist and one that does
+/// not apply get the same answer.
 pub async fn apply_promotion(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Response> {
     let asked = frame_asked(&req);
     let Some(page) = load(ctx, id).await else {
@@ -700,31 +736,31 @@ pub async fn apply_promotion(req: PageRequest, ctx: &Ctx, id: &str) -> worker::R
     if !form.csrf_matches(&session.csrf_token) || !session.allow_promotion_codes {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
-    let code = form.text("code");
-    let Some((code, discount)) = promotion_discount(ctx, session, &code).await else {
+    let typed = form.text("code");
+    let again = |status: u16, text: Text| {
         let entered = Entered {
-            values: Map::from_iter([("code".to_owned(), json!(code))]),
-            error: Some(locale.text(Text::InvalidPromotion).to_owned()),
+            values: Map::from_iter([("code".to_owned(), json!(typed))]),
+            error: Some(locale.text(text).to_owned()),
         };
-        return form_page(422, &page, locale, &entered, &frame);
+        form_page(status, &page, locale, &entered, &frame)
     };
     let Ok(db) = db::db(ctx) else {
         return pages::message_in(&frame, locale, 500, Text::ProcessingError);
     };
-    // Only while no payment is in flight: the amount a reservation charges never changes.
-    let statement = Sql::new(
-        "UPDATE checkout_sessions SET promotion_code = :code, amount_discount = :discount,
-             amount_total = amount_subtotal - :discount
-         WHERE id = :id AND status = 'OPEN' AND reservation IS NULL AND allow_promotion_codes = 1",
-    )
-    .bind("code", code)
-    .bind("discount", discount)
-    .bind("id", session.id.as_str())
-    .prepare(&db);
-    let Ok(statement) = statement else {
-        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
+    match code_attempts::count(&db, session.id.as_str(), &client_key(&req)).await {
+        Ok(Attempted::Counted) => {}
+        Ok(Attempted::TooMany) => return again(429, Text::TooManyPromotionCodes),
+        Err(_) => return pages::message_in(&frame, locale, 500, Text::ProcessingError),
+    }
+    let Some((code, discount)) = promotion_discount(ctx, session, &typed).await else {
+        return again(422, Text::InvalidPromotion);
     };
-    statement.run().await?;
+    if sessions::apply_promotion(&db, session.id.as_str(), &code, discount)
+        .await
+        .is_err()
+    {
+        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
+    }
     let response = Response::empty()?.with_status(303);
     let location = format!("/c/{}{}", session.id.as_str(), frame.query());
     response.headers().set("Location", &location)?;

@@ -315,6 +315,45 @@ pub async fn load(call: &Call<'_>, id: &str) -> ApiResult<CheckoutSession> {
         .parse()
 }
 
+/// The promotion code typed on the hosted page goes on the session with what it takes off
+/// (`discount`), only while no payment holds the session: the amount a reservation charges
+/// never changes under it.
+pub async fn apply_promotion(
+    db: &D1Database,
+    id: &str,
+    code: &str,
+    discount: i64,
+) -> ApiResult<()> {
+    Sql::new(
+        "UPDATE checkout_sessions SET promotion_code = :code, amount_discount = :discount,
+             amount_total = amount_subtotal - :discount
+         WHERE id = :id AND status = 'OPEN' AND reservation IS NULL AND allow_promotion_codes = 1",
+    )
+    .bind("code", code)
+    .bind("discount", discount)
+    .bind("id", id)
+    .prepare(db)?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Takes `code` off an open session that no payment holds (the code can no longer be
+/// used): the session costs its subtotal again.
+pub async fn withdraw_promotion(db: &D1Database, id: &str, code: &str) -> ApiResult<()> {
+    Sql::new(
+        "UPDATE checkout_sessions SET promotion_code = NULL, amount_discount = 0,
+             amount_total = amount_subtotal
+         WHERE id = :id AND status = 'OPEN' AND reservation IS NULL AND promotion_code = :code",
+    )
+    .bind("id", id)
+    .bind("code", code)
+    .prepare(db)?
+    .run()
+    .await?;
+    Ok(())
+}
+
 /// A payment link's session is written only while the link (in D1, whatever a cache
 /// says) is active, not deleted and not exhausted, counting payments in flight.
 const LINK_CAN_SELL: &str = "WHERE EXISTS (SELECT 1 FROM payment_links WHERE id = :payment_link
@@ -491,8 +530,13 @@ fn read_redirect(p: &mut Params, field: &str, sandbox: bool) -> ApiResult<Option
         .transpose()
 }
 
-/// A create request, read: what it asks to sell, and the rest of the checkout.
-fn read_create(p: &mut Params, sandbox: bool) -> ApiResult<(Asked, NewCheckout)> {
+/// A create request, read: what it asks to sell, and the rest of the checkout (a
+/// publishable key's promotion code is refused without saying why).
+fn read_create(
+    p: &mut Params,
+    sandbox: bool,
+    publishable: bool,
+) -> ApiResult<(Asked, NewCheckout)> {
     let asked = read_asked(p)?;
     let mode = p.one_of("mode", &CheckoutMode::ALL.map(CheckoutMode::as_str))?;
     let success_url = read_redirect(p, "success_url", sandbox)?;
@@ -525,7 +569,11 @@ fn read_create(p: &mut Params, sandbox: bool) -> ApiResult<(Asked, NewCheckout)>
         },
         success_url,
         cancel_url,
-        promotion: promotion_code.map_or(PromotionCode::None, PromotionCode::Requested),
+        promotion: match (promotion_code, publishable) {
+            (None, _) => PromotionCode::None,
+            (Some(code), false) => PromotionCode::Requested(code),
+            (Some(code), true) => PromotionCode::RequestedPublicly(code),
+        },
         allow_promotion_codes,
         metadata: metadata.map(Value::Object),
         expires_at,
@@ -585,7 +633,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let sandbox = call.sandbox();
     let mut p = call.params()?;
     refuse_publishable_metadata(call.principal()?, &p)?;
-    let (asked, mut checkout) = read_create(&mut p, sandbox)?;
+    let (asked, mut checkout) = read_create(&mut p, sandbox, call.publishable())?;
     p.finish()?;
     refuse_foreign_redirects(call, &checkout).await?;
     checkout.origin = call.origin.clone();

@@ -1,9 +1,9 @@
 //! Who is calling: an API key (as a Bearer token) resolved to its account and environment,
 //! or the operator token that may create accounts.
 
-use subtle::ConstantTimeEq;
 use till_shared::keys::KeyKind;
 use till_shared::routes::Access;
+use till_shared::secrets::operator_token_matches;
 use worker::Request;
 
 use crate::accounts::account;
@@ -58,8 +58,9 @@ pub async fn authorize(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Op
     }
 }
 
-/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) in constant time.
-/// Without a configured token, operator routes are closed.
+/// Checks the operator token (the Worker's `OPERATOR_TOKEN` secret) without leaking its
+/// length or content through timing ([`operator_token_matches`]). Without a configured
+/// token, operator routes are closed.
 pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
     if presents_operator_token(req, ctx) {
         Ok(())
@@ -73,7 +74,6 @@ pub fn require_operator(req: &Request, ctx: &Ctx) -> ApiResult<()> {
 /// Whether the request's bearer token is the operator token (compared in constant time;
 /// never, without a configured token).
 pub fn presents_operator_token(req: &Request, ctx: &Ctx) -> bool {
-    let configured = ctx.operator_token();
     let given = bearer_token(req).unwrap_or_default();
-    !configured.is_empty() && bool::from(configured.as_bytes().ct_eq(given.as_bytes()))
+    operator_token_matches(&ctx.operator_token(), &given)
 }

@@ -2,10 +2,10 @@
 //! `checkout.expired`, written only by the batch whose guarded UPDATE expired it), give
 //! back reservations of payments abandoned mid-way (a 3-D Secure page left open), bill due
 //! subscriptions ([`crate::billing::biller`]) after sending webhook deliveries that are
-//! due, forget failed-payment records older than an hour, and last delete what is past
-//! its retention period ([`retention`]). Each step is one batch whose statements are
-//! conditional on the rows they change, so two crons running at once cannot apply a step
-//! twice.
+//! due, forget failed-payment records and promotion code attempts older than an hour, and
+//! last delete what is past its retention period ([`retention`]). Each step is one batch
+//! whose statements are conditional on the rows they change, so two crons running at once
+//! cannot apply a step twice.
 
 use worker::{D1Database, Env, console_error};
 
@@ -41,6 +41,9 @@ pub async fn run(env: &Env) {
         && let Err(error) = statement.run().await
     {
         console_error!("cron: forgetting old payment failures failed: {error:?}");
+    }
+    if let Err(error) = crate::checkout::code_attempts::forget_old(&db, now).await {
+        console_error!("cron: forgetting old promotion code attempts failed: {error:?}");
     }
     // Webhooks before billing: a long clock advance must not hold up everyone's deliveries.
     if let Err(error) = crate::events::delivery::send_due(env).await {

@@ -12,7 +12,9 @@ mod idempotency;
 mod limits;
 mod omise;
 mod openapi;
+mod operator_secret;
 mod payment_links;
+mod promotion_limits;
 mod promotions;
 mod public_writes;
 mod redirects;
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         catalog::CHECKS,
         payment_links::CHECKS,
         promotions::CHECKS,
+        promotion_limits::CHECKS,
         checkout_sessions::CHECKS,
         events::CHECKS,
         omise::CHECKS,
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         selling::CHECKS,
         idempotency::CHECKS,
         public_writes::CHECKS,
+        operator_secret::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
