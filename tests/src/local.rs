@@ -1,5 +1,6 @@
 //! Runs Till's Worker locally: wrangler's local mode in workerd, with D1 and KV on disk in
-//! a state directory. `cargo xtask dev` and the black-box tests both start it from here.
+//! a state directory, and its cron trigger fired through the Worker's real `scheduled`
+//! entry. `cargo xtask dev` and the black-box tests both start it from here.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -7,14 +8,23 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::Result;
 use crate::http::Client;
 
 /// How long a cold workerd may take to answer its first request.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Till's Worker as `edge/wrangler.toml` names it (`name`).
+const TILL_WORKER: &str = "till";
+/// The cron trigger of `edge/wrangler.toml` (`[triggers] crons`): every minute.
+pub const TILL_CRON: &str = "* * * * *";
+/// How often Cloudflare fires [`TILL_CRON`].
+pub const CRON_PERIOD: Duration = Duration::from_secs(60);
 
 /// The checkout this crate was built from.
 pub fn workspace_root() -> PathBuf {
@@ -103,6 +113,7 @@ pub struct LocalWorker {
     pub state_dir: PathBuf,
     child: Option<Child>,
     log: Option<PathBuf>,
+    cron: Option<Cron>,
 }
 
 impl LocalWorker {
@@ -152,6 +163,7 @@ impl LocalWorker {
             state_dir: config.state_dir.clone(),
             child: Some(child),
             log,
+            cron: None,
         };
         // Till answers /healthz with 200 once D1 and KV work; another Worker (the benchmark
         // peer) is ready when it answers at all.
@@ -259,29 +271,143 @@ impl LocalWorker {
         ports
     }
 
+    /// Fires the Worker's scheduled event once, as the platform does for its cron trigger,
+    /// and waits for the handler to finish: workerd runs the `scheduled` export of
+    /// `edge/entry.js`, which runs the Rust handler (`jobs::run`).
+    ///
+    /// Through miniflare's trigger endpoint `/cdn-cgi/handler/scheduled`. With static assets
+    /// configured, miniflare (as pinned with wrangler 4.86) sends that event to the assets
+    /// proxy in front of the Worker, whose `scheduled` is an unbound method, and answers
+    /// `500 exception`. `MF-Route-Override` names the Worker itself, so the event goes
+    /// straight to it; the Worker's bundle and its `fetch` path are untouched (wrangler's
+    /// `--test-scheduled` would wrap every request in a middleware and call the handler with
+    /// a made-up event instead).
+    pub fn run_scheduled(&self) -> Result<()> {
+        fire_scheduled(&Client::new(&self.base_url), now_millis())
+    }
+
+    /// From now on fires the scheduled event every `period`, at whole multiples of it (every
+    /// minute at :00 for [`CRON_PERIOD`], as Cloudflare runs `* * * * *`), until the Worker
+    /// stops. A run that outlasts the period delays the next one rather than overlapping
+    /// it. Silent while the runs succeed; a failure is printed once, and so is the recovery.
+    pub fn run_cron_every(&mut self, period: Duration) {
+        if let Some(cron) = self.cron.take() {
+            cron.stop();
+        }
+        self.cron = Some(Cron::start(Client::new(&self.base_url), period));
+    }
+
     /// Whether wrangler is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }
 
-    /// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
+    /// Stops the cron (if running) and wrangler's process group (see [`stop_group`]).
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let group = child.id() as i32;
-        signal_group(group, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(100));
+        let cron = self.cron.take();
+        if let Some(cron) = &cron {
+            cron.stopping.store(true, Ordering::SeqCst);
         }
-        // workerd may outlive wrangler by a moment; the group signal reaches it either way.
-        signal_group(group, libc::SIGKILL);
-        let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            stop_group(child);
+        }
+        // A run in flight ended with workerd, so this does not wait long.
+        if let Some(cron) = cron {
+            cron.stop();
+        }
     }
+}
+
+/// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
+fn stop_group(mut child: Child) {
+    let group = child.id() as i32;
+    signal_group(group, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    // workerd may outlive wrangler by a moment; the group signal reaches it either way.
+    signal_group(group, libc::SIGKILL);
+    let _ = child.wait();
+}
+
+/// The thread that fires the scheduled event on its period (see
+/// [`LocalWorker::run_cron_every`]).
+struct Cron {
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Cron {
+    fn start(client: Client, period: Duration) -> Cron {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopping);
+        let period = period.as_millis().max(1) as u64;
+        let thread = thread::spawn(move || {
+            let mut failing = false;
+            loop {
+                let due = (now_millis() / period + 1) * period;
+                while let Some(left) = due.checked_sub(now_millis()).filter(|left| *left > 0) {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(left.min(100)));
+                }
+                let outcome = fire_scheduled(&client, due);
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                match outcome {
+                    Ok(()) if failing => {
+                        eprintln!("cron: the scheduled event runs again");
+                        failing = false;
+                    }
+                    Ok(()) => {}
+                    Err(error) if !failing => {
+                        eprintln!("cron: {error} (retried every period; this is shown once)");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        Cron { stopping, thread }
+    }
+
+    fn stop(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One scheduled event for [`TILL_CRON`] at `scheduled_ms` (see
+/// [`LocalWorker::run_scheduled`]).
+fn fire_scheduled(client: &Client, scheduled_ms: u64) -> Result<()> {
+    let reply = client
+        .get(&format!(
+            "/cdn-cgi/handler/scheduled?cron={}&time={scheduled_ms}",
+            TILL_CRON.replace(' ', "+")
+        ))
+        .header("MF-Route-Override", TILL_WORKER)
+        .send()?;
+    if reply.status != 200 {
+        return Err(format!(
+            "the scheduled event answered {}: {}",
+            reply.status,
+            reply.body.trim()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 impl Drop for LocalWorker {
@@ -295,5 +421,25 @@ fn signal_group(group: i32, signal: i32) {
     // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
     unsafe {
         libc::kill(-group, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheduled_event_is_fired_for_the_worker_and_cron_of_the_wrangler_config() {
+        let config = fs::read_to_string(till_config()).expect("edge/wrangler.toml");
+        let lines: Vec<&str> = config.lines().map(str::trim).collect();
+        assert!(
+            lines.contains(&format!("name = \"{TILL_WORKER}\"").as_str()),
+            "the Worker is not named {TILL_WORKER} in edge/wrangler.toml"
+        );
+        assert!(
+            lines.contains(&format!("crons = [\"{TILL_CRON}\"]").as_str()),
+            "edge/wrangler.toml's cron trigger is not `{TILL_CRON}` alone"
+        );
+        assert_eq!(CRON_PERIOD, Duration::from_secs(60), "{TILL_CRON}");
     }
 }

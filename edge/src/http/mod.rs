@@ -87,7 +87,6 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
 async fn test_hook(req: Request, ctx: &Ctx, path: &str) -> Result<Response> {
     let outcome = match path {
         "/__test/d1" => test_hooks::query(req, ctx).await,
-        "/__test/scheduled" => test_hooks::scheduled(req, ctx).await,
         "/__test/kv" => test_hooks::kv(req, ctx).await,
         "/__test/panic" => test_hooks::panic(&req, ctx),
         "/__test/overflow" => test_hooks::overflow(&req, ctx),
