@@ -223,78 +223,39 @@ impl LocalWorker {
     /// wrangler, its dev proxy's workerd and the workerd running the Worker) listen on.
     /// Linux only (read from `/proc`); empty elsewhere.
     pub fn listening_ports(&self) -> Vec<u16> {
-        let Some(group) = self.child.as_ref().map(Child::id) else {
-            return Vec::new();
-        };
-        let mut sockets = std::collections::HashSet::new();
-        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // `pid (comm) state ppid pgrp …`; comm may hold spaces, so count after `)`.
-            let pgrp = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-                .and_then(|p| p.parse::<u32>().ok());
-            if pgrp != Some(group) {
-                continue;
-            }
-            for fd in fs::read_dir(entry.path().join("fd"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if let Ok(target) = fs::read_link(fd.path())
-                    && let Some(inode) = target
-                        .to_str()
-                        .and_then(|t| t.strip_prefix("socket:["))
-                        .and_then(|t| t.strip_suffix(']'))
-                {
-                    sockets.insert(inode.to_owned());
-                }
-            }
-        }
-        let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let mut ports: Vec<u16> = table
-            .lines()
-            .skip(1)
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                let (address, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
-                let (host, port) = address.split_once(':')?;
-                // 0A is LISTEN; 0100007F is 127.0.0.1.
-                (*state == "0A" && host == "0100007F" && sockets.contains(*inode))
-                    .then(|| u16::from_str_radix(port, 16).ok())
-                    .flatten()
-            })
-            .collect();
-        ports.sort_unstable();
-        ports.dedup();
-        ports
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, |child| listening_ports_of(child.id()))
     }
 
     /// Fires the Worker's scheduled event once, as the platform does for its cron trigger,
     /// and waits for the handler to finish: workerd runs the `scheduled` export of
-    /// `edge/entry.js`, which runs the Rust handler (`jobs::run`).
-    ///
-    /// Through miniflare's trigger endpoint `/cdn-cgi/handler/scheduled`. With static assets
-    /// configured, miniflare (as pinned with wrangler 4.86) sends that event to the assets
-    /// proxy in front of the Worker, whose `scheduled` is an unbound method, and answers
-    /// `500 exception`. `MF-Route-Override` names the Worker itself, so the event goes
-    /// straight to it; the Worker's bundle and its `fetch` path are untouched (wrangler's
-    /// `--test-scheduled` would wrap every request in a middleware and call the handler with
-    /// a made-up event instead).
+    /// `edge/entry.js`, which runs the Rust handler (`jobs::run`). Sent through miniflare's
+    /// trigger endpoint to the workerd that runs the Worker (see [`Trigger`]).
     pub fn run_scheduled(&self) -> Result<()> {
-        fire_scheduled(&Client::new(&self.base_url), now_millis())
+        self.trigger()?.fire(now_millis())
     }
 
     /// From now on fires the scheduled event every `period`, at whole multiples of it (every
     /// minute at :00 for [`CRON_PERIOD`], as Cloudflare runs `* * * * *`), until the Worker
     /// stops. A run that outlasts the period delays the next one rather than overlapping
     /// it. Silent while the runs succeed; a failure is printed once, and so is the recovery.
-    pub fn run_cron_every(&mut self, period: Duration) {
+    pub fn run_cron_every(&mut self, period: Duration) -> Result<()> {
         if let Some(cron) = self.cron.take() {
             cron.stop();
         }
-        self.cron = Some(Cron::start(Client::new(&self.base_url), period));
+        self.cron = Some(Cron::start(self.trigger()?, period));
+        Ok(())
+    }
+
+    fn trigger(&self) -> Result<Trigger> {
+        let group = self.child.as_ref().ok_or("the Worker is stopped")?.id();
+        let public_port = self.base_url.rsplit(':').next().unwrap_or_default();
+        Ok(Trigger {
+            group,
+            public_port: public_port.parse().unwrap_or(0),
+            runtime: Arc::default(),
+        })
     }
 
     /// Whether wrangler is still running.
@@ -316,6 +277,54 @@ impl LocalWorker {
             cron.stop();
         }
     }
+}
+
+/// The loopback TCP ports the processes of process group `group` listen on (see
+/// [`LocalWorker::listening_ports`]).
+fn listening_ports_of(group: u32) -> Vec<u16> {
+    let mut sockets = std::collections::HashSet::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces, so count after `)`.
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|p| p.parse::<u32>().ok());
+        if pgrp != Some(group) {
+            continue;
+        }
+        for fd in fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(target) = fs::read_link(fd.path())
+                && let Some(inode) = target
+                    .to_str()
+                    .and_then(|t| t.strip_prefix("socket:["))
+                    .and_then(|t| t.strip_suffix(']'))
+            {
+                sockets.insert(inode.to_owned());
+            }
+        }
+    }
+    let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let mut ports: Vec<u16> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (address, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            let (host, port) = address.split_once(':')?;
+            // 0A is LISTEN; 0100007F is 127.0.0.1.
+            (*state == "0A" && host == "0100007F" && sockets.contains(*inode))
+                .then(|| u16::from_str_radix(port, 16).ok())
+                .flatten()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
@@ -342,7 +351,7 @@ struct Cron {
 }
 
 impl Cron {
-    fn start(client: Client, period: Duration) -> Cron {
+    fn start(trigger: Trigger, period: Duration) -> Cron {
         let stopping = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stopping);
         let period = period.as_millis().max(1) as u64;
@@ -356,7 +365,7 @@ impl Cron {
                     }
                     thread::sleep(Duration::from_millis(left.min(100)));
                 }
-                let outcome = fire_scheduled(&client, due);
+                let outcome = trigger.fire(due);
                 if flag.load(Ordering::SeqCst) {
                     return;
                 }
@@ -389,25 +398,73 @@ fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// One scheduled event for [`TILL_CRON`] at `scheduled_ms` (see
-/// [`LocalWorker::run_scheduled`]).
-fn fire_scheduled(client: &Client, scheduled_ms: u64) -> Result<()> {
-    let reply = client
-        .get(&format!(
+/// Fires the scheduled event of one running Worker.
+///
+/// miniflare's trigger endpoint `/cdn-cgi/handler/scheduled`, asked through wrangler's
+/// public port, hands the event to the static-assets proxy in front of the Worker, whose
+/// `scheduled` is an unbound method (the wrangler 4.86 that Node 20 allows answers
+/// `500 exception`). miniflare sends it to a Worker by name when `MF-Route-Override` names
+/// one, but the first miniflare a request meets takes that header, and on the public port
+/// that is wrangler's dev proxy, which runs no Worker of that name. So the event goes to
+/// the workerd that runs the Worker, on its own loopback port: the one of the group's ports
+/// that knows the Worker by name. The Worker's bundle and its `fetch` path stay as they are
+/// (wrangler's `--test-scheduled` would wrap every request in a middleware and call the
+/// handler from a request instead).
+struct Trigger {
+    group: u32,
+    public_port: u16,
+    /// The runtime's own address once found; found again if the runtime restarts.
+    runtime: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Trigger {
+    /// One scheduled event for [`TILL_CRON`] at `scheduled_ms`, waiting for its outcome.
+    fn fire(&self, scheduled_ms: u64) -> Result<()> {
+        let path = format!(
             "/cdn-cgi/handler/scheduled?cron={}&time={scheduled_ms}",
             TILL_CRON.replace(' ', "+")
-        ))
-        .header("MF-Route-Override", TILL_WORKER)
-        .send()?;
-    if reply.status != 200 {
-        return Err(format!(
-            "the scheduled event answered {}: {}",
-            reply.status,
-            reply.body.trim()
-        )
-        .into());
+        );
+        let known = self.runtime.lock().ok().and_then(|url| url.clone());
+        let reply = match known.map(|url| to_worker(&url, &path)) {
+            Some(Ok(reply)) => reply,
+            _ => to_worker(&self.find_runtime()?, &path)?,
+        };
+        if reply.status != 200 {
+            return Err(format!(
+                "the scheduled event answered {}: {}",
+                reply.status,
+                reply.body.trim()
+            )
+            .into());
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// The loopback port whose miniflare runs [`TILL_WORKER`]: asked for a handler that does
+    /// not exist, it names the ones that do, and runs nothing.
+    fn find_runtime(&self) -> Result<String> {
+        let found = listening_ports_of(self.group)
+            .into_iter()
+            .filter(|port| *port != self.public_port)
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .find(|url| {
+                to_worker(url, "/cdn-cgi/handler/none").is_ok_and(|reply| {
+                    reply.status == 404 && reply.body.contains("not a valid handler")
+                })
+            })
+            .ok_or("no port of the Worker's runtime knows it by name")?;
+        if let Ok(mut runtime) = self.runtime.lock() {
+            *runtime = Some(found.clone());
+        }
+        Ok(found)
+    }
+}
+
+fn to_worker(base_url: &str, path: &str) -> Result<crate::http::Reply> {
+    Client::new(base_url)
+        .get(path)
+        .header("MF-Route-Override", TILL_WORKER)
+        .send()
 }
 
 impl Drop for LocalWorker {

@@ -123,7 +123,7 @@ fn listen_relays_signed_deliveries_and_failures_and_cleans_up() -> Result<()> {
         output: Output::File(state.join("worker.log")),
     })?;
     // The cron trigger as `cargo xtask dev` runs it, every second instead of every minute.
-    worker.run_cron_every(Duration::from_secs(1));
+    worker.run_cron_every(Duration::from_secs(1))?;
     let account = create_account(&worker.base_url, &operator, "Listen shop")?;
     let secret_key = account.keys.test.secret_key.clone();
     // What `cargo xtask dev` writes for the running instance.
