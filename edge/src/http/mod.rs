@@ -14,6 +14,7 @@ use worker::{Context, Env, Request, Response, Result};
 
 pub mod auth;
 pub mod body;
+mod demo;
 mod idempotency;
 mod test_hooks;
 
@@ -70,6 +71,11 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     }
     if path.starts_with("/c/") {
         return checkout_page(req, &ctx, &method, &path).await;
+    }
+    if path == "/demo.json" && method == "GET" {
+        return demo::shop(&ctx)
+            .unwrap_or_else(|error| error.into_reply(Dialect::Till))
+            .into_response();
     }
     if let Some(product) = path.strip_prefix("/b/")
         && method == "GET"
