@@ -1,5 +1,6 @@
 //! Runs Till's Worker locally: wrangler's local mode in workerd, with D1 and KV on disk in
-//! a state directory. `cargo xtask dev` and the black-box tests both start it from here.
+//! a state directory, and its cron trigger fired through the Worker's real `scheduled`
+//! entry. `cargo xtask dev` and the black-box tests both start it from here.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -7,14 +8,23 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::Result;
 use crate::http::Client;
 
 /// How long a cold workerd may take to answer its first request.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Till's Worker as `edge/wrangler.toml` names it (`name`).
+const TILL_WORKER: &str = "till";
+/// The cron trigger of `edge/wrangler.toml` (`[triggers] crons`): every minute.
+pub const TILL_CRON: &str = "* * * * *";
+/// How often Cloudflare fires [`TILL_CRON`].
+pub const CRON_PERIOD: Duration = Duration::from_secs(60);
 
 /// The checkout this crate was built from.
 pub fn workspace_root() -> PathBuf {
@@ -103,6 +113,7 @@ pub struct LocalWorker {
     pub state_dir: PathBuf,
     child: Option<Child>,
     log: Option<PathBuf>,
+    cron: Option<Cron>,
 }
 
 impl LocalWorker {
@@ -152,6 +163,7 @@ impl LocalWorker {
             state_dir: config.state_dir.clone(),
             child: Some(child),
             log,
+            cron: None,
         };
         // Till answers /healthz with 200 once D1 and KV work; another Worker (the benchmark
         // peer) is ready when it answers at all.
@@ -211,52 +223,39 @@ impl LocalWorker {
     /// wrangler, its dev proxy's workerd and the workerd running the Worker) listen on.
     /// Linux only (read from `/proc`); empty elsewhere.
     pub fn listening_ports(&self) -> Vec<u16> {
-        let Some(group) = self.child.as_ref().map(Child::id) else {
-            return Vec::new();
-        };
-        let mut sockets = std::collections::HashSet::new();
-        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // `pid (comm) state ppid pgrp …`; comm may hold spaces, so count after `)`.
-            let pgrp = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-                .and_then(|p| p.parse::<u32>().ok());
-            if pgrp != Some(group) {
-                continue;
-            }
-            for fd in fs::read_dir(entry.path().join("fd"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if let Ok(target) = fs::read_link(fd.path())
-                    && let Some(inode) = target
-                        .to_str()
-                        .and_then(|t| t.strip_prefix("socket:["))
-                        .and_then(|t| t.strip_suffix(']'))
-                {
-                    sockets.insert(inode.to_owned());
-                }
-            }
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, |child| listening_ports_of(child.id()))
+    }
+
+    /// Fires the Worker's scheduled event once, as the platform does for its cron trigger,
+    /// and waits for the handler to finish: workerd runs the `scheduled` export of
+    /// `edge/entry.js`, which runs the Rust handler (`jobs::run`). Sent through miniflare's
+    /// trigger endpoint to the workerd that runs the Worker (see [`Trigger`]).
+    pub fn run_scheduled(&self) -> Result<()> {
+        self.trigger()?.fire(now_millis())
+    }
+
+    /// From now on fires the scheduled event every `period`, at whole multiples of it (every
+    /// minute at :00 for [`CRON_PERIOD`], as Cloudflare runs `* * * * *`), until the Worker
+    /// stops. A run that outlasts the period delays the next one rather than overlapping
+    /// it. Silent while the runs succeed; a failure is printed once, and so is the recovery.
+    pub fn run_cron_every(&mut self, period: Duration) -> Result<()> {
+        if let Some(cron) = self.cron.take() {
+            cron.stop();
         }
-        let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let mut ports: Vec<u16> = table
-            .lines()
-            .skip(1)
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                let (address, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
-                let (host, port) = address.split_once(':')?;
-                // 0A is LISTEN; 0100007F is 127.0.0.1.
-                (*state == "0A" && host == "0100007F" && sockets.contains(*inode))
-                    .then(|| u16::from_str_radix(port, 16).ok())
-                    .flatten()
-            })
-            .collect();
-        ports.sort_unstable();
-        ports.dedup();
-        ports
+        self.cron = Some(Cron::start(self.trigger()?, period));
+        Ok(())
+    }
+
+    fn trigger(&self) -> Result<Trigger> {
+        let group = self.child.as_ref().ok_or("the Worker is stopped")?.id();
+        let public_port = self.base_url.rsplit(':').next().unwrap_or_default();
+        Ok(Trigger {
+            group,
+            public_port: public_port.parse().unwrap_or(0),
+            runtime: Arc::default(),
+        })
     }
 
     /// Whether wrangler is still running.
@@ -267,31 +266,221 @@ impl LocalWorker {
     /// A crash: SIGKILL to wrangler's process group at once (workerd with it), with no
     /// chance to finish anything in flight. The state directory stays as the kill left it.
     pub fn kill(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        signal_group(child.id() as i32, libc::SIGKILL);
-        let _ = child.wait();
+        let cron = self.cron.take();
+        if let Some(cron) = &cron {
+            cron.stopping.store(true, Ordering::SeqCst);
+        }
+        if let Some(mut child) = self.child.take() {
+            signal_group(child.id() as i32, libc::SIGKILL);
+            let _ = child.wait();
+        }
+        if let Some(cron) = cron {
+            cron.stop();
+        }
     }
 
-    /// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
+    /// Stops the cron (if running) and wrangler's process group (see [`stop_group`]).
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let group = child.id() as i32;
-        signal_group(group, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(100));
+        let cron = self.cron.take();
+        if let Some(cron) = &cron {
+            cron.stopping.store(true, Ordering::SeqCst);
         }
-        // workerd may outlive wrangler by a moment; the group signal reaches it either way.
-        signal_group(group, libc::SIGKILL);
-        let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            stop_group(child);
+        }
+        // A run in flight ended with workerd, so this does not wait long.
+        if let Some(cron) = cron {
+            cron.stop();
+        }
     }
+}
+
+/// The loopback TCP ports the processes of process group `group` listen on (see
+/// [`LocalWorker::listening_ports`]).
+fn listening_ports_of(group: u32) -> Vec<u16> {
+    let mut sockets = std::collections::HashSet::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces, so count after `)`.
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|p| p.parse::<u32>().ok());
+        if pgrp != Some(group) {
+            continue;
+        }
+        for fd in fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(target) = fs::read_link(fd.path())
+                && let Some(inode) = target
+                    .to_str()
+                    .and_then(|t| t.strip_prefix("socket:["))
+                    .and_then(|t| t.strip_suffix(']'))
+            {
+                sockets.insert(inode.to_owned());
+            }
+        }
+    }
+    let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let mut ports: Vec<u16> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (address, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            let (host, port) = address.split_once(':')?;
+            // 0A is LISTEN; 0100007F is 127.0.0.1.
+            (*state == "0A" && host == "0100007F" && sockets.contains(*inode))
+                .then(|| u16::from_str_radix(port, 16).ok())
+                .flatten()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.
+fn stop_group(mut child: Child) {
+    let group = child.id() as i32;
+    signal_group(group, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    // workerd may outlive wrangler by a moment; the group signal reaches it either way.
+    signal_group(group, libc::SIGKILL);
+    let _ = child.wait();
+}
+
+/// The thread that fires the scheduled event on its period (see
+/// [`LocalWorker::run_cron_every`]).
+struct Cron {
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Cron {
+    fn start(trigger: Trigger, period: Duration) -> Cron {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopping);
+        let period = period.as_millis().max(1) as u64;
+        let thread = thread::spawn(move || {
+            let mut failing = false;
+            loop {
+                let due = (now_millis() / period + 1) * period;
+                while let Some(left) = due.checked_sub(now_millis()).filter(|left| *left > 0) {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(left.min(100)));
+                }
+                let outcome = trigger.fire(due);
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                match outcome {
+                    Ok(()) if failing => {
+                        eprintln!("cron: the scheduled event runs again");
+                        failing = false;
+                    }
+                    Ok(()) => {}
+                    Err(error) if !failing => {
+                        eprintln!("cron: {error} (retried every period; this is shown once)");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        Cron { stopping, thread }
+    }
+
+    fn stop(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Fires the scheduled event of one running Worker.
+///
+/// miniflare's trigger endpoint `/cdn-cgi/handler/scheduled`, asked through wrangler's
+/// public port, hands the event to the static-assets proxy in front of the Worker, whose
+/// `scheduled` is an unbound method (the wrangler 4.86 that Node 20 allows answers
+/// `500 exception`). miniflare sends it to a Worker by name when `MF-Route-Override` names
+/// one, but the first miniflare a request meets takes that header, and on the public port
+/// that is wrangler's dev proxy, which runs no Worker of that name. So the event goes to
+/// the workerd that runs the Worker, on its own loopback port: the one of the group's ports
+/// that knows the Worker by name. The Worker's bundle and its `fetch` path stay as they are
+/// (wrangler's `--test-scheduled` would wrap every request in a middleware and call the
+/// handler from a request instead).
+struct Trigger {
+    group: u32,
+    public_port: u16,
+    /// The runtime's own address once found; found again if the runtime restarts.
+    runtime: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Trigger {
+    /// One scheduled event for [`TILL_CRON`] at `scheduled_ms`, waiting for its outcome.
+    fn fire(&self, scheduled_ms: u64) -> Result<()> {
+        let path = format!(
+            "/cdn-cgi/handler/scheduled?cron={}&time={scheduled_ms}",
+            TILL_CRON.replace(' ', "+")
+        );
+        let known = self.runtime.lock().ok().and_then(|url| url.clone());
+        let reply = match known.map(|url| to_worker(&url, &path)) {
+            Some(Ok(reply)) => reply,
+            _ => to_worker(&self.find_runtime()?, &path)?,
+        };
+        if reply.status != 200 {
+            return Err(format!(
+                "the scheduled event answered {}: {}",
+                reply.status,
+                reply.body.trim()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The loopback port whose miniflare runs [`TILL_WORKER`]: asked for a handler that does
+    /// not exist, it names the ones that do, and runs nothing.
+    fn find_runtime(&self) -> Result<String> {
+        let found = listening_ports_of(self.group)
+            .into_iter()
+            .filter(|port| *port != self.public_port)
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .find(|url| {
+                to_worker(url, "/cdn-cgi/handler/none").is_ok_and(|reply| {
+                    reply.status == 404 && reply.body.contains("not a valid handler")
+                })
+            })
+            .ok_or("no port of the Worker's runtime knows it by name")?;
+        if let Ok(mut runtime) = self.runtime.lock() {
+            *runtime = Some(found.clone());
+        }
+        Ok(found)
+    }
+}
+
+fn to_worker(base_url: &str, path: &str) -> Result<crate::http::Reply> {
+    Client::new(base_url)
+        .get(path)
+        .header("MF-Route-Override", TILL_WORKER)
+        .send()
 }
 
 impl Drop for LocalWorker {
@@ -305,5 +494,25 @@ fn signal_group(group: i32, signal: i32) {
     // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
     unsafe {
         libc::kill(-group, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheduled_event_is_fired_for_the_worker_and_cron_of_the_wrangler_config() {
+        let config = fs::read_to_string(till_config()).expect("edge/wrangler.toml");
+        let lines: Vec<&str> = config.lines().map(str::trim).collect();
+        assert!(
+            lines.contains(&format!("name = \"{TILL_WORKER}\"").as_str()),
+            "the Worker is not named {TILL_WORKER} in edge/wrangler.toml"
+        );
+        assert!(
+            lines.contains(&format!("crons = [\"{TILL_CRON}\"]").as_str()),
+            "edge/wrangler.toml's cron trigger is not `{TILL_CRON}` alone"
+        );
+        assert_eq!(CRON_PERIOD, Duration::from_secs(60), "{TILL_CRON}");
     }
 }

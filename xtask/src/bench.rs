@@ -340,13 +340,7 @@ fn billing() -> Result<()> {
     let mut runs = 0;
     let billed = loop {
         runs += 1;
-        let reply = err(operator_client.post("/__test/scheduled").send())?;
-        if reply.status != 200 {
-            return Err(format!(
-                "the cron handler answered {}: {}",
-                reply.status, reply.body
-            ));
-        }
+        err(till.run_scheduled())?;
         let rows = err(operator_client.query_d1(
             &operator,
             &format!(

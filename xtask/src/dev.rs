@@ -1,5 +1,7 @@
-//! `cargo xtask dev`: Till running locally, with a demo merchant seeded in SANDBOX and the
-//! details a script needs written to `{state}/dev.json`.
+//! `cargo xtask dev`: Till running locally, with a demo merchant seeded in SANDBOX, its cron
+//! trigger fired every minute through the Worker's `scheduled` entry, and the details a
+//! script needs written to `{state}/dev.json`. Everything an instance writes stays in its
+//! state directory, so instances side by side (`--port`, `--state`) do not meet.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use till_shared::ids::random_base62;
 use till_tests::accounts::{CreatedAccount, create_account};
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, workspace_root};
+use till_tests::local::{CRON_PERIOD, LocalWorker, Output, WorkerConfig, workspace_root};
 
 use crate::step::{Result, step};
 use crate::{build, tools};
@@ -85,15 +87,18 @@ struct Seed {
     demo: Option<DemoShop>,
 }
 
-/// The demo shop's products and payment links, written to `www/demo.json` for the demo
-/// shop page (`www/index.html`) to put buy buttons on.
-#[derive(Serialize, Deserialize, Clone)]
+/// The demo shop's products and payment links, kept in the state directory's `seed.json`
+/// and handed to the Worker as its `DEMO_SHOP` variable, which it serves as `/demo.json`
+/// for the demo shop page (`www/index.html`) to put buy buttons on. Not a file among the
+/// served assets: wrangler reloads every instance serving `www/` when one changes, and all
+/// instances of a checkout serve the same `www/`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 struct DemoShop {
     publishable_key: String,
     items: Vec<DemoItem>,
 }
 
-#[derive(Serialize, Deserialize, Clone)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 struct DemoItem {
     name: String,
     price: String,
@@ -117,30 +122,17 @@ pub fn run(args: &[String]) -> Result<()> {
     write_json(&seed_path, &seed)?;
     let dev_json = options.state_dir.join("dev.json");
     let _ = fs::remove_file(&dev_json);
+    // Written there by earlier versions; a file among the assets would shadow every
+    // instance's own `/demo.json`.
+    let _ = fs::remove_file(workspace_root().join("www/demo.json"));
 
-    // A local instance: its webhooks may go to receivers on this machine (test keys only;
-    // `cargo xtask listen` relies on it).
-    let mut vars = vec![
-        ("OPERATOR_TOKEN".to_owned(), seed.operator_token.clone()),
-        ("WEBHOOK_LOOPBACK".to_owned(), "allowed".to_owned()),
-    ];
-    vars.extend(options.vars.iter().cloned());
     let mut worker = step(
         &format!(
             "Starting the Worker on 127.0.0.1:{} (state in {})",
             options.port,
             options.state_dir.display()
         ),
-        || {
-            LocalWorker::start(&WorkerConfig {
-                config: None,
-                port: options.port,
-                state_dir: options.state_dir.clone(),
-                vars,
-                output: Output::Inherit,
-            })
-            .map_err(|e| e.to_string())
-        },
+        || start_worker(&options, &seed),
     )?;
 
     let account = seed_demo_merchant(&worker.base_url, &mut seed)?;
@@ -151,9 +143,19 @@ pub fn run(args: &[String]) -> Result<()> {
             seed_demo_shop(&worker.base_url, &account)
         })?,
     };
-    write_json(&workspace_root().join("www/demo.json"), &demo)?;
-    seed.demo = Some(demo);
+    let started_with = seed.demo.replace(demo);
     write_json(&seed_path, &seed)?;
+    if started_with != seed.demo {
+        // Variables are fixed while wrangler runs; a new shop (the first run of a state
+        // directory) needs one restart to be served.
+        worker.stop();
+        worker = step("Restarting the Worker with its demo shop", || {
+            start_worker(&options, &seed)
+        })?;
+    }
+    worker
+        .run_cron_every(CRON_PERIOD)
+        .map_err(|e| e.to_string())?;
     write_json(
         &dev_json,
         &DevInfo {
@@ -180,6 +182,30 @@ pub fn run(args: &[String]) -> Result<()> {
     worker.stop();
     let _ = fs::remove_file(&dev_json);
     Ok(())
+}
+
+/// The Worker on the chosen port with this state directory's operator token and demo shop,
+/// then the `--var`s given (which may override them).
+fn start_worker(options: &Options, seed: &Seed) -> Result<LocalWorker> {
+    // A local instance: its webhooks may go to receivers on this machine (test keys only;
+    // `cargo xtask listen` relies on it).
+    let mut vars = vec![
+        ("OPERATOR_TOKEN".to_owned(), seed.operator_token.clone()),
+        ("WEBHOOK_LOOPBACK".to_owned(), "allowed".to_owned()),
+    ];
+    if let Some(demo) = &seed.demo {
+        let text = serde_json::to_string(demo).map_err(|e| e.to_string())?;
+        vars.push(("DEMO_SHOP".to_owned(), text));
+    }
+    vars.extend(options.vars.iter().cloned());
+    LocalWorker::start(&WorkerConfig {
+        config: None,
+        port: options.port,
+        state_dir: options.state_dir.clone(),
+        vars,
+        output: Output::Inherit,
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// The demo merchant of this state directory: reused while its key still works (the D1
@@ -314,6 +340,7 @@ Till is running.
   Demo shop        {base_url}/
   API base         {base_url}/v1
   Health           {base_url}/healthz
+  Cron trigger     every minute: webhook retries, renewals, expired sessions
 
   Demo merchant    {} ({})
   Secret key       {}

@@ -90,7 +90,7 @@ pub fn run() -> Result<()> {
                 "--test",
                 "layers",
             ]))?;
-            // xtask's own integration test (`listen`) needs the Worker build: it runs below.
+            // xtask's own integration tests (`listen`, `dev`) need the builds: they run below.
             step::run(&mut cargo(&["test", "--package", "xtask", "--bins"]))
         },
     );
@@ -114,6 +114,8 @@ pub fn run() -> Result<()> {
                     "xtask",
                     "--test",
                     "listen",
+                    "--test",
+                    "dev",
                 ]))
             },
         );

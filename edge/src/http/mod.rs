@@ -14,6 +14,7 @@ use worker::{Context, Env, Request, Response, Result};
 
 pub mod auth;
 pub mod body;
+mod demo;
 mod idempotency;
 mod test_hooks;
 
@@ -71,6 +72,11 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     if path.starts_with("/c/") {
         return checkout_page(req, &ctx, &method, &path).await;
     }
+    if path == "/demo.json" && method == "GET" {
+        return demo::shop(&ctx)
+            .unwrap_or_else(|error| error.into_reply(Dialect::Till))
+            .into_response();
+    }
     if let Some(product) = path.strip_prefix("/b/")
         && method == "GET"
         && !product.contains('/')
@@ -87,7 +93,6 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
 async fn test_hook(req: Request, ctx: &Ctx, path: &str) -> Result<Response> {
     let outcome = match path {
         "/__test/d1" => test_hooks::query(req, ctx).await,
-        "/__test/scheduled" => test_hooks::scheduled(req, ctx).await,
         "/__test/kv" => test_hooks::kv(req, ctx).await,
         "/__test/panic" => test_hooks::panic(&req, ctx),
         "/__test/overflow" => test_hooks::overflow(&req, ctx),

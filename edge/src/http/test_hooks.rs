@@ -6,10 +6,8 @@
 //! for tests that need time to have passed (a session past its expiry) or many rows at once
 //! (a thousand due subscriptions).
 //!
-//! `POST /__test/scheduled` runs the cron trigger's work. Locally, wrangler's own
-//! `/cdn-cgi/handler/scheduled` fails whenever static assets are configured (a miniflare
-//! bug fixed after the wrangler 4.86 that Node 20 allows), so tests reach the same code
-//! through here.
+//! The cron trigger has no hook: tests fire the Worker's real `scheduled` entry (see
+//! `till_tests::local::LocalWorker::run_scheduled`).
 //!
 //! `POST /__test/panic` panics on purpose (see [`panic`]).
 
@@ -63,12 +61,6 @@ fn deeper(depth: u64) -> u64 {
         return depth;
     }
     std::hint::black_box(deeper(depth + 1)).wrapping_add(1)
-}
-
-pub async fn scheduled(req: Request, ctx: &Ctx) -> ApiResult<Reply> {
-    auth::require_operator(&req, ctx)?;
-    crate::jobs::run(&ctx.env).await;
-    Ok(Reply::ok(json!({ "ran": "scheduled" })))
 }
 
 pub async fn query(mut req: Request, ctx: &Ctx) -> ApiResult<Reply> {

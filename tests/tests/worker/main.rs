@@ -59,20 +59,10 @@ impl Suite {
         self.client.update_d1(&self.operator_token, sql)
     }
 
-    /// Runs the cron trigger's work now (through the test hook: wrangler 4.86's local
-    /// scheduled endpoint fails when static assets are configured).
+    /// Fires the cron trigger now, through the Worker's real `scheduled` entry, and waits
+    /// for its work to finish.
     pub fn run_cron(&self) -> till_tests::Result<()> {
-        let reply = self
-            .client
-            .with_bearer(&self.operator_token)
-            .post("/__test/scheduled")
-            .send()?;
-        if reply.status != 200 {
-            return Err(
-                format!("the cron trigger answered {}: {}", reply.status, reply.body).into(),
-            );
-        }
-        Ok(())
+        self.worker.run_scheduled()
     }
 
     /// A new merchant of its own (test secret key), for checks that count what they create

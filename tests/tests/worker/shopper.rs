@@ -907,9 +907,16 @@ fn rush(suite: &Suite, link: &Value, shoppers: usize) -> Result<usize, Failed> {
                         return Ok(page.status);
                     }
                     let token = csrf(&page).map_err(|e| format!("{e:?}"))?;
-                    pay(suite, &session, &token, SUCCESS, &[])
-                        .map(|r| r.status)
-                        .map_err(|e| format!("{e:?}"))
+                    let reply =
+                        pay(suite, &session, &token, SUCCESS, &[]).map_err(|e| format!("{e:?}"))?;
+                    match reply.status {
+                        303 | 200 | 410 => Ok(reply.status),
+                        other => Err(format!(
+                            "a shopper's payment got {other} ({:?}): {}",
+                            reply.headers,
+                            reply.body.chars().take(300).collect::<String>()
+                        )),
+                    }
                 })
             })
             .collect();
