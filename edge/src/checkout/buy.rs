@@ -41,7 +41,7 @@ pub async fn visit(req: PageRequest, ctx: &Ctx, product_id: &str) -> worker::Res
     let not_found = |frame: &Frame| pages::message_in(frame, locale, 404, Text::LinkNotFound);
 
     if !may_open(ctx, req.client_address.as_deref()).await {
-        let response = pages::message_in(&frame, locale, 429, Text::TooManyCheckouts)?;
+        let response = pages::message_in(&asked.unowned(), locale, 429, Text::TooManyCheckouts)?;
         response
             .headers()
             .set("Retry-After", &THROTTLE_PERIOD_SECS.to_string())?;
