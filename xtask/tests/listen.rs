@@ -119,6 +119,8 @@ fn listen_relays_signed_deliveries_and_failures_and_cleans_up() -> Result<()> {
             ("OPERATOR_TOKEN".into(), operator.clone()),
             ("TEST_HOOKS".into(), "enabled".into()),
             ("WEBHOOK_RETRY_SCHEDULE".into(), "1".into()),
+            // As `cargo xtask dev` sets it: the relay is on loopback.
+            ("WEBHOOK_LOOPBACK".into(), "allowed".into()),
         ],
         output: Output::File(state.join("worker.log")),
     })?;

@@ -890,43 +890,70 @@ fn a_stale_cached_link_never_yields_a_payable_session(suite: &Suite) -> Result<(
     Ok(())
 }
 
-/// `shoppers` people pay for `link` at the same time; answers how many were sent to the
-/// success URL.
+/// How many shoppers are in flight at once. The local runtime (workerd behind wrangler's
+/// dev proxy) drops connections when a couple of hundred requests pile up on it, and the
+/// proxy answers a POST it could not forward with its own 503 ("Your worker restarted
+/// mid-request"); this many keeps every payment racing another without that.
+const IN_FLIGHT: usize = 32;
+
+/// Runs `each(i)` for every `i < count`, `IN_FLIGHT` at a time; answers the results in order.
+fn in_flight<T: Send>(count: usize, each: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(count));
+    thread::scope(|scope| {
+        for _ in 0..IN_FLIGHT.min(count) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= count {
+                        break;
+                    }
+                    let result = each(i);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((i, result));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// `shoppers` people open `link`'s checkout, then all pay at once (`IN_FLIGHT` payments
+/// racing at every moment); answers how many were sent to the success URL.
 fn rush(suite: &Suite, link: &Value, shoppers: usize) -> Result<usize, Failed> {
-    let outcomes: Vec<Result<u16, String>> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..shoppers)
-            .map(|_| {
-                scope.spawn(|| -> Result<u16, String> {
-                    let path = path_of(link["url"].as_str().unwrap_or_default(), suite);
-                    let visit = suite.client.get(&path).send().map_err(|e| e.to_string())?;
-                    if visit.status != 302 {
-                        return Ok(visit.status);
-                    }
-                    let (session, page) = arrive(suite, &visit).map_err(|e| format!("{e:?}"))?;
-                    if page.status != 200 {
-                        return Ok(page.status);
-                    }
-                    let token = csrf(&page).map_err(|e| format!("{e:?}"))?;
-                    let reply =
-                        pay(suite, &session, &token, SUCCESS, &[]).map_err(|e| format!("{e:?}"))?;
-                    match reply.status {
-                        303 | 200 | 410 => Ok(reply.status),
-                        other => Err(format!(
-                            "a shopper's payment got {other} ({:?}): {}",
-                            reply.headers,
-                            reply.body.chars().take(300).collect::<String>()
-                        )),
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("shopper thread panicked".into()))
-            })
-            .collect()
+    let opened: Vec<Result<Option<(String, String)>, String>> = in_flight(shoppers, |_| {
+        let path = path_of(link["url"].as_str().unwrap_or_default(), suite);
+        let visit = suite.client.get(&path).send().map_err(|e| e.to_string())?;
+        if visit.status != 302 {
+            return Ok(None);
+        }
+        let (session, page) = arrive(suite, &visit).map_err(|e| format!("{e:?}"))?;
+        if page.status != 200 {
+            return Ok(None);
+        }
+        let token = csrf(&page).map_err(|e| format!("{e:?}"))?;
+        Ok(Some((session, token)))
+    });
+    let mut carts = Vec::new();
+    for opened in opened {
+        if let Some(cart) = opened? {
+            carts.push(cart);
+        }
+    }
+    let outcomes: Vec<Result<u16, String>> = in_flight(carts.len(), |i| {
+        let (session, token) = &carts[i];
+        let reply = pay(suite, session, token, SUCCESS, &[]).map_err(|e| format!("{e:?}"))?;
+        match reply.status {
+            303 | 200 | 410 => Ok(reply.status),
+            other => Err(format!(
+                "a shopper's payment got {other} ({:?}): {}",
+                reply.headers,
+                reply.body.chars().take(300).collect::<String>()
+            )),
+        }
     });
     let mut paid = 0;
     for outcome in outcomes {

@@ -513,10 +513,11 @@ fn a_redirect_is_a_failed_attempt_and_is_not_followed(suite: &Suite) -> Result<(
     let redirecting = Receiver::redirecting(&target.url)?;
     let hook = endpoint(&merchant, &redirecting, json!(["customer.created"]))?;
     create(&merchant, "/v1/customers", json!({"name": "Ada"}))?;
+    // The first attempt (retries a second apart may follow, from any check's cron run).
     let got = redirecting.wait_for(1, Duration::from_secs(15), || {
         let _ = suite.run_cron();
     });
-    ensure_eq!(got.len(), 1);
+    ensure!(!got.is_empty(), "the endpoint was never tried");
     let log = fetch(
         &merchant,
         &format!(
@@ -525,7 +526,14 @@ fn a_redirect_is_a_failed_attempt_and_is_not_followed(suite: &Suite) -> Result<(
         ),
     )?;
     let delivery = &log["data"][0];
-    ensure_eq!(delivery["attempts"][0]["status_code"], json!(302));
+    let codes: Vec<Value> = delivery["attempts"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x["status_code"].clone()).collect())
+        .unwrap_or_default();
+    ensure!(
+        !codes.is_empty() && codes.iter().all(|c| *c == json!(302)),
+        "attempts {codes:?}"
+    );
     ensure_eq!(delivery["status"], json!("PENDING"));
     ensure!(
         target.received().is_empty(),
