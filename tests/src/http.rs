@@ -25,6 +25,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// In an HTML body, the text after the first `marker` (which ends with an attribute's
+    /// opening quote, e.g. `name="csrf" value="`) up to the closing quote.
+    pub fn quoted_after(&self, marker: &str) -> Option<String> {
+        let start = self.body.find(marker)? + marker.len();
+        Some(
+            self.body[start..]
+                .chars()
+                .take_while(|c| *c != '"')
+                .collect(),
+        )
+    }
+
     /// The body as JSON; panics with the body in the message when it is not JSON, which is
     /// what a test wants to see.
     pub fn json(&self) -> serde_json::Value {

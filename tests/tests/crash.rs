@@ -11,23 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use till_tests::accounts::create_account;
-use till_tests::http::{Client, Reply};
+use till_tests::http::Client;
 use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 const SHOPPERS: usize = 200;
 const LIMIT: i64 = 50;
-
-/// The page's CSRF token, as a browser would submit it.
-fn csrf(page: &Reply) -> Option<String> {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.body.find(marker)? + marker.len();
-    Some(
-        page.body[start..]
-            .chars()
-            .take_while(|c| *c != '"')
-            .collect(),
-    )
-}
 
 /// One shopper: the link, the page it leads to, the card form. Answers the payment POST's
 /// status (303 paid), or `None` when the Worker was not there to answer.
@@ -38,7 +26,7 @@ fn shop(base_url: &str, code: &str) -> Option<u16> {
     let path = location.strip_prefix(base_url)?.to_owned();
     let session = path.strip_prefix("/c/")?.split('?').next()?.to_owned();
     let page = client.get(&path).send().ok()?;
-    let token = csrf(&page)?;
+    let token = page.quoted_after("name=\"csrf\" value=\"")?;
     let form = [
         ("csrf", token.as_str()),
         ("email", "shopper@example.com"),

@@ -245,14 +245,7 @@ fn page(suite: &Suite, path: &str, query: &str) -> Result<Reply, Failed> {
 
 /// Whether the page would talk to a parent at all (its messaging script and target).
 fn talks_to(page: &Reply) -> Option<String> {
-    let marker = "data-parent=\"";
-    let start = page.body.find(marker)? + marker.len();
-    Some(
-        page.body[start..]
-            .chars()
-            .take_while(|c| *c != '"')
-            .collect(),
-    )
+    page.quoted_after("data-parent=\"")
 }
 
 fn a_new_accounts_checkout_is_framed_by_no_one_and_talks_to_no_one(

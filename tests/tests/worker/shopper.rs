@@ -159,16 +159,8 @@ pub(crate) fn arrive(suite: &Suite, hop: &Reply) -> Result<(String, Reply), Fail
 
 /// The page's CSRF token, as a browser would submit it.
 pub(crate) fn csrf(page: &Reply) -> Result<String, Failed> {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page
-        .body
-        .find(marker)
-        .ok_or_else(|| Failed::from("no csrf field on the page"))?
-        + marker.len();
-    Ok(page.body[start..]
-        .chars()
-        .take_while(|c| *c != '"')
-        .collect())
+    page.quoted_after("name=\"csrf\" value=\"")
+        .ok_or_else(|| Failed::from("no csrf field on the page"))
 }
 
 pub(crate) fn pay(
