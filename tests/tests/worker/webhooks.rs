@@ -87,6 +87,25 @@ fn endpoint(merchant: &Client, receiver: &Receiver, events: Value) -> Result<Val
     )
 }
 
+/// An endpoint's deliveries, each with its attempts.
+fn deliveries(merchant: &Client, hook: &Value) -> Result<Value, Failed> {
+    fetch(
+        merchant,
+        &format!(
+            "/v1/webhook_endpoints/{}/deliveries",
+            hook["id"].as_str().unwrap_or_default()
+        ),
+    )
+}
+
+/// The status codes of a delivery's attempts, in order.
+fn status_codes(delivery: &Value) -> Vec<Value> {
+    delivery["attempts"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x["status_code"].clone()).collect())
+        .unwrap_or_default()
+}
+
 fn a_completed_checkout_reaches_the_receiver_signed(suite: &Suite) -> Result<(), Failed> {
     let merchant = suite.fresh_merchant("Webhooks")?;
     let receiver = Receiver::start(0)?;
@@ -158,20 +177,11 @@ fn a_failing_receiver_gets_the_event_after_retries(suite: &Suite) -> Result<(), 
         ids.iter().all(|id| id.is_some() && *id == ids[0]),
         "the retries carry one event id: {ids:?}"
     );
-    let log = fetch(
-        &merchant,
-        &format!(
-            "/v1/webhook_endpoints/{}/deliveries",
-            hook["id"].as_str().unwrap_or_default()
-        ),
-    )?;
+    let log = deliveries(&merchant, &hook)?;
     let delivery = &log["data"][0];
     ensure_eq!(delivery["status"], json!("SUCCEEDED"));
     ensure_eq!(delivery["attempt_count"], json!(4));
-    let codes: Vec<Value> = delivery["attempts"]
-        .as_array()
-        .map(|a| a.iter().map(|x| x["status_code"].clone()).collect())
-        .unwrap_or_default();
+    let codes = status_codes(delivery);
     ensure_eq!(codes, vec![json!(500), json!(500), json!(500), json!(200)]);
     // The same attempts, read from the event.
     let event = fetch(
@@ -518,18 +528,9 @@ fn a_redirect_is_a_failed_attempt_and_is_not_followed(suite: &Suite) -> Result<(
         let _ = suite.run_cron();
     });
     ensure!(!got.is_empty(), "the endpoint was never tried");
-    let log = fetch(
-        &merchant,
-        &format!(
-            "/v1/webhook_endpoints/{}/deliveries",
-            hook["id"].as_str().unwrap_or_default()
-        ),
-    )?;
+    let log = deliveries(&merchant, &hook)?;
     let delivery = &log["data"][0];
-    let codes: Vec<Value> = delivery["attempts"]
-        .as_array()
-        .map(|a| a.iter().map(|x| x["status_code"].clone()).collect())
-        .unwrap_or_default();
+    let codes = status_codes(delivery);
     ensure!(
         !codes.is_empty() && codes.iter().all(|c| *c == json!(302)),
         "attempts {codes:?}"
@@ -609,13 +610,7 @@ fn a_deleted_or_disabled_endpoint_gets_nothing_more(suite: &Suite) -> Result<(),
         ),
         before
     );
-    let listed = fetch(
-        &merchant,
-        &format!(
-            "/v1/webhook_endpoints/{}/deliveries",
-            disabled["id"].as_str().unwrap_or_default()
-        ),
-    )?;
+    let listed = deliveries(&merchant, &disabled)?;
     ensure_eq!(listed["data"][0]["status"], json!("CANCELED"));
     ensure_eq!(listed["data"][0]["next_attempt_at"], Value::Null);
     Ok(())
