@@ -98,6 +98,20 @@ fn deliveries(merchant: &Client, hook: &Value) -> Result<Value, Failed> {
     )
 }
 
+/// Deletes an endpoint (its pending deliveries are canceled with it).
+fn delete_endpoint(merchant: &Client, hook: &Value) -> Result<(), Failed> {
+    merchant
+        .request(
+            "DELETE",
+            &format!(
+                "/v1/webhook_endpoints/{}",
+                hook["id"].as_str().unwrap_or_default()
+            ),
+        )
+        .send()?;
+    Ok(())
+}
+
 /// The status codes of a delivery's attempts, in order.
 fn status_codes(delivery: &Value) -> Vec<Value> {
     delivery["attempts"]
@@ -542,15 +556,7 @@ fn a_redirect_is_a_failed_attempt_and_is_not_followed(suite: &Suite) -> Result<(
         target.received()
     );
     // Not to be retried forever by the suite's cron runs.
-    merchant
-        .request(
-            "DELETE",
-            &format!(
-                "/v1/webhook_endpoints/{}",
-                hook["id"].as_str().unwrap_or_default()
-            ),
-        )
-        .send()?;
+    delete_endpoint(&merchant, &hook)?;
     Ok(())
 }
 
@@ -572,15 +578,7 @@ fn a_deleted_or_disabled_endpoint_gets_nothing_more(suite: &Suite) -> Result<(),
     disabled_receiver.wait_for(1, Duration::from_secs(15), || {
         let _ = suite.run_cron();
     });
-    merchant
-        .request(
-            "DELETE",
-            &format!(
-                "/v1/webhook_endpoints/{}",
-                deleted["id"].as_str().unwrap_or_default()
-            ),
-        )
-        .send()?;
+    delete_endpoint(&merchant, &deleted)?;
     change(
         &merchant,
         "PATCH",
@@ -646,15 +644,7 @@ fn an_account_has_at_most_sixteen_endpoints_even_when_created_at_once(
     ensure_eq!(stored, vec![json!({"n": 16})]);
     // A deleted one makes room again.
     let listed = fetch(&merchant, "/v1/webhook_endpoints?limit=1")?;
-    merchant
-        .request(
-            "DELETE",
-            &format!(
-                "/v1/webhook_endpoints/{}",
-                listed["data"][0]["id"].as_str().unwrap_or_default()
-            ),
-        )
-        .send()?;
+    delete_endpoint(&merchant, &listed["data"][0])?;
     let again = merchant
         .post("/v1/webhook_endpoints")
         .json(&json!({"url": receiver.url}))
@@ -725,15 +715,7 @@ fn hanging_endpoints_of_one_account_do_not_hold_up_another_account(
     hanging.release();
     // Nothing more for the hanging endpoints, whatever the outcome.
     for hook in &hooks {
-        noisy
-            .request(
-                "DELETE",
-                &format!(
-                    "/v1/webhook_endpoints/{}",
-                    hook["id"].as_str().unwrap_or_default()
-                ),
-            )
-            .send()?;
+        delete_endpoint(&noisy, hook)?;
     }
     outcome
 }
