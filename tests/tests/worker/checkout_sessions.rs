@@ -303,14 +303,20 @@ fn the_cron_releases_abandoned_payment_reservations(suite: &Suite) -> Result<(),
         }
         Ok(crate::shopper::arrive(suite, &visit)?.1.status)
     };
-    // A payment took the only completion and was abandoned 20 minutes ago.
-    suite.update(&format!(
-        "UPDATE checkout_sessions SET reservation = 'abandoned', reserved_at = unixepoch() - 1200 WHERE id = '{session}'"
-    ))?;
+    // A payment takes the only completion. Other checks run crons meanwhile, so the link
+    // counts it before the session holds it, and it is abandoned only once the 410 is seen:
+    // no cron in between can find a stale reservation that the link does not count.
     suite.update(&format!(
         "UPDATE payment_links SET reserved_count = 1 WHERE id = '{link_id}'"
     ))?;
+    suite.update(&format!(
+        "UPDATE checkout_sessions SET reservation = 'abandoned', reserved_at = unixepoch() WHERE id = '{session}'"
+    ))?;
     ensure_eq!(meets(&path)?, 410);
+    // It was left 20 minutes ago.
+    suite.update(&format!(
+        "UPDATE checkout_sessions SET reserved_at = unixepoch() - 1200 WHERE id = '{session}'"
+    ))?;
     suite.run_cron()?;
     let rows = suite.query(&format!(
         "SELECT (SELECT reserved_count FROM payment_links WHERE id = '{link_id}') AS reserved,
