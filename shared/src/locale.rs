@@ -126,6 +126,8 @@ texts! {
     ExpiredCard => ["Your card has expired.", "您的卡片已過期。", "您的卡已过期。", "カードの有効期限が切れています。", "บัตรของคุณหมดอายุแล้ว"];
     IncorrectCvc => ["The security code is incorrect.", "安全碼不正確。", "安全码不正确。", "セキュリティコードが正しくありません。", "รหัสความปลอดภัยไม่ถูกต้อง"];
     ProcessingError => ["We could not process your card. Please try again.", "無法處理您的卡片,請再試一次。", "无法处理您的卡,请重试。", "カードを処理できませんでした。もう一度お試しください。", "ไม่สามารถดำเนินการกับบัตรของคุณได้ โปรดลองอีกครั้ง"];
+    TryAgainShortly => ["We could not take your payment just now, and nothing was charged. Please try again in a moment.", "目前無法處理您的付款,且未收取任何款項。請稍後再試一次。", "目前无法处理您的付款,且未收取任何款项。请稍后再试。", "ただいまお支払いを処理できませんでした。請求は行われていません。しばらくしてからもう一度お試しください。", "ขณะนี้ไม่สามารถรับชำระเงินของคุณได้ และยังไม่มีการเรียกเก็บเงิน โปรดลองอีกครั้งในอีกสักครู่"];
+    ConfirmingPayment => ["Your payment went through. We are confirming your order: this page updates in a few seconds. Please do not pay again.", "您的付款已成功,我們正在確認您的訂單,此頁面將於幾秒後更新。請勿重複付款。", "您的付款已成功,我们正在确认您的订单,此页面将在几秒后更新。请勿重复支付。", "お支払いは完了しました。ご注文を確認しています。このページは数秒後に更新されます。もう一度お支払いにならないでください。", "การชำระเงินของคุณสำเร็จแล้ว เรากำลังยืนยันคำสั่งซื้อ หน้านี้จะอัปเดตในไม่กี่วินาที โปรดอย่าชำระเงินซ้ำ"];
     InvalidNumber => ["This card number is not valid.", "卡號無效。", "卡号无效。", "カード番号が正しくありません。", "หมายเลขบัตรไม่ถูกต้อง"];
     InvalidExpiry => ["The expiry date is not valid.", "有效期限無效。", "有效期无效。", "有効期限が正しくありません。", "วันหมดอายุไม่ถูกต้อง"];
     InvalidCvc => ["The security code is not valid.", "安全碼無效。", "安全码无效。", "セキュリティコードが正しくありません。", "รหัสความปลอดภัยไม่ถูกต้อง"];

@@ -7,8 +7,10 @@
 //!    batch when completions or redemptions would pass their limit, so a shopper over the
 //!    limit is refused *before* being charged.
 //! 2. the processor charges the card (outside D1);
-//! 3. **complete** (order, payment, customer, event, counters, session COMPLETE) or
-//!    **release** (reservations returned, failed attempt counted). Every statement is
+//! 3. **complete** (order, payment, customer, event, counters, session COMPLETE) or, when
+//!    nothing was charged, **release** (reservations returned, failed attempt counted). A
+//!    charge whose completion D1 could not write keeps its reservation, its completion
+//!    owed ([`Pending::owed`]) until a later request or the cron writes it. Every statement is
 //!    conditional on the session still holding this reservation token
 //!    ([`STILL_RESERVED`]), so a batch can only ever apply once.
 
@@ -26,7 +28,7 @@ use worker::{D1Database, D1PreparedStatement};
 
 use crate::billing::payment_methods::NewPaymentMethod;
 use crate::billing::subscriptions::{NewSubscription, Plan, render as render_subscription};
-use crate::checkout::sessions::{CheckoutSession, render};
+use crate::checkout::sessions::{CheckoutSession, SessionRow, render};
 use crate::db::events::{self, Event, Guard};
 use crate::db::{self, Bind, Sql};
 use crate::error::{ApiError, ApiResult};
@@ -304,8 +306,12 @@ impl Shopper {
     }
 }
 
-/// A payment waiting for the shopper's 3-D Secure answer, as `pending_payment` stores it:
-/// the card's facts, the shopper's, and the reservation the payment holds.
+/// A payment the session holds between its charge and its completion, as
+/// `pending_payment` stores it: the card's facts, the shopper's, and the reservation the
+/// payment holds. Either waiting for the shopper's 3-D Secure answer (`charged` false), or
+/// charged already with its completion still owed (`charged` true), because D1 could not
+/// write it at the time: such a payment keeps its reservation until it completes, by the
+/// shopper's next visit or by the cron ([`complete_owed`]), and is never given back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pending {
     #[serde(flatten)]
@@ -313,23 +319,86 @@ pub struct Pending {
     #[serde(flatten)]
     pub shopper: Shopper,
     pub reservation: String,
+    #[serde(default)]
+    pub charged: bool,
 }
 
-/// Holds the payment (never the card number) while the shopper answers a 3-D Secure
-/// challenge.
-pub async fn hold_for_challenge(
+impl Pending {
+    /// What the session holds, if it holds a payment.
+    pub fn of(session: &CheckoutSession) -> Option<Pending> {
+        session
+            .pending_payment
+            .clone()
+            .and_then(|held| serde_json::from_value::<Pending>(held).ok())
+            .filter(|p| !p.reservation.is_empty())
+    }
+
+    /// The same, when it is a charged payment whose completion is owed.
+    pub fn owed(session: &CheckoutSession) -> Option<Pending> {
+        Pending::of(session).filter(|p| p.charged)
+    }
+}
+
+/// Keeps the payment (never the card number) on its session while the reservation holds:
+/// while the shopper answers a 3-D Secure challenge, or once charged until it completes.
+pub async fn keep_pending(
     db: &D1Database,
     held: &Reservation<'_>,
     pending: &Pending,
 ) -> ApiResult<()> {
-    Sql::new("UPDATE checkout_sessions SET pending_payment = :pending WHERE id = :id AND reservation = :token")
+    let kept = Sql::new("UPDATE checkout_sessions SET pending_payment = :pending WHERE id = :id AND reservation = :token")
         .bind("pending", serde_json::to_string(pending)?)
         .bind("id", held.session.id.as_str())
         .bind("token", held.token)
-        .prepare(db)?
-        .run()
-        .await?;
+        .prepare(db)?;
+    if db::run(kept).await? != 1 {
+        return Err(ApiError::internal(
+            "the payment no longer holds its session",
+        ));
+    }
     Ok(())
+}
+
+/// Completes a charged payment whose completion is owed ([`Pending::owed`]), at `origin`
+/// (the session's own when there is no request). `None` when the session owes none.
+pub async fn complete_owed(
+    db: &D1Database,
+    session: &CheckoutSession,
+    origin: &str,
+) -> ApiResult<Option<CheckoutSession>> {
+    let Some(owed) = Pending::owed(session) else {
+        return Ok(None);
+    };
+    let held = Reservation {
+        session,
+        token: &owed.reservation,
+    };
+    complete(db, &held, &owed.shopper, &owed.card, origin)
+        .await
+        .map(Some)
+}
+
+/// The sessions that owe a completion and whose shopper has not come back for it within
+/// `grace` seconds, oldest first, at most `limit`.
+pub async fn owing(
+    db: &D1Database,
+    now: i64,
+    grace: i64,
+    limit: i64,
+) -> ApiResult<Vec<CheckoutSession>> {
+    let rows: Vec<SessionRow> = Sql::new(
+        "SELECT * FROM checkout_sessions
+         WHERE status = 'OPEN' AND reservation IS NOT NULL AND reserved_at < :before
+           AND json_extract(pending_payment, '$.charged') = 1
+         ORDER BY reserved_at LIMIT :limit",
+    )
+    .bind("before", now - grace)
+    .bind("limit", limit)
+    .prepare(db)?
+    .all()
+    .await?
+    .results()?;
+    rows.into_iter().map(|row| row.parse()).collect()
 }
 
 /// What a SUBSCRIPTION session's subscription bills: its recurring lines (one-time lines

@@ -17,7 +17,7 @@ use till_shared::money::Money;
 use till_shared::plan::CheckoutMode;
 use till_shared::redirect::{Destination, destination};
 use till_shared::ticket::TicketError;
-use worker::{D1Database, Response};
+use worker::{D1Database, Response, console_error};
 
 use crate::accounts::settings::Allowed;
 use crate::api::page::PageRequest;
@@ -39,6 +39,8 @@ use crate::processor::{Charge, Processor, Sandbox};
 /// Failed payments one client address may make in any ten minutes, across all sessions.
 const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 const FAILURE_WINDOW_SECS: i64 = 600;
+/// When a shopper is asked to come back (D1 busy, an order still being written).
+const RETRY_AFTER_SECS: u32 = 3;
 
 /// The shopper's address as Cloudflare reports it (`unknown` when run without Cloudflare
 /// in front, as in local development).
@@ -217,6 +219,9 @@ pub async fn show(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Respo
     };
     let frame = page.frame(&asked);
     let locale = locale_of(&req, &page.session);
+    if let Some(response) = settle_owed(ctx, &page, locale, &frame, &origin_of(&req)).await {
+        return response;
+    }
     if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
@@ -339,6 +344,12 @@ enum Outcome {
     /// The form again for the session as it is now (its total changed under the payment),
     /// with this message; nothing was charged.
     Repriced(Box<PageSession>, String),
+    /// D1 could not take the payment: nothing was charged, the form again with a 503 and
+    /// `Retry-After`.
+    TryLater,
+    /// Charged, with the completion still to be written: the page that says so and comes
+    /// back ([`settle_owed`]).
+    Confirming,
 }
 
 /// The page and the request a payment attempt answers.
@@ -379,6 +390,15 @@ impl Attempt<'_> {
                 entered.error = Some(message);
                 form_page(409, &now, self.locale, &entered, self.frame)
             }
+            Outcome::TryLater => {
+                entered.error = Some(self.locale.text(Text::TryAgainShortly).to_owned());
+                let response = form_page(503, self.page, self.locale, &entered, self.frame)?;
+                response
+                    .headers()
+                    .set("Retry-After", &RETRY_AFTER_SECS.to_string())?;
+                Ok(response)
+            }
+            Outcome::Confirming => confirming(self.page, self.locale, self.frame),
         }
     }
 }
@@ -391,7 +411,11 @@ pub async fn pay(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Respon
     };
     let frame = page.frame(&asked);
     let locale = locale_of(&req, &page.session);
-    // A second submit of a completed session goes where the first went; it never charges.
+    // A second submit of a charged or completed session goes where the first went; it never
+    // charges.
+    if let Some(response) = settle_owed(ctx, &page, locale, &frame, &origin_of(&req)).await {
+        return response;
+    }
     if let Some(response) = closed_page(&page, locale, &frame) {
         return response;
     }
@@ -465,7 +489,7 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
         );
     }
     let Ok(db) = db::db(attempt.ctx) else {
-        return attempt.again(500, Text::ProcessingError);
+        return Outcome::TryLater;
     };
     let token = match completion::reserve(&db, session).await {
         Ok(Reserved::Token(token)) => token,
@@ -477,6 +501,7 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
                 Some(now) if now.session.status == SessionStatus::Complete => {
                     Outcome::Paid(Box::new(now.session))
                 }
+                Some(now) if Pending::owed(&now.session).is_some() => Outcome::Confirming,
                 _ => attempt.again(409, Text::ProcessingError),
             };
         }
@@ -493,7 +518,7 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
             }
             return repriced(attempt, Text::PromotionWithdrawn).await;
         }
-        Err(_) => return attempt.again(500, Text::ProcessingError),
+        Err(_) => return Outcome::TryLater,
     };
     let held = Reservation {
         session,
@@ -510,9 +535,7 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
     };
     match charge {
         Charge::Succeeded { token } => {
-            complete_payment(attempt, &db, &held, &shopper, &facts(token))
-                .await
-                .unwrap_or_else(|| attempt.again(500, Text::ProcessingError))
+            complete_payment(attempt, &db, &held, &shopper, &facts(token)).await
         }
         Charge::Declined(code) => declined(attempt, &db, &held, code, &card).await,
         Charge::ChallengeRequired { token } => {
@@ -520,6 +543,7 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
                 card: facts(token),
                 shopper,
                 reservation: held.token.to_owned(),
+                charged: false,
             };
             hold(attempt, &db, &held, &pending).await
         }
@@ -589,35 +613,83 @@ async fn hold(
     held: &Reservation<'_>,
     pending: &Pending,
 ) -> Outcome {
-    if completion::hold_for_challenge(db, held, pending)
-        .await
-        .is_err()
-    {
+    if completion::keep_pending(db, held, pending).await.is_err() {
         let _ = completion::release(db, held, None).await;
         return attempt.again(500, Text::ProcessingError);
     }
     Outcome::Challenge
 }
 
-/// Completes the session for a charged card (or a saved one, in SETUP). `None` when the
-/// completion could not be written; the reservation is then given back.
+/// Completes the session for a charged card (or a saved one, in SETUP). When D1 cannot
+/// write the completion, the charge keeps its reservation and its completion is owed: the
+/// shopper is told the payment went through and the page comes back for the order
+/// ([`settle_owed`]); the cron writes it too, if the shopper never comes back.
 async fn complete_payment(
     attempt: &Attempt<'_>,
     db: &D1Database,
     held: &Reservation<'_>,
     shopper: &Shopper,
     card: &CardFacts,
-) -> Option<Outcome> {
+) -> Outcome {
     match completion::complete(db, held, shopper, card, &attempt.origin).await {
         Ok(after) => {
             crate::events::delivery::send_soon(attempt.ctx);
-            Some(Outcome::Paid(Box::new(after)))
+            Outcome::Paid(Box::new(after))
         }
-        Err(_) => {
-            let _ = completion::release(db, held, None).await;
-            None
+        Err(error) => {
+            let id = held.session.id.as_str();
+            console_error!("checkout {id}: the completion of a charged payment failed: {error:?}");
+            let owed = Pending {
+                card: card.clone(),
+                shopper: shopper.clone(),
+                reservation: held.token.to_owned(),
+                charged: true,
+            };
+            if let Err(error) = completion::keep_pending(db, held, &owed).await {
+                console_error!(
+                    "checkout {id}: the charged payment {} could not be kept: {error:?}",
+                    card.token
+                );
+            }
+            Outcome::Confirming
         }
     }
+}
+
+/// A session whose payment was charged but not yet completed ([`Pending::owed`]): the
+/// completion written now, and the page of the paid session; or, while D1 still cannot
+/// write it, the page that says the payment went through and comes back. `None` for a
+/// session that owes nothing.
+async fn settle_owed(
+    ctx: &Ctx,
+    page: &PageSession,
+    locale: Locale,
+    frame: &Frame,
+    origin: &str,
+) -> Option<worker::Result<Response>> {
+    Pending::owed(&page.session)?;
+    let completed = match db::db(ctx) {
+        Ok(db) => completion::complete_owed(&db, &page.session, origin).await,
+        Err(error) => Err(error),
+    };
+    if let Ok(Some(after)) = completed {
+        crate::events::delivery::send_soon(ctx);
+        let paid = PageSession {
+            session: after,
+            merchant_name: page.merchant_name.clone(),
+            allowed: page.allowed.clone(),
+        };
+        return Some(finished(&paid, locale, frame));
+    }
+    // Completed meanwhile by the cron or another tab: the next visit shows it.
+    Some(confirming(page, locale, frame))
+}
+
+/// The page of a charged payment whose order is still being written: a 503 with
+/// `Retry-After`, which reloads itself.
+fn confirming(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
+    let again = format!("/c/{}{}", page.session.id.as_str(), frame.query());
+    pages::confirming(frame, locale, &again, RETRY_AFTER_SECS)
 }
 
 /// The `payment.failed` event's data: what was tried, and why it failed (never the number).
@@ -657,17 +729,15 @@ pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<
         return finished(&page, locale, &frame);
     }
     let form = Form::read(&req);
-    let pending: Option<Pending> = page
-        .session
-        .pending_payment
-        .clone()
-        .and_then(|held| serde_json::from_value(held).ok())
-        .filter(|p: &Pending| !p.reservation.is_empty());
+    if let Some(response) = settle_owed(ctx, &page, locale, &frame, &origin_of(&req)).await {
+        return response;
+    }
+    let pending = Pending::of(&page.session);
     let Some(pending) = pending.filter(|_| form.csrf_matches(&page.session.csrf_token)) else {
         return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     };
     let Ok(db) = db::db(ctx) else {
-        return pages::message_in(&frame, locale, 500, Text::ProcessingError);
+        return pages::message_in(&frame, locale, 503, Text::TryAgainShortly);
     };
     let attempt = Attempt {
         ctx,
@@ -689,10 +759,8 @@ pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<
         saved_token: None,
         ..pending.card.clone()
     };
-    match complete_payment(&attempt, &db, &held, &pending.shopper, &card).await {
-        Some(outcome) => attempt.answer(outcome, Entered::default()),
-        None => pages::message_in(&frame, locale, 500, Text::ProcessingError),
-    }
+    let outcome = complete_payment(&attempt, &db, &held, &pending.shopper, &card).await;
+    attempt.answer(outcome, Entered::default())
 }
 
 /// A failed challenge: a failed payment like a decline, and the form again.

@@ -1,6 +1,8 @@
-//! The cron trigger's work: expire checkout sessions that are due (each with its
-//! `checkout.expired`, written only by the batch whose guarded UPDATE expired it), give
-//! back reservations of payments abandoned mid-way (a 3-D Secure page left open), bill due
+//! The cron trigger's work: write the completions of charged payments that D1 could not
+//! complete at the time and whose shopper did not come back for them, expire checkout
+//! sessions that are due (each with its `checkout.expired`, written only by the batch
+//! whose guarded UPDATE expired it), give back reservations of payments abandoned mid-way
+//! (a 3-D Secure page left open; never a charged one), bill due
 //! subscriptions ([`crate::billing::biller`]) after sending webhook deliveries that are
 //! due, forget failed-payment records and promotion code attempts older than an hour, and
 //! last delete what is past its retention period ([`retention`]). Each step is one batch
@@ -11,6 +13,7 @@ use worker::{D1Database, Env, console_error};
 
 mod retention;
 
+use crate::checkout::completion;
 use crate::checkout::sessions;
 use crate::db::{self, Sql};
 use crate::error::ApiResult;
@@ -21,6 +24,11 @@ use crate::error::ApiResult;
 const EXPIRE_BATCH: i64 = 100;
 /// A payment holding its reservation longer than this was abandoned.
 const STALE_RESERVATION_SECS: i64 = 15 * 60;
+/// A charged payment whose completion is owed is the shopper's page's to complete this
+/// long (it comes back every few seconds); then the cron's.
+const OWED_GRACE_SECS: i64 = 30;
+/// Owed completions written per cron run.
+const OWED_BATCH: i64 = 20;
 
 pub async fn run(env: &Env) {
     let db = match db::database(env) {
@@ -28,6 +36,7 @@ pub async fn run(env: &Env) {
         Err(error) => return console_error!("cron: no database: {error:?}"),
     };
     let now = db::now_unix();
+    complete_owed(&db, now).await;
     if let Err(error) = release_stale_reservations(&db, now).await {
         console_error!("cron: releasing reservations failed: {error:?}");
     }
@@ -58,8 +67,26 @@ async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {
     Ok(())
 }
 
+/// Completes charged payments whose completion is owed ([`completion::Pending::owed`]), each on the
+/// origin its session was opened on; one that still fails waits for the next run.
+async fn complete_owed(db: &D1Database, now: i64) {
+    let owing = match completion::owing(db, now, OWED_GRACE_SECS, OWED_BATCH).await {
+        Ok(owing) => owing,
+        Err(error) => return console_error!("cron: reading owed completions failed: {error:?}"),
+    };
+    for session in owing {
+        let origin = session.origin.clone().unwrap_or_default();
+        if let Err(error) = completion::complete_owed(db, &session, &origin).await {
+            console_error!("cron: completing {} failed: {error:?}", session.id.as_str());
+        }
+    }
+}
+
+/// Gives back reservations held past [`STALE_RESERVATION_SECS`], except a charged
+/// payment's, which is completed instead ([`complete_owed`]).
 async fn release_stale_reservations(db: &D1Database, now: i64) -> ApiResult<()> {
-    let stale = "reservation IS NOT NULL AND reserved_at < :cutoff";
+    let stale = "reservation IS NOT NULL AND reserved_at < :cutoff
+                 AND coalesce(json_extract(pending_payment, '$.charged'), 0) = 0";
     let cutoff = now - STALE_RESERVATION_SECS;
     db.batch(vec![
         Sql::new(&format!(

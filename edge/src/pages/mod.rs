@@ -186,6 +186,42 @@ pub fn message_in(
     page(frame, status, locale, words, &body, Some(&say), None)
 }
 
+/// The page of a charged payment whose order is still being written: what happened, a
+/// 503 with `Retry-After: {secs}`, and a reload of `again` (a path on this origin) after
+/// that long, without script.
+pub fn confirming(
+    frame: &Frame,
+    locale: Locale,
+    again: &str,
+    secs: u32,
+) -> worker::Result<Response> {
+    let words = locale.text(Text::ConfirmingPayment);
+    let head = format!(
+        "<meta http-equiv=\"refresh\" content=\"{secs};url={}\">",
+        escape(again)
+    );
+    let body = format!(
+        "<div class=\"card center\" role=\"status\"><p>{}</p></div>",
+        escape(words)
+    );
+    let script = frame.parent.is_some().then_some(EMBED_SCRIPT);
+    let nonce = script.map(|_| till_shared::ids::random_base62(22));
+    let html = layout_in(
+        frame,
+        locale,
+        words,
+        &Slots {
+            head: &head,
+            body: &body,
+        },
+        None,
+        nonce.as_deref().zip(script),
+    );
+    let response = respond(503, html, frame, nonce.as_deref())?;
+    response.headers().set("Retry-After", &secs.to_string())?;
+    Ok(response)
+}
+
 /// An HTML response with the headers every shopper page carries: no caching, no referrer,
 /// a strict CSP (inline styles; scripts only with `nonce`, fetches only to this origin),
 /// and framing only as `frame` allows.

@@ -13,6 +13,7 @@ mod limits;
 mod omise;
 mod openapi;
 mod operator_secret;
+mod owed;
 mod payment_links;
 mod promotion_limits;
 mod promotions;
@@ -102,6 +103,7 @@ fn main() -> ExitCode {
         omise::CHECKS,
         openapi::CHECKS,
         shopper::CHECKS,
+        owed::CHECKS,
         embedding::CHECKS,
         redirects::CHECKS,
         subscriptions::CHECKS,
