@@ -48,10 +48,26 @@ pub fn fuzz(max_time: u64) -> Result<()> {
     let account =
         create_account(&worker.base_url, &operator, "Fuzzed shop").map_err(|e| e.to_string())?;
     let reports = root.join("target/fuzz");
+    std::fs::create_dir_all(&reports).map_err(|e| e.to_string())?;
+    // Every security scheme of the document gets a real credential, so that operations are
+    // fuzzed past authentication (a `--header` alone is replaced by generated values).
+    let config = reports.join("schemathesis.toml");
+    let secret = &account.keys.test.secret_key;
+    std::fs::write(
+        &config,
+        format!(
+            "[auth.openapi.apiKey]\nbearer = \"{secret}\"\n\n\
+             [auth.openapi.basicSecretKey]\nusername = \"{secret}\"\npassword = \"\"\n\n\
+             [auth.openapi.operatorToken]\nbearer = \"{operator}\"\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     let outcome = step(
         &format!("Fuzzing the API from its OpenAPI document (at most {max_time}s)"),
         || {
             run(Command::new(&st)
+                .arg("--config-file")
+                .arg(&config)
                 .arg("run")
                 .arg(format!("{}/v1/openapi.json", worker.base_url))
                 .args(["--checks", "all"])
@@ -59,11 +75,6 @@ pub fn fuzz(max_time: u64) -> Result<()> {
                 .args(["--workers", "1", "--seed", SEED])
                 .arg("--max-time")
                 .arg(max_time.to_string())
-                .arg("--header")
-                .arg(format!(
-                    "Authorization: Bearer {}",
-                    account.keys.test.secret_key
-                ))
                 .args(["--report", "junit,ndjson", "--report-dir"])
                 .arg(&reports)
                 .env("NO_COLOR", "1"))
