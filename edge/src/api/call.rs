@@ -22,6 +22,9 @@ pub struct Call<'a> {
     pub query: Vec<(String, String)>,
     /// Scheme, host and port the request came in on (`https://till.example`).
     pub origin: String,
+    /// The caller's address as Cloudflare reports it (`CF-Connecting-IP`); absent when run
+    /// without Cloudflare in front.
+    pub client_address: Option<String>,
     body: Option<Value>,
 }
 
@@ -45,6 +48,7 @@ impl<'a> Call<'a> {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
             origin: url.origin().ascii_serialization(),
+            client_address: None,
             body: Some(body),
         }
     }

@@ -1,6 +1,7 @@
-//! How often promotion codes may be tried on the hosted page: each code typed on
+//! How often promotion codes may be tried: each code typed on the hosted page's
 //! `/c/{id}/promotion` is one attempt, counted against the session and against the
-//! client's address over a sliding hour (`till_shared::promotion::CodeAttempts`). The
+//! client's address over a sliding hour, and so is each code a publishable key asks a new
+//! session for (against the address) (`till_shared::promotion::CodeAttempts`). The
 //! attempt is written only while both are under their limit, by one conditional INSERT, so
 //! a burst of parallel requests gets exactly the allowance and no more.
 
@@ -19,14 +20,31 @@ pub enum Attempted {
     TooMany,
 }
 
+/// The key an address is counted under (`CF-Connecting-IP`; `unknown` when run without
+/// Cloudflare in front, as in local development).
+pub fn client_key(address: Option<&str>) -> String {
+    format!("ip:{}", address.unwrap_or("unknown"))
+}
+
 /// Counts one attempt for `session` from `client`, unless either has used its allowance.
 pub async fn count(db: &D1Database, session: &str, client: &str) -> ApiResult<Attempted> {
+    count_in(db, Some(session), client).await
+}
+
+/// Counts one attempt from `client` with no session yet (a publishable key asking for a
+/// session with a code), unless the address has used its allowance.
+pub async fn count_unopened(db: &D1Database, client: &str) -> ApiResult<Attempted> {
+    count_in(db, None, client).await
+}
+
+async fn count_in(db: &D1Database, session: Option<&str>, client: &str) -> ApiResult<Attempted> {
     let now = db::now_unix();
     let counted = Sql::new(
         "INSERT INTO promotion_code_attempts (session_id, client, at)
-         SELECT :session, :client, :now
-         WHERE (SELECT count(*) FROM promotion_code_attempts WHERE session_id = :session AND at > :since)
-                   < :per_session
+         SELECT coalesce(:session, ''), :client, :now
+         WHERE (:session IS NULL
+                OR (SELECT count(*) FROM promotion_code_attempts WHERE session_id = :session AND at > :since)
+                   < :per_session)
            AND (SELECT count(*) FROM promotion_code_attempts WHERE client = :client AND at > :since)
                    < :per_address",
     )

@@ -45,7 +45,7 @@ const RETRY_AFTER_SECS: u32 = 3;
 /// The shopper's address as Cloudflare reports it (`unknown` when run without Cloudflare
 /// in front, as in local development).
 fn client_key(req: &PageRequest) -> String {
-    format!("ip:{}", req.client_address.as_deref().unwrap_or("unknown"))
+    code_attempts::client_key(req.client_address.as_deref())
 }
 
 /// Whether this address has used up its failed attempts in the last window.

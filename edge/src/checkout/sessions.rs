@@ -27,6 +27,7 @@ use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
 use crate::api::reply::Reply;
+use crate::checkout::code_attempts::{self, Attempted};
 use crate::checkout::open::{self, NewCheckout, PromotionCode, Seller, Sold};
 use crate::ctx::Ctx;
 use crate::db::events::{self, Event, Guard, Scope};
@@ -628,6 +629,26 @@ async fn refuse_foreign_redirects(call: &Call<'_>, checkout: &NewCheckout) -> Ap
     }
 }
 
+/// With a publishable key, every code asked for counts against the caller's address like a
+/// code typed on the page ([`code_attempts`]): past the allowance the code is not even
+/// looked up, so codes cannot be found by asking for many sessions.
+async fn refuse_code_guessing(call: &Call<'_>, checkout: &NewCheckout) -> ApiResult<()> {
+    if !matches!(checkout.promotion, PromotionCode::RequestedPublicly(_)) {
+        return Ok(());
+    }
+    let client = code_attempts::client_key(call.client_address.as_deref());
+    match code_attempts::count_unopened(&db::db(call.ctx)?, &client).await? {
+        Attempted::Counted => Ok(()),
+        Attempted::TooMany => Err(ApiError::Client {
+            code: till_shared::api::ErrorCode::RateLimited,
+            message: "Too many promotion codes were tried from this address. Try again later, or \
+                      create the session without a code."
+                .into(),
+            param: Some("promotion_code".into()),
+        }),
+    }
+}
+
 /// `POST /v1/checkout/sessions`.
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let sandbox = call.sandbox();
@@ -636,6 +657,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let (asked, mut checkout) = read_create(&mut p, sandbox, call.publishable())?;
     p.finish()?;
     refuse_foreign_redirects(call, &checkout).await?;
+    refuse_code_guessing(call, &checkout).await?;
     checkout.origin = call.origin.clone();
     let sold = match asked {
         Asked::Sold(sold) => sold,

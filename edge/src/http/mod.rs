@@ -195,6 +195,7 @@ async fn serve(
     let (body, raw) = read_body(&mut req).await?;
     let idempotency_key = req.headers().get("Idempotency-Key")?;
     let mut call = Call::new(ctx, route, principal, id, &req.url()?, body);
+    call.client_address = req.headers().get("CF-Connecting-IP")?;
     call.operator = match route.access {
         Access::Operator => true,
         Access::Public => auth::presents_operator_token(&req, ctx),

@@ -477,5 +477,36 @@ fn a_publishable_key_cannot_tell_a_missing_code_from_one_that_does_not_apply(
         "{}",
         restricted.body
     );
+
+    // Each code a publishable key asks for counts against the caller's address, as codes
+    // typed on the page do: thirty in the hour, then not even a real one is looked up.
+    create(
+        &merchant,
+        "/v1/promotion_codes",
+        json!({"code": "REAL10", "percent_off": 10}),
+    )?;
+    let ask_from = |address: &str, code: Option<&str>| -> Result<Reply, Failed> {
+        let mut body = json!({"price_id": sold["default_price"]["id"]});
+        if let Some(code) = code {
+            body["promotion_code"] = json!(code);
+        }
+        Ok(public
+            .post("/v1/checkout/sessions")
+            .header("CF-Connecting-IP", address)
+            .json(&body)
+            .send()?)
+    };
+    for i in 0..29 {
+        let guess = format!("GUESS{i}");
+        ensure_eq!(ask_from("198.18.5.1", Some(&guess))?.status, 400);
+    }
+    ensure_eq!(ask_from("198.18.5.1", Some("REAL10"))?.status, 201);
+    let blocked = ask_from("198.18.5.1", Some("REAL10"))?;
+    ensure_eq!(blocked.status, 429);
+    ensure_eq!(blocked.json()["error"]["code"], json!("rate_limited"));
+    ensure_eq!(blocked.json()["error"]["param"], json!("promotion_code"));
+    // The address still gets a session without a code; another address its code.
+    ensure_eq!(ask_from("198.18.5.1", None)?.status, 201);
+    ensure_eq!(ask_from("198.18.5.2", Some("REAL10"))?.status, 201);
     Ok(())
 }
