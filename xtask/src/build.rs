@@ -125,7 +125,7 @@ pub fn worker(tools: &Tools) -> Result<()> {
         return Ok(());
     }
     step(
-        "Building the Worker (workers-rs, wasm32, opt-level s)",
+        "Building the Worker (workers-rs, wasm32, opt-level z)",
         || {
             let input = cargo_wasm("till-edge")?;
             // wasm-bindgen's `module` output with the reset function the entry's panic

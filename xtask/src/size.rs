@@ -2,8 +2,9 @@
 //! browser or to Cloudflare, against the budgets; exits non-zero when one is exceeded.
 //!
 //! Budgets (brotli): the loader 1.5 KiB; the widget's wasm and JS glue 60 KiB together
-//! (52 + 8, also checked as a sum). The Worker and the checkout page are reported, not
-//! budgeted here (Cloudflare's limit on the Worker is far above what it weighs).
+//! (52 + 8, also checked as a sum); the Worker's wasm 441,849 bytes, what it weighed before
+//! the crate was split into layers, which it must not outgrow (every cold isolate compiles
+//! it). The Worker's JS and the checkout page are reported, not budgeted.
 
 use std::fs;
 use std::io::Write;
@@ -22,6 +23,7 @@ const LOADER_BUDGET: u64 = 1536;
 const WIDGET_WASM_BUDGET: u64 = 52 * 1024;
 const WIDGET_GLUE_BUDGET: u64 = 8 * 1024;
 const WIDGET_BUDGET: u64 = WIDGET_WASM_BUDGET + WIDGET_GLUE_BUDGET;
+const WORKER_WASM_BUDGET: u64 = 441_849;
 
 #[derive(Debug, Serialize)]
 pub struct Measured {
@@ -57,7 +59,11 @@ pub fn run(args: &[String]) -> Result<()> {
             root.join("www/pkg/till_widget.js"),
             Some(WIDGET_GLUE_BUDGET),
         ),
-        ("worker_wasm", root.join("edge/build/index_bg.wasm"), None),
+        (
+            "worker_wasm",
+            root.join("edge/build/index_bg.wasm"),
+            Some(WORKER_WASM_BUDGET),
+        ),
         ("worker_js", root.join("edge/build/index.js"), None),
         ("checkout_html", checkout, None),
     ];
