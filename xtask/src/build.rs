@@ -103,8 +103,8 @@ fn cargo_wasm(package: &str) -> Result<PathBuf> {
         .args(["build", "--package", package, "--lib", "--release"])
         .args(["--target", "wasm32-unknown-unknown"])
         .current_dir(&root))?;
-    Ok(root
-        .join("target/wasm32-unknown-unknown/release")
+    Ok(crate::tools::target_dir()
+        .join("wasm32-unknown-unknown/release")
         .join(format!("{}.wasm", package.replace('-', "_"))))
 }
 

@@ -39,9 +39,12 @@ commands:
                              forward the local instance's webhooks to an app on this machine
 
 environment:
-  TILL_CACHE_DIR             where installed tools are kept (default ~/.cache/till)";
+  TILL_CACHE_DIR             where installed tools and build artifacts are kept (default ~/.cache/till)
+  CARGO_TARGET_DIR           where cargo builds (default: `target` in TILL_CACHE_DIR, shared by
+                             every checkout on this machine)";
 
 fn main() -> ExitCode {
+    tools::share_target_dir();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprintln!("{USAGE}");

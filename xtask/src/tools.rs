@@ -57,6 +57,65 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache/till")
 }
 
+/// Past this, the shared build directory is emptied before a build fills it again: every
+/// checkout path adds its own copy of the workspace's crates (about 3.5 GB each), while
+/// the dependencies are shared.
+const TARGET_DIR_LIMIT_BYTES: u64 = 12 << 30;
+
+/// Where cargo builds for every command of this process and its children: the
+/// `CARGO_TARGET_DIR` given, else `target` in the tools cache, shared by every checkout on
+/// this machine, so that a fresh clone compiles only the workspace's own crates and not
+/// its dependencies again (cargo's fingerprints keep checkouts apart; builds of two
+/// checkouts at once wait for each other's lock).
+pub fn share_target_dir() {
+    if std::env::var_os("CARGO_TARGET_DIR").is_some_and(|d| !d.is_empty()) {
+        return;
+    }
+    let dir = cache_dir().join("target");
+    if size_of_dir(&dir) > TARGET_DIR_LIMIT_BYTES {
+        println!(
+            "==> Emptying the shared build directory {} (over {} GB)",
+            dir.display(),
+            TARGET_DIR_LIMIT_BYTES >> 30
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: called first thing in `main`, before any thread exists that could read the
+    // environment at the same time.
+    unsafe {
+        std::env::set_var("CARGO_TARGET_DIR", &dir);
+    }
+}
+
+/// Cargo's build directory for this process ([`share_target_dir`]).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+/// Bytes of the files under `dir` (0 when it does not exist).
+fn size_of_dir(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
+                Ok(kind) if kind.is_file() => {
+                    total += entry.metadata().map_or(0, |m| m.len());
+                }
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
 pub fn setup(needs: Needs) -> Result<Tools> {
     let root = workspace_root();
     wasm_target()?;
