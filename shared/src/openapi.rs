@@ -703,7 +703,45 @@ pub fn schemas() -> Map<String, Value> {
             ("message", "string"),
         ]),
     );
+    for (schema, field, max_chars) in REQUIRED {
+        require(&mut s, schema, field, *max_chars);
+    }
     s
+}
+
+/// The fields a request cannot do without, as its reader refuses them when absent: with
+/// the most characters a text field may have (a text must have one that is not a space).
+const REQUIRED: &[(&str, &str, Option<usize>)] = &[
+    ("CreateAccount", "name", Some(200)),
+    ("CreateProduct", "name", Some(200)),
+    ("CreatePromotionCode", "code", Some(64)),
+    ("CreateWebhookEndpoint", "url", Some(2048)),
+    ("ReplayEvent", "endpoint_id", Some(100)),
+    ("CreateTestClock", "frozen_time", None),
+    ("AdvanceTestClock", "frozen_time", None),
+    ("CreateSubscription", "customer_id", Some(64)),
+    ("CreatePaymentMethod", "customer_id", Some(64)),
+    ("CreatePaymentMethod", "card", None),
+    ("OmiseCreateLink", "amount", None),
+    ("OmiseCreateLink", "currency", None),
+    ("OmiseCreateLink", "title", Some(200)),
+    ("OmiseCreateLink", "description", Some(5000)),
+];
+
+/// Marks `field` of request `schema` required; a text also gets its length and must not
+/// be blank.
+fn require(schemas: &mut Map<String, Value>, schema: &str, field: &str, max_chars: Option<usize>) {
+    let Some(request) = schemas.get_mut(schema) else {
+        return;
+    };
+    match request["required"].as_array_mut() {
+        Some(required) => required.push(json!(field)),
+        None => request["required"] = json!([field]),
+    }
+    if let Some(max) = max_chars {
+        request["properties"][field] =
+            json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": "\\S" });
+    }
 }
 
 fn security(access: Access) -> Value {
@@ -717,6 +755,7 @@ fn security(access: Access) -> Value {
 
 /// The whole document, with `server` as its base URL.
 pub fn document(server: &str) -> Value {
+    let schemas = schemas();
     let mut paths = Map::new();
     for route in ROUTES {
         let error = if route.access == Access::BasicSecret {
@@ -738,7 +777,9 @@ pub fn document(server: &str) -> Value {
         }
         if let Some(request) = route.request {
             let schema = json!({ "$ref": format!("#/components/schemas/{request}") });
-            operation["requestBody"] = json!({ "content": {
+            // A body with a required field cannot be left out.
+            let needed = schemas[request]["required"].is_array();
+            operation["requestBody"] = json!({ "required": needed, "content": {
                 "application/json": { "schema": schema },
                 "application/x-www-form-urlencoded": { "schema": schema },
             }});
@@ -756,7 +797,7 @@ pub fn document(server: &str) -> Value {
         "servers": [{ "url": server }],
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas,
             "securitySchemes": {
                 "apiKey": { "type": "http", "scheme": "bearer", "description": "sk_test_…/sk_live_… or pk_test_…/pk_live_…" },
                 "basicSecretKey": { "type": "http", "scheme": "basic", "description": "The secret key as user name, empty password (Omise dialect)." },
@@ -814,6 +855,24 @@ mod tests {
             ROUTES.len(),
             "the document has operations no route serves"
         );
+    }
+
+    #[test]
+    fn every_required_field_is_a_property_of_its_request() {
+        let schemas = schemas();
+        for (schema, field, _) in REQUIRED {
+            let request = &schemas[*schema];
+            assert!(
+                request["properties"].get(*field).is_some(),
+                "{schema} has no property {field}"
+            );
+            assert!(
+                request["required"]
+                    .as_array()
+                    .is_some_and(|r| r.contains(&json!(field))),
+                "{schema}.{field} is not required"
+            );
+        }
     }
 
     #[test]
