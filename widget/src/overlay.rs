@@ -312,22 +312,40 @@ fn try_open(
             _mount: mount,
         })
     });
+    listen_while_open(&document, &dialog, &iframe);
+    arm_ready_timeout()?;
+    dialog.show_modal()?;
+    Ok(())
+}
+
+/// What the open overlay listens to: the checkout's messages, a page CSP that blocks the
+/// frame, Escape, and the frame's loads.
+fn listen_while_open(
+    document: &web_sys::Document,
+    dialog: &HtmlDialogElement,
+    iframe: &HtmlIFrameElement,
+) {
     listen(&window().into(), "message", |event| {
         if let Some(event) = event.dyn_ref::<MessageEvent>() {
             on_message(event);
         }
     });
-    listen(&document.into(), "securitypolicyviolation", |event| {
+    listen(document.as_ref(), "securitypolicyviolation", |event| {
         if let Some(event) = event.dyn_ref::<SecurityPolicyViolationEvent>() {
             on_violation(event);
         }
     });
     // Escape: the dialog's cancel event. Closing is ours to decide (not while confirming).
-    listen(&dialog.clone().into(), "cancel", |event| {
+    listen(dialog.as_ref(), "cancel", |event| {
         event.prevent_default();
         request_close();
     });
-    listen(&iframe.into(), "load", |_| greet());
+    listen(iframe.as_ref(), "load", |_| greet());
+}
+
+/// Gives up on a checkout that has not said it is ready within [`READY_TIMEOUT_MS`]: the
+/// overlay closes and the shopper goes to the checkout page instead.
+fn arm_ready_timeout() -> Result<(), JsValue> {
     let expire = Closure::<dyn FnMut()>::new(|| {
         let loading = OPEN.with(|open| {
             open.borrow().as_ref().map(|o| {
@@ -351,7 +369,6 @@ fn try_open(
             o.timeout = Some((id, expire));
         }
     });
-    dialog.show_modal()?;
     Ok(())
 }
 
