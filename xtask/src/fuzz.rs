@@ -81,6 +81,8 @@ pub fn fuzz(max_time: u64) -> Result<()> {
                 .arg(max_time.to_string())
                 .args(["--report", "junit,ndjson", "--report-dir"])
                 .arg(&reports)
+                // Its case cache (`.schemathesis/`) goes with the reports, not into the tree.
+                .current_dir(&reports)
                 .env("NO_COLOR", "1"))
         },
     );
