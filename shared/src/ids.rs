@@ -133,8 +133,25 @@ typed_ids! {
     ChargeId => "ch_";
     /// The record of a card saved by a SETUP checkout.
     SetupIntentId => "seti_";
+    /// The delivery of one event to one endpoint (see [`WebhookDeliveryId::of`]).
+    WebhookDeliveryId => "wd_";
     /// One attempt at delivering a webhook.
     WebhookAttemptId => "wa_";
+}
+
+impl WebhookDeliveryId {
+    /// An event is delivered to an endpoint at most once (retries are attempts of that one
+    /// delivery), so the delivery's id is made of theirs: its prefix, then the random part
+    /// of the event's id, then the endpoint's. The fan-out that queues deliveries in SQL
+    /// writes exactly this (`DELIVERY_ID` in the Worker's event writer).
+    pub fn of(event: &EventId, endpoint: &WebhookEndpointId) -> Self {
+        WebhookDeliveryId(format!(
+            "{}{}{}",
+            Self::PREFIX,
+            &event.as_str()[EventId::PREFIX.len()..],
+            &endpoint.as_str()[WebhookEndpointId::PREFIX.len()..]
+        ))
+    }
 }
 
 /// The Base62 code in a payment link's shareable URL.
@@ -171,6 +188,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_delivery_id_is_made_of_its_event_and_endpoint() {
+        let event = EventId::generate();
+        let endpoint = WebhookEndpointId::generate();
+        let id = WebhookDeliveryId::of(&event, &endpoint);
+        assert_eq!(WebhookDeliveryId::parse(id.as_str()), Ok(id.clone()));
+        assert_eq!(id.as_str().len(), 3 + 2 * ID_RANDOM_LEN);
+        assert!(id.as_str().ends_with(&endpoint.as_str()[3..]));
+        assert_ne!(id, WebhookDeliveryId::of(&EventId::generate(), &endpoint));
+    }
 
     #[test]
     fn generated_ids_carry_their_prefix_and_parse_back() {

@@ -786,9 +786,10 @@ pub fn document(server: &str) -> Value {
             let schema = json!({ "$ref": format!("#/components/schemas/{request}") });
             // A body with a required field cannot be left out.
             let needed = schemas[request]["required"].is_array();
+            // Form bodies are described in the document's description rather than as a
+            // second media type: OpenAPI's form encodings cannot say `line_items[0][price]`.
             operation["requestBody"] = json!({ "required": needed, "content": {
                 "application/json": { "schema": schema },
-                "application/x-www-form-urlencoded": { "schema": schema },
             }});
         }
         let entry = paths.entry(route.path).or_insert_with(|| json!({}));
@@ -799,7 +800,9 @@ pub fn document(server: &str) -> Value {
         "info": {
             "title": "Till API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Payment links, hosted checkout and subscriptions. Request fields are accepted in camelCase and snake_case; responses are snake_case.",
+            "description": "Payment links, hosted checkout and subscriptions. Request fields are accepted in camelCase and snake_case; responses are snake_case. \
+                Every request body documented as application/json is also accepted as application/x-www-form-urlencoded in the bracket notation Stripe's clients send \
+                (`metadata[order]=42`, `line_items[0][price]=price_…`, `line_items[0][quantity]=2`, at most 5 levels deep): the same fields, the same limits.",
         },
         "servers": [{ "url": server }],
         "paths": paths,

@@ -1,7 +1,8 @@
 //! `cargo xtask fuzz [--max-time SECS]`: schemathesis against a fresh local Worker, from
 //! the Worker's own `GET /v1/openapi.json`, with a sandbox secret key: every operation,
 //! every phase (examples, coverage, fuzzing, stateful), every check. Reports go to
-//! `target/fuzz/` (JUnit XML, and an NDJSON log of every case).
+//! `target/fuzz/` (JUnit XML, and an NDJSON log of every case). `cargo xtask test` runs the
+//! same on a budget of its own ([`tier`]).
 
 use std::process::Command;
 
@@ -35,10 +36,25 @@ pub fn run_cli(args: &[String]) -> Result<()> {
     fuzz(max_time)
 }
 
-/// Runs schemathesis for at most `max_time` seconds; fails if it found anything.
-pub fn fuzz(max_time: u64) -> Result<()> {
+/// The suite's budget: the whole run, and the cases of each operation in each phase.
+const TIER_MAX_TIME_SECS: u64 = 150;
+const TIER_MAX_EXAMPLES: &str = "25";
+
+/// `cargo xtask fuzz`: builds, then runs schemathesis for at most `max_time` seconds.
+fn fuzz(max_time: u64) -> Result<()> {
     let tools = tools::setup(tools::Needs::Build)?;
     build::all(&tools)?;
+    run_schemathesis(max_time, None)
+}
+
+/// The suite's tier, on the builds the suite made: a bounded number of cases per operation
+/// and a time limit; fails on any failure of any check.
+pub fn tier() -> Result<()> {
+    run_schemathesis(TIER_MAX_TIME_SECS, Some(TIER_MAX_EXAMPLES))
+}
+
+/// Runs schemathesis against a fresh Worker; fails if it found anything.
+fn run_schemathesis(max_time: u64, max_examples: Option<&str>) -> Result<()> {
     let st = tools::schemathesis()?;
     let root = workspace_root();
     let state = root.join("target/fuzz-state");
@@ -79,6 +95,12 @@ pub fn fuzz(max_time: u64) -> Result<()> {
                 .args(["--exclude-operation-id", "RollSecretKey"])
                 .arg("--max-time")
                 .arg(max_time.to_string())
+                .args(
+                    max_examples
+                        .map(|n| ["--max-examples", n])
+                        .into_iter()
+                        .flatten(),
+                )
                 .args(["--report", "junit,ndjson", "--report-dir"])
                 .arg(&reports)
                 // Its case cache (`.schemathesis/`) goes with the reports, not into the tree.

@@ -65,8 +65,14 @@ const TARGET_DIR_LIMIT_BYTES: u64 = 12 << 30;
 /// Where cargo builds for every command of this process and its children: the
 /// `CARGO_TARGET_DIR` given, else `target` in the tools cache, shared by every checkout on
 /// this machine, so that a fresh clone compiles only the workspace's own crates and not
-/// its dependencies again (cargo's fingerprints keep checkouts apart; builds of two
-/// checkouts at once wait for each other's lock).
+/// its dependencies again.
+///
+/// Cargo names a workspace crate's build by its path relative to the workspace, so two
+/// checkouts share one build of each of Till's crates and tell them fresh by file times:
+/// a checkout edited before another one built would be taken as built. So when the
+/// directory was last used by another checkout, Till's own crates are forgotten first
+/// ([`forget_workspace_builds`]) and rebuilt; the dependencies stay. Two checkouts running
+/// commands at the same time can still see each other's builds: run one at a time.
 pub fn share_target_dir() {
     if std::env::var_os("CARGO_TARGET_DIR").is_some_and(|d| !d.is_empty()) {
         return;
@@ -80,12 +86,76 @@ pub fn share_target_dir() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+    let stamp = dir.join("till-checkout");
+    let root = workspace_root();
+    let here = root.display().to_string();
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(here.as_str()) {
+        forget_workspace_builds(&dir, &root);
+        let _ = fs::create_dir_all(&dir).and_then(|()| fs::write(&stamp, &here));
+    }
     #[allow(unsafe_code)]
     // SAFETY: called first thing in `main`, before any thread exists that could read the
     // environment at the same time.
     unsafe {
         std::env::set_var("CARGO_TARGET_DIR", &dir);
     }
+}
+
+/// Removes cargo's fingerprints of the workspace's own crates from build directory `dir`
+/// (every profile, host and wasm32), so that the next build compiles them from this
+/// checkout's sources.
+fn forget_workspace_builds(dir: &Path, root: &Path) {
+    let crates = workspace_crates(root);
+    let profiles = ["debug", "release"];
+    let fingerprints = profiles
+        .iter()
+        .map(|profile| dir.join(profile))
+        .chain(profiles.iter().map(|p| dir.join(WASM_TARGET).join(p)))
+        .map(|profile| profile.join(".fingerprint"));
+    for fingerprint in fingerprints {
+        let Ok(entries) = fs::read_dir(&fingerprint) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crates.iter().any(|c| {
+                name.strip_prefix(c.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|hash| hash.bytes().all(|b| b.is_ascii_hexdigit()))
+            }) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// The package names of the workspace's members (`[workspace] members` in the root
+/// manifest, each member's `[package] name`).
+fn workspace_crates(root: &Path) -> Vec<String> {
+    let quoted = |line: &str, key: &str| -> Option<String> {
+        let rest = line
+            .trim()
+            .strip_prefix(key)?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some(rest.trim().to_owned())
+    };
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let members = manifest
+        .lines()
+        .find_map(|line| quoted(line, "members"))
+        .unwrap_or_default();
+    members
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|member| member.trim().trim_matches('"'))
+        .filter(|member| !member.is_empty())
+        .filter_map(|member| {
+            let text = fs::read_to_string(root.join(member).join("Cargo.toml")).ok()?;
+            let name = text.lines().find_map(|line| quoted(line, "name"))?;
+            Some(name.trim_matches('"').to_owned())
+        })
+        .collect()
 }
 
 /// Cargo's build directory for this process ([`share_target_dir`]).
@@ -138,6 +208,8 @@ pub fn setup(needs: Needs) -> Result<Tools> {
                 "cargo-deny",
                 Resolve::Locked,
             )?;
+            // The fuzz tier's; installed here so that every download happens up front.
+            schemathesis()?;
             (
                 Some(wasm_pack.join("bin/wasm-pack")),
                 Some(chromium()?),
@@ -356,4 +428,48 @@ fn chromium() -> Result<PathBuf> {
             .env("DEBIAN_FRONTEND", "noninteractive"))
     })?;
     find("chromedriver").ok_or_else(|| "chromedriver is still missing after apt-get".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_crates_are_read_from_the_manifests() {
+        let mut crates = workspace_crates(&workspace_root());
+        crates.sort();
+        assert_eq!(
+            crates,
+            [
+                "till-edge",
+                "till-shared",
+                "till-tests",
+                "till-widget",
+                "xtask"
+            ]
+        );
+    }
+
+    #[test]
+    fn forgetting_builds_removes_only_the_workspace_crates_fingerprints() {
+        let dir = std::env::temp_dir().join(format!("till-forget-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let release = dir.join("wasm32-unknown-unknown/release/.fingerprint");
+        let debug = dir.join("debug/.fingerprint");
+        let names = [
+            (&release, "till-edge-5b3f9ddcaf40d674", false),
+            (&release, "serde-0123abcd", true),
+            (&debug, "till-shared-ce1e416a6d0d7968", false),
+            (&debug, "xtask-00ff", false),
+            (&debug, "till-shared-macros-00ff", true),
+        ];
+        for (parent, name, _) in &names {
+            fs::create_dir_all(parent.join(name)).unwrap();
+        }
+        forget_workspace_builds(&dir, &workspace_root());
+        for (parent, name, kept) in &names {
+            assert_eq!(parent.join(name).exists(), *kept, "{name}");
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

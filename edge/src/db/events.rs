@@ -5,20 +5,38 @@ use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use till_shared::ids::EventId;
+use till_shared::ids::{EventId, WebhookDeliveryId, WebhookEndpointId};
 
 use crate::db::Sql;
 use crate::error::ApiResult;
 
+/// The id of the delivery of event `e` to the endpoint whose id is the SQL expression
+/// `endpoint`: `wd_`, then the random part of the event's id, then the endpoint's, as
+/// `WebhookDeliveryId::of` makes it (one delivery per event and endpoint, so the pair names
+/// it). The substrings skip the ids' prefixes, `evt_` and `we_`.
+pub fn delivery_id(endpoint: &str) -> String {
+    format!(
+        "'{}' || substr(e.id, {}) || substr({endpoint}, {})",
+        WebhookDeliveryId::PREFIX,
+        EventId::PREFIX.len() + 1,
+        WebhookEndpointId::PREFIX.len() + 1
+    )
+}
+
 /// Queues a delivery of every event created since `:since` to every enabled endpoint of its
 /// account that wants its type (and existed when it happened). Run in the batch that
 /// writes the event; duplicates are ignored.
-const FAN_OUT: &str = "INSERT OR IGNORE INTO webhook_deliveries
+fn fan_out_sql() -> String {
+    format!(
+        "INSERT OR IGNORE INTO webhook_deliveries
         (id, account_id, environment, event_id, endpoint_id, next_attempt_at, created_at)
-     SELECT 'wd_' || lower(hex(randomblob(12))), e.account_id, e.environment, e.id, w.id, e.created_at, e.created_at
+     SELECT {}, e.account_id, e.environment, e.id, w.id, e.created_at, e.created_at
      FROM events e JOIN webhook_endpoints w ON w.account_id = e.account_id AND w.environment = e.environment
      WHERE e.created_at >= :since AND w.enabled = 1 AND w.deleted = 0 AND w.created_at <= e.created_at
-       AND (w.enabled_events = '[\"*\"]' OR EXISTS (SELECT 1 FROM json_each(w.enabled_events) j WHERE j.value = e.type))";
+       AND (w.enabled_events = '[\"*\"]' OR EXISTS (SELECT 1 FROM json_each(w.enabled_events) j WHERE j.value = e.type))",
+        delivery_id("w.id")
+    )
+}
 
 /// Where an event belongs: the account and environment of the change.
 #[derive(Clone, Copy)]
@@ -96,5 +114,5 @@ pub fn record(
 
 /// The events' webhook deliveries; the last statement of a batch that wrote events.
 pub fn fan_out(db: &D1Database, now: i64) -> ApiResult<D1PreparedStatement> {
-    Sql::new(FAN_OUT).bind("since", now).prepare(db)
+    Sql::new(&fan_out_sql()).bind("since", now).prepare(db)
 }

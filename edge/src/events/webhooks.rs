@@ -340,10 +340,11 @@ async fn requeue(
     let mut sql = Sql::new(&format!(
         "INSERT INTO webhook_deliveries (id, account_id, environment, event_id, endpoint_id,
              next_attempt_at, created_at)
-         SELECT 'wd_' || lower(hex(randomblob(12))), e.account_id, e.environment, e.id,
+         SELECT {}, e.account_id, e.environment, e.id,
              :endpoint, :now, :now {events_sql}
          ON CONFLICT (event_id, endpoint_id)
-             DO UPDATE SET status = 'PENDING', next_attempt_at = :now, claimed_until = NULL"
+             DO UPDATE SET status = 'PENDING', next_attempt_at = :now, claimed_until = NULL",
+        db::events::delivery_id(":endpoint")
     ))
     .bind("endpoint", endpoint_id)
     .bind("now", db::now_unix());

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libtest_mimic::Failed;
 use serde_json::{Value, json};
+use till_shared::ids::{EventId, WebhookDeliveryId, WebhookEndpointId};
 use till_shared::webhooks::{SignatureError, verify};
 use till_tests::http::Client;
 use till_tests::receiver::Receiver;
@@ -195,6 +196,18 @@ fn a_failing_receiver_gets_the_event_after_retries(suite: &Suite) -> Result<(), 
     let delivery = &log["data"][0];
     ensure_eq!(delivery["status"], json!("SUCCEEDED"));
     ensure_eq!(delivery["attempt_count"], json!(4));
+    // One delivery per event and endpoint, named by both (the fan-out makes it in SQL).
+    let pair = (
+        EventId::parse(delivery["event_id"].as_str().unwrap_or_default()),
+        WebhookEndpointId::parse(hook["id"].as_str().unwrap_or_default()),
+    );
+    let (Ok(event_id), Ok(endpoint_id)) = pair else {
+        return Err(format!("a delivery of a typed event to a typed endpoint: {pair:?}").into());
+    };
+    ensure_eq!(
+        delivery["id"],
+        json!(WebhookDeliveryId::of(&event_id, &endpoint_id).as_str())
+    );
     let codes = status_codes(delivery);
     ensure_eq!(codes, vec![json!(500), json!(500), json!(500), json!(200)]);
     // The same attempts, read from the event.
