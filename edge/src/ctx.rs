@@ -40,13 +40,18 @@ impl Ctx {
 /// Where a webhook endpoint of an environment may point: loopback too only for SANDBOX
 /// and only when the instance's `WEBHOOK_LOOPBACK` variable is `allowed`, which
 /// `cargo xtask dev` and the test harness set for a local instance (never `wrangler.toml`,
-/// so never a deployment).
+/// so never a deployment). `only` (the fuzz tier's) also keeps every delivery, of either
+/// environment, on the machine.
 pub fn webhook_reach(env: &Env, sandbox: bool) -> till_shared::webhooks::Reach {
-    match env.var("WEBHOOK_LOOPBACK") {
-        Ok(value) if sandbox && value.to_string() == "allowed" => {
-            till_shared::webhooks::Reach::Loopback
-        }
-        _ => till_shared::webhooks::Reach::Public,
+    use till_shared::webhooks::Reach;
+    match env
+        .var("WEBHOOK_LOOPBACK")
+        .map(|v| v.to_string())
+        .as_deref()
+    {
+        Ok("only") => Reach::LoopbackOnly,
+        Ok("allowed") if sandbox => Reach::Loopback,
+        _ => Reach::Public,
     }
 }
 

@@ -133,17 +133,18 @@ pub fn check_card(
     if !luhn_valid(&number) {
         return Err(CardError::InvalidNumber);
     }
+    // What is typed wrong (number, CVC) before what the card's dates decide.
+    let brand = Brand::of(&number);
+    let cvc = cvc.trim();
+    if cvc.len() != brand.cvc_len() || !cvc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CardError::InvalidCvc);
+    }
     let (exp_month, exp_year) = parse_expiry(expiry).ok_or(CardError::InvalidExpiry)?;
     if (exp_year, exp_month) < (today.1, today.0) {
         return Err(CardError::Expired);
     }
     if exp_year > today.1 + 20 {
         return Err(CardError::InvalidExpiry);
-    }
-    let brand = Brand::of(&number);
-    let cvc = cvc.trim();
-    if cvc.len() != brand.cvc_len() || !cvc.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CardError::InvalidCvc);
     }
     Ok(CheckedCard {
         last4: number[number.len() - 4..].to_owned(),
@@ -162,6 +163,21 @@ pub enum SandboxOutcome {
     /// A 3-D Secure challenge the shopper completes or fails.
     Challenge,
 }
+
+/// The documented test cards with a three-digit CVC, as the OpenAPI document lists them for
+/// `POST /v1/payment_methods` (the American Express one, 378282246310005, takes four).
+pub const TEST_CARD_NUMBERS: &[&str] = &[
+    "4242424242424242",
+    "5555555555554444",
+    "3566002020360505",
+    "2223003122003222",
+    "4000000000000002",
+    "4000000000009995",
+    "4000000000000069",
+    "4000000000000127",
+    "4000000000000119",
+    "4000002500003155",
+];
 
 /// The documented test cards; any other valid card number is declined, so a real card
 /// typed into a sandbox checkout never "succeeds".
@@ -184,6 +200,14 @@ mod tests {
     use super::*;
 
     const TODAY: (u32, u32) = (11, 2026);
+
+    #[test]
+    fn the_listed_test_cards_pass_luhn_and_take_three_digits() {
+        for number in TEST_CARD_NUMBERS {
+            assert!(luhn_valid(number), "{number}");
+            assert_eq!(Brand::of(number).cvc_len(), 3, "{number}");
+        }
+    }
 
     #[test]
     fn every_documented_test_card_passes_luhn() {

@@ -105,8 +105,51 @@ pub fn is_valid_promotion_code(code: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A plausible email address: one `@`, something before it, a dotted domain after it, no
-/// spaces, at most 254 characters. Deliverability is the receipt's problem, not ours.
+/// A plausible email address: one `@`, something before it, a dotted domain of non-empty
+/// labels after it, printable ASCII without spaces (an internationalized domain in its
+/// `xn--` form), at most 254 characters. Deliverability is the receipt's problem, not ours.
+/// [`EMAIL_PATTERN`] says the same to the OpenAPI document.
+/// A host name as the OpenAPI document's patterns write it: dot-separated labels of
+/// letters, digits and inner hyphens (1–63 characters), ending in a top-level name of 2–24
+/// letters.
+pub const HOST_PATTERN: &str = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.[A-Za-z]{2,24}";
+/// What may follow the host: a path (and query) of URL characters that need no escaping.
+pub const PATH_PATTERN: &str = "(/[A-Za-z0-9._~!$&'()*+,;=:@%/?{}-]*)?";
+
+/// Whether `host` is a name [`HOST_PATTERN`] matches.
+pub fn is_host_name(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let top = labels.last().copied().unwrap_or_default();
+    labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && (2..=24).contains(&top.len())
+        && top.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// An image of a product: `https://` + a host name + a path of unescaped URL characters
+/// (`^https://{HOST_PATTERN}{PATH_PATTERN}$`), at most 2048 characters.
+pub fn is_image_url(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("https://") else {
+        return false;
+    };
+    let (host, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
+    text.len() <= 2048
+        && is_host_name(host)
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@%/?{}-".contains(&b))
+}
+
+pub const EMAIL_PATTERN: &str = "^[!-?A-~]+@[!--/-?A-~]+(\\.[!--/-?A-~]+)+$";
+
 pub fn is_plausible_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
@@ -115,9 +158,8 @@ pub fn is_plausible_email(email: &str) -> bool {
         && !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(char::is_whitespace)
+        && domain.split('.').all(|label| !label.is_empty())
+        && email.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The checkout page's languages.
@@ -273,6 +315,29 @@ mod tests {
     }
 
     #[test]
+    fn image_urls_are_https_on_a_named_host() {
+        for good in [
+            "https://cdn.example.com/a/b.png",
+            "https://shop.example.co/img?w=200&h=100",
+            "https://x.io",
+        ] {
+            assert!(is_image_url(good), "{good}");
+        }
+        for bad in [
+            "http://cdn.example.com/a.png",
+            "https://cdn.example.com*/a.png",
+            "https://1.2.3.4/a.png",
+            "https://localhost/a.png",
+            "https://cdn.example.com:8443/a.png",
+            "https://cdn.example.com/a b.png",
+            "https://-x.example.com/a.png",
+            "https://cdn.example.c0m/a.png",
+        ] {
+            assert!(!is_image_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn emails_and_codes() {
         assert!(is_plausible_email("user@example.com"));
         for bad in [
@@ -283,6 +348,10 @@ mod tests {
             "a b@example.com",
             "a@b@c.com",
             "user@.com",
+            "user@example..com",
+            "user@example.com.",
+            "josé@example.com",
+            "user\u{85}@example.com",
         ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }

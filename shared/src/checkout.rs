@@ -76,6 +76,15 @@ pub enum CheckoutRefusal {
 }
 
 impl CheckoutRefusal {
+    /// Whether the refusal is about what the request names rather than its own shape (the
+    /// price's kind against the mode asked for): the API answers 409, not 400.
+    pub const fn conflicts(self) -> bool {
+        matches!(
+            self,
+            CheckoutRefusal::SubscriptionNeedsRecurring | CheckoutRefusal::PaymentWithRecurring
+        )
+    }
+
     /// The request field the refusal names.
     pub const fn param(self) -> &'static str {
         match self {

@@ -212,6 +212,21 @@ impl Params {
         ParamError::new(self.name(field), message)
     }
 
+    /// Whether the field was sent with a value (not null).
+    pub fn sent(&self, field: &str) -> bool {
+        self.fields.get(field).is_some_and(|v| !v.is_null())
+    }
+
+    /// Takes out those of `fields` that were sent as null (not sent, to a reader that will
+    /// not read them).
+    pub fn forget_nulls(&mut self, fields: &[&str]) {
+        for field in fields {
+            if self.fields.get(*field).is_some_and(Value::is_null) {
+                self.fields.remove(*field);
+            }
+        }
+    }
+
     /// Whether the field was sent at all (even as null).
     pub fn has(&self, field: &str) -> bool {
         self.fields.contains_key(field)
@@ -261,13 +276,19 @@ impl Params {
         }
     }
 
-    /// An integer, from a JSON number or a string of digits (forms). Fractions are refused.
+    /// An integer, from a JSON number (`5` or `5.0`) or a string of digits (forms).
+    /// Fractions are refused.
     pub fn integer(&mut self, field: &str, min: i64, max: i64) -> ParamResult<Option<i64>> {
         let Some(value) = self.take(field) else {
             return Ok(None);
         };
         let number = match &value {
-            Value::Number(n) => n.as_i64(),
+            // JSON has one kind of number: `2028.0` is the integer 2028.
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            }),
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
@@ -494,6 +515,14 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_number_written_with_a_fraction_is_an_integer_and_a_fraction_is_not() {
+        let mut p = Params::new(json!({"a": 2028.0, "b": 2028.5, "c": "12"})).unwrap();
+        assert_eq!(p.integer("a", 0, 3000).unwrap(), Some(2028));
+        assert!(p.integer("b", 0, 3000).is_err());
+        assert_eq!(p.integer("c", 0, 3000).unwrap(), Some(12));
+    }
+
+    #[test]
     fn a_field_in_both_spellings_is_refused() {
         let error = normalize(json!({"productId": "a", "product_id": "b"})).unwrap_err();
         assert_eq!(error.param, "product_id");
@@ -581,10 +610,12 @@ mod tests {
 
     #[test]
     fn fractions_are_not_whole_numbers() {
-        let mut p = Params::new(json!({"a": 1.5, "b": "1.5", "c": 1e3})).unwrap();
+        let mut p = Params::new(json!({"a": 1.5, "b": "1.5", "c": 1e3, "d": 1e300})).unwrap();
         assert!(p.integer("a", 0, 10).is_err());
         assert!(p.integer("b", 0, 10).is_err());
-        assert!(p.integer("c", 0, 10_000).is_err());
+        // 1e3 is JSON's 1000, as 1000.0 is.
+        assert_eq!(p.integer("c", 0, 10_000).unwrap(), Some(1000));
+        assert!(p.integer("d", 0, i64::MAX).is_err());
     }
 
     #[test]

@@ -113,16 +113,30 @@ pub fn parse_text(text: &str, limits: &ScheduleLimits) -> Result<Vec<i64>, Sched
     Ok(delays)
 }
 
-/// Reads a request's schedule: a JSON list of whole seconds (`[86400, 259200]`), or the
-/// text form (a form-encoded body sends one).
+/// Reads a request's schedule: a JSON list of whole seconds (`[86400, 259200]`, put in
+/// increasing order where the limits want one), or the text form (a form-encoded body
+/// sends one).
 pub fn from_json(value: &Value, limits: &ScheduleLimits) -> Result<Vec<i64>, ScheduleError> {
     match value {
         Value::Array(items) => {
-            let delays = items
+            let mut delays = items
                 .iter()
                 .enumerate()
-                .map(|(index, d)| d.as_i64().ok_or(ScheduleError::NotAWholeNumber { index }))
+                .map(|(index, d)| {
+                    d.as_i64()
+                        .or_else(|| {
+                            d.as_f64()
+                                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                                .map(|f| f as i64)
+                        })
+                        .ok_or(ScheduleError::NotAWholeNumber { index })
+                })
                 .collect::<Result<Vec<i64>, _>>()?;
+            // A list is a set of times after the first failure: kept in order, whatever
+            // order it was sent in (a delay twice is still refused).
+            if limits.increasing {
+                delays.sort_unstable();
+            }
             validate(&delays, limits)?;
             Ok(delays)
         }
@@ -242,6 +256,17 @@ mod tests {
         assert_eq!(
             from_json(&json!(60), &DUNNING_LIMITS),
             Err(ScheduleError::NotAList)
+        );
+        assert_eq!(
+            from_json(&json!([259_200, 86_400]), &DUNNING_LIMITS),
+            Ok(vec![86_400, 259_200]),
+            "a list is put in order"
+        );
+        assert!(from_json(&json!([3600, 3600]), &DUNNING_LIMITS).is_err());
+        assert_eq!(
+            from_json(&json!([3600.0]), &DUNNING_LIMITS),
+            Ok(vec![3600]),
+            "JSON's 3600.0 is the integer 3600"
         );
         assert_eq!(
             from_json(&json!([]), &DUNNING_LIMITS),

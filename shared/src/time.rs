@@ -20,20 +20,39 @@ pub fn to_iso8601(unix_seconds: i64) -> Result<String, TimeError> {
     at.format(&Rfc3339).map_err(|_| TimeError::OutOfRange)
 }
 
-/// Reads a request's time field: a JSON number of Unix seconds, a string of digits, or an
-/// ISO 8601 (RFC 3339) string with an offset.
+/// The earliest time a request may name: 0001-01-01T00:00:00Z.
+pub const MIN_REQUEST_TIME: i64 = -62_135_596_800;
+/// The latest: 9999-12-31T23:59:59Z (every stored time renders as four-digit years).
+pub const MAX_REQUEST_TIME: i64 = 253_402_300_799;
+
+/// Reads a request's time field: a JSON number of Unix seconds (`1790000000`, or
+/// `1790000000.0`), a string of digits, or an ISO 8601 (RFC 3339) string with an offset;
+/// from year 1 to year 9999.
 pub fn parse_request_time(value: &serde_json::Value) -> Result<i64, TimeError> {
-    match value {
-        serde_json::Value::Number(number) => number.as_i64().ok_or(TimeError::Malformed),
+    let at = match value {
+        serde_json::Value::Number(number) => number
+            .as_i64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            })
+            .ok_or(TimeError::Malformed)?,
         serde_json::Value::String(text)
             if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) =>
         {
-            text.parse().map_err(|_| TimeError::OutOfRange)
+            text.parse().map_err(|_| TimeError::OutOfRange)?
         }
         serde_json::Value::String(text) => OffsetDateTime::parse(text, &Rfc3339)
             .map(OffsetDateTime::unix_timestamp)
-            .map_err(|_| TimeError::Malformed),
-        _ => Err(TimeError::Malformed),
+            .map_err(|_| TimeError::Malformed)?,
+        _ => return Err(TimeError::Malformed),
+    };
+    if (MIN_REQUEST_TIME..=MAX_REQUEST_TIME).contains(&at) {
+        Ok(at)
+    } else {
+        Err(TimeError::OutOfRange)
     }
 }
 
@@ -54,6 +73,32 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn request_times_are_years_1_to_9999_and_whole_numbers_may_carry_a_fraction_of_zero() {
+        assert_eq!(
+            parse_request_time(&json!(1_790_000_000.0)),
+            Ok(1_790_000_000)
+        );
+        assert_eq!(
+            parse_request_time(&json!(MAX_REQUEST_TIME)),
+            Ok(MAX_REQUEST_TIME)
+        );
+        assert_eq!(
+            parse_request_time(&json!(MAX_REQUEST_TIME + 1)),
+            Err(TimeError::OutOfRange)
+        );
+        assert_eq!(
+            parse_request_time(&json!(MIN_REQUEST_TIME - 1)),
+            Err(TimeError::OutOfRange)
+        );
+        assert_eq!(
+            parse_request_time(&json!("0001-01-01T00:00:00Z")),
+            Ok(MIN_REQUEST_TIME)
+        );
+        assert_eq!(parse_request_time(&json!(1.5)), Err(TimeError::Malformed));
+        assert!(to_iso8601(MAX_REQUEST_TIME).is_ok() && to_iso8601(MIN_REQUEST_TIME).is_ok());
+    }
 
     #[test]
     fn formats_utc_with_a_z() {

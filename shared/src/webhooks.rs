@@ -169,6 +169,9 @@ pub enum Reach {
     Public,
     /// A local instance: also `http` and `https` to loopback (`localhost`, 127.0.0.0/8, ::1).
     Loopback,
+    /// A local instance that must reach nothing beyond the machine (the fuzz tier's): URLs
+    /// are stored as on a local instance, and deliveries are sent to loopback only.
+    LoopbackOnly,
 }
 
 /// Checks a webhook endpoint URL before it is stored and again before each delivery.
@@ -179,15 +182,10 @@ pub fn check_endpoint_url(text: &str, reach: Reach) -> Result<url::Url, String> 
         return Err("URLs must be at most 2048 characters.".into());
     }
     let url = url::Url::parse(text).map_err(|_| format!("`{text}` is not an absolute URL."))?;
-    let loopback = match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => is_localhost(name),
-        None => return Err("Endpoint URLs need a host.".into()),
-    };
+    let loopback = is_loopback(&url).ok_or("Endpoint URLs need a host.")?;
     if loopback {
         return match (reach, url.scheme()) {
-            (Reach::Loopback, "http" | "https") => Ok(url),
+            (Reach::Loopback | Reach::LoopbackOnly, "http" | "https") => Ok(url),
             _ => Err("Endpoint URLs must be reachable on the public internet; loopback addresses are allowed only on a local instance.".into()),
         };
     }
@@ -197,13 +195,45 @@ pub fn check_endpoint_url(text: &str, reach: Reach) -> Result<url::Url, String> 
     let internal = match url.host() {
         Some(Host::Ipv4(ip)) => !is_public_v4(ip),
         Some(Host::Ipv6(ip)) => !is_public_v6(ip),
-        Some(Host::Domain(name)) => is_internal_name(name),
+        Some(Host::Domain(name)) => {
+            // A name DNS can answer: letters, digits, hyphens and dots (punycode for the rest).
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return Err(format!("`{name}` is not a host name."));
+            }
+            is_internal_name(name)
+        }
         None => true,
     };
     if internal {
         return Err("Endpoint URLs must be reachable on the public internet: private, link-local and internal addresses are refused.".into());
     }
     Ok(url)
+}
+
+/// Checks an endpoint URL again before a delivery is sent to it: as when it was stored,
+/// and, on an instance that reaches nothing beyond the machine, loopback only.
+pub fn check_delivery_url(text: &str, reach: Reach) -> Result<url::Url, String> {
+    let url = check_endpoint_url(text, reach)?;
+    if reach == Reach::LoopbackOnly && is_loopback(&url) != Some(true) {
+        return Err(
+            "this instance sends webhooks to loopback addresses only (WEBHOOK_LOOPBACK=only)."
+                .into(),
+        );
+    }
+    Ok(url)
+}
+
+/// Whether the URL's host is a loopback address or name; `None` without a host.
+fn is_loopback(url: &url::Url) -> Option<bool> {
+    use url::Host;
+    Some(match url.host()? {
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
+        Host::Domain(name) => is_localhost(name),
+    })
 }
 
 fn is_localhost(name: &str) -> bool {
@@ -459,6 +489,15 @@ mod tests {
         }
         // A local instance still refuses the rest of the private ranges.
         assert!(check_endpoint_url("http://10.0.0.5/", Reach::Loopback).is_err());
+        assert!(check_endpoint_url("https://shop.example.app*/hook", Reach::Public).is_err());
+        assert!(check_endpoint_url("https://xn--mnchen-3ya.de/hook", Reach::Public).is_ok());
+        assert!(check_endpoint_url("https://münchen.de/hook", Reach::Public).is_ok());
+        // An instance that reaches only its own machine stores a public URL like any
+        // local instance, and never sends to it.
+        assert!(check_endpoint_url("https://shop.example.com/hook", Reach::LoopbackOnly).is_ok());
+        assert!(check_delivery_url("https://shop.example.com/hook", Reach::LoopbackOnly).is_err());
+        assert!(check_delivery_url("http://127.0.0.1:9/hook", Reach::LoopbackOnly).is_ok());
+        assert!(check_delivery_url("https://shop.example.com/hook", Reach::Loopback).is_ok());
         assert!(check_endpoint_url("https://169.254.169.254/", Reach::Loopback).is_err());
     }
 }

@@ -33,7 +33,8 @@ commands:
   build                      build the widget and the Worker (release)
   bench [links]              loopback load on the short-link path (needs wrk)
   bench billing              10,000 due subscriptions billed by the cron handler
-  fuzz [--max-time SECS]     schemathesis against a local Worker from its OpenAPI document
+  fuzz [--max-time SECS] [--max-examples N]
+                             schemathesis against a local Worker from its OpenAPI document
   size [--json]              raw/gzip/brotli bytes of each shipped artifact; fails over budget
   listen --forward-to URL [--state DIR] [--events a,b]
                              forward the local instance's webhooks to an app on this machine

@@ -8,7 +8,7 @@ use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_
 
 use crate::step::{self, Result, format_duration, step};
 use crate::tools::{self, Tools};
-use crate::{build, size};
+use crate::{build, fuzz, size};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -124,6 +124,10 @@ pub fn run() -> Result<()> {
     if built.is_ok() {
         tier("End-to-end in Chromium (Playwright)", &mut end_to_end);
         tier("Size budgets (cargo xtask size)", &mut || size::run(&[]));
+        tier(
+            "The API fuzzed from its OpenAPI document (schemathesis, every check)",
+            &mut fuzz::tier,
+        );
     }
     tier(
         "Types of the loader (tsc --noEmit on a TSX file using <till-buy-button>)",

@@ -85,13 +85,19 @@ fn read_address(p: &mut Params) -> ParamResult<Option<Option<String>>> {
                 .map_err(|_| ParamError::new(&field, "billing_address must be a JSON object."))?,
             other => other,
         };
+        // Lines of text: at most 20, each named in 1–40 characters, 200 characters long.
+        let lines = |map: &serde_json::Map<String, Value>| {
+            map.len() <= 20
+                && map.iter().all(|(key, line)| {
+                    (1..=40).contains(&key.chars().count())
+                        && line.as_str().is_some_and(|l| l.trim().chars().count() <= 200)
+                })
+        };
         match value {
-            Value::Object(map) if map.len() <= 20 && value.to_string().len() <= 2_000 => {
-                Ok(Some(Value::Object(map).to_string()))
-            }
+            Value::Object(map) if lines(&map) => Ok(Some(Value::Object(map).to_string())),
             _ => Err(ParamError::new(
                 &field,
-                "billing_address must be a JSON object of at most 20 fields.",
+                "billing_address must be a JSON object of at most 20 text fields (keys of 1–40 characters, values of at most 200).",
             )),
         }
     })

@@ -127,13 +127,22 @@ impl CardInput {
         };
         let today = till_shared::time::month_and_year(db::now_unix());
         let expiry = format!("{exp_month:02}/{exp_year}");
-        check_card(&self.number, &expiry, &self.cvc, today).map_err(|e| {
-            let param = match e {
-                CardError::InvalidNumber => "card.number",
-                CardError::InvalidCvc => "card.cvc",
-                CardError::InvalidExpiry | CardError::Expired => "card.exp_year",
-            };
-            ApiError::invalid(param, format!("The card was refused: {}.", e.code()))
+        check_card(&self.number, &expiry, &self.cvc, today).map_err(|e| match e {
+            // A number or CVC that is not one is a malformed request; a well-formed card
+            // past (or implausibly far from) its expiry is declined, as processors do.
+            CardError::InvalidNumber | CardError::InvalidCvc => ApiError::invalid(
+                if e == CardError::InvalidNumber {
+                    "card.number"
+                } else {
+                    "card.cvc"
+                },
+                format!("The card was refused: {}.", e.code()),
+            ),
+            CardError::InvalidExpiry | CardError::Expired => ApiError::Client {
+                code: ErrorCode::CardDeclined,
+                message: format!("The card was declined: {}.", e.code()),
+                param: Some("card.exp_year".to_owned()),
+            },
         })
     }
 }
@@ -150,8 +159,8 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let customer_id = p.required_string("customer_id", 64)?;
     let card = read_card(&mut p)?;
     p.finish()?;
-    let checked = card.check()?;
     crate::billing::customers::load(call, &customer_id, Some("customer_id")).await?;
+    let checked = card.check()?;
     let token = Sandbox
         .save(&checked)
         .await

@@ -291,12 +291,13 @@ fn plan_error(error: PlanError, param: &str) -> ApiError {
     let at = |index: usize| format!("{param}[{index}]");
     match error {
         PlanError::NoLines => ApiError::invalid(param, "At least one item is needed."),
-        PlanError::OneTime { index } | PlanError::MissingInterval { index } => ApiError::invalid(
+        // The prices' kind, not the request's shape: 409.
+        PlanError::OneTime { index } | PlanError::MissingInterval { index } => ApiError::conflict(
             at(index),
             "Subscriptions bill recurring prices only; this price is one-time.",
         ),
         PlanError::SubscriptionNeedsRecurring | PlanError::PaymentWithRecurring => {
-            ApiError::invalid(
+            ApiError::conflict(
                 param,
                 "Subscriptions bill recurring prices only; this price is one-time.",
             )
@@ -642,7 +643,7 @@ async fn read_lines(call: &Call<'_>, p: &mut Params) -> ApiResult<Option<(Vec<Li
         let quantity = item.integer("quantity", 1, 999)?.unwrap_or(1);
         let product = crate::catalog::products::load(call, &product_id, Some(&field)).await?;
         let Some(price_id) = product.default_price_id.as_deref() else {
-            return Err(ApiError::invalid(field, "This product has no price."));
+            return Err(ApiError::conflict(field, "This product has no price."));
         };
         let price = crate::catalog::prices::load(call, price_id, Some(&field)).await?;
         lines.push(price.line(quantity, Some(product.name))?);
@@ -656,12 +657,19 @@ async fn read_lines(call: &Call<'_>, p: &mut Params) -> ApiResult<Option<(Vec<Li
 /// `payment_method`, `payment_method_id` or the document's `token_id`, with the name of
 /// the field sent.
 fn read_payment_method(p: &mut Params) -> Result<Option<(String, String)>, ParamError> {
+    let mut sent = None;
     for field in ["payment_method", "payment_method_id", "token_id"] {
         if let Some(id) = p.string(field, 64)? {
-            return Ok(Some((id, p.name(field))));
+            if sent.is_some() {
+                return Err(ParamError::new(
+                    p.name(field),
+                    "Send one of payment_method, payment_method_id or token_id.",
+                ));
+            }
+            sent = Some((id, p.name(field)));
         }
     }
-    Ok(None)
+    Ok(sent)
 }
 
 /// `total_billing_cycles`: a limit, or `null` for none.

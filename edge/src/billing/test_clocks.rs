@@ -68,7 +68,7 @@ fn read_time(call: &mut Call<'_>) -> ApiResult<(i64, Option<String>)> {
     let at =
         parse_request_time(&value).map_err(|e| ApiError::invalid("frozen_time", e.to_string()))?;
     p.finish()?;
-    if iso(at).is_err() || at < 0 {
+    if iso(at).is_err() {
         return Err(ApiError::invalid(
             "frozen_time",
             "frozen_time is out of range.",
@@ -172,14 +172,15 @@ pub async fn advance(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let clock = load(call, &id, None).await?;
     let (target, _) = read_time(call)?;
+    // Both bounds are the clock's own time: a well-formed time that conflicts with it.
     if target <= clock.frozen_time {
-        return Err(ApiError::invalid(
+        return Err(ApiError::conflict(
             "frozen_time",
             "A test clock only moves forward: frozen_time must be later than the clock's.",
         ));
     }
     if target - clock.frozen_time > MAX_ADVANCE_SECS {
-        return Err(ApiError::invalid(
+        return Err(ApiError::conflict(
             "frozen_time",
             "One advance may move a clock at most five years.",
         ));

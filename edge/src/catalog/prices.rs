@@ -61,7 +61,15 @@ pub fn read_spec(p: &mut Params, sandbox: bool) -> ApiResult<PriceSpec> {
 /// (`monthly`, `yearly`, `minutes`…), `interval_count`, `usage_type`, `type: recurring`.
 /// `None` when the body does not use it.
 pub fn read_flat_spec(p: &mut Params, sandbox: bool) -> ApiResult<Option<PriceSpec>> {
-    if !p.has("txamt") && !p.has("txcurrcd") {
+    if !p.sent("txamt") && !p.sent("txcurrcd") {
+        p.forget_nulls(&[
+            "txamt",
+            "txcurrcd",
+            "type",
+            "interval",
+            "interval_count",
+            "usage_type",
+        ]);
         return Ok(None);
     }
     let amount = p
@@ -250,8 +258,8 @@ pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<P
 }
 
 /// A price of `seller`'s that can be sold now ([`till_shared::catalog::purchasable`]): 404
-/// naming `param` when there is none, 400 naming it when the price or its product is
-/// archived.
+/// naming `param` when there is none, 409 naming it when the price or its product is
+/// archived (a well-formed request at odds with the catalogue's state).
 pub async fn sellable(ctx: &Ctx, seller: Seller<'_>, id: &str, param: &str) -> ApiResult<PriceRow> {
     #[derive(serde::Deserialize)]
     struct ProductState {
@@ -262,7 +270,7 @@ pub async fn sellable(ctx: &Ctx, seller: Seller<'_>, id: &str, param: &str) -> A
     let product: Option<ProductState> =
         db::find_in(ctx, "products", seller, &price.product_id).await?;
     purchasable(price.active, product.is_some_and(|p| p.active))
-        .map_err(|refused| ApiError::invalid(param, refused.to_string()))?;
+        .map_err(|refused| ApiError::conflict(param, refused.to_string()))?;
     Ok(price)
 }
 
@@ -307,9 +315,16 @@ pub async fn find(
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let sandbox = call.sandbox();
     let mut p = call.params()?;
-    let product_id = p
-        .required_string("product", 100)
-        .or_else(|_| p.required_string("product_id", 100))?;
+    let product_id = match (p.string("product", 100)?, p.string("product_id", 100)?) {
+        (Some(id), None) | (None, Some(id)) if !id.is_empty() => id,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "product_id",
+                "Send product or product_id, not both.",
+            ));
+        }
+        _ => return Err(ApiError::invalid("product", "This field is required.")),
+    };
     let spec = read_spec(&mut p, sandbox)?;
     p.finish()?;
     let principal = call.principal()?;

@@ -49,10 +49,10 @@ pub async fn default_price(
     param: &str,
 ) -> ApiResult<prices::PriceRow> {
     if !product.active {
-        return Err(ApiError::invalid(param, "This product is archived."));
+        return Err(ApiError::conflict(param, "This product is archived."));
     }
     let price_id = product.default_price_id.as_deref().ok_or_else(|| {
-        ApiError::invalid(
+        ApiError::conflict(
             param,
             "This product has no price yet; add one with POST /v1/prices.",
         )
@@ -148,12 +148,10 @@ fn read_images(p: &mut Params) -> ApiResult<Option<Vec<String>>> {
         return Ok(None);
     };
     for (i, image) in images.iter().enumerate() {
-        let ok =
-            worker::Url::parse(image).is_ok_and(|u| u.scheme() == "https") && image.len() <= 2048;
-        if !ok {
+        if !till_shared::catalog::is_image_url(image) {
             return Err(ApiError::invalid(
                 format!("images[{i}]"),
-                "Images must be https URLs.",
+                "Images must be https URLs on a named host.",
             ));
         }
     }

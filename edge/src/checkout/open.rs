@@ -133,6 +133,9 @@ impl Refused {
     /// The API's answer.
     pub fn into_api_error(self) -> ApiError {
         match self {
+            Refused::Rule(refusal) if refusal.conflicts() => {
+                ApiError::conflict(refusal.param(), refusal.to_string())
+            }
             Refused::Rule(refusal) => ApiError::invalid(refusal.param(), refusal.to_string()),
             Refused::Invalid(error) | Refused::Failed(error) => error,
             Refused::LinkUnavailable => ApiError::internal("a session without a link was refused"),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use till_shared::ids::WebhookAttemptId;
 use till_shared::keys::Environment;
 use till_shared::webhooks::{
-    DEFAULT_RETRY_SCHEDULE, DeliveryStatus, Reach, check_endpoint_url, header, next_attempt_at,
+    DEFAULT_RETRY_SCHEDULE, DeliveryStatus, Reach, check_delivery_url, header, next_attempt_at,
     parse_retry_schedule,
 };
 use worker::{
@@ -177,7 +177,7 @@ async fn send(delivery: &Due, reach: Reach) -> ApiResult<Attempt> {
     let signature = header(now, &secrets, body.as_bytes());
     let started = db::now_millis();
     // Checked again before every attempt: the rules may be stricter than when it was stored.
-    let outcome = match check_endpoint_url(&delivery.url, reach) {
+    let outcome = match check_delivery_url(&delivery.url, reach) {
         Ok(_) => {
             post(
                 &delivery.url,

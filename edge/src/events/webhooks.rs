@@ -78,6 +78,7 @@ fn read_events(p: &mut till_shared::params::Params) -> ApiResult<Option<Vec<Stri
     for (i, event) in events.iter().enumerate() {
         let pattern_ok = event == "*"
             || (event.contains('.')
+                && event.len() <= 100
                 && event
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'));
@@ -132,7 +133,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     )
     .await?;
     if inserted != 1 {
-        return Err(ApiError::invalid(
+        return Err(ApiError::conflict(
             "url",
             format!(
                 "An account may have at most {MAX_ENDPOINTS} webhook endpoints in each environment; delete one first."
@@ -170,9 +171,18 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let description = p
         .patch("description", |p, f| p.string(f, 500))?
         .unwrap_or(row.description);
-    let enabled = match p.one_of("status", &["enabled", "disabled"])? {
-        Some(status) => status == "enabled",
-        None => p.boolean("enabled")?.unwrap_or(row.enabled),
+    let enabled = match (
+        p.one_of("status", &["enabled", "disabled"])?,
+        p.boolean("enabled")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "enabled",
+                "Send status or enabled, not both.",
+            ));
+        }
+        (Some(status), None) => status == "enabled",
+        (None, enabled) => enabled.unwrap_or(row.enabled),
     };
     p.finish()?;
     let db = db::db(call.ctx)?;
@@ -401,12 +411,7 @@ pub async fn replay_range(call: &mut Call<'_>) -> ApiResult<Reply> {
     let from = bound("created_gte")?;
     let to = bound("created_lte")?;
     p.finish()?;
-    if to < from {
-        return Err(ApiError::invalid(
-            "created_lte",
-            "created_lte must not be before created_gte.",
-        ));
-    }
+    // A range that ends before it starts holds no event: nothing is queued.
     let principal = call.principal()?.clone();
     let queued = requeue(
         call,

@@ -76,7 +76,11 @@ pub async fn read_body(req: &mut Request) -> ApiResult<(Value, Vec<u8>)> {
     let Ok(bytes) = read_capped(req, MAX_BODY_BYTES).await? else {
         return Err(too_large());
     };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // No body, or JSON's whitespace only (a form feed is not JSON whitespace).
+    if bytes
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
         return Ok((empty, bytes));
     }
     let content_type = req

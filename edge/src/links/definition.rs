@@ -76,7 +76,8 @@ pub async fn read_new_link(call: &mut Call<'_>) -> ApiResult<NewLink> {
     if let Some(currency) = settings.currency
         && currency.code() != lines_currency
     {
-        return Err(ApiError::invalid(
+        // Well formed, but at odds with how the catalogue prices what is sold.
+        return Err(ApiError::conflict(
             "currency",
             format!("The items are priced in {lines_currency}."),
         ));
@@ -123,9 +124,14 @@ fn read_family(p: &mut Params) -> ApiResult<Family> {
 
 fn read_settings(p: &mut Params, sandbox: bool) -> ApiResult<Settings> {
     let name = p.string("name", 200)?;
-    let currency = match p.currency("currency")? {
-        Some(c) => Some(c),
-        None => p.currency("currency_id")?,
+    let currency = match (p.currency("currency")?, p.currency("currency_id")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "currency_id",
+                "Send currency or currency_id, not both.",
+            ));
+        }
+        (currency, currency_id) => currency.or(currency_id),
     };
     let title = p.string("title", 200)?;
     let description = p.string("description", 5000)?;

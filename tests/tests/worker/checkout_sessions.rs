@@ -155,12 +155,12 @@ fn modes_follow_the_price_and_setup_charges_nothing(suite: &Suite) -> Result<(),
         .post("/v1/checkout/sessions")
         .json(&json!({"productId": one_time["id"], "mode": "SUBSCRIPTION"}))
         .send()?;
-    refused(&wrong, 400, "invalid_request", Some("mode"))?;
+    refused(&wrong, 409, "conflict", Some("mode"))?;
     let recurring_as_payment = merchant
         .post("/v1/checkout/sessions")
         .json(&json!({"productId": monthly["id"], "mode": "PAYMENT"}))
         .send()?;
-    refused(&recurring_as_payment, 400, "invalid_request", Some("mode"))?;
+    refused(&recurring_as_payment, 409, "conflict", Some("mode"))?;
     let setup = create(
         &merchant,
         "/v1/checkout/sessions",

@@ -68,31 +68,31 @@ fn archived_prices_and_products_are_sold_by_no_path(suite: &Suite) -> Result<(),
     let session = |body: Value| shop.post("/v1/checkout/sessions").json(&body).send();
     // A session by price: the archived price, and the active price of an archived product.
     let by_price = session(json!({"price_id": c.archived_price}))?;
-    refused(&by_price, 400, "invalid_request", Some("price_id"))?;
+    refused(&by_price, 409, "conflict", Some("price_id"))?;
     ensure!(by_price.body.contains("archived"), "{}", by_price.body);
     refused(
         &session(json!({"price_id": gone_price}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("price_id"),
     )?;
     // By product, and by line items.
     refused(
         &session(json!({"product_id": c.archived_product["id"]}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("product_id"),
     )?;
     refused(
         &session(json!({"line_items": [{"price_id": gone_price, "quantity": 1}]}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("line_items[0].price_id"),
     )?;
     refused(
         &session(json!({"line_items": [{"price_id": c.archived_price}]}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("line_items[0].price_id"),
     )?;
     // A product whose default price was archived sells nothing by product either.
@@ -108,8 +108,8 @@ fn archived_prices_and_products_are_sold_by_no_path(suite: &Suite) -> Result<(),
     )?;
     refused(
         &session(json!({"product_id": lapsed["id"]}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("product_id"),
     )?;
     // What is on sale still sells.
@@ -120,12 +120,7 @@ fn archived_prices_and_products_are_sold_by_no_path(suite: &Suite) -> Result<(),
         .post("/v1/payment_links")
         .json(&json!({"line_items": [{"price_id": gone_price}]}))
         .send()?;
-    refused(
-        &link,
-        400,
-        "invalid_request",
-        Some("line_items[0].price_id"),
-    )?;
+    refused(&link, 409, "conflict", Some("line_items[0].price_id"))?;
     // A link made while its product was on sale stops selling when the product is archived.
     let later = product(&merchant, "Sold until archived", 400, "USD")?;
     let link = create(

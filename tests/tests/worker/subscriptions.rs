@@ -755,6 +755,12 @@ fn saved_cards_keep_no_number_and_production_refuses_raw_cards(
         .json(&json!({"customer_id": customer, "card": {"number": "4000000000000002", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}))
         .send()?;
     refused(&declined, 402, "card_declined", Some("card"))?;
+    // A card past its expiry is well formed and declined, like one the processor refuses.
+    let expired = merchant
+        .post("/v1/payment_methods")
+        .json(&json!({"customer_id": customer, "card": {"number": GOOD_CARD, "exp_month": 1, "exp_year": 2001, "cvc": "123"}}))
+        .send()?;
+    refused(&expired, 402, "card_declined", Some("card.exp_year"))?;
     refused(
         &merchant
             .post("/v1/payment_methods")
@@ -1094,7 +1100,7 @@ fn dunning_settings_are_a_list_of_increasing_delays_and_the_job_follows_them(
     ensure_eq!(defaults["subscription_final_state"], json!("UNPAID"));
     for schedule in [
         json!("3600,7200"),
-        json!([7200, 3600]),
+        json!([3600, 3600]),
         json!([30]),
         json!([]),
         json!([3600, "7200"]),
@@ -1109,6 +1115,14 @@ fn dunning_settings_are_a_list_of_increasing_delays_and_the_job_follows_them(
             Some("subscription_retry_schedule"),
         )?;
     }
+    // Delays are times after the first failure: sent in any order, kept in order.
+    let sorted = change(
+        &merchant,
+        "PATCH",
+        "/v1/account",
+        json!({"subscription_retry_schedule": [7200, 3600]}),
+    )?;
+    ensure_eq!(sorted["subscription_retry_schedule"], json!([3600, 7200]));
     let set = change(
         &merchant,
         "PATCH",

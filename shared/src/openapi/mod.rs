@@ -7,6 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::{Access, ROUTES};
 
+mod requests;
+
 /// A property's type in the compact notation below: `string`, `integer`, `boolean`,
 /// `object`, `array`; a trailing `?` makes it nullable.
 fn property(kind: &str) -> Value {
@@ -102,7 +104,6 @@ pub fn schemas() -> Map<String, Value> {
             ("components", "object"),
         ]),
     );
-    add("CreateAccount", object(&[("name", "string")]));
     add(
         "CreatedAccount",
         object(&[
@@ -125,13 +126,6 @@ pub fn schemas() -> Map<String, Value> {
     ]);
     account["properties"]["allowed_redirect_hosts"] = allowed_redirect_hosts(false);
     add("Account", account);
-    let mut update_account = object(&[
-        ("subscription_retry_schedule", "array"),
-        ("subscription_final_state", "string"),
-        ("allowed_redirect_hosts", "array?"),
-    ]);
-    update_account["properties"]["allowed_redirect_hosts"] = allowed_redirect_hosts(true);
-    add("UpdateAccount", update_account);
     add(
         "RolledKey",
         object(&[
@@ -142,36 +136,6 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
 
-    add(
-        "CreateProduct",
-        object(&[
-            ("name", "string"),
-            ("slug", "string"),
-            ("description", "string"),
-            ("images", "array"),
-            ("metadata", "object"),
-            ("active", "boolean"),
-            ("price", "object"),
-            ("type", "string"),
-            ("txamt", "integer"),
-            ("txcurrcd", "string"),
-            ("interval", "string"),
-            ("interval_count", "integer"),
-            ("usage_type", "string"),
-        ]),
-    );
-    add(
-        "UpdateProduct",
-        object(&[
-            ("name", "string"),
-            ("slug", "string"),
-            ("description", "string?"),
-            ("images", "array"),
-            ("metadata", "object?"),
-            ("active", "boolean"),
-            ("default_price", "string"),
-        ]),
-    );
     add(
         "Product",
         object(&[
@@ -196,28 +160,6 @@ pub fn schemas() -> Map<String, Value> {
     add("ProductList", list_of("Product", true));
 
     add(
-        "CreatePrice",
-        object(&[
-            ("product", "string"),
-            ("amount", "integer"),
-            ("currency", "string"),
-            ("type", "string"),
-            ("interval", "string"),
-            ("interval_count", "integer"),
-            ("usage_type", "string"),
-            ("nickname", "string"),
-            ("metadata", "object"),
-        ]),
-    );
-    add(
-        "UpdatePrice",
-        object(&[
-            ("active", "boolean"),
-            ("nickname", "string?"),
-            ("metadata", "object?"),
-        ]),
-    );
-    add(
         "Price",
         object(&[
             ("id", "string"),
@@ -237,29 +179,6 @@ pub fn schemas() -> Map<String, Value> {
     );
     add("PriceList", list_of("Price", true));
 
-    add(
-        "CreatePromotionCode",
-        object(&[
-            ("code", "string"),
-            ("percent_off", "integer"),
-            ("amount_off", "integer"),
-            ("currency", "string"),
-            ("max_redemptions", "integer"),
-            ("expires_at", "string"),
-            ("products", "array"),
-            ("active", "boolean"),
-            ("metadata", "object"),
-        ]),
-    );
-    add(
-        "UpdatePromotionCode",
-        object(&[
-            ("active", "boolean"),
-            ("max_redemptions", "integer?"),
-            ("expires_at", "string?"),
-            ("metadata", "object?"),
-        ]),
-    );
     add(
         "PromotionCode",
         object(&[
@@ -299,17 +218,6 @@ pub fn schemas() -> Map<String, Value> {
         ("metadata", "object?"),
         ("active", "boolean"),
     ];
-    let mut create_link = link_settings.to_vec();
-    create_link.extend([
-        ("product_id", "string"),
-        ("product_slug", "string"),
-        ("line_items", "array"),
-        ("amount", "integer"),
-        ("currency", "string"),
-        ("currency_id", "string"),
-    ]);
-    add("CreatePaymentLink", object(&create_link));
-    add("UpdatePaymentLink", object(link_settings));
     let mut link = link_settings.to_vec();
     link.extend([
         ("id", "string"),
@@ -346,26 +254,6 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
 
-    add(
-        "CreateCheckoutSession",
-        object(&[
-            ("product_id", "string"),
-            ("product_slug", "string"),
-            ("price_id", "string"),
-            ("line_items", "array"),
-            ("mode", "string"),
-            ("success_url", "string"),
-            ("cancel_url", "string"),
-            ("customer_email", "string"),
-            ("customer_name", "string"),
-            ("metadata", "object"),
-            ("promotion_code", "string"),
-            ("locale", "string"),
-            ("client_reference_id", "string"),
-            ("expires_at", "string"),
-            ("allow_promotion_codes", "boolean"),
-        ]),
-    );
     add(
         "CheckoutSession",
         object(&[
@@ -429,10 +317,6 @@ pub fn schemas() -> Map<String, Value> {
         ("billing_address", "object?"),
         ("metadata", "object?"),
     ];
-    let mut create_customer = customer_fields.to_vec();
-    create_customer.push(("test_clock", "string"));
-    add("CreateCustomer", object(&create_customer));
-    add("UpdateCustomer", object(&customer_fields[1..]));
     let mut customer = vec![("id", "string"), ("object", "string")];
     customer.extend(customer_fields);
     customer.extend([
@@ -454,10 +338,6 @@ pub fn schemas() -> Map<String, Value> {
     );
 
     add(
-        "CreatePaymentMethod",
-        object(&[("customer_id", "string"), ("card", "object")]),
-    );
-    add(
         "PaymentMethod",
         object(&[
             ("id", "string"),
@@ -473,29 +353,6 @@ pub fn schemas() -> Map<String, Value> {
     );
     add("PaymentMethodList", list_of("PaymentMethod", true));
 
-    let subscription_changes = [
-        ("token_id", "string"),
-        ("payment_method", "string"),
-        ("products", "array"),
-        ("items", "array"),
-        ("total_billing_cycles", "integer?"),
-        ("start_time", "string"),
-        ("metadata", "object?"),
-    ];
-    let mut create_subscription = subscription_changes.to_vec();
-    create_subscription.extend([("customer_id", "string"), ("trial_days", "integer")]);
-    add("CreateSubscription", object(&create_subscription));
-    let mut update_subscription = subscription_changes.to_vec();
-    update_subscription.extend([("quantity", "integer"), ("cancel_at_period_end", "boolean")]);
-    add("UpdateSubscription", object(&update_subscription));
-    add(
-        "CancelSubscription",
-        object(&[("at_period_end", "boolean")]),
-    );
-    add(
-        "RetrySubscription",
-        object(&[("subscription_order_id", "string")]),
-    );
     add(
         "Subscription",
         object(&[
@@ -559,11 +416,6 @@ pub fn schemas() -> Map<String, Value> {
     add("BillingOrderList", list_of("BillingOrder", true));
 
     add(
-        "CreateTestClock",
-        object(&[("frozen_time", "string"), ("name", "string")]),
-    );
-    add("AdvanceTestClock", object(&[("frozen_time", "string")]));
-    add(
         "TestClock",
         object(&[
             ("id", "string"),
@@ -582,24 +434,6 @@ pub fn schemas() -> Map<String, Value> {
             ("id", "string"),
             ("object", "string"),
             ("deleted", "boolean"),
-        ]),
-    );
-    add(
-        "CreateWebhookEndpoint",
-        object(&[
-            ("url", "string"),
-            ("enabled_events", "array"),
-            ("description", "string"),
-        ]),
-    );
-    add(
-        "UpdateWebhookEndpoint",
-        object(&[
-            ("url", "string"),
-            ("enabled_events", "array"),
-            ("description", "string?"),
-            ("status", "string"),
-            ("enabled", "boolean"),
         ]),
     );
     add(
@@ -639,27 +473,12 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
     add("WebhookDeliveryList", list_of("WebhookDelivery", true));
-    add("ReplayEvent", object(&[("endpoint_id", "string")]));
-    add(
-        "ReplayEvents",
-        object(&[("created_gte", "string"), ("created_lte", "string")]),
-    );
     add(
         "Replay",
         object(&[
             ("object", "string"),
             ("endpoint_id", "string"),
             ("queued", "integer"),
-        ]),
-    );
-    add(
-        "OmiseCreateLink",
-        object(&[
-            ("amount", "integer"),
-            ("currency", "string"),
-            ("title", "string"),
-            ("description", "string"),
-            ("multiple", "boolean"),
         ]),
     );
     add(
@@ -703,45 +522,10 @@ pub fn schemas() -> Map<String, Value> {
             ("message", "string"),
         ]),
     );
-    for (schema, field, max_chars) in REQUIRED {
-        require(&mut s, schema, field, *max_chars);
+    for (name, schema) in requests::requests() {
+        s.insert(name.to_owned(), schema);
     }
     s
-}
-
-/// The fields a request cannot do without, as its reader refuses them when absent: with
-/// the most characters a text field may have (a text must have one that is not a space).
-const REQUIRED: &[(&str, &str, Option<usize>)] = &[
-    ("CreateAccount", "name", Some(200)),
-    ("CreateProduct", "name", Some(200)),
-    ("CreatePromotionCode", "code", Some(64)),
-    ("CreateWebhookEndpoint", "url", Some(2048)),
-    ("ReplayEvent", "endpoint_id", Some(100)),
-    ("CreateTestClock", "frozen_time", None),
-    ("AdvanceTestClock", "frozen_time", None),
-    ("CreateSubscription", "customer_id", Some(64)),
-    ("CreatePaymentMethod", "customer_id", Some(64)),
-    ("CreatePaymentMethod", "card", None),
-    ("OmiseCreateLink", "amount", None),
-    ("OmiseCreateLink", "currency", None),
-    ("OmiseCreateLink", "title", Some(200)),
-    ("OmiseCreateLink", "description", Some(5000)),
-];
-
-/// Marks `field` of request `schema` required; a text also gets its length and must not
-/// be blank.
-fn require(schemas: &mut Map<String, Value>, schema: &str, field: &str, max_chars: Option<usize>) {
-    let Some(request) = schemas.get_mut(schema) else {
-        return;
-    };
-    match request["required"].as_array_mut() {
-        Some(required) => required.push(json!(field)),
-        None => request["required"] = json!([field]),
-    }
-    if let Some(max) = max_chars {
-        request["properties"][field] =
-            json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": "\\S" });
-    }
 }
 
 fn security(access: Access) -> Value {
@@ -755,14 +539,7 @@ fn security(access: Access) -> Value {
 
 /// The whole document, with `server` as its base URL.
 pub fn document(server: &str) -> Value {
-    let mut schemas = schemas();
-    // A reader refuses a field it does not know (`Params::finish`), so no request body
-    // takes properties beyond its own.
-    for request in ROUTES.iter().filter_map(|route| route.request) {
-        if let Some(schema) = schemas.get_mut(request) {
-            schema["additionalProperties"] = json!(false);
-        }
-    }
+    let schemas = schemas();
     let mut paths = Map::new();
     for route in ROUTES {
         let error = if route.access == Access::BasicSecret {
@@ -785,7 +562,11 @@ pub fn document(server: &str) -> Value {
         if let Some(request) = route.request {
             let schema = json!({ "$ref": format!("#/components/schemas/{request}") });
             // A body with a required field cannot be left out.
-            let needed = schemas[request]["required"].is_array();
+            let schema_of = &schemas[request];
+            let needed = schema_of["required"].is_array()
+                || schema_of["allOf"]
+                    .as_array()
+                    .is_some_and(|rules| rules.iter().any(|rule| rule.get("oneOf").is_some()));
             // Form bodies are described in the document's description rather than as a
             // second media type: OpenAPI's form encodings cannot say `line_items[0][price]`.
             operation["requestBody"] = json!({ "required": needed, "content": {
@@ -865,24 +646,6 @@ mod tests {
             ROUTES.len(),
             "the document has operations no route serves"
         );
-    }
-
-    #[test]
-    fn every_required_field_is_a_property_of_its_request() {
-        let schemas = schemas();
-        for (schema, field, _) in REQUIRED {
-            let request = &schemas[*schema];
-            assert!(
-                request["properties"].get(*field).is_some(),
-                "{schema} has no property {field}"
-            );
-            assert!(
-                request["required"]
-                    .as_array()
-                    .is_some_and(|r| r.contains(&json!(field))),
-                "{schema}.{field} is not required"
-            );
-        }
     }
 
     #[test]
