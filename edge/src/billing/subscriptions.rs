@@ -286,42 +286,40 @@ pub fn plan(lines: &[LineItem], param: &str, sandbox: bool) -> ApiResult<Plan> {
 }
 
 /// The API's answer to a plan the rules refuse; `param` names the list of items (or
-/// `quantity`), `param[i]` the line at fault.
+/// `quantity`), `param[i]` the line at fault. An empty list is the request's own fault
+/// (400); every other refusal is about what the named prices, or the subscription, are: a
+/// well-formed request at odds with them (409).
 fn plan_error(error: PlanError, param: &str) -> ApiError {
     let at = |index: usize| format!("{param}[{index}]");
-    match error {
-        PlanError::NoLines => ApiError::invalid(param, "At least one item is needed."),
-        // The prices' kind, not the request's shape: 409.
-        PlanError::OneTime { index } | PlanError::MissingInterval { index } => ApiError::conflict(
+    let (field, message) = match error {
+        PlanError::NoLines => return ApiError::invalid(param, "At least one item is needed."),
+        PlanError::OneTime { index } | PlanError::MissingInterval { index } => (
             at(index),
             "Subscriptions bill recurring prices only; this price is one-time.",
         ),
-        PlanError::SubscriptionNeedsRecurring | PlanError::PaymentWithRecurring => {
-            ApiError::conflict(
-                param,
-                "Subscriptions bill recurring prices only; this price is one-time.",
-            )
-        }
-        PlanError::SandboxOnlyInterval { index, .. } => ApiError::invalid(
+        PlanError::SubscriptionNeedsRecurring | PlanError::PaymentWithRecurring => (
+            param.to_owned(),
+            "Subscriptions bill recurring prices only; this price is one-time.",
+        ),
+        PlanError::SandboxOnlyInterval { index, .. } => (
             at(index),
             "MINUTE and HOUR intervals exist only in SANDBOX.",
         ),
-        PlanError::CurrencyMismatch { index, .. } | PlanError::IntervalMismatch { index, .. } => {
-            ApiError::invalid(
-                at(index),
-                "All items of a subscription share one currency and one billing interval.",
-            )
-        }
-        PlanError::TooLarge => ApiError::invalid(param, "The subscription's amount is too large."),
-        PlanError::NotOneItem => ApiError::invalid(
-            param,
+        PlanError::CurrencyMismatch { index, .. } | PlanError::IntervalMismatch { index, .. } => (
+            at(index),
+            "All items of a subscription share one currency and one billing interval.",
+        ),
+        PlanError::TooLarge => (param.to_owned(), "The subscription's amount is too large."),
+        PlanError::NotOneItem => (
+            param.to_owned(),
             "quantity applies to one-item subscriptions; send items instead.",
         ),
-        PlanError::TermsChanged => ApiError::invalid(
-            param,
+        PlanError::TermsChanged => (
+            param.to_owned(),
             "New items must keep the subscription's currency and billing interval.",
         ),
-    }
+    };
+    ApiError::conflict(field, message)
 }
 
 /// The API's answer to a change [`change`] refuses; `cancel_param` is the field that asked

@@ -612,7 +612,7 @@ pub fn requests() -> Vec<(&'static str, Value)> {
             with(
                 body(&update_subscription, &[]),
                 vec![
-                    at_most_one(&["products", "items"]),
+                    at_most_one(&["quantity", "products", "items"]),
                     at_most_one(&["token_id", "payment_method", "payment_method_id"]),
                 ],
             ),

@@ -391,8 +391,8 @@ fn bad_payment_links_are_refused_and_nothing_is_stored(suite: &Suite) -> Result<
         ),
         (
             json!({"productId": product_id, "currency": "USD"}),
-            400,
-            "invalid_request",
+            409,
+            "conflict",
             "currency",
         ),
         (

@@ -1171,16 +1171,16 @@ fn subscription_items_are_refused_naming_the_line_at_fault(suite: &Suite) -> Res
         &attempt(base(
             json!([{"product_id": product}, {"product_id": one_time}]),
         ))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("products[1]"),
     )?;
     refused(
         &attempt(base(
             json!([{"product_id": product}, {"product_id": yearly}]),
         ))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("products[1]"),
     )?;
     refused(
@@ -1190,14 +1190,15 @@ fn subscription_items_are_refused_naming_the_line_at_fault(suite: &Suite) -> Res
         Some("products"),
     )?;
 
-    // A change keeps the interval, and a quantity needs one item.
+    // A change keeps the interval, and a quantity needs one item: what the subscription is
+    // refuses them (409), not their shape.
     let id = text(&subscribe(&merchant, &customer, &card, &product, json!({}))?["id"]);
     let path = format!("/v1/subscriptions/{id}");
     let patch = |body: Value| merchant.request("PATCH", &path).json(&body).send();
     refused(
         &patch(json!({"products": [{"product_id": yearly}]}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("products"),
     )?;
     refused(
@@ -1218,8 +1219,8 @@ fn subscription_items_are_refused_naming_the_line_at_fault(suite: &Suite) -> Res
     ensure_eq!(two["amount"], json!(900));
     refused(
         &patch(json!({"quantity": 2}))?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("quantity"),
     )?;
     refused(
