@@ -120,6 +120,16 @@ pub fn metadata() -> Value {
     })
 }
 
+/// `schema` with a description of what it alone cannot say.
+fn described(mut schema: Value, text: &str) -> Value {
+    let said = schema["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    schema["description"] = json!(format!("{said} {text}").trim().to_owned());
+    schema
+}
+
 fn list(items: Value, min: usize, max: usize) -> Value {
     json!({ "type": "array", "items": items, "minItems": min, "maxItems": max })
 }
@@ -340,7 +350,13 @@ fn subscription_changes() -> Vec<(&'static str, Value)> {
         ("products", list(product, 1, 20)),
         ("items", line_items()),
         ("total_billing_cycles", integer(1, 100_000)),
-        ("start_time", time()),
+        (
+            "start_time",
+            described(
+                time(),
+                "Not in the past (of the customer's test clock, if it has one).",
+            ),
+        ),
         ("metadata", metadata()),
     ]
 }
@@ -503,7 +519,7 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                         ("amount_off", integer(1, MAX_MINOR_UNITS)),
                         ("currency", currency()),
                         ("max_redemptions", integer(1, 1_000_000_000)),
-                        ("expires_at", time()),
+                        ("expires_at", described(time(), "In the future.")),
                         ("products", list(filled(100), 0, 100)),
                         ("active", boolean()),
                         ("metadata", metadata()),
@@ -523,7 +539,7 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                 &[
                     ("active", boolean()),
                     ("max_redemptions", integer(1, 1_000_000_000)),
-                    ("expires_at", time()),
+                    ("expires_at", described(time(), "In the future.")),
                     ("metadata", metadata()),
                 ],
                 &[],
@@ -573,7 +589,10 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                         ("promotion_code", matching(64, "^[A-Za-z0-9_-]+$")),
                         ("locale", json!({ "type": "string", "enum": LOCALES })),
                         ("client_reference_id", text(200)),
-                        ("expires_at", time()),
+                        (
+                            "expires_at",
+                            described(time(), "From 30 minutes to 24 hours from now."),
+                        ),
                         ("allow_promotion_codes", boolean()),
                     ],
                     &[],
