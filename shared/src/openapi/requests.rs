@@ -276,6 +276,18 @@ fn email() -> Value {
     matching(254, crate::catalog::EMAIL_PATTERN)
 }
 
+/// What a product is, on create and on update.
+fn product_fields() -> Vec<(&'static str, Value)> {
+    vec![
+        ("name", filled(200)),
+        ("slug", matching(64, SLUG)),
+        ("description", text(5000)),
+        ("images", list(https_url(), 0, 8)),
+        ("metadata", metadata()),
+        ("active", boolean()),
+    ]
+}
+
 fn link_settings() -> Vec<(&'static str, Value)> {
     let custom_field = with(
         body(
@@ -372,13 +384,8 @@ pub fn requests() -> Vec<(&'static str, Value)> {
         "description": "Seconds after a renewal's first failure at which it is retried (kept in increasing order).",
     });
     let hosts = super::allowed_redirect_hosts(true);
-    let mut create_product = vec![
-        ("name", filled(200)),
-        ("slug", matching(64, SLUG)),
-        ("description", text(5000)),
-        ("images", list(https_url(), 0, 8)),
-        ("metadata", metadata()),
-        ("active", boolean()),
+    let mut create_product = product_fields();
+    create_product.extend([
         (
             "price",
             with(
@@ -388,7 +395,7 @@ pub fn requests() -> Vec<(&'static str, Value)> {
         ),
         ("txamt", integer(1, MAX_MINOR_UNITS)),
         ("txcurrcd", currency()),
-    ];
+    ]);
     create_product.extend(price_fields().into_iter().filter(|(name, _)| {
         matches!(*name, "type" | "interval" | "interval_count" | "usage_type")
     }));
@@ -478,15 +485,11 @@ pub fn requests() -> Vec<(&'static str, Value)> {
         (
             "UpdateProduct",
             body(
-                &[
-                    ("name", filled(200)),
-                    ("slug", matching(64, SLUG)),
-                    ("description", text(5000)),
-                    ("images", list(https_url(), 0, 8)),
-                    ("metadata", metadata()),
-                    ("active", boolean()),
-                    ("default_price", filled(100)),
-                ],
+                &{
+                    let mut fields = product_fields();
+                    fields.push(("default_price", filled(100)));
+                    fields
+                },
                 &[],
             ),
         ),

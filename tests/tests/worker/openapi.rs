@@ -23,6 +23,8 @@ pub const CHECKS: &[(&str, Check)] = &[
 fn every_documented_operation_is_routed(suite: &Suite) -> Result<(), Failed> {
     let doc = fetch(&suite.client, "/v1/openapi.json")?;
     ensure_eq!(doc["openapi"], json!("3.1.0"));
+    // Built with the Worker, served with the origin it is reached at.
+    ensure_eq!(doc["servers"], json!([{ "url": suite.worker.base_url }]));
     let paths = doc["paths"].as_object().cloned().unwrap_or_default();
     ensure!(paths.len() >= 20, "only {} paths documented", paths.len());
     let mut operations = 0;
