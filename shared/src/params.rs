@@ -257,12 +257,12 @@ impl Params {
     pub fn string(&mut self, field: &str, max_chars: usize) -> ParamResult<Option<String>> {
         match self.take(field) {
             None => Ok(None),
+            // Counted as sent (as the OpenAPI document's maxLength counts), kept trimmed.
             Some(Value::String(text)) => {
-                let text = text.trim().to_owned();
                 if text.chars().count() > max_chars {
                     Err(self.error(field, format!("Must be at most {max_chars} characters.")))
                 } else {
-                    Ok(Some(text))
+                    Ok(Some(text.trim().to_owned()))
                 }
             }
             Some(_) => Err(self.error(field, "Expected a string.")),

@@ -76,11 +76,8 @@ pub async fn read_body(req: &mut Request) -> ApiResult<(Value, Vec<u8>)> {
     let Ok(bytes) = read_capped(req, MAX_BODY_BYTES).await? else {
         return Err(too_large());
     };
-    // No body, or JSON's whitespace only (a form feed is not JSON whitespace).
-    if bytes
-        .iter()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
+    // No body at all; anything else is parsed (whitespace alone is not JSON).
+    if bytes.is_empty() {
         return Ok((empty, bytes));
     }
     let content_type = req
