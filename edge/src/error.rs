@@ -43,10 +43,16 @@ impl ApiError {
         ApiError::new(ErrorCode::Forbidden, message)
     }
 
-    /// `No such product: 'prod_x'`, naming the parameter that carried the id, if any.
+    /// `No such product: 'prod_x'`, naming the parameter that carried the id, if any: the
+    /// URL's object is `resource_not_found` (404), one named by a field of the body or query
+    /// is `resource_missing` (409).
     pub fn not_found(what: &str, id: &str, param: Option<&str>) -> Self {
         ApiError::Client {
-            code: ErrorCode::ResourceNotFound,
+            code: if param.is_some() {
+                ErrorCode::ResourceMissing
+            } else {
+                ErrorCode::ResourceNotFound
+            },
             message: format!("No such {what}: '{id}'."),
             param: param.map(str::to_owned),
         }

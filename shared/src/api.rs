@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
+    /// The URL names nothing (404).
     ResourceNotFound,
+    /// The body or query names an object that does not exist (409: the request is well
+    /// formed, and at odds with what there is).
+    ResourceMissing,
     Unauthorized,
     Forbidden,
     Conflict,
@@ -27,6 +31,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::ResourceNotFound => "resource_not_found",
+            ErrorCode::ResourceMissing => "resource_missing",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Conflict => "conflict",
@@ -50,6 +55,7 @@ impl ErrorCode {
             ErrorCode::ApiError => "api_error",
             ErrorCode::InvalidRequest
             | ErrorCode::ResourceNotFound
+            | ErrorCode::ResourceMissing
             | ErrorCode::Conflict
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
@@ -66,7 +72,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::ResourceNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict | ErrorCode::IdempotencyError => 409,
+            ErrorCode::ResourceMissing | ErrorCode::Conflict | ErrorCode::IdempotencyError => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
@@ -156,6 +162,7 @@ mod tests {
         for code in [
             ErrorCode::InvalidRequest,
             ErrorCode::ResourceNotFound,
+            ErrorCode::ResourceMissing,
             ErrorCode::IdempotencyError,
             ErrorCode::PayloadTooLarge,
         ] {
@@ -171,6 +178,7 @@ mod tests {
         for code in [
             ErrorCode::InvalidRequest,
             ErrorCode::ResourceNotFound,
+            ErrorCode::ResourceMissing,
             ErrorCode::Unauthorized,
             ErrorCode::Forbidden,
             ErrorCode::Conflict,

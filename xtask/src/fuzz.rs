@@ -1,16 +1,17 @@
-//! `cargo xtask fuzz [--max-time SECS] [--max-examples N]`: schemathesis against a fresh local Worker, from
+//! `cargo xtask fuzz [--suite | --max-time SECS [--max-examples N]]`: schemathesis against a fresh local Worker, from
 //! the Worker's own `GET /v1/openapi.json`, with a sandbox secret key: every operation,
 //! every phase (examples, coverage, fuzzing, stateful), every check. Reports go to
 //! `target/fuzz/` (JUnit XML, and an NDJSON log of every case). `cargo xtask test` runs the
 //! same on a budget of its own ([`tier`]).
 
 use std::process::Command;
+use std::time::Duration;
 
 use till_tests::accounts::create_account;
 use till_tests::local::workspace_root;
 
 use crate::fresh::fresh_worker;
-use crate::step::{Result, run, step};
+use crate::step::{Result, run, run_within, step};
 use crate::{build, tools};
 
 /// The default time budget of one run.
@@ -21,6 +22,7 @@ const SEED: &str = "20261202";
 pub fn run_cli(args: &[String]) -> Result<()> {
     let mut max_time = DEFAULT_MAX_TIME_SECS;
     let mut max_examples = None;
+    let mut suite = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut number = |name: &str| {
@@ -32,12 +34,19 @@ pub fn run_cli(args: &[String]) -> Result<()> {
         match arg.as_str() {
             "--max-time" => max_time = number("--max-time")?,
             "--max-examples" => max_examples = Some(number("--max-examples")?.to_string()),
+            "--suite" => suite = true,
             other => return Err(format!("unknown option `{other}` for fuzz")),
         }
     }
     let tools = tools::setup(tools::Needs::Build)?;
     build::all(&tools)?;
-    run_schemathesis(max_time, max_examples.as_deref())
+    if suite {
+        return tier();
+    }
+    run_schemathesis(Budget::Time {
+        secs: max_time,
+        max_examples: max_examples.as_deref(),
+    })
 }
 
 /// A card the schema allows can still be declined (402), as a processor declines one past
@@ -48,18 +57,29 @@ const OPERATIONS: &str = "[[operations]]\n\
     checks.positive_data_acceptance.expected-statuses = \
     [\"2xx\", \"401\", \"402\", \"403\", \"404\", \"409\", \"429\"]\n";
 
-/// The suite's budget: the whole run, and the cases of each operation in each phase.
-const TIER_MAX_TIME_SECS: u64 = 150;
+/// The suite's cases of each operation in each phase, generated deterministically from the
+/// seed (so that every run sends the same requests), and the time they must fit in.
 const TIER_MAX_EXAMPLES: &str = "25";
+const TIER_LIMIT: Duration = Duration::from_secs(180);
 
 /// The suite's tier, on the builds the suite made: a bounded number of cases per operation
 /// and a time limit; fails on any failure of any check.
 pub fn tier() -> Result<()> {
-    run_schemathesis(TIER_MAX_TIME_SECS, Some(TIER_MAX_EXAMPLES))
+    run_schemathesis(Budget::Cases(TIER_MAX_EXAMPLES))
+}
+
+/// How much one run does: the suite's fixed cases, or as many as fit in a time (at most
+/// `max_examples` per operation and phase, when given), searching anew as it goes.
+enum Budget<'a> {
+    Cases(&'a str),
+    Time {
+        secs: u64,
+        max_examples: Option<&'a str>,
+    },
 }
 
 /// Runs schemathesis against a fresh Worker; fails if it found anything.
-fn run_schemathesis(max_time: u64, max_examples: Option<&str>) -> Result<()> {
+fn run_schemathesis(budget: Budget<'_>) -> Result<()> {
     let st = tools::schemathesis()?;
     let root = workspace_root();
     let state = root.join("target/fuzz-state");
@@ -86,38 +106,49 @@ fn run_schemathesis(max_time: u64, max_examples: Option<&str>) -> Result<()> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    let outcome = step(
-        &format!("Fuzzing the API from its OpenAPI document (at most {max_time}s)"),
-        || {
-            run(Command::new(&st)
-                .arg("--config-file")
-                .arg(&config)
-                .arg("run")
-                .arg(format!("{}/v1/openapi.json", worker.base_url))
-                // Every check; `use_after_free` as `use_after_erasure` (fuzz_hooks.py).
-                .args(["--checks", "all", "--exclude-checks", "use_after_free"])
-                .args(["--phases", "examples,coverage,fuzzing,stateful"])
-                .args(["--workers", "1", "--seed", SEED])
-                // Rolling the key the fuzzer authenticates with ends every later case in
-                // 401; the black-box suite tests the roll.
-                .args(["--exclude-operation-id", "RollSecretKey"])
-                .arg("--max-time")
-                .arg(max_time.to_string())
-                .args(
-                    max_examples
-                        .map(|n| ["--max-examples", n])
-                        .into_iter()
-                        .flatten(),
-                )
-                .args(["--report", "junit,ndjson", "--report-dir"])
-                .arg(&reports)
-                // Its case cache (`.schemathesis/`) goes with the reports, not into the tree.
-                .current_dir(&reports)
-                // Times that are valid only relative to the server's clock (see the file).
-                .env("SCHEMATHESIS_HOOKS", root.join("xtask/fuzz_hooks.py"))
-                .env("NO_COLOR", "1"))
-        },
-    );
+    let mut command = Command::new(&st);
+    command
+        .arg("--config-file")
+        .arg(&config)
+        .arg("run")
+        .arg(format!("{}/v1/openapi.json", worker.base_url))
+        // Every check; `use_after_free` as `use_after_erasure` (fuzz_hooks.py).
+        .args(["--checks", "all", "--exclude-checks", "use_after_free"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--workers", "1", "--seed", SEED])
+        // Rolling the key the fuzzer authenticates with ends every later case in 401; the
+        // black-box suite tests the roll.
+        .args(["--exclude-operation-id", "RollSecretKey"])
+        .args(["--report", "junit,ndjson", "--report-dir"])
+        .arg(&reports)
+        // Its case cache (`.schemathesis/`) goes with the reports, not into the tree.
+        .current_dir(&reports)
+        // What the fuzzer is told beyond the document (see the file).
+        .env("SCHEMATHESIS_HOOKS", root.join("xtask/fuzz_hooks.py"))
+        .env("NO_COLOR", "1");
+    let outcome = match budget {
+        Budget::Cases(cases) => {
+            command
+                .args(["--max-examples", cases])
+                .arg("--generation-deterministic");
+            step(
+                &format!(
+                    "Fuzzing the API from its OpenAPI document ({cases} cases per operation and phase, the same every run)"
+                ),
+                || run_within(&mut command, TIER_LIMIT),
+            )
+        }
+        Budget::Time { secs, max_examples } => {
+            command.arg("--max-time").arg(secs.to_string());
+            if let Some(cases) = max_examples {
+                command.args(["--max-examples", cases]);
+            }
+            step(
+                &format!("Fuzzing the API from its OpenAPI document (for {secs}s)"),
+                || run(&mut command),
+            )
+        }
+    };
     drop(worker);
     outcome
 }

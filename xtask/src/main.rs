@@ -33,7 +33,7 @@ commands:
   build                      build the widget and the Worker (release)
   bench [links]              loopback load on the short-link path (needs wrk)
   bench billing              10,000 due subscriptions billed by the cron handler
-  fuzz [--max-time SECS] [--max-examples N]
+  fuzz [--suite | --max-time SECS [--max-examples N]]
                              schemathesis against a local Worker from its OpenAPI document
   size [--json]              raw/gzip/brotli bytes of each shipped artifact; fails over budget
   listen --forward-to URL [--state DIR] [--events a,b]

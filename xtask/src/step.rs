@@ -49,6 +49,30 @@ pub fn run(command: &mut Command) -> Result<()> {
     }
 }
 
+/// [`run`], killing the command if it has not finished within `limit`.
+pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", describe(command)))?;
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("{} failed ({status})", describe(command))),
+            None if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not finish within {}s",
+                    describe(command),
+                    limit.as_secs()
+                ));
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
+}
+
 /// A command's captured stdout, if it ran and succeeded.
 pub fn output(command: &mut Command) -> Option<String> {
     let output = command.output().ok()?;

@@ -78,10 +78,12 @@ pub async fn check_promotion(
 /// The API's answer to a promotion code that does not apply, naming `param` (or the lines,
 /// when it is the cart that cannot be priced).
 pub fn promotion_refused(error: PromotionError, param: &str) -> ApiError {
+    // A code that is switched off, used up, expired or not for these items is a
+    // well-formed request at odds with the code: 409.
     match error {
-        PromotionError::Pricing(error) => ApiError::invalid("line_items", error.to_string()),
+        PromotionError::Pricing(error) => ApiError::conflict("line_items", error.to_string()),
         PromotionError::Malformed => ApiError::internal("promotion code without a discount"),
-        refused => ApiError::invalid(param, refused.to_string()),
+        refused => ApiError::conflict(param, refused.to_string()),
     }
 }
 

@@ -306,18 +306,29 @@ fn link_settings() -> Vec<(&'static str, Value)> {
                                     &[("label", filled(100)), ("value", filled(100))],
                                     &["label", "value"],
                                 ),
-                                1,
+                                0,
                                 200,
                             ),
                         )],
-                        &["options"],
+                        &[],
                     ),
                 ),
             ],
             &["key", "label", "type"],
         ),
         vec![
-            json!({ "if": { "properties": { "type": { "enum": ["dropdown", "DROPDOWN"] } } }, "then": present("dropdown") }),
+            // A dropdown needs its options; other types ignore them.
+            json!({
+                "if": { "properties": { "type": { "enum": ["dropdown", "DROPDOWN"] } } },
+                "then": {
+                    "required": ["dropdown"],
+                    "properties": { "dropdown": {
+                        "type": "object",
+                        "required": ["options"],
+                        "properties": { "options": { "type": "array", "minItems": 1 } },
+                    } },
+                },
+            }),
         ],
     );
     let after_completion = json!({ "oneOf": [

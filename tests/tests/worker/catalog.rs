@@ -256,7 +256,7 @@ fn prices_round_trip_and_refuse_bad_amounts(suite: &Suite) -> Result<(), Failed>
         .post("/v1/prices")
         .json(&json!({"product": "prod_nope", "amount": 1, "currency": "USD"}))
         .send()?;
-    refused(&unknown, 404, "resource_not_found", Some("product"))?;
+    refused(&unknown, 409, "resource_missing", Some("product"))?;
     let nested = merchant
         .post("/v1/products")
         .json(&json!({"name": "Bad", "price": {"amount": 10.5, "currency": "JPY"}}))
@@ -360,8 +360,8 @@ fn promotion_codes_round_trip_and_ignore_letter_case(suite: &Suite) -> Result<()
         .send()?;
     refused(
         &unknown_product,
-        404,
-        "resource_not_found",
+        409,
+        "resource_missing",
         Some("products[0]"),
     )
 }
@@ -461,7 +461,7 @@ fn list_limits_and_cursors_are_checked(suite: &Suite) -> Result<(), Failed> {
     let unknown = merchant
         .get("/v1/products?starting_after=prod_nothing")
         .send()?;
-    refused(&unknown, 404, "resource_not_found", Some("starting_after"))?;
+    refused(&unknown, 409, "resource_missing", Some("starting_after"))?;
     for i in 0..5 {
         product(&merchant, &format!("Paged {i}"), 100 + i, "USD")?;
     }
@@ -602,7 +602,7 @@ fn other_accounts_and_environments_see_nothing(suite: &Suite) -> Result<(), Fail
             .post("/v1/payment_links")
             .json(&json!({"product_id": product_id}))
             .send()?;
-        refused(&reply, 404, "resource_not_found", Some("product_id"))?;
+        refused(&reply, 409, "resource_missing", Some("product_id"))?;
     }
     // And the reverse: a live object is invisible to test keys.
     let live_product = product_live(suite)?;

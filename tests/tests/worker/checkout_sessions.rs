@@ -133,7 +133,7 @@ fn sessions_round_trip_as_the_hosted_checkout_guide_uses_them(suite: &Suite) -> 
         .post("/v1/checkout/sessions")
         .json(&json!({"productId": "prod_gone"}))
         .send()?;
-    refused(&unknown, 404, "resource_not_found", Some("product_id"))
+    refused(&unknown, 409, "resource_missing", Some("product_id"))
 }
 
 fn modes_follow_the_price_and_setup_charges_nothing(suite: &Suite) -> Result<(), Failed> {

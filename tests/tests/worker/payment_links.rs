@@ -325,14 +325,14 @@ fn bad_payment_links_are_refused_and_nothing_is_stored(suite: &Suite) -> Result<
     let cases: Vec<(Value, u16, &str, &str)> = vec![
         (
             json!({"productId": "prod_unknown"}),
-            404,
-            "resource_not_found",
+            409,
+            "resource_missing",
             "product_id",
         ),
         (
             json!({"productSlug": "no-such-slug"}),
-            404,
-            "resource_not_found",
+            409,
+            "resource_missing",
             "product_slug",
         ),
         (
@@ -361,8 +361,8 @@ fn bad_payment_links_are_refused_and_nothing_is_stored(suite: &Suite) -> Result<
         ),
         (
             json!({"productId": product_id, "promotionCode": "NOSUCHCODE"}),
-            404,
-            "resource_not_found",
+            409,
+            "resource_missing",
             "promotion_code",
         ),
         (
@@ -397,8 +397,8 @@ fn bad_payment_links_are_refused_and_nothing_is_stored(suite: &Suite) -> Result<
         ),
         (
             json!({"line_items": [{"price_id": "price_nope", "quantity": 1}]}),
-            404,
-            "resource_not_found",
+            409,
+            "resource_missing",
             "line_items[0].price_id",
         ),
         (

@@ -469,9 +469,9 @@ fn a_publishable_key_cannot_tell_a_missing_code_from_one_that_does_not_apply(
         );
     }
     // The merchant's own secret key is told which it is.
-    ensure_eq!(ask(&merchant, "NOSUCHCODE")?.status, 404);
+    ensure_eq!(ask(&merchant, "NOSUCHCODE")?.status, 409);
     let restricted = ask(&merchant, "PENONLY")?;
-    ensure_eq!(restricted.status, 400);
+    ensure_eq!(restricted.status, 409);
     ensure!(
         restricted.body.contains("does not apply"),
         "{}",

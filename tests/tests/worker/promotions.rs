@@ -74,8 +74,8 @@ fn a_code_for_one_product_discounts_only_that_product_through_the_api(
                           "success_url": "https://shop.example/thanks"}),
             )
             .send()?,
-        400,
-        "invalid_request",
+        409,
+        "conflict",
         Some("promotion_code"),
     )?;
     Ok(())
