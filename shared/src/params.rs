@@ -283,12 +283,7 @@ impl Params {
             return Ok(None);
         };
         let number = match &value {
-            // JSON has one kind of number: `2028.0` is the integer 2028.
-            Value::Number(n) => n.as_i64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
-            }),
+            Value::Number(_) => whole_number(&value),
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
@@ -426,6 +421,19 @@ impl Params {
             None => Ok(()),
         }
     }
+}
+
+/// A JSON number that is a whole number: `2028`, or `2028.0` (JSON has one kind of number,
+/// so that is the integer 2028 too); `None` for a fraction, a number beyond what a double
+/// holds exactly, or anything else.
+pub fn whole_number(value: &Value) -> Option<i64> {
+    let number = value.as_number()?;
+    number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 /// The documented metadata limits.

@@ -123,13 +123,7 @@ pub fn from_json(value: &Value, limits: &ScheduleLimits) -> Result<Vec<i64>, Sch
                 .iter()
                 .enumerate()
                 .map(|(index, d)| {
-                    d.as_i64()
-                        .or_else(|| {
-                            d.as_f64()
-                                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                                .map(|f| f as i64)
-                        })
-                        .ok_or(ScheduleError::NotAWholeNumber { index })
+                    crate::params::whole_number(d).ok_or(ScheduleError::NotAWholeNumber { index })
                 })
                 .collect::<Result<Vec<i64>, _>>()?;
             // A list is a set of times after the first failure: kept in order, whatever

@@ -30,15 +30,9 @@ pub const MAX_REQUEST_TIME: i64 = 253_402_300_799;
 /// from year 1 to year 9999.
 pub fn parse_request_time(value: &serde_json::Value) -> Result<i64, TimeError> {
     let at = match value {
-        serde_json::Value::Number(number) => number
-            .as_i64()
-            .or_else(|| {
-                number
-                    .as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
-            })
-            .ok_or(TimeError::Malformed)?,
+        serde_json::Value::Number(_) => {
+            crate::params::whole_number(value).ok_or(TimeError::Malformed)?
+        }
         serde_json::Value::String(text)
             if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) =>
         {

@@ -257,9 +257,9 @@ pub async fn load(call: &Call<'_>, id: &str, param: Option<&str>) -> ApiResult<P
     find(call.ctx, call.principal()?.seller(), id, param).await
 }
 
-/// A price of `seller`'s that can be sold now ([`till_shared::catalog::purchasable`]): 404
-/// naming `param` when there is none, 409 naming it when the price or its product is
-/// archived (a well-formed request at odds with the catalogue's state).
+/// A price of `seller`'s that can be sold now ([`till_shared::catalog::purchasable`]): a 409
+/// naming `param` when there is none (`resource_missing`) or when the price or its product
+/// is archived (`conflict`): a well-formed request at odds with the catalogue.
 pub async fn sellable(ctx: &Ctx, seller: Seller<'_>, id: &str, param: &str) -> ApiResult<PriceRow> {
     #[derive(serde::Deserialize)]
     struct ProductState {
