@@ -273,6 +273,7 @@ impl LocalWorker {
         if let Some(mut child) = self.child.take() {
             signal_group(child.id() as i32, libc::SIGKILL);
             let _ = child.wait();
+            released(child.id());
         }
         if let Some(cron) = cron {
             cron.stop();
@@ -357,6 +358,17 @@ fn stop_group(mut child: Child) {
     // workerd may outlive wrangler by a moment; the group signal reaches it either way.
     signal_group(group, libc::SIGKILL);
     let _ = child.wait();
+    released(child.id());
+}
+
+/// Waits (at most 10 s) until no process of group `group` listens any more: wrangler is
+/// reaped at once, but the workerd it started dies a moment later, and a Worker started
+/// again on the same port before that finds the port taken.
+fn released(group: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening_ports_of(group).is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The thread that fires the scheduled event on its period (see
