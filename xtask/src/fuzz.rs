@@ -1,8 +1,9 @@
-//! `cargo xtask fuzz [--suite | --max-time SECS [--max-examples N]]`: schemathesis against a fresh local Worker, from
-//! the Worker's own `GET /v1/openapi.json`, with a sandbox secret key: every operation,
-//! every phase (examples, coverage, fuzzing, stateful), every check. Reports go to
-//! `target/fuzz/` (JUnit XML, and an NDJSON log of every case). `cargo xtask test` runs the
-//! same on a budget of its own ([`tier`]).
+//! `cargo xtask fuzz [--suite | --max-time SECS [--max-examples N]]`: schemathesis
+//! against a fresh local Worker, from the Worker's own `GET /v1/openapi.json`, with a
+//! sandbox secret key: every operation, every phase (examples, coverage, fuzzing, stateful),
+//! every check. Reports go to `target/fuzz/` (JUnit XML, and an NDJSON log of every case).
+//! `cargo xtask test` runs the same on a budget of its own ([`tier`]: the same cases every
+//! run); `--suite` runs that tier alone.
 
 use std::process::Command;
 use std::time::Duration;
@@ -62,8 +63,9 @@ const OPERATIONS: &str = "[[operations]]\n\
 const TIER_MAX_EXAMPLES: &str = "25";
 const TIER_LIMIT: Duration = Duration::from_secs(180);
 
-/// The suite's tier, on the builds the suite made: a bounded number of cases per operation
-/// and a time limit; fails on any failure of any check.
+/// The suite's tier, on the builds the suite made: a fixed number of cases per operation
+/// and phase, generated from the seed, within a time limit; fails on any failure of any
+/// check.
 pub fn tier() -> Result<()> {
     run_schemathesis(Budget::Cases(TIER_MAX_EXAMPLES))
 }
