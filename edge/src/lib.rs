@@ -8,7 +8,7 @@
 //! http/  jobs/        the entry points: the router (the only layer that takes in the
 //!                     request; it hands handlers a Call, a PageRequest or a Visitor) and
 //!                     the cron trigger's work
-//! checkout/ billing/ links/ catalog/ accounts/ events/
+//! sales/ checkout/ billing/ links/ catalog/ accounts/ events/
 //!                     the areas, each above the ones after it: handlers, use cases,
 //!                     rows and statements of one part of the domain
 //! api/                what a handler is given and answers: call, page request, reply,
@@ -34,6 +34,7 @@ mod jobs;
 mod links;
 mod pages;
 mod processor;
+mod sales;
 
 use worker::worker_sys::web_sys;
 use worker::{Context, Env, Response, Result, ScheduleContext, ScheduledEvent, event};

@@ -177,14 +177,18 @@ pub const TEST_CARD_NUMBERS: &[&str] = &[
     "4000000000000127",
     "4000000000000119",
     "4000002500003155",
+    REFUND_FAILS,
 ];
+
+/// The test card whose charges succeed and whose refunds fail, as in Stripe's test mode.
+pub const REFUND_FAILS: &str = "4000000000005126";
 
 /// The documented test cards; any other valid card number is declined, so a real card
 /// typed into a sandbox checkout never "succeeds".
 pub fn sandbox_outcome(number: &str) -> SandboxOutcome {
     match number {
         "4242424242424242" | "5555555555554444" | "3566002020360505" | "378282246310005"
-        | "2223003122003222" => SandboxOutcome::Succeed,
+        | "2223003122003222" | REFUND_FAILS => SandboxOutcome::Succeed,
         "4000000000000002" => SandboxOutcome::Decline("card_declined"),
         "4000000000009995" => SandboxOutcome::Decline("insufficient_funds"),
         "4000000000000069" => SandboxOutcome::Decline("expired_card"),

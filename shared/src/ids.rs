@@ -27,6 +27,12 @@ pub enum IdError {
     Malformed,
 }
 
+/// The key in a payment's receipt URL: 32 random Base62 characters (190 bits), so the
+/// URL is the receipt's only credential.
+pub fn receipt_key() -> String {
+    format!("rcpt_{}", random_base62(32))
+}
+
 /// `len` characters drawn uniformly from the Base62 alphabet by the platform's CSPRNG.
 pub fn random_base62(len: usize) -> String {
     let mut out = String::with_capacity(len);
@@ -131,6 +137,8 @@ typed_ids! {
     PaymentId => "pay_";
     /// A charge of a subscription's billing order.
     ChargeId => "ch_";
+    /// Money given back from a payment.
+    RefundId => "re_";
     /// The record of a card saved by a SETUP checkout.
     SetupIntentId => "seti_";
     /// The delivery of one event to one endpoint (see [`WebhookDeliveryId::of`]).

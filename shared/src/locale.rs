@@ -145,6 +145,20 @@ texts! {
     ChallengeTitle => ["Confirm this payment with your bank (test)", "請向銀行確認此筆付款(測試)", "请向银行确认此笔付款(测试)", "銀行でこの支払いを確認してください(テスト)", "ยืนยันการชำระเงินกับธนาคาร (ทดสอบ)"];
     ChallengeComplete => ["Complete", "完成驗證", "完成验证", "認証する", "ยืนยัน"];
     ChallengeFail => ["Fail", "驗證失敗", "验证失败", "認証に失敗", "ล้มเหลว"];
+    Receipt => ["Receipt", "收據", "收据", "領収書", "ใบเสร็จรับเงิน"];
+    ReceiptFrom => ["Receipt from", "收據開立者", "收据开具方", "発行元", "ใบเสร็จจาก"];
+    ReceiptNumber => ["Receipt number", "收據編號", "收据编号", "領収書番号", "เลขที่ใบเสร็จ"];
+    ReceiptOrder => ["Order", "訂單", "订单", "注文番号", "คำสั่งซื้อ"];
+    ReceiptDate => ["Date paid", "付款日期", "支付日期", "お支払い日", "วันที่ชำระ"];
+    ReceiptCard => ["Payment method", "付款方式", "支付方式", "お支払い方法", "วิธีการชำระเงิน"];
+    ReceiptSubtotal => ["Subtotal", "小計", "小计", "小計", "ยอดรวมย่อย"];
+    ReceiptPaid => ["Amount paid", "付款金額", "支付金额", "お支払い金額", "จำนวนเงินที่ชำระ"];
+    ReceiptRefunded => ["Refunded", "已退款", "已退款", "返金済み", "คืนเงินแล้ว"];
+    ReceiptNet => ["Net paid", "實付淨額", "实付净额", "差引お支払い額", "ยอดชำระสุทธิ"];
+    ReceiptPeriod => ["Subscription period", "訂閱期間", "订阅周期", "ご利用期間", "รอบการสมัครสมาชิก"];
+    ReceiptDisputed => ["This payment is disputed.", "此筆付款有爭議。", "此笔付款存在争议。", "この支払いには異議が申し立てられています。", "การชำระเงินนี้มีข้อโต้แย้ง"];
+    ReceiptTestMode => ["Test mode: no money moved.", "測試模式:未實際收款。", "测试模式:未实际收款。", "テストモード:実際の請求はありません。", "โหมดทดสอบ: ไม่มีการเรียกเก็บเงินจริง"];
+    ReceiptNotFound => ["This receipt does not exist.", "此收據不存在。", "此收据不存在。", "この領収書は存在しません。", "ไม่พบใบเสร็จนี้"];
 }
 
 /// The amount as a shopper reads it: the currency's symbol, thousands grouped, as many

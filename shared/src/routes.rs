@@ -70,6 +70,13 @@ pub enum Operation {
     GetTestClock,
     DeleteTestClock,
     AdvanceTestClock,
+    ListOrders,
+    GetOrder,
+    ListPayments,
+    GetPayment,
+    CreateRefund,
+    ListRefunds,
+    GetRefund,
     ListEvents,
     GetEvent,
     CreateWebhookEndpoint,
@@ -191,6 +198,14 @@ routes! {
     "GET" "/v1/test_clocks/{id}" => GetTestClock, Secret, None, "TestClock", "Retrieve a test clock.";
     "DELETE" "/v1/test_clocks/{id}" => DeleteTestClock, Secret, None, "DeletedTestClock", "Delete a test clock; its subscriptions end.";
     "POST" "/v1/test_clocks/{id}/advance" => AdvanceTestClock, Secret, Some("AdvanceTestClock"), "TestClock", "Move the clock forward; everything that became due is billed, in order, before it is READY.";
+
+    "GET" "/v1/orders" => ListOrders, Secret, None, "OrderList", "List orders, newest first (payment_link, checkout_session, customer_id, subscription_id, status, created_gte, created_lte; cursor or page paging).";
+    "GET" "/v1/orders/{id}" => GetOrder, Secret, None, "Order", "Retrieve an order: line items, discount, totals, customer, custom-field answers, address, client_reference_id, utm and its payment.";
+    "GET" "/v1/payments" => ListPayments, Secret, None, "PaymentList", "List payments (a checkout's or a renewal's), newest first, with the same filters as orders (status SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED).";
+    "GET" "/v1/payments/{id}" => GetPayment, Secret, None, "Payment", "Retrieve a payment: amount, amount_refunded, card brand / last4 / expiry, the processor's reference and the receipt URL.";
+    "POST" "/v1/refunds" => CreateRefund, Secret, Some("CreateRefund"), "Refund", "Refund a payment (or a subscription's billing order) in full, or `amount` of it; several partial refunds may follow each other, never more than was paid.";
+    "GET" "/v1/refunds" => ListRefunds, Secret, None, "RefundList", "List refunds, newest first (payment_id, status, created_gte, created_lte).";
+    "GET" "/v1/refunds/{id}" => GetRefund, Secret, None, "Refund", "Retrieve a refund.";
 
     "GET" "/v1/events" => ListEvents, Secret, None, "EventList", "List events, newest first (type, created_gte, created_lte; cursor or page paging).";
     "GET" "/v1/events/{id}" => GetEvent, Secret, None, "EventWithDeliveries", "Retrieve an event (its data is the object as it was) with its webhook deliveries and every attempt.";

@@ -14,6 +14,7 @@ const ORDER: &[&str] = &[
     "http",
     "jobs",
     // areas, each above the ones after it
+    "sales",
     "checkout",
     "billing",
     "links",
@@ -34,7 +35,7 @@ const ORDER: &[&str] = &[
 /// The units whose modules hold route handlers: other units may use their storage
 /// functions and types, but only the router calls their handlers.
 const AREAS: &[&str] = &[
-    "checkout", "billing", "links", "catalog", "accounts", "events",
+    "sales", "checkout", "billing", "links", "catalog", "accounts", "events",
 ];
 
 /// One source file: its unit, its module path below the unit, and its text.

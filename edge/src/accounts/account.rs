@@ -10,7 +10,7 @@ use till_shared::keys::{Environment, KeyKind, generate_key, hash_key, key_shape}
 use till_shared::retry::{DUNNING_LIMITS, from_json, to_text};
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::accounts::settings;
+use crate::accounts::{processor, settings};
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::reply::Reply;
@@ -109,6 +109,7 @@ struct Settings {
 /// allowed redirect hosts.
 pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
+    let db = db::db(call.ctx)?;
     let settings: Settings = Sql::new(
         "SELECT a.subscription_retry_schedule, a.subscription_final_state, s.allowed_redirect_hosts
          FROM accounts a LEFT JOIN environment_settings s
@@ -117,7 +118,7 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     )
     .bind("id", principal.account_id.as_str())
     .bind("environment", principal.environment.as_str())
-    .prepare(&db::db(call.ctx)?)?
+    .prepare(&db)?
     .first(None)
     .await?
     .ok_or_else(|| ApiError::internal("the calling key's account is gone"))?;
@@ -135,6 +136,7 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
         "subscription_retry_schedule": dunning.schedule,
         "subscription_final_state": dunning.final_failure.state().as_str(),
         "allowed_redirect_hosts": hosts.entries(),
+        "processor": processor::shown(&db, principal.seller()).await?,
     })))
 }
 
@@ -168,8 +170,9 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         .transpose()?;
     let final_state = p.one_of("subscription_final_state", &["UNPAID", "CANCELED"])?;
     let hosts = settings::read_allowed_hosts(&mut p)?;
-    p.finish()?;
     let principal = call.principal()?;
+    let connection = processor::read(&mut p, principal.environment)?;
+    p.finish()?;
     let db = db::db(call.ctx)?;
     let mut statements = vec![
         Sql::new(
@@ -184,6 +187,16 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     ];
     if let Some(hosts) = &hosts {
         statements.push(settings::set_allowed_hosts(&db, principal.seller(), hosts)?);
+    }
+    if let Some(change) = &connection {
+        let env = &call.ctx.env;
+        statements.push(processor::write(
+            env,
+            &db,
+            principal.seller(),
+            change,
+            db::now_unix(),
+        )?);
     }
     db.batch(statements).await?;
     current(call).await

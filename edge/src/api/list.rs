@@ -3,6 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use till_shared::time::parse_request_time;
 use worker::wasm_bindgen::JsValue;
 
 use crate::api::call::Call;
@@ -114,6 +115,23 @@ impl Filter {
             .unwrap_or(after.len());
         &after[..end]
     }
+}
+
+/// `created_gte` / `created_lte` (ISO 8601 or Unix seconds), which every list of things
+/// that happened accepts.
+pub fn created_range(call: &Call<'_>) -> ApiResult<Vec<Filter>> {
+    let mut filters = Vec::new();
+    for (name, condition) in [
+        ("created_gte", "created_at >= :created_gte"),
+        ("created_lte", "created_at <= :created_lte"),
+    ] {
+        if let Some(text) = call.query(name) {
+            let at = parse_request_time(&Value::String(text.to_owned()))
+                .map_err(|e| ApiError::invalid(name, e.to_string()))?;
+            filters.push(Filter::eq(condition, at));
+        }
+    }
+    Ok(filters)
 }
 
 /// `sql` with the scope and every filter bound.

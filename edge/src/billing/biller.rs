@@ -20,7 +20,7 @@ use till_shared::billing::{
     BillingEvent, ChargeResult, Collect, Due, Dunning, OpenOrder, OrderRecord, OrderStatus,
     Outcome, Step, Trigger, billing_order_id, collect, next_step, outcome,
 };
-use till_shared::ids::{ChargeId, random_base62};
+use till_shared::ids::{ChargeId, PaymentId, random_base62};
 use till_shared::keys::Environment;
 use till_shared::money::Currency;
 use worker::js_sys;
@@ -387,6 +387,8 @@ async fn charge(claimed: &Claimed, order: &OpenOrder) -> Attempt {
         Charge::Declined(code) => Attempt::failed(code),
         // A saved card is charged without the shopper; a bank asking for one declines.
         Charge::ChallengeRequired { .. } => Attempt::failed("authentication_required"),
+        // Not answered: a failed attempt, retried on the dunning schedule with a new key.
+        Charge::Unavailable => Attempt::failed("processing_error"),
     }
 }
 
@@ -442,6 +444,9 @@ fn charged(
         upsert_order(db, row, &order, claim, real_now)?,
         insert_charge(db, row, &order, attempt, claim, real_now)?,
     ];
+    if attempt.result == ChargeResult::Paid && order.amount > 0 {
+        statements.push(insert_payment(db, row, &order, attempt, claim, real_now)?);
+    }
     statements.extend(outcome_events(
         db,
         &after,
@@ -580,6 +585,42 @@ fn insert_charge(
     .bind("payment_method_id", row.payment_method_id.as_deref())
     .bind("processor_token", attempt.token.as_deref())
     .bind("created_at", now)
+    .bind("claimed_id", row.id.as_str())
+    .bind("claim", claim)
+    .prepare(db)
+}
+
+/// A paid renewal's payment (refundable, with its receipt), carrying the card the
+/// subscription charged.
+fn insert_payment(
+    db: &D1Database,
+    row: &SubscriptionRow,
+    order: &OrderRow,
+    attempt: &Attempt,
+    claim: &str,
+    now: i64,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(&format!(
+        "INSERT INTO payments (id, account_id, environment, billing_order_id, subscription_id, customer_id, amount,
+             currency, status, card_brand, card_last4, card_exp_month, card_exp_year, processor, processor_token,
+             receipt_key, created_at, updated_at)
+         SELECT :id, :account_id, :environment, :billing_order_id, :subscription_id, :customer_id, :amount,
+                :currency, 'SUCCEEDED', m.card_brand, m.card_last4, m.card_exp_month, m.card_exp_year, 'sandbox',
+                :processor_token, :receipt_key, :now, :now
+         FROM payment_methods m WHERE m.id = :payment_method_id AND {STILL_CLAIMED}"
+    ))
+    .bind("id", PaymentId::generate().to_string())
+    .bind("account_id", row.account_id.as_str())
+    .bind("environment", order.environment.as_str())
+    .bind("billing_order_id", order.id.as_str())
+    .bind("subscription_id", row.id.as_str())
+    .bind("customer_id", row.customer_id.as_str())
+    .bind("amount", order.amount)
+    .bind("currency", order.currency.code())
+    .bind("payment_method_id", row.payment_method_id.as_deref())
+    .bind("processor_token", attempt.token.as_deref())
+    .bind("receipt_key", till_shared::ids::receipt_key())
+    .bind("now", now)
     .bind("claimed_id", row.id.as_str())
     .bind("claim", claim)
     .prepare(db)

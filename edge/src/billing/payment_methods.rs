@@ -17,7 +17,7 @@ use crate::api::reply::Reply;
 use crate::db::events::{self, Event, Guard, Scope};
 use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
-use crate::processor::{Processor, Sandbox};
+use crate::processor::Sandbox;
 
 #[derive(Deserialize, Clone)]
 pub struct PaymentMethodRow {

@@ -525,15 +525,17 @@ pub async fn complete(
     if let Some(customer) = &ids.customer {
         insert_customer(&mut writes, customer, shopper)?;
     }
-    if let (Some(order), Some(payment)) = (&ids.order, &ids.payment) {
+    if let Some(order) = &ids.order {
         insert_order(&mut writes, order, ids.customer.as_deref(), shopper)?;
-        insert_payment(&mut writes, payment, order, card)?;
     }
     if let (Some(method), Some(customer)) = (&ids.payment_method, &ids.customer) {
         attach_card(&mut writes, method, customer, card)?;
         if let Some(plan) = &plan {
             ids.subscription = Some(first_period(&mut writes, plan, customer, method, card)?);
         }
+    }
+    if let (Some(order), Some(payment)) = (&ids.order, &ids.payment) {
+        insert_payment(&mut writes, payment, order, &ids, card)?;
     }
     let after = completed(session, shopper, &ids, now);
     writes.event(
@@ -633,25 +635,35 @@ fn insert_order(
     )
 }
 
+/// The order's payment, with its receipt key; it names the subscription the payment
+/// started, if any.
 fn insert_payment(
     writes: &mut Writes<'_>,
     payment: &str,
     order: &str,
+    ids: &Created,
     card: &CardFacts,
 ) -> ApiResult<()> {
     let session = writes.held.session;
     writes.push(
         Sql::new(&format!(
-            "INSERT INTO payments (id, account_id, environment, order_id, amount, currency, status, card_brand,
-                 card_last4, card_exp_month, card_exp_year, processor_token, created_at)
-             SELECT :payment, :account, :environment, :order, :amount, :currency, 'SUCCEEDED', :brand, :last4,
-                    :exp_month, :exp_year, :token, :now
+            "INSERT INTO payments (id, account_id, environment, order_id, checkout_session_id, payment_link_id,
+                 subscription_id, customer_id, amount, currency, status, card_brand, card_last4, card_exp_month,
+                 card_exp_year, processor, processor_token, receipt_key, created_at, updated_at)
+             SELECT :payment, :account, :environment, :order, :session, :link, :subscription, :customer, :amount,
+                    :currency, 'SUCCEEDED', :brand, :last4, :exp_month, :exp_year, 'sandbox', :token, :receipt,
+                    :now, :now
              WHERE {STILL_RESERVED}"
         ))
         .bind("payment", payment)
         .bind("account", session.account_id.as_str())
         .bind("environment", session.environment.as_str())
         .bind("order", order)
+        .bind("session", session.id.as_str())
+        .bind("link", session.payment_link_id.clone())
+        .bind("subscription", ids.subscription.clone())
+        .bind("customer", ids.customer.clone())
+        .bind("receipt", till_shared::ids::receipt_key())
         .bind("amount", session.amounts.total)
         .bind("currency", session.currency.code())
         .bind("brand", card.brand.as_str())

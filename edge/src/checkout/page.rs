@@ -34,7 +34,7 @@ use crate::pages::checkout::{
     AddressView, ChallengeView, CheckoutView, ConfirmationView, DiscountRow, FieldView, ItemRow,
     PromotionForm,
 };
-use crate::processor::{Charge, Processor, Sandbox};
+use crate::processor::{Charge, Sandbox};
 
 /// Failed payments one client address may make in any ten minutes, across all sessions.
 const MAX_FAILURES_PER_ADDRESS: i64 = 20;
@@ -538,6 +538,11 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
             complete_payment(attempt, &db, &held, &shopper, &facts(token)).await
         }
         Charge::Declined(code) => declined(attempt, &db, &held, code, &card).await,
+        // Nothing was charged that anyone knows of: the reservation back, try again.
+        Charge::Unavailable => {
+            let _ = completion::release(&db, &held, None).await;
+            Outcome::TryLater
+        }
         Charge::ChallengeRequired { token } => {
             let pending = Pending {
                 card: facts(token),

@@ -5,7 +5,6 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use till_shared::keys::Environment;
-use till_shared::time::parse_request_time;
 
 use crate::api::call::Call;
 use crate::api::iso;
@@ -110,16 +109,7 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
             None => Filter::eq("type = :type", kind),
         });
     }
-    for (name, condition) in [
-        ("created_gte", "created_at >= :created_gte"),
-        ("created_lte", "created_at <= :created_lte"),
-    ] {
-        if let Some(text) = call.query(name) {
-            let at = parse_request_time(&Value::String(text.to_owned()))
-                .map_err(|e| ApiError::invalid(name, e.to_string()))?;
-            filters.push(Filter::eq(condition, at));
-        }
-    }
+    filters.extend(crate::api::list::created_range(call)?);
     Ok(Reply::ok(
         crate::api::list::list(call, "events_view", filters, render).await?,
     ))

@@ -30,6 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{event as events, webhooks};
 use crate::links::{omise, payment_links, shortlinks};
 use crate::pages;
+use crate::sales::{orders, payments, receipts, refunds};
 use body::read_body;
 use idempotency::Claim;
 
@@ -71,6 +72,14 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     }
     if path.starts_with("/c/") {
         return checkout_page(req, &ctx, &method, &path).await;
+    }
+    if let Some(key) = path.strip_prefix("/receipts/")
+        && method == "GET"
+    {
+        return match page_request(req).await? {
+            Ok(req) => receipts::show(req, &ctx, key).await,
+            Err(refused) => refused,
+        };
     }
     if path == "/demo.json" && method == "GET" {
         return demo::shop(&ctx)
@@ -284,6 +293,13 @@ fn dispatch<'c>(call: &'c mut Call<'_>) -> Handling<'c> {
         Operation::ListCheckoutSessions => Box::pin(checkout_sessions::list(call)),
         Operation::GetCheckoutSession => Box::pin(checkout_sessions::get(call)),
         Operation::ExpireCheckoutSession => Box::pin(checkout_sessions::expire(call)),
+        Operation::ListOrders => Box::pin(orders::list_orders(call)),
+        Operation::GetOrder => Box::pin(orders::get(call)),
+        Operation::ListPayments => Box::pin(payments::list_payments(call)),
+        Operation::GetPayment => Box::pin(payments::get(call)),
+        Operation::CreateRefund => Box::pin(refunds::create(call)),
+        Operation::ListRefunds => Box::pin(refunds::list_refunds(call)),
+        Operation::GetRefund => Box::pin(refunds::get(call)),
         Operation::ListEvents => Box::pin(events::list(call)),
         Operation::CreateWebhookEndpoint => Box::pin(webhooks::create(call)),
         Operation::ListWebhookEndpoints => Box::pin(webhooks::list(call)),

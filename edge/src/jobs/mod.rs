@@ -27,6 +27,8 @@ const STALE_RESERVATION_SECS: i64 = 15 * 60;
 /// A charged payment whose completion is owed is the shopper's page's to complete this
 /// long (it comes back every few seconds); then the cron's.
 const OWED_GRACE_SECS: i64 = 30;
+/// Pending refunds asked again per cron run.
+const REFUND_BATCH: i64 = 20;
 /// Owed completions written per cron run.
 const OWED_BATCH: i64 = 20;
 
@@ -59,7 +61,21 @@ pub async fn run(env: &Env) {
         console_error!("cron: sending webhooks failed: {error:?}");
     }
     crate::billing::biller::run(env).await;
+    settle_refunds(env, &db).await;
     retention::run(&db, now).await;
+}
+
+/// Refunds still PENDING a minute after they were asked for: the processor is asked again
+/// (same idempotency key). Their events' receipt URLs are on `LINK_BASE_URL`.
+async fn settle_refunds(env: &Env, db: &D1Database) {
+    let origin = env
+        .var("LINK_BASE_URL")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if let Err(error) = crate::sales::refunds::settle_pending(env, db, &origin, REFUND_BATCH).await
+    {
+        console_error!("cron: settling refunds failed: {error:?}");
+    }
 }
 
 async fn expire_sessions(db: &D1Database, now: i64) -> ApiResult<()> {

@@ -7,6 +7,7 @@ use till_shared::locale::{Locale, Text};
 use worker::Response;
 
 pub mod checkout;
+pub mod receipt;
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -153,6 +154,19 @@ pub fn page(
         nonce.as_deref().zip(code.as_deref()),
     );
     respond(status, page, frame, nonce.as_deref())
+}
+
+/// A page outside any frame with extra tags in its head (a print stylesheet) and no script.
+pub fn document(
+    status: u16,
+    locale: Locale,
+    title: &str,
+    head: &str,
+    body: &str,
+) -> worker::Result<Response> {
+    let frame = Frame::default();
+    let html = layout_in(&frame, locale, title, &Slots { head, body }, None, None);
+    respond(status, html, &frame, None)
 }
 
 /// The `code` a page inside the overlay reports with its `error` message.

@@ -125,6 +125,17 @@ pub fn schemas() -> Map<String, Value> {
         ("allowed_redirect_hosts", "array"),
     ]);
     account["properties"]["allowed_redirect_hosts"] = allowed_redirect_hosts(false);
+    // The environment's connected processor, never its secrets; null when none.
+    let mut processor = object(&[
+        ("kind", "string"),
+        ("publishable_key", "string"),
+        ("secret_key_last4", "string"),
+        ("webhook_secret_set", "boolean"),
+        ("connected_at", "string"),
+        ("updated_at", "string"),
+    ]);
+    processor["type"] = json!(["object", "null"]);
+    account["properties"]["processor"] = processor;
     add("Account", account);
     add(
         "RolledKey",
@@ -414,6 +425,89 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
     add("BillingOrderList", list_of("BillingOrder", true));
+
+    add(
+        "Order",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("status", "string"),
+            ("checkout_session_id", "string"),
+            ("payment_link", "string?"),
+            ("line_items", "array"),
+            ("currency", "string"),
+            ("amount_subtotal", "integer"),
+            ("amount_discount", "integer"),
+            ("amount_total", "integer"),
+            ("amount_refunded", "integer"),
+            ("discount", "object?"),
+            ("promotion_code", "string?"),
+            ("customer_id", "string?"),
+            ("customer_email", "string"),
+            ("customer_name", "string?"),
+            ("customer_details", "object"),
+            ("custom_fields", "object"),
+            ("billing_address", "object?"),
+            ("client_reference_id", "string?"),
+            ("utm", "object?"),
+            ("metadata", "object?"),
+            ("subscription_id", "string?"),
+            ("payment_id", "string?"),
+            ("payment_status", "string?"),
+            ("livemode", "boolean"),
+            ("environment", "string"),
+            ("created_at", "string"),
+        ]),
+    );
+    add("OrderList", list_of("Order", true));
+    add(
+        "Payment",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("status", "string"),
+            ("amount", "integer"),
+            ("amount_refunded", "integer"),
+            ("refunded", "boolean"),
+            ("currency", "string"),
+            ("disputed", "boolean"),
+            ("card", "object"),
+            ("processor", "string"),
+            ("processor_reference", "string"),
+            ("order_id", "string?"),
+            ("billing_order_id", "string?"),
+            ("checkout_session_id", "string?"),
+            ("payment_link", "string?"),
+            ("subscription_id", "string?"),
+            ("customer_id", "string?"),
+            ("receipt_url", "string"),
+            ("livemode", "boolean"),
+            ("environment", "string"),
+            ("created_at", "string"),
+            ("updated_at", "string"),
+        ]),
+    );
+    add("PaymentList", list_of("Payment", true));
+    add(
+        "Refund",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("payment_id", "string"),
+            ("amount", "integer"),
+            ("currency", "string"),
+            ("status", "string"),
+            ("reason", "string?"),
+            ("failure_reason", "string?"),
+            ("metadata", "object?"),
+            ("processor_reference", "string?"),
+            ("source", "string"),
+            ("livemode", "boolean"),
+            ("created_at", "string"),
+            ("updated_at", "string"),
+        ]),
+    );
+    add("RefundList", list_of("Refund", true));
 
     add(
         "TestClock",

@@ -385,6 +385,25 @@ fn subscription_changes() -> Vec<(&'static str, Value)> {
 }
 
 /// Every request body of the API, by schema name.
+/// A processor connection of `PATCH /v1/account` (`null` removes it). The keys' prefixes
+/// follow the calling key's environment (`sk_test_`/`pk_test_` for SANDBOX, `_live_` for
+/// PRODUCTION; `rk_` restricted keys too), which the Worker checks.
+fn processor_connection() -> Value {
+    let key = |prefix: &str| matching(255, &format!("^{prefix}[A-Za-z0-9_]{{10,}}$"));
+    described(
+        body(
+            &[
+                ("kind", words(&["stripe"])),
+                ("secret_key", key("(sk|rk)_(test|live)_")),
+                ("publishable_key", key("pk_(test|live)_")),
+                ("webhook_secret", nullable(key("whsec_"))),
+            ],
+            &["kind", "secret_key", "publishable_key"],
+        ),
+        "Connect Stripe for the calling key's environment: a test key for SANDBOX, a live key only for PRODUCTION. The secrets are sealed at rest and never returned.",
+    )
+}
+
 pub fn requests() -> Vec<(&'static str, Value)> {
     let retry_schedule = json!({
         "type": "array",
@@ -467,6 +486,7 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                     ("subscription_retry_schedule", retry_schedule),
                     ("subscription_final_state", words(&["UNPAID", "CANCELED"])),
                     ("allowed_redirect_hosts", hosts),
+                    ("processor", nullable(processor_connection())),
                 ],
                 &[],
             ),
@@ -657,6 +677,22 @@ pub fn requests() -> Vec<(&'static str, Value)> {
         (
             "RetrySubscription",
             body(&[("subscription_order_id", text(120))], &[]),
+        ),
+        (
+            "CreateRefund",
+            with(
+                body(
+                    &[
+                        ("payment_id", filled(64)),
+                        ("billing_order_id", filled(100)),
+                        ("amount", integer(1, MAX_MINOR_UNITS)),
+                        ("reason", words(crate::refunds::REASONS)),
+                        ("metadata", metadata()),
+                    ],
+                    &[],
+                ),
+                vec![exactly_one(&["payment_id", "billing_order_id"])],
+            ),
         ),
         (
             "CreateTestClock",

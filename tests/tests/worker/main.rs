@@ -19,6 +19,7 @@ mod promotion_limits;
 mod promotions;
 mod public_writes;
 mod redirects;
+mod sales;
 mod selling;
 mod shopper;
 mod subscriptions;
@@ -110,6 +111,7 @@ fn main() -> ExitCode {
         webhooks::CHECKS,
         limits::CHECKS,
         selling::CHECKS,
+        sales::CHECKS,
         idempotency::CHECKS,
         public_writes::CHECKS,
         operator_secret::CHECKS,

@@ -889,7 +889,7 @@ fn a_stale_cached_link_never_yields_a_payable_session(suite: &Suite) -> Result<(
 const IN_FLIGHT: usize = 32;
 
 /// Runs `each(i)` for every `i < count`, `IN_FLIGHT` at a time; answers the results in order.
-fn in_flight<T: Send>(count: usize, each: impl Fn(usize) -> T + Sync) -> Vec<T> {
+pub(crate) fn in_flight<T: Send>(count: usize, each: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::with_capacity(count));
     thread::scope(|scope| {

@@ -1,0 +1,171 @@
+//! `GET /receipts/{key}`: a payment's hosted receipt. The key is the URL's only
+//! credential (190 random bits, unique per payment); an unknown key is a plain 404 page.
+
+use serde::Deserialize;
+use till_shared::locale::{Locale, Text, format_money};
+use till_shared::money::{Currency, Money};
+use till_shared::pricing::LineItem;
+use worker::Response;
+
+use crate::api::iso;
+use crate::api::page::PageRequest;
+use crate::ctx::Ctx;
+use crate::db::{self, Sql};
+use crate::error::ApiResult;
+use crate::pages;
+use crate::pages::checkout::{DiscountRow, ItemRow};
+use crate::pages::receipt::ReceiptView;
+use crate::sales::orders::OrderRow;
+use crate::sales::payments::PaymentRow;
+use crate::sales::refunds;
+
+#[derive(Deserialize)]
+struct Receipted {
+    #[serde(flatten)]
+    payment: PaymentRow,
+    merchant_name: String,
+    period_start: Option<i64>,
+    period_end: Option<i64>,
+}
+
+pub async fn show(req: PageRequest, ctx: &Ctx, key: &str) -> worker::Result<Response> {
+    let fallback = Locale::negotiate(
+        req.query("locale").as_deref(),
+        req.accept_language.as_deref(),
+    );
+    match view(&req, ctx, key).await {
+        Ok(Some((locale, view))) => pages::receipt::receipt(locale, &view),
+        Ok(None) => pages::message(fallback, 404, Text::ReceiptNotFound),
+        Err(error) => {
+            worker::console_error!("receipt: {error:?}");
+            pages::message(fallback, 503, Text::TryAgainShortly)
+        }
+    }
+}
+
+fn date(at: i64) -> ApiResult<String> {
+    Ok(iso(at)?.chars().take(10).collect())
+}
+
+async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Locale, ReceiptView)>> {
+    // Keys are made of `rcpt_` and Base62; anything else is not looked up.
+    if !key.starts_with("rcpt_")
+        || key.len() > 64
+        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Ok(None);
+    }
+    let db = db::db(ctx)?;
+    let found: Option<Receipted> = Sql::new(
+        "SELECT p.*, a.name AS merchant_name, b.period_start, b.period_end
+         FROM payments p JOIN accounts a ON a.id = p.account_id
+         LEFT JOIN billing_orders b ON b.id = p.billing_order_id
+         WHERE p.receipt_key = :key",
+    )
+    .bind("key", key)
+    .prepare(&db)?
+    .first(None)
+    .await?;
+    let Some(found) = found else { return Ok(None) };
+    let payment = &found.payment;
+    let order: Option<OrderRow> = match &payment.order_id {
+        Some(id) => {
+            Sql::new("SELECT * FROM orders_view WHERE id = :id")
+                .bind("id", id.as_str())
+                .prepare(&db)?
+                .first(None)
+                .await?
+        }
+        None => None,
+    };
+    let locale = Locale::negotiate(
+        req.query("locale")
+            .as_deref()
+            .or(order.as_ref().and_then(|o| o.locale.as_deref())),
+        req.accept_language.as_deref(),
+    );
+    let currency = Currency::parse(&payment.currency).map_err(crate::error::ApiError::internal)?;
+    let money = |amount: i64| {
+        Money::from_minor(amount, currency)
+            .ok()
+            .map(format_money)
+            .unwrap_or_default()
+    };
+    let mut items = Vec::new();
+    let (mut subtotal, mut discount, mut email) = (None, None, None);
+    if let Some(order) = &order {
+        let lines: Vec<LineItem> = order
+            .line_items
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default();
+        items = lines
+            .iter()
+            .map(|line| ItemRow {
+                name: line.name.clone().unwrap_or_else(|| "Item".to_owned()),
+                quantity: line.quantity,
+                amount: money(line.line_total().map_or(0, |m| m.amount())),
+            })
+            .collect();
+        if order.amount_discount > 0 {
+            subtotal = Some(money(order.amount_subtotal));
+            discount = order.promotion_code.as_ref().map(|code| DiscountRow {
+                code: code.clone(),
+                amount: money(order.amount_discount),
+            });
+        }
+        email = Some(order.customer_email.clone());
+    }
+    let period = match (found.period_start, found.period_end) {
+        (Some(start), Some(end)) => Some(format!("{} – {}", date(start)?, date(end)?)),
+        _ => None,
+    };
+    if items.is_empty() {
+        items.push(ItemRow {
+            name: locale.text(Text::ReceiptPeriod).to_owned(),
+            quantity: 1,
+            amount: money(payment.amount),
+        });
+    }
+    let refunds = refunds::of_payment(&db, &payment.id)
+        .await?
+        .iter()
+        .map(|r| Ok((date(r.created_at)?, money(r.amount))))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let view = ReceiptView {
+        merchant_name: found.merchant_name.clone(),
+        test_mode: !payment.livemode(),
+        disputed: payment.disputed == 1,
+        number: payment.id.clone(),
+        order_id: payment
+            .order_id
+            .clone()
+            .or(payment.billing_order_id.clone()),
+        date: date(payment.created_at)?,
+        email,
+        items,
+        period,
+        subtotal,
+        discount,
+        total: money(payment.amount),
+        net: (payment.amount_refunded > 0).then(|| money(payment.refundable())),
+        refunds,
+        card: format!(
+            "{} •••• {}",
+            brand_name(&payment.card_brand),
+            payment.card_last4
+        ),
+    };
+    Ok(Some((locale, view)))
+}
+
+/// A card brand as people write it.
+fn brand_name(brand: &str) -> String {
+    match brand {
+        "visa" => "Visa".to_owned(),
+        "mastercard" => "Mastercard".to_owned(),
+        "amex" => "American Express".to_owned(),
+        "jcb" => "JCB".to_owned(),
+        other => other.to_owned(),
+    }
+}
