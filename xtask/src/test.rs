@@ -107,7 +107,12 @@ pub fn run() -> Result<()> {
         tier(
             "Black-box tests against the local Worker (workerd, D1, KV)",
             &mut || {
-                step::run(&mut cargo(&["test", "--package", "till-tests"]))?;
+                // The processor tests run against localstripe from the tools cache.
+                let localstripe = tools::localstripe()?;
+                step::run(
+                    cargo(&["test", "--package", "till-tests"])
+                        .env("TILL_LOCALSTRIPE", localstripe),
+                )?;
                 step::run(&mut cargo(&[
                     "test",
                     "--package",

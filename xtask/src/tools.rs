@@ -21,6 +21,7 @@ pub const CARGO_DENY_VERSION: &str = "0.20.2";
 /// Fuzzes the API from its OpenAPI document (`cargo xtask fuzz`); from PyPI, into a
 /// virtualenv in the cache, with every dependency pinned by `xtask/fuzz-requirements.txt`.
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+pub const LOCALSTRIPE_VERSION: &str = "1.15.10";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// What a command needs installed.
@@ -208,8 +209,10 @@ pub fn setup(needs: Needs) -> Result<Tools> {
                 "cargo-deny",
                 Resolve::Locked,
             )?;
-            // The fuzz tier's; installed here so that every download happens up front.
+            // The fuzz tier's and the processor tests'; installed here so that every
+            // download happens up front.
             schemathesis()?;
+            localstripe()?;
             (
                 Some(wasm_pack.join("bin/wasm-pack")),
                 Some(chromium()?),
@@ -309,49 +312,95 @@ fn cargo_tool(krate: &str, version: &str, bin: &str, resolve: Resolve) -> Result
     )
 }
 
-/// schemathesis's `st` in a virtualenv at `{cache}/tools/schemathesis-{version}`, installed
-/// once (`python3 -m venv`, then pip with the pinned requirements) and checked by asking
-/// that exact path for its version.
-pub fn schemathesis() -> Result<PathBuf> {
-    let venv = cache_dir()
-        .join("tools")
-        .join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
-    let st = venv.join("bin/st");
-    let reports = |path: &Path| {
-        output(Command::new(path).arg("--version"))
-            .is_some_and(|text| text.split_whitespace().any(|w| w == SCHEMATHESIS_VERSION))
-    };
-    if reports(&st) {
-        satisfied(&format!(
-            "schemathesis {SCHEMATHESIS_VERSION} ({})",
-            st.display()
-        ));
-        return Ok(st);
+/// A Python tool in a virtualenv at `{cache}/tools/{name}-{version}`, installed once
+/// (`python3 -m venv`, then pip with its pinned requirements file in `xtask/`) and checked
+/// by asking that virtualenv which version of the package it holds.
+struct PythonTool {
+    name: &'static str,
+    version: &'static str,
+    requirements: &'static str,
+    /// The program in the virtualenv's `bin/`.
+    program: &'static str,
+}
+
+impl PythonTool {
+    fn installed(&self) -> Result<PathBuf> {
+        let venv = cache_dir()
+            .join("tools")
+            .join(format!("{}-{}", self.name, self.version));
+        let program = venv.join("bin").join(self.program);
+        let holds = || {
+            output(Command::new(venv.join("bin/python")).args([
+                "-c",
+                &format!(
+                    "import importlib.metadata as m; print(m.version('{}'))",
+                    self.name
+                ),
+            ]))
+            .is_some_and(|text| text.trim() == self.version)
+                && program.exists()
+        };
+        if holds() {
+            satisfied(&format!(
+                "{} {} ({})",
+                self.name,
+                self.version,
+                program.display()
+            ));
+            return Ok(program);
+        }
+        let requirements = workspace_root().join("xtask").join(self.requirements);
+        step(
+            &format!(
+                "Installing {} {} from PyPI into {} (a minute, once per machine)",
+                self.name,
+                self.version,
+                venv.display()
+            ),
+            || {
+                cache_dir_created()?;
+                run(Command::new("python3")
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv))?;
+                run(Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                    .arg(&requirements))?;
+                if holds() {
+                    Ok(program.clone())
+                } else {
+                    Err(format!(
+                        "{} does not hold {} {} after installing",
+                        venv.display(),
+                        self.name,
+                        self.version
+                    ))
+                }
+            },
+        )
     }
-    let requirements = workspace_root().join("xtask/fuzz-requirements.txt");
-    step(
-        &format!(
-            "Installing schemathesis {SCHEMATHESIS_VERSION} from PyPI into {} (a minute, once per machine)",
-            venv.display()
-        ),
-        || {
-            cache_dir_created()?;
-            run(Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&venv))?;
-            run(Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements))?;
-            if reports(&st) {
-                Ok(st.clone())
-            } else {
-                Err(format!(
-                    "{} does not report version {SCHEMATHESIS_VERSION} after installing",
-                    st.display()
-                ))
-            }
-        },
-    )
+}
+
+/// schemathesis's `st`, for the fuzz tier.
+pub fn schemathesis() -> Result<PathBuf> {
+    PythonTool {
+        name: "schemathesis",
+        version: SCHEMATHESIS_VERSION,
+        requirements: "fuzz-requirements.txt",
+        program: "st",
+    }
+    .installed()
+}
+
+/// localstripe, the fake Stripe of the processor tests (`TILL_LOCALSTRIPE` tells them
+/// where it is).
+pub fn localstripe() -> Result<PathBuf> {
+    PythonTool {
+        name: "localstripe",
+        version: LOCALSTRIPE_VERSION,
+        requirements: "localstripe-requirements.txt",
+        program: "localstripe",
+    }
+    .installed()
 }
 
 fn cache_dir_created() -> Result<PathBuf> {

@@ -3,6 +3,5 @@
 pub mod account;
 pub mod health;
 pub mod openapi;
-#[allow(dead_code, reason = "the Stripe checkout path is being wired")]
 pub mod processor;
 pub mod settings;

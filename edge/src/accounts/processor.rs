@@ -15,6 +15,8 @@ use worker::{D1Database, D1PreparedStatement, Env};
 use crate::api::iso;
 use crate::db::{Seller, Sql};
 use crate::error::{ApiError, ApiResult};
+use crate::pages::ProcessorFields;
+use crate::pages::checkout::StripeView;
 use crate::processor::{Connected, Stripe};
 
 /// Stripe's API, unless `STRIPE_API_BASE` names another (a local fake in tests).
@@ -220,7 +222,7 @@ fn stripe_base(env: &Env) -> ApiResult<String> {
 }
 
 /// Where the hosted page loads Stripe.js from.
-pub fn stripe_js(env: &Env) -> String {
+fn stripe_js(env: &Env) -> String {
     env.var("STRIPE_JS_URL")
         .map(|v| v.to_string())
         .ok()
@@ -228,10 +230,43 @@ pub fn stripe_js(env: &Env) -> String {
         .unwrap_or_else(|| STRIPE_JS.to_owned())
 }
 
+/// Stripe's fields for a page of the seller's, when it has Stripe connected (read without
+/// opening any secret).
+pub async fn page_fields(
+    env: &Env,
+    db: &D1Database,
+    account_id: &str,
+    environment: &str,
+) -> ApiResult<Option<StripeView>> {
+    let Some(row) = row(db, account_id, environment).await? else {
+        return Ok(None);
+    };
+    let script_url = stripe_js(env);
+    let mut origins = Vec::new();
+    for url in [script_url.as_str(), &stripe_base(env)?] {
+        if let Ok(parsed) = worker::Url::parse(url) {
+            let origin = parsed.origin().ascii_serialization();
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+    }
+    if script_url == STRIPE_JS {
+        // Stripe.js frames its 3-D Secure pages from here.
+        origins.push("https://hooks.stripe.com".to_owned());
+    }
+    Ok(Some(StripeView {
+        publishable_key: row.publishable_key,
+        fields: ProcessorFields {
+            script_url,
+            origins,
+        },
+    }))
+}
+
 /// A Stripe connection, opened for use.
 pub struct Connection {
     pub stripe: Stripe,
-    pub publishable_key: String,
     pub webhook_secret: Option<String>,
 }
 
@@ -261,7 +296,6 @@ pub async fn connection(
             base: stripe_base(env)?,
             secret_key,
         },
-        publishable_key: row.publishable_key,
         webhook_secret,
     }))
 }

@@ -28,6 +28,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env, console_error};
 
+use crate::accounts::processor;
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::billing::subscriptions::{
@@ -36,7 +37,7 @@ use crate::billing::subscriptions::{
 use crate::db::events::{self, Event, Guard};
 use crate::db::{self, Bind, Sql};
 use crate::error::{ApiError, ApiResult};
-use crate::processor::{Charge, Processor, Sandbox};
+use crate::processor::{Charge, Connected};
 
 /// Subscriptions claimed (and written back) together.
 const BATCH: i64 = 100;
@@ -133,7 +134,7 @@ pub async fn run(env: &Env) {
     if let Err(error) = free_stale_claims(&db, now).await {
         console_error!("billing: freeing stale claims failed: {error:?}");
     }
-    if let Err(error) = run_due(&db, None, now, deadline).await {
+    if let Err(error) = run_due(env, &db, None, now, deadline).await {
         console_error!("billing: {error:?}");
     }
     let clocks = match advancing_clocks(&db).await {
@@ -141,7 +142,7 @@ pub async fn run(env: &Env) {
         Err(error) => return console_error!("billing: reading clocks failed: {error:?}"),
     };
     for clock in clocks {
-        if let Err(error) = finish_clock(&db, &clock.id, clock.frozen_time, deadline).await {
+        if let Err(error) = finish_clock(env, &db, &clock.id, clock.frozen_time, deadline).await {
             console_error!("billing: clock {} failed: {error:?}", clock.id);
         }
     }
@@ -180,6 +181,7 @@ async fn advancing_clocks(db: &D1Database) -> ApiResult<Vec<Advancing>> {
 /// until nothing is due or `deadline` (platform milliseconds) has passed. Answers whether
 /// it finished.
 pub async fn run_due(
+    env: &Env,
     db: &D1Database,
     clock: Option<&str>,
     now: i64,
@@ -206,18 +208,19 @@ pub async fn run_due(
         if rows.is_empty() {
             return Ok(true);
         }
-        settle(db, read_claimed(rows), &claim, Trigger::Auto, now).await?;
+        settle(env, db, read_claimed(rows), &claim, Trigger::Auto, now).await?;
     }
 }
 
 /// Bills a clock's subscriptions up to its time (until `deadline`), then marks it READY.
 pub async fn finish_clock(
+    env: &Env,
     db: &D1Database,
     clock_id: &str,
     now: i64,
     deadline: u64,
 ) -> ApiResult<()> {
-    if run_due(db, Some(clock_id), now, deadline).await? {
+    if run_due(env, db, Some(clock_id), now, deadline).await? {
         Sql::new("UPDATE test_clocks SET status = 'READY' WHERE id = :id")
             .bind("id", clock_id)
             .prepare(db)?
@@ -229,7 +232,13 @@ pub async fn finish_clock(
 
 /// Charges one subscription's open order now (creation or a manual retry). `false` when
 /// another biller holds it.
-pub async fn bill_now(db: &D1Database, id: &str, trigger: Trigger, now: i64) -> ApiResult<bool> {
+pub async fn bill_now(
+    env: &Env,
+    db: &D1Database,
+    id: &str,
+    trigger: Trigger,
+    now: i64,
+) -> ApiResult<bool> {
     let claim = random_base62(24);
     let statement = Sql::new(&format!(
         "UPDATE subscriptions SET claim = :claim, claimed_at = :claimed_at
@@ -249,7 +258,7 @@ pub async fn bill_now(db: &D1Database, id: &str, trigger: Trigger, now: i64) -> 
             "subscription {id} could not be read"
         )));
     }
-    settle(db, rows, &claim, trigger, now).await?;
+    settle(env, db, rows, &claim, trigger, now).await?;
     Ok(true)
 }
 
@@ -285,6 +294,7 @@ fn read_claimed(rows: Vec<JsValue>) -> Vec<Claimed> {
 /// Charges the claimed subscriptions and writes the outcomes. When the batch of all of
 /// them fails, each is written alone, so one bad row cannot hold the others.
 async fn settle(
+    env: &Env,
     db: &D1Database,
     rows: Vec<Claimed>,
     claim: &str,
@@ -294,7 +304,7 @@ async fn settle(
     let real_now = db::now_unix();
     let mut per_row = Vec::with_capacity(rows.len());
     for row in &rows {
-        per_row.push(bill(db, row, claim, trigger, now, real_now).await?);
+        per_row.push(bill(env, db, row, claim, trigger, now, real_now).await?);
     }
     let mut all: Vec<D1PreparedStatement> = per_row.iter().flatten().cloned().collect();
     all.push(events::fan_out(db, real_now)?);
@@ -319,6 +329,7 @@ async fn settle(
 /// Decides what one claimed subscription needs, charges it if it is due, and answers the
 /// statements that store the outcome (all conditional on still holding `claim`).
 async fn bill(
+    env: &Env,
     db: &D1Database,
     claimed: &Claimed,
     claim: &str,
@@ -332,7 +343,7 @@ async fn bill(
         Step::Release => Ok(vec![release(db, &claimed.row.id, claim)?]),
         Step::Cancel(ended) => period_ended(db, &claimed.row, claim, &ended, now, real_now),
         Step::Charge(order) => {
-            let attempt = charge(claimed, &order).await;
+            let attempt = charge(env, db, claimed, &order).await;
             let decided = outcome(&due, &order, attempt.result)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             charged(db, claimed, claim, trigger, &decided, &attempt, real_now)
@@ -360,7 +371,7 @@ impl Attempt {
 
 /// Collects the open order: nothing to charge for a free plan, the saved card otherwise
 /// (with the order attempt's idempotency key, so a replaced biller charges once).
-async fn charge(claimed: &Claimed, order: &OpenOrder) -> Attempt {
+async fn charge(env: &Env, db: &D1Database, claimed: &Claimed, order: &OpenOrder) -> Attempt {
     let row = &claimed.row;
     let saved = claimed.beside.processor_token.as_deref();
     let answer = match (
@@ -371,9 +382,11 @@ async fn charge(claimed: &Claimed, order: &OpenOrder) -> Attempt {
             token: "free".to_owned(),
         },
         (Collect::Card(amount), Some(saved)) => {
-            Sandbox
-                .charge_saved(saved, amount, &order.idempotency_key(&row.id))
-                .await
+            let key = order.idempotency_key(&row.id);
+            match processor_of(env, db, row, saved).await {
+                Some(processor) => processor.charge_saved(saved, amount, &key).await,
+                None => Charge::Unavailable,
+            }
         }
         (Collect::Card(_), None) => Charge::Declined("no_payment_method"),
         (Collect::Decline(code), _) => Charge::Declined(code),
@@ -390,6 +403,29 @@ async fn charge(claimed: &Claimed, order: &OpenOrder) -> Attempt {
         // Not answered: a failed attempt, retried on the dunning schedule with a new key.
         Charge::Unavailable => Attempt::failed("processing_error"),
     }
+}
+
+/// What charges a saved card: the sandbox for its own tokens, the account's Stripe for a
+/// card kept there (`cus_…/pm_…`); `None` when that Stripe is no longer connected.
+async fn processor_of(
+    env: &Env,
+    db: &D1Database,
+    row: &SubscriptionRow,
+    saved: &str,
+) -> Option<Connected> {
+    if saved.starts_with("tok_") {
+        return Some(Connected::Sandbox);
+    }
+    processor::connected(
+        env,
+        db,
+        &row.account_id,
+        row.environment.as_str(),
+        Some("stripe"),
+    )
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The period ended on a subscription set to cancel then: it ends, unbilled.
@@ -605,7 +641,7 @@ fn insert_payment(
              currency, status, card_brand, card_last4, card_exp_month, card_exp_year, processor, processor_token,
              receipt_key, created_at, updated_at)
          SELECT :id, :account_id, :environment, :billing_order_id, :subscription_id, :customer_id, :amount,
-                :currency, 'SUCCEEDED', m.card_brand, m.card_last4, m.card_exp_month, m.card_exp_year, 'sandbox',
+                :currency, 'SUCCEEDED', m.card_brand, m.card_last4, m.card_exp_month, m.card_exp_year, :processor,
                 :processor_token, :receipt_key, :now, :now
          FROM payment_methods m WHERE m.id = :payment_method_id AND {STILL_CLAIMED}"
     ))
@@ -619,6 +655,15 @@ fn insert_payment(
     .bind("currency", order.currency.code())
     .bind("payment_method_id", row.payment_method_id.as_deref())
     .bind("processor_token", attempt.token.as_deref())
+    // Stripe's charges are PaymentIntents; the sandbox's tokens are its own.
+    .bind(
+        "processor",
+        if attempt.token.as_deref().is_some_and(|t| t.starts_with("pi_")) {
+            "stripe"
+        } else {
+            "sandbox"
+        },
+    )
     .bind("receipt_key", till_shared::ids::receipt_key())
     .bind("now", now)
     .bind("claimed_id", row.id.as_str())

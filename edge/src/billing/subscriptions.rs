@@ -784,7 +784,7 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     )?);
     db.batch(batch).await?;
     if new.anchor <= now {
-        biller::bill_now(&db, &id, Trigger::Creation, now).await?;
+        biller::bill_now(&call.ctx.env, &db, &id, Trigger::Creation, now).await?;
     }
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::created(render(&load(call, &id).await?)?))
@@ -992,7 +992,7 @@ pub async fn retry(call: &mut Call<'_>) -> ApiResult<Reply> {
     }
     let now = now_for(call, row.test_clock_id.as_deref()).await?;
     let db = db::db(call.ctx)?;
-    if !biller::bill_now(&db, &id, Trigger::Manual, now).await? {
+    if !biller::bill_now(&call.ctx.env, &db, &id, Trigger::Manual, now).await? {
         return Err(busy());
     }
     crate::events::delivery::send_soon(call.ctx);

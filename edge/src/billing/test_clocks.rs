@@ -208,7 +208,8 @@ pub async fn advance(call: &mut Call<'_>) -> ApiResult<Reply> {
             "This test clock is already advancing; wait until it is READY.",
         ));
     }
-    crate::billing::biller::finish_clock(&db, &id, target, biller::deadline()).await?;
+    crate::billing::biller::finish_clock(&call.ctx.env, &db, &id, target, biller::deadline())
+        .await?;
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }

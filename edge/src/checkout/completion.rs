@@ -271,6 +271,13 @@ pub struct CardFacts {
     /// SETUP and SUBSCRIPTION: the processor's token of the card saved for later charges.
     #[serde(default)]
     pub saved_token: Option<String>,
+    /// Who took it, as `payments.processor` names it (`sandbox`, `stripe`).
+    #[serde(default = "sandbox")]
+    pub processor: String,
+}
+
+fn sandbox() -> String {
+    "sandbox".to_owned()
 }
 
 impl CardFacts {
@@ -651,7 +658,7 @@ fn insert_payment(
                  subscription_id, customer_id, amount, currency, status, card_brand, card_last4, card_exp_month,
                  card_exp_year, processor, processor_token, receipt_key, created_at, updated_at)
              SELECT :payment, :account, :environment, :order, :session, :link, :subscription, :customer, :amount,
-                    :currency, 'SUCCEEDED', :brand, :last4, :exp_month, :exp_year, 'sandbox', :token, :receipt,
+                    :currency, 'SUCCEEDED', :brand, :last4, :exp_month, :exp_year, :processor, :token, :receipt,
                     :now, :now
              WHERE {STILL_RESERVED}"
         ))
@@ -664,6 +671,7 @@ fn insert_payment(
         .bind("subscription", ids.subscription.clone())
         .bind("customer", ids.customer.clone())
         .bind("receipt", till_shared::ids::receipt_key())
+        .bind("processor", card.processor.as_str())
         .bind("amount", session.amounts.total)
         .bind("currency", session.currency.code())
         .bind("brand", card.brand.as_str())

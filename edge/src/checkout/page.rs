@@ -19,10 +19,12 @@ use till_shared::redirect::{Destination, destination};
 use till_shared::ticket::TicketError;
 use worker::{D1Database, Response, console_error};
 
+use crate::accounts::processor;
 use crate::accounts::settings::Allowed;
 use crate::api::page::PageRequest;
 
 use crate::catalog::promotion_codes::find_by_code;
+use crate::checkout::by_stripe;
 use crate::checkout::code_attempts::{self, Attempted};
 use crate::checkout::completion::{self, CardFacts, Pending, Reservation, Reserved, Shopper};
 use crate::checkout::open::{self, Redeemed};
@@ -32,7 +34,7 @@ use crate::db::{self, Sql};
 use crate::pages;
 use crate::pages::checkout::{
     AddressView, ChallengeView, CheckoutView, ConfirmationView, DiscountRow, FieldView, ItemRow,
-    PromotionForm,
+    PromotionForm, StripeView,
 };
 use crate::processor::{Charge, Sandbox};
 
@@ -78,10 +80,12 @@ async fn record_failure(ctx: &Ctx, key: &str) {
 
 /// A session as its page shows it: with the merchant's name, and what the merchant
 /// allows (who may frame the page).
-struct PageSession {
-    session: CheckoutSession,
+pub(super) struct PageSession {
+    pub(super) session: CheckoutSession,
     merchant_name: String,
     allowed: Allowed,
+    /// The account's Stripe, when this environment has it connected.
+    pub(super) stripe: Option<StripeView>,
 }
 
 impl PageSession {
@@ -90,7 +94,7 @@ impl PageSession {
         self.allowed.frame(asked)
     }
 
-    fn money(&self, amount: i64) -> String {
+    pub(super) fn money(&self, amount: i64) -> String {
         Money::from_minor(amount, self.session.currency)
             .ok()
             .map(format_money)
@@ -98,12 +102,24 @@ impl PageSession {
     }
 }
 
-async fn load(ctx: &Ctx, id: &str) -> Option<PageSession> {
+pub(super) async fn load(ctx: &Ctx, id: &str) -> Option<PageSession> {
     let hosted = sessions::find_hosted(ctx, id).await.ok().flatten()?;
+    let db = db::db(ctx).ok()?;
+    let session = &hosted.session;
+    let stripe = processor::page_fields(
+        &ctx.env,
+        &db,
+        &session.account_id,
+        session.environment.as_str(),
+    )
+    .await
+    .ok()
+    .flatten();
     Some(PageSession {
         allowed: Allowed::new(hosted.allowed_hosts, hosted.session.environment),
         session: hosted.session,
         merchant_name: hosted.merchant_name,
+        stripe,
     })
 }
 
@@ -128,7 +144,7 @@ impl Entered {
             values: form
                 .0
                 .iter()
-                .filter(|(k, _)| !k.starts_with("card_") && *k != "csrf")
+                .filter(|(k, _)| !k.starts_with("card_") && *k != "csrf" && *k != "payment_method")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             error: None,
@@ -145,7 +161,7 @@ impl Entered {
 }
 
 /// A posted form.
-struct Form(Map<String, Value>);
+pub(super) struct Form(Map<String, Value>);
 
 impl Form {
     fn read(req: &PageRequest) -> Form {
@@ -160,7 +176,7 @@ impl Form {
     }
 
     /// A field, trimmed; empty when absent.
-    fn text(&self, key: &str) -> String {
+    pub(super) fn text(&self, key: &str) -> String {
         self.0
             .get(key)
             .and_then(Value::as_str)
@@ -306,6 +322,7 @@ fn checkout_view<'a>(page: &'a PageSession, entered: &Entered, frame: &Frame) ->
         submit: submit_text(session.mode),
         csrf_token: session.csrf_token.clone(),
         action: format!("{path}{suffix}"),
+        stripe: page.stripe.clone(),
     }
 }
 
@@ -332,7 +349,7 @@ fn submit_text(mode: CheckoutMode) -> Text {
 }
 
 /// How a payment attempt ends for the shopper.
-enum Outcome {
+pub(super) enum Outcome {
     /// The form again, with this message.
     Again(u16, String),
     /// A page of its own instead of the form.
@@ -350,12 +367,14 @@ enum Outcome {
     /// Charged, with the completion still to be written: the page that says so and comes
     /// back ([`settle_owed`]).
     Confirming,
+    /// Stripe's 3-D Secure, shown by Stripe.js with this PaymentIntent client secret.
+    StripeChallenge(String),
 }
 
 /// The page and the request a payment attempt answers.
-struct Attempt<'a> {
-    ctx: &'a Ctx,
-    page: &'a PageSession,
+pub(super) struct Attempt<'a> {
+    pub(super) ctx: &'a Ctx,
+    pub(super) page: &'a PageSession,
     locale: Locale,
     frame: &'a Frame,
     origin: String,
@@ -363,7 +382,7 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    fn again(&self, status: u16, text: Text) -> Outcome {
+    pub(super) fn again(&self, status: u16, text: Text) -> Outcome {
         Outcome::Again(status, self.locale.text(text).to_owned())
     }
 
@@ -382,6 +401,7 @@ impl Attempt<'_> {
                     session: *session,
                     merchant_name: self.page.merchant_name.clone(),
                     allowed: self.page.allowed.clone(),
+                    stripe: None,
                 };
                 finished(&paid, self.locale, self.frame)
             }
@@ -399,6 +419,19 @@ impl Attempt<'_> {
                 Ok(response)
             }
             Outcome::Confirming => confirming(self.page, self.locale, self.frame),
+            Outcome::StripeChallenge(secret) => match &self.page.stripe {
+                Some(stripe) => {
+                    let view = challenge_view(self.page, self.frame);
+                    pages::checkout::stripe_challenge(
+                        self.frame,
+                        self.locale,
+                        &view,
+                        stripe,
+                        &secret,
+                    )
+                }
+                None => pages::message_in(self.frame, self.locale, 500, Text::ProcessingError),
+            },
         }
     }
 }
@@ -431,29 +464,23 @@ pub async fn pay(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<Respon
         origin: origin_of(&req),
         client: client_key(&req),
     };
-    let outcome = match check_form(&attempt, &form).await {
-        Ok((shopper, card)) => take_payment(&attempt, shopper, card).await,
-        Err(outcome) => outcome,
+    let outcome = if attempt.page.stripe.is_some() {
+        match check_shopper(&attempt, &form).await {
+            Ok(shopper) => by_stripe::take_payment(&attempt, shopper, &form).await,
+            Err(outcome) => outcome,
+        }
+    } else {
+        match check_form(&attempt, &form).await {
+            Ok((shopper, card)) => take_payment(&attempt, shopper, card).await,
+            Err(outcome) => outcome,
+        }
     };
     attempt.answer(outcome, Entered::from_form(&form))
 }
 
 /// The shopper's details and card as the form gives them, or why the form is sent back.
 async fn check_form(attempt: &Attempt<'_>, form: &Form) -> Result<(Shopper, CheckedCard), Outcome> {
-    let (locale, session) = (attempt.locale, &attempt.page.session);
-    let email = form.text("email");
-    if !is_plausible_email(&email) {
-        return Err(attempt.again(422, Text::InvalidEmail));
-    }
-    let required =
-        |what: &str| Outcome::Again(422, format!("{what}: {}", locale.text(Text::FieldRequired)));
-    let answers = answers(&session.custom_fields, |name| form.text(name))
-        .map_err(|field| required(field.label()))?;
-    let address = billing_address(session.billing_address_collection, |name| form.text(name))
-        .map_err(|_| required(locale.text(Text::BillingAddress)))?;
-    if address_blocked(attempt.ctx, &attempt.client).await {
-        return Err(Outcome::Message(429, Text::TooManyAttempts));
-    }
+    let shopper = check_shopper(attempt, form).await?;
     let today = till_shared::time::month_and_year(db::now_unix());
     let number = form.text("card_number");
     let card = match check_card(
@@ -468,13 +495,32 @@ async fn check_form(attempt: &Attempt<'_>, form: &Form) -> Result<(Shopper, Chec
             return Err(attempt.again(422, card_error_text(error)));
         }
     };
-    let shopper = Shopper {
+    Ok((shopper, card))
+}
+
+/// The shopper's details as the form gives them (everything but the card), or why the
+/// form is sent back; a client address over its failure allowance is refused here.
+async fn check_shopper(attempt: &Attempt<'_>, form: &Form) -> Result<Shopper, Outcome> {
+    let (locale, session) = (attempt.locale, &attempt.page.session);
+    let email = form.text("email");
+    if !is_plausible_email(&email) {
+        return Err(attempt.again(422, Text::InvalidEmail));
+    }
+    let required =
+        |what: &str| Outcome::Again(422, format!("{what}: {}", locale.text(Text::FieldRequired)));
+    let answers = answers(&session.custom_fields, |name| form.text(name))
+        .map_err(|field| required(field.label()))?;
+    let address = billing_address(session.billing_address_collection, |name| form.text(name))
+        .map_err(|_| required(locale.text(Text::BillingAddress)))?;
+    if address_blocked(attempt.ctx, &attempt.client).await {
+        return Err(Outcome::Message(429, Text::TooManyAttempts));
+    }
+    Ok(Shopper {
         email,
         name: form.text("name"),
         custom_fields: Value::Object(answers),
         billing_address: address,
-    };
-    Ok((shopper, card))
+    })
 }
 
 /// Reserves the session, charges the card and completes or gives the reservation back.
@@ -491,34 +537,9 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
     let Ok(db) = db::db(attempt.ctx) else {
         return Outcome::TryLater;
     };
-    let token = match completion::reserve(&db, session).await {
-        Ok(Reserved::Token(token)) => token,
-        Ok(Reserved::Exhausted) => return unavailable(Unavailable::SoldOut),
-        Ok(Reserved::Inactive) => return unavailable(Unavailable::Inactive),
-        // A concurrent submit holds the session; when it completed, go where it went.
-        Ok(Reserved::Busy) => {
-            return match load(attempt.ctx, session.id.as_str()).await {
-                Some(now) if now.session.status == SessionStatus::Complete => {
-                    Outcome::Paid(Box::new(now.session))
-                }
-                Some(now) if Pending::owed(&now.session).is_some() => Outcome::Confirming,
-                _ => attempt.again(409, Text::ProcessingError),
-            };
-        }
-        Ok(Reserved::Changed) => return repriced(attempt, Text::TotalChanged).await,
-        // Charging without the discount the shopper saw would be wrong too: the code comes
-        // off, and the shopper decides on the full total.
-        Ok(Reserved::PromotionUnusable) => {
-            if let Some(code) = &session.promotion_code
-                && sessions::withdraw_promotion(&db, session.id.as_str(), code)
-                    .await
-                    .is_err()
-            {
-                return attempt.again(500, Text::ProcessingError);
-            }
-            return repriced(attempt, Text::PromotionWithdrawn).await;
-        }
-        Err(_) => return Outcome::TryLater,
+    let token = match reserve(attempt, &db).await {
+        Ok(token) => token,
+        Err(outcome) => return outcome,
     };
     let held = Reservation {
         session,
@@ -532,12 +553,13 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
         exp_year: card.exp_year,
         token,
         saved_token: saved.clone(),
+        processor: "sandbox".to_owned(),
     };
     match charge {
         Charge::Succeeded { token } => {
             complete_payment(attempt, &db, &held, &shopper, &facts(token)).await
         }
-        Charge::Declined(code) => declined(attempt, &db, &held, code, &card).await,
+        Charge::Declined(code) => declined(attempt, &db, &held, code, Some(&card)).await,
         // Nothing was charged that anyone knows of: the reservation back, try again.
         Charge::Unavailable => {
             let _ = completion::release(&db, &held, None).await;
@@ -553,6 +575,40 @@ async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, card: CheckedCard
             hold(attempt, &db, &held, &pending).await
         }
     }
+}
+
+/// Takes the session's reservation for this payment; or the page the shopper gets instead
+/// (sold out, changed, taken by another submit, D1 busy).
+pub(super) async fn reserve(attempt: &Attempt<'_>, db: &D1Database) -> Result<String, Outcome> {
+    let session = &attempt.page.session;
+    let refused = match completion::reserve(db, session).await {
+        Ok(Reserved::Token(token)) => return Ok(token),
+        Ok(Reserved::Exhausted) => unavailable(Unavailable::SoldOut),
+        Ok(Reserved::Inactive) => unavailable(Unavailable::Inactive),
+        // A concurrent submit holds the session; when it completed, go where it went.
+        Ok(Reserved::Busy) => match load(attempt.ctx, session.id.as_str()).await {
+            Some(now) if now.session.status == SessionStatus::Complete => {
+                Outcome::Paid(Box::new(now.session))
+            }
+            Some(now) if Pending::owed(&now.session).is_some() => Outcome::Confirming,
+            _ => attempt.again(409, Text::ProcessingError),
+        },
+        Ok(Reserved::Changed) => repriced(attempt, Text::TotalChanged).await,
+        // Charging without the discount the shopper saw would be wrong too: the code comes
+        // off, and the shopper decides on the full total.
+        Ok(Reserved::PromotionUnusable) => {
+            if let Some(code) = &session.promotion_code
+                && sessions::withdraw_promotion(db, session.id.as_str(), code)
+                    .await
+                    .is_err()
+            {
+                return Err(attempt.again(500, Text::ProcessingError));
+            }
+            repriced(attempt, Text::PromotionWithdrawn).await
+        }
+        Err(_) => Outcome::TryLater,
+    };
+    Err(refused)
 }
 
 /// The form for the session as D1 has it now, with `text` saying why it is shown again
@@ -594,15 +650,15 @@ async fn charge(session: &CheckoutSession, card: &CheckedCard) -> (Charge, Optio
 
 /// A declined card: the reservation back, the failure counted (against the session and
 /// the address), and the decline's sentence on the form, or the locked page.
-async fn declined(
+pub(super) async fn declined(
     attempt: &Attempt<'_>,
     db: &D1Database,
     held: &Reservation<'_>,
     code: &'static str,
-    card: &CheckedCard,
+    card: Option<&CheckedCard>,
 ) -> Outcome {
     let session = &attempt.page.session;
-    let failure = failure_event(session, code, Some(card));
+    let failure = failure_event(session, code, card);
     let _ = completion::release(db, held, Some(&failure)).await;
     record_failure(attempt.ctx, &attempt.client).await;
     if locks(session.failed_attempts + 1) {
@@ -612,7 +668,7 @@ async fn declined(
 }
 
 /// Keeps the payment for the shopper's 3-D Secure answer.
-async fn hold(
+pub(super) async fn hold(
     attempt: &Attempt<'_>,
     db: &D1Database,
     held: &Reservation<'_>,
@@ -629,7 +685,7 @@ async fn hold(
 /// write the completion, the charge keeps its reservation and its completion is owed: the
 /// shopper is told the payment went through and the page comes back for the order
 /// ([`settle_owed`]); the cron writes it too, if the shopper never comes back.
-async fn complete_payment(
+pub(super) async fn complete_payment(
     attempt: &Attempt<'_>,
     db: &D1Database,
     held: &Reservation<'_>,
@@ -683,6 +739,7 @@ async fn settle_owed(
             session: after,
             merchant_name: page.merchant_name.clone(),
             allowed: page.allowed.clone(),
+            stripe: None,
         };
         return Some(finished(&paid, locale, frame));
     }
@@ -713,13 +770,17 @@ fn failure_event(session: &CheckoutSession, code: &str, card: Option<&CheckedCar
 
 /// The sandbox bank's 3-D Secure page for the session's total.
 fn challenge_page(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result<Response> {
+    pages::checkout::challenge(frame, locale, &challenge_view(page, frame))
+}
+
+/// What a bank's check shows: the total, and where its answer posts.
+fn challenge_view(page: &PageSession, frame: &Frame) -> ChallengeView {
     let session = &page.session;
-    let view = ChallengeView {
+    ChallengeView {
         total: page.money(session.amounts.total),
         csrf_token: session.csrf_token.clone(),
         action: format!("/c/{}/challenge{}", session.id.as_str(), frame.query()),
-    };
-    pages::checkout::challenge(frame, locale, &view)
+    }
 }
 
 /// `POST /c/{id}/challenge`: the shopper's answer to the sandbox 3-D Secure page.
@@ -756,6 +817,13 @@ pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<
         session: &page.session,
         token: &pending.reservation,
     };
+    if attempt.page.stripe.is_some() {
+        let outcome = by_stripe::after_challenge(&attempt, &db, &held, &pending).await;
+        return match outcome {
+            Some(outcome) => attempt.answer(outcome, Entered::default()),
+            None => failed_challenge(&attempt, &db, &held, &pending).await,
+        };
+    }
     if form.text("outcome") != "complete" {
         return failed_challenge(&attempt, &db, &held, &pending).await;
     }

@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{event as events, webhooks};
 use crate::links::{omise, payment_links, shortlinks};
 use crate::pages;
-use crate::sales::{orders, payments, receipts, refunds};
+use crate::sales::{orders, payments, receipts, reconcile, refunds};
 use body::read_body;
 use idempotency::Claim;
 
@@ -81,6 +81,12 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
             Err(refused) => refused,
         };
     }
+    if let Some(account) = path.strip_prefix("/v1/processor_webhooks/stripe/")
+        && method == "POST"
+        && !account.contains('/')
+    {
+        return stripe_webhook(req, &ctx, account).await?.into_response();
+    }
     if path == "/demo.json" && method == "GET" {
         return demo::shop(&ctx)
             .unwrap_or_else(|error| error.into_reply(Dialect::Till))
@@ -96,6 +102,28 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         };
     }
     api(req, &ctx, &method, &path).await?.into_response()
+}
+
+/// Stripe's events about an account's connection: the raw body (its signature covers the
+/// bytes) within its cap, and the `Stripe-Signature` header.
+async fn stripe_webhook(mut req: Request, ctx: &Ctx, account: &str) -> Result<Reply> {
+    let signature = req.headers().get("Stripe-Signature").ok().flatten();
+    let origin = req
+        .url()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let answer = match body::read_capped(&mut req, reconcile::MAX_EVENT_BYTES).await {
+        Ok(Ok(bytes)) => match String::from_utf8(bytes) {
+            Ok(text) => reconcile::stripe(ctx, account, signature.as_deref(), &text, &origin).await,
+            Err(_) => Err(ApiError::invalid("body", "The body is not UTF-8 text.")),
+        },
+        Ok(Err(body::TooLarge)) => Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "The event is larger than any Stripe sends.",
+        )),
+        Err(error) => Err(error.into()),
+    };
+    Ok(answer.unwrap_or_else(|error| error.into_reply(Dialect::Till)))
 }
 
 /// The test suite's hooks (only with `TEST_HOOKS=enabled`, and the operator token).

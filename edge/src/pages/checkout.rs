@@ -8,10 +8,12 @@ use till_shared::embed::Frame;
 use till_shared::locale::{Locale, Text};
 use worker::Response;
 
-use super::{escape, page};
+use super::{ProcessorFields, escape, page, page_with};
 
 /// The enhancement script, inlined so the page needs no other request.
 const SCRIPT: &str = include_str!("checkout.js");
+/// What drives Stripe's fields on the Stripe path.
+const STRIPE_SCRIPT: &str = include_str!("stripe.js");
 
 /// The payment form as the shopper sees it, every amount already formatted.
 pub struct CheckoutView<'a> {
@@ -38,6 +40,15 @@ pub struct CheckoutView<'a> {
     pub csrf_token: String,
     /// Where the form posts, with the frame's query (unescaped).
     pub action: String,
+    /// The account's Stripe, when connected: the card is collected by Stripe's fields.
+    pub stripe: Option<StripeView>,
+}
+
+/// Stripe's fields on a page: the account's publishable key, and Stripe.js.
+#[derive(Clone)]
+pub struct StripeView {
+    pub publishable_key: String,
+    pub fields: ProcessorFields,
 }
 
 /// One line of the order.
@@ -100,7 +111,48 @@ pub fn form(
 ) -> worker::Result<Response> {
     let title = format!("{} · {}", view.merchant_name, view.total);
     let body = form_body(frame, locale, view);
-    page(frame, status, locale, &title, &body, None, Some(SCRIPT))
+    match &view.stripe {
+        Some(stripe) => page_with(
+            frame,
+            status,
+            locale,
+            &title,
+            &body,
+            None,
+            Some(STRIPE_SCRIPT),
+            Some(&stripe.fields),
+        ),
+        None => page(frame, status, locale, &title, &body, None, Some(SCRIPT)),
+    }
+}
+
+/// The card part of the form: the sandbox's inputs, or the place of Stripe's fields (with
+/// the PaymentMethod id they make, and what a page without JavaScript says).
+fn card_html(view: &CheckoutView<'_>, locale: Locale) -> (String, String) {
+    let t = |key| escape(locale.text(key));
+    match &view.stripe {
+        None => (
+            "pay-form".to_owned(),
+            format!(
+                "<label for=\"cc\">{}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" required>\
+<div class=\"split\"><div><label for=\"exp\">{}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
+<div><label for=\"cvc\">{}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>",
+                t(Text::CardNumber),
+                t(Text::Expiry),
+                t(Text::Cvc)
+            ),
+        ),
+        Some(_) => (
+            "stripe-form".to_owned(),
+            format!(
+                "<label for=\"stripe-card\">{}</label><div id=\"stripe-card\" class=\"card-field\"></div>\
+<input type=\"hidden\" id=\"payment-method\" name=\"payment_method\"><p id=\"stripe-error\" class=\"fe\" role=\"alert\" hidden></p>\
+<noscript><p class=\"err\">{}</p></noscript>",
+                t(Text::CardNumber),
+                t(Text::JavaScriptNeeded)
+            ),
+        ),
+    }
 }
 
 /// The order, the promotion code form and the payment form.
@@ -127,6 +179,7 @@ fn form_body(frame: &Frame, locale: Locale, view: &CheckoutView<'_>) -> String {
         .as_ref()
         .map(|p| promotion_html(p, &view.csrf_token, locale))
         .unwrap_or_default();
+    let (form_id, card) = card_html(view, locale);
     let messages = json!({
         "number": locale.text(Text::InvalidNumber),
         "expiry": locale.text(Text::InvalidExpiry),
@@ -136,13 +189,10 @@ fn form_body(frame: &Frame, locale: Locale, view: &CheckoutView<'_>) -> String {
     format!(
         "<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
 <div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>{promotion}\
-<form id=\"pay-form\" class=\"card\" method=\"post\" action=\"{action}\" data-done=\"{action}\" data-messages=\"{messages}\">\
+<form id=\"{form_id}\" class=\"card\" method=\"post\" action=\"{action}\" data-done=\"{action}\" data-messages=\"{messages}\"{stripe_key}>\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{error}\
 <label for=\"email\">{email_label}</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"email\" value=\"{email}\" required>\
-<label for=\"name\">{name_label}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"{name}\">{fields}{address}\
-<label for=\"cc\">{card_label}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" required>\
-<div class=\"split\"><div><label for=\"exp\">{expiry_label}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" required></div>\
-<div><label for=\"cvc\">{cvc_label}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>\
+<label for=\"name\">{name_label}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"{name}\">{fields}{address}{card}\
 <button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
         merchant = escape(&view.merchant_name),
         items = items_html(&view.items),
@@ -160,9 +210,13 @@ fn form_body(frame: &Frame, locale: Locale, view: &CheckoutView<'_>) -> String {
         email = escape(&view.email),
         name_label = t(Text::Name),
         name = escape(&view.name),
-        card_label = t(Text::CardNumber),
-        expiry_label = t(Text::Expiry),
-        cvc_label = t(Text::Cvc),
+        form_id = form_id,
+        card = card,
+        stripe_key = view.stripe.as_ref().map_or(String::new(), |s| format!(
+            " data-key=\"{}\" data-failed=\"{}\"",
+            escape(&s.publishable_key),
+            t(Text::CardDeclined)
+        )),
         submit = t(view.submit),
         cancel = cancel_html(view.cancel_url.as_deref(), locale, frame),
     )
@@ -311,6 +365,42 @@ pub fn challenge(frame: &Frame, locale: Locale, view: &ChallengeView) -> worker:
     );
     let title = locale.text(Text::ChallengeTitle);
     page(frame, 200, locale, title, &body, None, None)
+}
+
+/// The bank's check of a Stripe payment (3-D Secure): Stripe.js shows it, then the form
+/// asks Till to read the outcome from Stripe. Without JavaScript the page says it is needed.
+pub fn stripe_challenge(
+    frame: &Frame,
+    locale: Locale,
+    view: &ChallengeView,
+    stripe: &StripeView,
+    client_secret: &str,
+) -> worker::Result<Response> {
+    let body = format!(
+        "<div class=\"card center\"><h1>{title}</h1><p class=\"tot\">{total}</p>\
+<form id=\"stripe-form\" method=\"post\" action=\"{action}\" data-key=\"{key}\" data-secret=\"{secret}\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"outcome\" value=\"processor\">\
+<noscript><p class=\"err\">{needed}</p></noscript><button>{complete}</button></form></div>",
+        title = escape(locale.text(Text::BankCheck)),
+        total = view.total,
+        action = escape(&view.action),
+        key = escape(&stripe.publishable_key),
+        secret = escape(client_secret),
+        csrf = escape(&view.csrf_token),
+        needed = escape(locale.text(Text::JavaScriptNeeded)),
+        complete = escape(locale.text(Text::ChallengeComplete)),
+    );
+    let title = locale.text(Text::BankCheck);
+    page_with(
+        frame,
+        200,
+        locale,
+        title,
+        &body,
+        None,
+        Some(STRIPE_SCRIPT),
+        Some(&stripe.fields),
+    )
 }
 
 /// The hosted confirmation; inside the overlay it reports `success` with the session id

@@ -138,6 +138,32 @@ pub fn page(
     say: Option<&Value>,
     script: Option<&str>,
 ) -> worker::Result<Response> {
+    page_with(frame, status, locale, title, body, say, script, None)
+}
+
+/// A connected processor's own card fields on a page: its script (loaded from its origin)
+/// and the origins that script talks to and frames. The page's CSP is widened for these
+/// origins only.
+#[derive(Clone)]
+pub struct ProcessorFields {
+    /// Stripe.js.
+    pub script_url: String,
+    /// The origins its script calls and frames (Stripe's API, its own).
+    pub origins: Vec<String>,
+}
+
+/// [`page`], with a processor's fields allowed.
+#[allow(clippy::too_many_arguments)]
+pub fn page_with(
+    frame: &Frame,
+    status: u16,
+    locale: Locale,
+    title: &str,
+    body: &str,
+    say: Option<&Value>,
+    script: Option<&str>,
+    fields: Option<&ProcessorFields>,
+) -> worker::Result<Response> {
     let code = match (script, frame.parent.is_some()) {
         (Some(script), true) => Some(format!("{EMBED_SCRIPT}{script}")),
         (Some(script), false) => Some(script.to_owned()),
@@ -145,15 +171,22 @@ pub fn page(
         (None, false) => None,
     };
     let nonce = code.as_ref().map(|_| till_shared::ids::random_base62(22));
+    let head = match (fields, &nonce) {
+        (Some(fields), Some(nonce)) => format!(
+            "<script src=\"{}\" nonce=\"{nonce}\"></script>",
+            escape(&fields.script_url)
+        ),
+        _ => String::new(),
+    };
     let page = layout_in(
         frame,
         locale,
         title,
-        &Slots { head: "", body },
+        &Slots { head: &head, body },
         say,
         nonce.as_deref().zip(code.as_deref()),
     );
-    respond(status, page, frame, nonce.as_deref())
+    respond_allowing(status, page, frame, nonce.as_deref(), fields)
 }
 
 /// A page outside any frame with extra tags in its head (a print stylesheet) and no script.
@@ -245,10 +278,24 @@ pub fn respond(
     frame: &Frame,
     nonce: Option<&str>,
 ) -> worker::Result<Response> {
+    respond_allowing(status, page, frame, nonce, None)
+}
+
+/// [`respond`], with a processor's origins allowed to serve scripts and frames and to be
+/// called.
+fn respond_allowing(
+    status: u16,
+    page: String,
+    frame: &Frame,
+    nonce: Option<&str>,
+    fields: Option<&ProcessorFields>,
+) -> worker::Result<Response> {
     let response = Response::from_html(page)?.with_status(status);
     let headers = response.headers();
+    let origins = fields.map_or(String::new(), |f| format!(" {}", f.origins.join(" ")));
     let scripts = nonce.map_or(String::new(), |n| {
-        format!("script-src 'nonce-{n}'; connect-src 'self'; ")
+        let frames = fields.map_or(String::new(), |_| format!("frame-src{origins}; "));
+        format!("script-src 'nonce-{n}'{origins}; connect-src 'self'{origins}; {frames}")
     });
     headers.set(
         "Content-Security-Policy",

@@ -8,7 +8,6 @@
 use till_shared::money::Money;
 
 mod sandbox;
-#[allow(dead_code, reason = "the Stripe checkout path is being wired")]
 pub mod stripe;
 
 pub use sandbox::Sandbox;
@@ -60,16 +59,7 @@ pub enum Connected {
     Stripe(Stripe),
 }
 
-#[allow(dead_code, reason = "the Stripe checkout path is being wired")]
 impl Connected {
-    /// As `payments.processor` names it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Connected::Sandbox => "sandbox",
-            Connected::Stripe(_) => "stripe",
-        }
-    }
-
     pub async fn charge_saved(&self, token: &str, amount: Money, key: &str) -> Charge {
         match self {
             Connected::Sandbox => Sandbox.charge_saved(token, amount, key).await,

@@ -4,4 +4,5 @@
 pub mod orders;
 pub mod payments;
 pub mod receipts;
+pub mod reconcile;
 pub mod refunds;

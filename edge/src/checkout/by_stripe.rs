@@ -1,0 +1,222 @@
+//! Paying a session through the account's Stripe: the page's Stripe fields made a
+//! PaymentMethod; Till reads its card (brand, last4, expiry), reserves the session as for
+//! any payment, creates the PaymentIntent and keeps its id on the session *before*
+//! confirming it, then confirms. Whatever happens after that point — an answer lost, the
+//! shopper gone during 3-D Secure — the PaymentIntent's id says where the money is: a
+//! later read of it, or Stripe's own webhook, completes the session exactly once (the
+//! reservation guards the completion), and an attempt that cannot have charged is
+//! canceled at Stripe before its reservation is given back.
+
+use till_shared::locale::Text;
+use till_shared::money::Money;
+use till_shared::plan::CheckoutMode;
+use worker::D1Database;
+
+use crate::accounts::processor;
+use crate::checkout::completion::{self, CardFacts, Pending, Reservation, Shopper};
+use crate::checkout::page::{Attempt, Form, Outcome, complete_payment, declined, hold, reserve};
+use crate::db;
+use crate::processor::stripe::MethodCard;
+use crate::processor::{Charge, Stripe};
+
+/// A PaymentMethod id as Stripe writes them.
+fn is_payment_method(id: &str) -> bool {
+    id.len() <= 100
+        && id.strip_prefix("pm_").is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
+/// The account's Stripe, opened.
+async fn stripe_of(attempt: &Attempt<'_>, db: &D1Database) -> Option<Stripe> {
+    let session = &attempt.page.session;
+    processor::connection(
+        &attempt.ctx.env,
+        db,
+        &session.account_id,
+        session.environment.as_str(),
+    )
+    .await
+    .ok()
+    .flatten()
+    .map(|c| c.stripe)
+}
+
+fn facts(card: &MethodCard, token: String, saved: Option<String>) -> CardFacts {
+    CardFacts {
+        brand: card.brand.clone(),
+        last4: card.last4.clone(),
+        exp_month: card.exp_month,
+        exp_year: card.exp_year,
+        token,
+        saved_token: saved,
+        processor: "stripe".to_owned(),
+    }
+}
+
+/// `POST /c/{id}` on the Stripe path.
+pub async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: &Form) -> Outcome {
+    let method = form.text("payment_method");
+    if !is_payment_method(&method) {
+        // Stripe's fields make it; a page without JavaScript cannot.
+        return attempt.again(422, Text::JavaScriptNeeded);
+    }
+    let Ok(db) = db::db(attempt.ctx) else {
+        return Outcome::TryLater;
+    };
+    let Some(stripe) = stripe_of(attempt, &db).await else {
+        return Outcome::TryLater;
+    };
+    let card = match stripe.card_of(&method).await {
+        Ok(Some(card)) => card,
+        Ok(None) => return attempt.again(402, Text::CardDeclined),
+        Err(()) => return Outcome::TryLater,
+    };
+    let token = match reserve(attempt, &db).await {
+        Ok(token) => token,
+        Err(outcome) => return outcome,
+    };
+    let session = &attempt.page.session;
+    let held = Reservation {
+        session,
+        token: &token,
+    };
+    // Keys of this attempt: the session and its reservation (a new one per attempt).
+    let key = format!("till-{}-{token}", session.id.as_str());
+    let saved = if session.mode.saves_card() {
+        match stripe.keep_card(&shopper.email, &method, &key).await {
+            Ok(saved) => Some(saved),
+            Err(Charge::Declined(code)) => {
+                return declined(attempt, &db, &held, code, None).await;
+            }
+            Err(_) => {
+                let _ = completion::release(&db, &held, None).await;
+                return Outcome::TryLater;
+            }
+        }
+    } else {
+        None
+    };
+    if session.mode == CheckoutMode::Setup {
+        let kept = saved.clone().unwrap_or_default();
+        return complete_payment(attempt, &db, &held, &shopper, &facts(&card, kept, saved)).await;
+    }
+    let Ok(amount) = Money::from_minor(session.amounts.total, session.currency) else {
+        let _ = completion::release(&db, &held, None).await;
+        return attempt.again(500, Text::ProcessingError);
+    };
+    let customer = saved
+        .as_deref()
+        .and_then(|s| s.split_once('/'))
+        .map(|(c, _)| c);
+    let metadata = [
+        ("till_session", session.id.as_str()),
+        ("till_reservation", token.as_str()),
+    ];
+    let intent = match stripe
+        .create_intent(
+            amount,
+            &method,
+            customer,
+            &metadata,
+            &format!("{key}-intent"),
+        )
+        .await
+    {
+        Ok(intent) => intent,
+        Err(Charge::Declined(code)) => return declined(attempt, &db, &held, code, None).await,
+        Err(_) => {
+            let _ = completion::release(&db, &held, None).await;
+            return Outcome::TryLater;
+        }
+    };
+    // From here the PaymentIntent may take money: the session keeps its id first.
+    let pending = Pending {
+        card: facts(&card, intent.id.clone(), saved.clone()),
+        shopper,
+        reservation: token.clone(),
+        charged: false,
+    };
+    if completion::keep_pending(&db, &held, &pending)
+        .await
+        .is_err()
+    {
+        stripe.cancel(&intent.id).await;
+        let _ = completion::release(&db, &held, None).await;
+        return Outcome::TryLater;
+    }
+    let charge = stripe.confirm(&intent.id, &format!("{key}-confirm")).await;
+    settle(
+        attempt,
+        &db,
+        &held,
+        &pending,
+        &stripe,
+        charge,
+        intent.client_secret,
+    )
+    .await
+}
+
+/// What a PaymentIntent's outcome makes of the payment.
+async fn settle(
+    attempt: &Attempt<'_>,
+    db: &D1Database,
+    held: &Reservation<'_>,
+    pending: &Pending,
+    stripe: &Stripe,
+    charge: Charge,
+    client_secret: Option<String>,
+) -> Outcome {
+    match charge {
+        Charge::Succeeded { token } => {
+            let card = CardFacts {
+                token,
+                ..pending.card.clone()
+            };
+            complete_payment(attempt, db, held, &pending.shopper, &card).await
+        }
+        Charge::Declined(code) => declined(attempt, db, held, code, None).await,
+        Charge::ChallengeRequired { .. } => match client_secret {
+            Some(secret) => Outcome::StripeChallenge(secret),
+            None => match stripe
+                .intent(&pending.card.token)
+                .await
+                .and_then(|i| i.client_secret)
+            {
+                Some(secret) => Outcome::StripeChallenge(secret),
+                None => hold(attempt, db, held, pending).await,
+            },
+        },
+        // Not known: an intent that is canceled cannot charge any more, and its
+        // reservation goes back; one that cannot be canceled stays the session's, for
+        // Stripe's webhook or the next read to settle.
+        Charge::Unavailable => {
+            if stripe.cancel(&pending.card.token).await {
+                let _ = completion::release(db, held, None).await;
+                Outcome::TryLater
+            } else {
+                attempt.again(503, Text::ProcessingError)
+            }
+        }
+    }
+}
+
+/// `POST /c/{id}/challenge` on the Stripe path: Stripe.js showed the bank's check; the
+/// PaymentIntent says how it went. `None` when it failed (the caller shows the form again
+/// with the decline, and gives the reservation back).
+pub async fn after_challenge(
+    attempt: &Attempt<'_>,
+    db: &D1Database,
+    held: &Reservation<'_>,
+    pending: &Pending,
+) -> Option<Outcome> {
+    let Some(stripe) = stripe_of(attempt, db).await else {
+        return Some(Outcome::TryLater);
+    };
+    match stripe.intent_charge(&pending.card.token).await {
+        Charge::Declined(_) => None,
+        Charge::Unavailable => Some(attempt.again(503, Text::ProcessingError)),
+        charge => Some(settle(attempt, db, held, pending, &stripe, charge, None).await),
+    }
+}

@@ -1,0 +1,729 @@
+//! A merchant's own Stripe, tested against localstripe (a stateful fake Stripe server,
+//! from the tools cache: `TILL_LOCALSTRIPE`) on a loopback port, with the Worker in local
+//! workerd pointed at it (`STRIPE_API_BASE`). What Stripe.js does in a shopper's browser —
+//! turn the card into a PaymentMethod, show the bank's 3-D Secure check — each test does
+//! against localstripe itself, as Stripe.js would; what localstripe does not send (charge
+//! and dispute events) a test signs with the connection's webhook secret as Stripe signs.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::{Value, json};
+use till_tests::accounts::create_account;
+use till_tests::http::{Client, Reply};
+use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+
+const SECRET_KEY: &str = "sk_test_till0localstripe0key0000";
+const PUBLISHABLE_KEY: &str = "pk_test_till0localstripe0key0000";
+const WEBHOOK_SECRET: &str = "whsec_till0localstripe0secret000";
+
+struct Suite {
+    worker: LocalWorker,
+    stripe: Client,
+    stripe_base: String,
+    operator: String,
+    _localstripe: Fake,
+}
+
+/// localstripe, stopped with the suite.
+struct Fake(Child);
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+macro_rules! ensure {
+    ($condition:expr, $($message:tt)+) => {
+        if !$condition {
+            return Err(format!($($message)+).into());
+        }
+    };
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    till_shared::stripe::form_body(
+        &pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+impl Suite {
+    /// A merchant of its own with Stripe connected for SANDBOX.
+    fn merchant(&self, name: &str) -> Result<(Client, String), Failed> {
+        let account = create_account(&self.worker.base_url, &self.operator, name)?;
+        let merchant =
+            Client::new(&self.worker.base_url).with_bearer(&account.keys.test.secret_key);
+        let connected = merchant
+            .request("PATCH", "/v1/account")
+            .json(
+                &json!({"processor": {"kind": "stripe", "secret_key": SECRET_KEY,
+                "publishable_key": PUBLISHABLE_KEY, "webhook_secret": WEBHOOK_SECRET}}),
+            )
+            .send()?;
+        ensure!(
+            connected.status == 200,
+            "connecting answered {}: {}",
+            connected.status,
+            connected.body
+        );
+        Ok((merchant, account.id))
+    }
+
+    /// A POST to localstripe; answers its JSON.
+    fn stripe_post(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Value, Failed> {
+        let reply = self
+            .stripe
+            .post(path)
+            .body("application/x-www-form-urlencoded", form(pairs))
+            .send()?;
+        ensure!(
+            reply.status == 200,
+            "localstripe {path} answered {}: {}",
+            reply.status,
+            reply.body
+        );
+        // Its configuration endpoints answer with an empty body.
+        Ok(serde_json::from_str(&reply.body).unwrap_or(Value::Null))
+    }
+
+    /// What Stripe.js makes of a card typed into Stripe's fields: a PaymentMethod.
+    fn payment_method(&self, number: &str) -> Result<String, Failed> {
+        let method = self.stripe_post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", number),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+                ("card[cvc]", "123"),
+            ],
+        )?;
+        Ok(text(&method["id"]))
+    }
+
+    fn intent(&self, id: &str) -> Result<Value, Failed> {
+        Ok(self
+            .stripe
+            .get(&format!("/v1/payment_intents/{id}"))
+            .send()?
+            .json())
+    }
+
+    fn shopper(&self) -> Client {
+        Client::new(&self.worker.base_url)
+    }
+}
+
+/// A session of `merchant` for a product of `amount` TWD; answers (id, page).
+fn session(suite: &Suite, merchant: &Client, amount: i64) -> Result<(String, Reply), Failed> {
+    let product = merchant
+        .post("/v1/products")
+        .json(&json!({"name": "Field notes", "price": {"amount": amount, "currency": "TWD"}}))
+        .send()?
+        .json();
+    let session = merchant
+        .post("/v1/checkout/sessions")
+        .json(&json!({"productId": product["id"], "successUrl": "https://shop.example/thanks"}))
+        .send()?
+        .json();
+    let id = text(&session["id"]);
+    let page = suite.shopper().get(&format!("/c/{id}")).send()?;
+    ensure!(page.status == 200, "the page answered {}", page.status);
+    Ok((id, page))
+}
+
+fn csrf(page: &Reply) -> Result<String, Failed> {
+    page.quoted_after("name=\"csrf\" value=\"")
+        .ok_or_else(|| Failed::from("no csrf field"))
+}
+
+/// The page's form posted with the PaymentMethod Stripe's fields made.
+fn pay(suite: &Suite, id: &str, page: &Reply, method: &str) -> Result<Reply, Failed> {
+    let body = form(&[
+        ("csrf", &csrf(page)?),
+        ("email", "shopper@example.com"),
+        ("name", "Mei Lin"),
+        ("payment_method", method),
+    ]);
+    Ok(suite
+        .shopper()
+        .post(&format!("/c/{id}"))
+        .body("application/x-www-form-urlencoded", body)
+        .send()?)
+}
+
+fn payment_of(merchant: &Client, session: &str) -> Result<Value, Failed> {
+    let list = merchant
+        .get(&format!("/v1/payments?checkout_session={session}"))
+        .send()?
+        .json();
+    ensure!(
+        list["data"].as_array().map(Vec::len) == Some(1),
+        "payments: {list}"
+    );
+    Ok(list["data"][0].clone())
+}
+
+/// A Stripe event as Stripe signs it, posted to the account's processor webhook.
+fn signed_event(
+    suite: &Suite,
+    account: &str,
+    event: &Value,
+    secret: &str,
+) -> Result<Reply, Failed> {
+    let body = event.to_string();
+    let signature = till_shared::webhooks::header(now(), &[secret], body.as_bytes());
+    Ok(suite
+        .shopper()
+        .post(&format!("/v1/processor_webhooks/stripe/{account}"))
+        .header("Stripe-Signature", &signature)
+        .body("application/json", body)
+        .send()?)
+}
+
+fn connecting_seals_the_keys_and_shows_only_their_last_four(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, account) = suite.merchant("Sealed")?;
+    let shown = merchant.get("/v1/account").send()?.json();
+    let processor = &shown["processor"];
+    ensure!(
+        processor["kind"] == "stripe"
+            && processor["secret_key_last4"] == "0000"
+            && processor["publishable_key"] == PUBLISHABLE_KEY
+            && processor["webhook_secret_set"] == true,
+        "account shows {processor}"
+    );
+    ensure!(
+        !shown.to_string().contains(SECRET_KEY) && !shown.to_string().contains(WEBHOOK_SECRET),
+        "a secret is shown: {shown}"
+    );
+    let rows = Client::new(&suite.worker.base_url).query_d1(&suite.operator, &format!(
+        "SELECT secret_key_sealed, webhook_secret_sealed FROM processor_connections WHERE account_id = '{account}'"))?;
+    let stored = rows[0].to_string();
+    ensure!(
+        text(&rows[0]["secret_key_sealed"]).starts_with("v1:")
+            && !stored.contains("till0localstripe"),
+        "stored {stored}"
+    );
+    // A live key is refused for SANDBOX, naming the field; nothing changes.
+    let live = merchant
+        .request("PATCH", "/v1/account")
+        .json(&json!({"processor": {"kind": "stripe",
+        "secret_key": "sk_live_till0localstripe0key0000", "publishable_key": PUBLISHABLE_KEY}}))
+        .send()?;
+    ensure!(
+        live.status == 400 && live.json()["error"]["param"] == "processor[secret_key]",
+        "live key: {}",
+        live.body
+    );
+    ensure!(
+        merchant.get("/v1/account").send()?.json()["processor"]["secret_key_last4"] == "0000",
+        "changed"
+    );
+    // Removed with null: the sandbox processor takes payments again.
+    let removed = merchant
+        .request("PATCH", "/v1/account")
+        .json(&json!({"processor": null}))
+        .send()?;
+    ensure!(
+        removed.status == 200 && removed.json()["processor"].is_null(),
+        "removing: {}",
+        removed.body
+    );
+    let (_, page) = session(suite, &merchant, 100)?;
+    ensure!(
+        page.body.contains("name=\"card_number\""),
+        "the sandbox form is not back"
+    );
+    Ok(())
+}
+
+fn a_card_in_stripe_s_fields_pays_and_never_reaches_till(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Stripe Shop")?;
+    let (id, page) = session(suite, &merchant, 590)?;
+    ensure!(
+        !page.body.contains("name=\"card_number\"") && page.body.contains(PUBLISHABLE_KEY),
+        "the page has no Stripe fields"
+    );
+    ensure!(
+        page.body
+            .contains(&format!("src=\"{}/js.stripe.com/v3/\"", suite.stripe_base)),
+        "no Stripe.js"
+    );
+    ensure!(
+        page.body.contains("<noscript>"),
+        "nothing said without JavaScript"
+    );
+    let csp = page
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        csp.contains("script-src 'nonce-") && csp.contains(&suite.stripe_base),
+        "csp {csp}"
+    );
+    let method = suite.payment_method("4242424242424242")?;
+    let paid = pay(suite, &id, &page, &method)?;
+    ensure!(
+        paid.status == 303,
+        "paying answered {}: {}",
+        paid.status,
+        paid.body
+    );
+    let payment = payment_of(&merchant, &id)?;
+    ensure!(
+        payment["processor"] == "stripe"
+            && payment["amount"] == 590
+            && payment["card"]["last4"] == "4242",
+        "payment {payment}"
+    );
+    let intent = suite.intent(&text(&payment["processor_reference"]))?;
+    ensure!(
+        intent["status"] == "succeeded"
+            && intent["amount"] == 590
+            && intent["currency"] == "twd"
+            && intent["metadata"]["till_session"] == id.as_str(),
+        "intent {intent}"
+    );
+    // The card number never reached Till: no row holds it.
+    let rows = Client::new(&suite.worker.base_url).query_d1(
+        &suite.operator,
+        &format!("SELECT * FROM checkout_sessions WHERE id = '{id}'"),
+    )?;
+    ensure!(
+        !rows[0].to_string().contains("4242424242424242"),
+        "the number is stored"
+    );
+
+    // Refunds go through Stripe: a part, then the rest.
+    let pay_id = text(&payment["id"]);
+    let part = merchant
+        .post("/v1/refunds")
+        .json(&json!({"payment_id": pay_id, "amount": 90}))
+        .send()?;
+    ensure!(
+        part.status == 201
+            && part.json()["status"] == "SUCCEEDED"
+            && text(&part.json()["processor_reference"]).starts_with("re_"),
+        "refund {}",
+        part.body
+    );
+    let rest = merchant
+        .post("/v1/refunds")
+        .json(&json!({"payment_id": pay_id}))
+        .send()?;
+    ensure!(
+        rest.status == 201 && rest.json()["amount"] == 500,
+        "rest {}",
+        rest.body
+    );
+    let charge = &suite.intent(&text(&payment["processor_reference"]))?["latest_charge"];
+    ensure!(charge["amount_refunded"] == 590, "Stripe's charge {charge}");
+    Ok(())
+}
+
+fn a_declined_card_charges_nothing_and_the_shopper_may_retry(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Declines")?;
+    let (id, page) = session(suite, &merchant, 300)?;
+    // The card localstripe declines when charged.
+    let declined = pay(
+        suite,
+        &id,
+        &page,
+        &suite.payment_method("4000000000000341")?,
+    )?;
+    ensure!(
+        declined.status == 402 && declined.body.contains("declined"),
+        "decline answered {}",
+        declined.status
+    );
+    let open = merchant
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .send()?
+        .json();
+    ensure!(open["status"] == "OPEN", "session {open}");
+    ensure!(
+        merchant.get("/v1/orders").send()?.json()["data"]
+            .as_array()
+            .map(Vec::len)
+            == Some(0),
+        "an order"
+    );
+    let page = suite.shopper().get(&format!("/c/{id}")).send()?;
+    let retried = pay(
+        suite,
+        &id,
+        &page,
+        &suite.payment_method("4242424242424242")?,
+    )?;
+    ensure!(retried.status == 303, "retry answered {}", retried.status);
+    // Not a PaymentMethod id (a page without JavaScript posts none): refused, nothing asked.
+    let (other, page) = session(suite, &merchant, 300)?;
+    let none = pay(suite, &other, &page, "")?;
+    ensure!(
+        none.status == 422 && none.body.contains("JavaScript"),
+        "no method answered {}",
+        none.status
+    );
+    Ok(())
+}
+
+fn three_d_secure_through_stripe_completes_or_fails(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Secure")?;
+    for success in [true, false] {
+        let (id, page) = session(suite, &merchant, 700)?;
+        let asked = pay(
+            suite,
+            &id,
+            &page,
+            &suite.payment_method("4000002760003184")?,
+        )?;
+        ensure!(
+            asked.status == 200,
+            "3-D Secure answered {}: {}",
+            asked.status,
+            asked.body
+        );
+        let secret = asked
+            .quoted_after("data-secret=\"")
+            .ok_or_else(|| Failed::from("no client secret"))?;
+        let intent = secret
+            .split("_secret_")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        // What Stripe.js does with the bank's answer.
+        let answer = if success { "true" } else { "false" };
+        suite.stripe_post(
+            &format!("/v1/payment_intents/{intent}/_authenticate?success={answer}"),
+            &[("client_secret", &secret)],
+        )?;
+        let body = form(&[("csrf", &csrf(&page)?), ("outcome", "processor")]);
+        let back = suite
+            .shopper()
+            .post(&format!("/c/{id}/challenge"))
+            .body("application/x-www-form-urlencoded", body)
+            .send()?;
+        let session = merchant
+            .get(&format!("/v1/checkout/sessions/{id}"))
+            .send()?
+            .json();
+        if success {
+            ensure!(
+                back.status == 303 && session["status"] == "COMPLETE",
+                "completed: {} {session}",
+                back.status
+            );
+        } else {
+            ensure!(
+                back.status == 402 && session["status"] == "OPEN",
+                "failed: {} {session}",
+                back.status
+            );
+        }
+    }
+    Ok(())
+}
+
+fn stripe_s_webhook_completes_a_payment_whose_shopper_left(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, account) = suite.merchant("Left Early")?;
+    // localstripe sends its events to the account's processor webhook.
+    let url = format!(
+        "{}/v1/processor_webhooks/stripe/{account}",
+        suite.worker.base_url
+    );
+    suite.stripe_post(
+        &format!("/_config/webhooks/{account}"),
+        &[("url", &url), ("secret", WEBHOOK_SECRET)],
+    )?;
+    let (id, page) = session(suite, &merchant, 800)?;
+    let asked = pay(
+        suite,
+        &id,
+        &page,
+        &suite.payment_method("4000002760003184")?,
+    )?;
+    let secret = asked
+        .quoted_after("data-secret=\"")
+        .ok_or_else(|| Failed::from("no client secret"))?;
+    let intent = secret
+        .split("_secret_")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    // The bank says yes, and the shopper closes the tab before the page posts back.
+    suite.stripe_post(
+        &format!("/v1/payment_intents/{intent}/_authenticate?success=true"),
+        &[("client_secret", &secret)],
+    )?;
+    let started = Instant::now();
+    loop {
+        let session = merchant
+            .get(&format!("/v1/checkout/sessions/{id}"))
+            .send()?
+            .json();
+        if session["status"] == "COMPLETE" {
+            break;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(15),
+            "not completed by the webhook: {session}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let orders = merchant
+        .get(&format!("/v1/orders?checkout_session={id}"))
+        .send()?
+        .json();
+    ensure!(
+        orders["data"].as_array().map(Vec::len) == Some(1),
+        "orders {orders}"
+    );
+    // The same event again changes nothing.
+    let event = json!({"id": "evt_again", "type": "payment_intent.succeeded", "livemode": false,
+        "data": {"object": suite.intent(&intent)?}});
+    let again = signed_event(suite, &account, &event, WEBHOOK_SECRET)?;
+    ensure!(again.status == 200, "again answered {}", again.status);
+    let orders = merchant
+        .get(&format!("/v1/orders?checkout_session={id}"))
+        .send()?
+        .json();
+    ensure!(
+        orders["data"].as_array().map(Vec::len) == Some(1),
+        "orders after replay {orders}"
+    );
+    Ok(())
+}
+
+fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, account) = suite.merchant("Reconciled")?;
+    let (id, page) = session(suite, &merchant, 1000)?;
+    ensure!(
+        pay(
+            suite,
+            &id,
+            &page,
+            &suite.payment_method("4242424242424242")?
+        )?
+        .status
+            == 303,
+        "not paid"
+    );
+    let payment = payment_of(&merchant, &id)?;
+    let intent = text(&payment["processor_reference"]);
+    // A refund made in Stripe's dashboard.
+    let made = suite.stripe_post(
+        "/v1/refunds",
+        &[("payment_intent", &intent), ("amount", "250")],
+    )?;
+    let event = json!({"id": "evt_refunded", "type": "charge.refunded", "livemode": false, "data": {"object": {
+        "object": "charge", "payment_intent": intent, "amount_refunded": 250,
+        "refunds": {"data": [{"id": made["id"], "amount": 250, "status": "succeeded"}]}}}});
+    // Forged (another secret): refused, nothing recorded.
+    let forged = signed_event(
+        suite,
+        &account,
+        &event,
+        "whsec_not0the0secret0of0this0account",
+    )?;
+    ensure!(
+        forged.status == 400,
+        "a forged event answered {}",
+        forged.status
+    );
+    let unsigned = suite
+        .shopper()
+        .post(&format!("/v1/processor_webhooks/stripe/{account}"))
+        .body("application/json", event.to_string())
+        .send()?;
+    ensure!(
+        unsigned.status == 400,
+        "an unsigned event answered {}",
+        unsigned.status
+    );
+    let after = merchant
+        .get(&format!("/v1/payments/{}", text(&payment["id"])))
+        .send()?
+        .json();
+    ensure!(
+        after["amount_refunded"] == 0,
+        "a forged event changed {after}"
+    );
+    for _ in 0..2 {
+        let answered = signed_event(suite, &account, &event, WEBHOOK_SECRET)?;
+        ensure!(
+            answered.status == 200,
+            "the event answered {}: {}",
+            answered.status,
+            answered.body
+        );
+    }
+    let after = merchant
+        .get(&format!("/v1/payments/{}", text(&payment["id"])))
+        .send()?
+        .json();
+    ensure!(
+        after["amount_refunded"] == 250 && after["status"] == "PARTIALLY_REFUNDED",
+        "payment {after}"
+    );
+    let refunds = merchant
+        .get(&format!("/v1/refunds?payment_id={}", text(&payment["id"])))
+        .send()?
+        .json();
+    ensure!(
+        refunds["data"].as_array().map(Vec::len) == Some(1)
+            && refunds["data"][0]["source"] == "processor",
+        "refunds {refunds}"
+    );
+    let dispute = json!({"id": "evt_dispute", "type": "charge.dispute.created", "livemode": false,
+        "data": {"object": {"object": "dispute", "payment_intent": intent, "amount": 1000}}});
+    ensure!(
+        signed_event(suite, &account, &dispute, WEBHOOK_SECRET)?.status == 200,
+        "dispute refused"
+    );
+    let after = merchant
+        .get(&format!("/v1/payments/{}", text(&payment["id"])))
+        .send()?
+        .json();
+    ensure!(after["disputed"] == true, "not disputed: {after}");
+    let events = merchant
+        .get("/v1/events?type=payment.disputed")
+        .send()?
+        .json();
+    ensure!(
+        events["data"][0]["data"]["id"] == payment["id"],
+        "no payment.disputed: {events}"
+    );
+    // Events Till does not act on are accepted.
+    let other = json!({"id": "evt_other", "type": "customer.created", "livemode": false, "data": {"object": {}}});
+    ensure!(
+        signed_event(suite, &account, &other, WEBHOOK_SECRET)?.status == 200,
+        "other event refused"
+    );
+    Ok(())
+}
+
+type Check = fn(&Suite) -> Result<(), Failed>;
+
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let checks: &[(&str, Check)] = &[
+        (
+            "connecting_seals_the_keys_and_shows_only_their_last_four",
+            connecting_seals_the_keys_and_shows_only_their_last_four,
+        ),
+        (
+            "a_card_in_stripe_s_fields_pays_and_never_reaches_till",
+            a_card_in_stripe_s_fields_pays_and_never_reaches_till,
+        ),
+        (
+            "a_declined_card_charges_nothing_and_the_shopper_may_retry",
+            a_declined_card_charges_nothing_and_the_shopper_may_retry,
+        ),
+        (
+            "three_d_secure_through_stripe_completes_or_fails",
+            three_d_secure_through_stripe_completes_or_fails,
+        ),
+        (
+            "stripe_s_webhook_completes_a_payment_whose_shopper_left",
+            stripe_s_webhook_completes_a_payment_whose_shopper_left,
+        ),
+        (
+            "refunds_and_disputes_made_at_stripe_are_reconciled",
+            refunds_and_disputes_made_at_stripe_are_reconciled,
+        ),
+    ];
+    if args.list {
+        let trials = checks
+            .iter()
+            .map(|(name, _)| Trial::test(*name, || Ok(())))
+            .collect();
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+    let suite = match start() {
+        Ok(suite) => Arc::new(suite),
+        Err(error) => {
+            eprintln!("could not start localstripe and the Worker: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let trials = checks
+        .iter()
+        .map(|(name, check)| {
+            let (suite, check) = (Arc::clone(&suite), *check);
+            Trial::test(*name, move || check(&suite))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn start() -> till_tests::Result<Suite> {
+    let program = std::env::var("TILL_LOCALSTRIPE").map_err(|_| {
+        "TILL_LOCALSTRIPE is not set: run these tests through `cargo xtask test`, which installs localstripe"
+    })?;
+    let port = free_port()?;
+    let fake = Fake(
+        Command::new(program)
+            .args(["--port", &port.to_string(), "--from-scratch"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err("localstripe did not listen within 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stripe_base = format!("http://127.0.0.1:{port}");
+    let state_dir = workspace_root()
+        .join("target/test-state")
+        .join(format!("stripe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(&state_dir)?;
+    let operator = format!("op_{}", till_shared::ids::random_base62(32));
+    let sealing = till_shared::ids::random_base62(64);
+    let sealing: String = sealing.bytes().map(|b| format!("{:x}", b % 16)).collect();
+    let worker = LocalWorker::start(&WorkerConfig {
+        config: None,
+        port: free_port()?,
+        state_dir: state_dir.clone(),
+        vars: vec![
+            ("OPERATOR_TOKEN".into(), operator.clone()),
+            ("TEST_HOOKS".into(), "enabled".into()),
+            ("WEBHOOK_LOOPBACK".into(), "allowed".into()),
+            ("PROCESSOR_SECRETS_KEY".into(), sealing),
+            ("STRIPE_API_BASE".into(), stripe_base.clone()),
+            (
+                "STRIPE_JS_URL".into(),
+                format!("{stripe_base}/js.stripe.com/v3/"),
+            ),
+        ],
+        output: Output::File(state_dir.join("worker.log")),
+    })?;
+    Ok(Suite {
+        worker,
+        stripe: Client::new(&stripe_base).with_bearer(SECRET_KEY),
+        stripe_base,
+        operator,
+        _localstripe: fake,
+    })
+}
