@@ -620,11 +620,214 @@ fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(
     Ok(())
 }
 
+/// A recurring product of `amount` HKD a month.
+fn monthly(merchant: &Client, amount: i64) -> Result<String, Failed> {
+    let product = merchant
+        .post("/v1/products")
+        .json(
+            &json!({"name": "Pro plan", "type": "recurring", "txamt": amount, "txcurrcd": "HKD",
+            "interval": "monthly", "interval_count": 1}),
+        )
+        .send()?
+        .json();
+    Ok(text(&product["id"]))
+}
+
+fn subscription_and_setup_checkouts_keep_the_card_at_stripe(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Stripe Subscriptions")?;
+    let plan = monthly(&merchant, 2500)?;
+    let mut kept = Vec::new();
+    for mode in ["SUBSCRIPTION", "SETUP"] {
+        let session = merchant
+            .post("/v1/checkout/sessions")
+            .json(
+                &json!({"productId": plan, "mode": mode, "successUrl": "https://shop.example/ok"}),
+            )
+            .send()?
+            .json();
+        let id = text(&session["id"]);
+        let page = suite.shopper().get(&format!("/c/{id}")).send()?;
+        let paid = pay(
+            suite,
+            &id,
+            &page,
+            &suite.payment_method("4242424242424242")?,
+        )?;
+        ensure!(
+            paid.status == 303,
+            "{mode} answered {}: {}",
+            paid.status,
+            paid.body
+        );
+        let done = merchant
+            .get(&format!("/v1/checkout/sessions/{id}"))
+            .send()?
+            .json();
+        ensure!(done["status"] == "COMPLETE", "{mode} session {done}");
+        let customer = text(&done["customer"]);
+        let methods = merchant
+            .get(&format!("/v1/payment_methods?customer_id={customer}"))
+            .send()?
+            .json();
+        // Kept at Stripe: a Stripe customer with the PaymentMethod attached.
+        let stored = Client::new(&suite.worker.base_url).query_d1(
+            &suite.operator,
+            &format!(
+                "SELECT processor_token FROM payment_methods WHERE checkout_session_id = '{id}'"
+            ),
+        )?;
+        ensure!(
+            methods["data"][0]["card"]["last4"] == "4242"
+                && text(&stored[0]["processor_token"]).starts_with("cus_"),
+            "{mode} methods {methods} {stored:?}"
+        );
+        kept.push((mode, done));
+    }
+    // The subscription's first period was charged through Stripe; SETUP charged nothing.
+    let subscription = text(&kept[0].1["subscription_id"]);
+    let payments = merchant
+        .get(&format!("/v1/payments?subscription_id={subscription}"))
+        .send()?
+        .json();
+    ensure!(
+        payments["data"][0]["processor"] == "stripe" && payments["data"][0]["amount"] == 2500,
+        "subscription payments {payments}"
+    );
+    let setup = text(&kept[1].1["id"]);
+    let none = merchant
+        .get(&format!("/v1/payments?checkout_session={setup}"))
+        .send()?
+        .json();
+    ensure!(
+        none["data"].as_array().map(Vec::len) == Some(0),
+        "SETUP charged: {none}"
+    );
+    Ok(())
+}
+
+fn renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Stripe Renewals")?;
+    let clock = merchant
+        .post("/v1/test_clocks")
+        .json(&json!({"frozen_time": "2031-01-01T00:00:00Z"}))
+        .send()?
+        .json();
+    let clock = text(&clock["id"]);
+    let customer = merchant
+        .post("/v1/customers")
+        .json(
+            &json!({"name": "Subscriber", "email": "subscriber@example.com", "test_clock": clock}),
+        )
+        .send()?
+        .json();
+    let customer = text(&customer["id"]);
+    // Card numbers are refused once Stripe is connected; a Stripe PaymentMethod is kept.
+    let number = merchant
+        .post("/v1/payment_methods")
+        .json(
+            &json!({"customer_id": customer, "card": {"number": "4242424242424242", "exp_month": 12,
+            "exp_year": 2034, "cvc": "123"}}),
+        )
+        .send()?;
+    ensure!(
+        number.status == 400 && number.json()["error"]["param"] == "card",
+        "a number answered {}",
+        number.body
+    );
+    let save = |card: &str| -> Result<String, Failed> {
+        let method = merchant
+            .post("/v1/payment_methods")
+            .json(&json!({"customer_id": customer, "payment_method": suite.payment_method(card)?}))
+            .send()?;
+        ensure!(
+            method.status == 201,
+            "saving answered {}: {}",
+            method.status,
+            method.body
+        );
+        Ok(text(&method.json()["id"]))
+    };
+    let good = save("4242424242424242")?;
+    let plan = monthly(&merchant, 900)?;
+    let subscription = merchant
+        .post("/v1/subscriptions")
+        .json(&json!({"customer_id": customer, "token_id": good, "products": [{"product_id": plan, "quantity": 1}]}))
+        .send()?
+        .json();
+    let id = text(&subscription["id"]);
+    let advance = |to: &str| -> Result<Value, Failed> {
+        let advanced = merchant
+            .post(&format!("/v1/test_clocks/{clock}/advance"))
+            .json(&json!({"frozen_time": to}))
+            .send()?;
+        ensure!(advanced.status == 200, "advance answered {}", advanced.body);
+        Ok(merchant
+            .get(&format!("/v1/subscriptions/{id}"))
+            .send()?
+            .json())
+    };
+    let renewed = advance("2031-02-01T00:00:30Z")?;
+    ensure!(
+        renewed["state"] == "ACTIVE" && renewed["completed_billing_iteration"] == 2,
+        "renewed {renewed}"
+    );
+    let payments = merchant
+        .get(&format!("/v1/payments?subscription_id={id}"))
+        .send()?
+        .json();
+    let list = payments["data"].as_array().cloned().unwrap_or_default();
+    ensure!(list.len() == 2, "payments {payments}");
+    for payment in &list {
+        let intent = suite.intent(&text(&payment["processor_reference"]))?;
+        ensure!(
+            payment["processor"] == "stripe"
+                && intent["status"] == "succeeded"
+                && intent["amount"] == 900,
+            "payment {payment} intent {intent}"
+        );
+    }
+    // A card that Stripe keeps and then declines off-session: the renewal fails into PAST_DUE.
+    let bad = save("4000000000000341")?;
+    let changed = merchant
+        .request("PATCH", &format!("/v1/subscriptions/{id}"))
+        .json(&json!({"token_id": bad}))
+        .send()?;
+    ensure!(
+        changed.status == 200,
+        "changing the card answered {}",
+        changed.body
+    );
+    let late = advance("2031-03-01T00:00:30Z")?;
+    ensure!(
+        late["state"] == "PAST_DUE",
+        "after a declined renewal {late}"
+    );
+    let payments = merchant
+        .get(&format!("/v1/payments?subscription_id={id}"))
+        .send()?
+        .json();
+    ensure!(
+        payments["data"].as_array().map(Vec::len) == Some(2),
+        "a declined renewal made a payment"
+    );
+    Ok(())
+}
+
 type Check = fn(&Suite) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let checks: &[(&str, Check)] = &[
+        (
+            "subscription_and_setup_checkouts_keep_the_card_at_stripe",
+            subscription_and_setup_checkouts_keep_the_card_at_stripe,
+        ),
+        (
+            "renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due",
+            renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due,
+        ),
         (
             "connecting_seals_the_keys_and_shows_only_their_last_four",
             connecting_seals_the_keys_and_shows_only_their_last_four,

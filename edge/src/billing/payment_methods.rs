@@ -10,6 +10,7 @@ use till_shared::card::{CardError, CheckedCard, check_card};
 use till_shared::keys::Environment;
 use worker::{D1Database, D1PreparedStatement};
 
+use crate::accounts::processor;
 use crate::api::call::Call;
 use crate::api::iso;
 use crate::api::list::Filter;
@@ -150,37 +151,79 @@ impl CardInput {
 /// `POST /v1/payment_methods` (SANDBOX): `customer_id` and `card: {number, exp_month,
 /// exp_year, cvc}`.
 pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
-    if !call.sandbox() {
-        return Err(ApiError::forbidden(
-            "Card numbers are refused over the API in PRODUCTION; save cards through a SETUP checkout.",
-        ));
-    }
     let mut p = call.params()?;
     let customer_id = p.required_string("customer_id", 64)?;
-    let card = read_card(&mut p)?;
+    // A Stripe PaymentMethod (Stripe connected), else a test card (the sandbox).
+    let source = match p.string("payment_method", 100)? {
+        Some(method) => Err(method),
+        None => Ok(read_card(&mut p)?),
+    };
     p.finish()?;
-    crate::billing::customers::load(call, &customer_id, Some("customer_id")).await?;
-    let checked = card.check()?;
-    let token = Sandbox
-        .save(&checked)
-        .await
-        .map_err(|code| ApiError::Client {
-            code: ErrorCode::CardDeclined,
-            message: format!("The card could not be saved: {code}."),
-            param: Some("card".to_owned()),
-        })?;
-
+    let customer = crate::billing::customers::load(call, &customer_id, Some("customer_id")).await?;
+    let principal = call.principal()?;
+    let db = db::db(call.ctx)?;
+    let stripe = processor::connection(
+        &call.ctx.env,
+        &db,
+        &principal.account_id,
+        principal.environment.as_str(),
+    )
+    .await?
+    .map(|c| c.stripe);
+    let (facts, token) = match (source, stripe) {
+        (Ok(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "card",
+                "This environment charges through its Stripe account: send `payment_method`, the id of a PaymentMethod Stripe's own fields made, never a card number.",
+            ));
+        }
+        (Ok(_), None) if !call.sandbox() => {
+            return Err(ApiError::forbidden(
+                "Card numbers are refused over the API in PRODUCTION; save cards through a SETUP checkout.",
+            ));
+        }
+        (Ok(card), None) => {
+            let checked = card.check()?;
+            let token = Sandbox
+                .save(&checked)
+                .await
+                .map_err(|code| refused_card(&format!("The card could not be saved: {code}.")))?;
+            (card_facts(&checked), token)
+        }
+        (Err(method), Some(stripe)) => {
+            let Ok(Some(card)) = stripe.card_of(&method).await else {
+                return Err(ApiError::not_found(
+                    "Stripe PaymentMethod",
+                    &method,
+                    Some("payment_method"),
+                ));
+            };
+            let email = customer.email.clone().unwrap_or_default();
+            let token = stripe
+                .keep_card(&email, &method, &format!("till-{customer_id}-{method}"))
+                .await
+                .map_err(|_| refused_card("Stripe could not keep the card for this customer."))?;
+            let shown = json!({"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month,
+                "exp_year": card.exp_year});
+            (shown, token)
+        }
+        (Err(_), None) => {
+            return Err(ApiError::conflict(
+                "payment_method",
+                "This environment has no Stripe connected: send `card` (a test card) instead.",
+            ));
+        }
+    };
     let id = till_shared::ids::PaymentMethodId::generate().to_string();
     let new = NewPaymentMethod {
         id: &id,
         scope: crate::billing::scope(call.principal()?),
         customer_id: &customer_id,
-        card: &card_facts(&checked),
+        card: &facts,
         token: &token,
         checkout_session_id: None,
         now: db::now_unix(),
     };
-    let db = db::db(call.ctx)?;
     let data = render(new.row())?;
     let event = Event {
         kind: "payment_method.attached",
@@ -197,6 +240,14 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     db.batch(batch).await?;
     crate::events::delivery::send_soon(call.ctx);
     Ok(Reply::created(render(load(call, &id, None).await?)?))
+}
+
+fn refused_card(message: &str) -> ApiError {
+    ApiError::Client {
+        code: ErrorCode::CardDeclined,
+        message: message.to_owned(),
+        param: Some("card".to_owned()),
+    }
 }
 
 /// A saved card about to be stored (`card`: brand, last4, exp_month, exp_year), from the

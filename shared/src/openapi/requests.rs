@@ -645,9 +645,22 @@ pub fn requests() -> Vec<(&'static str, Value)> {
         ("UpdateCustomer", body(&customer, &[])),
         (
             "CreatePaymentMethod",
-            body(
-                &[("customer_id", filled(64)), ("card", card)],
-                &["customer_id", "card"],
+            with(
+                body(
+                    &[
+                        ("customer_id", filled(64)),
+                        ("card", card),
+                        (
+                            "payment_method",
+                            described(
+                                matching(100, "^pm_[A-Za-z0-9_]+$"),
+                                "With Stripe connected: the id of a PaymentMethod Stripe's own fields made (never a card number).",
+                            ),
+                        ),
+                    ],
+                    &["customer_id"],
+                ),
+                vec![exactly_one(&["card", "payment_method"])],
             ),
         ),
         (
