@@ -815,11 +815,250 @@ fn renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due(
     Ok(())
 }
 
+/// Between the Worker and localstripe: relays every call, except that a PaymentIntent of
+/// [`UNREACHABLE_AMOUNT`] is answered 500 without reaching Stripe, and the confirmation of
+/// one of [`LOST_AMOUNT`] reaches Stripe (which charges) while its answer is lost (502).
+struct Proxy {
+    port: u16,
+}
+
+const UNREACHABLE_AMOUNT: &str = "amount=4321";
+const LOST_AMOUNT: &str = "amount=4322";
+
+fn start_proxy(target: u16) -> till_tests::Result<Proxy> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let port = listener.local_addr()?.port();
+    let lost: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let lost = Arc::clone(&lost);
+            std::thread::spawn(move || {
+                let _ = relay(stream, target, &lost);
+            });
+        }
+    });
+    Ok(Proxy { port })
+}
+
+fn relay(
+    mut stream: TcpStream,
+    target: u16,
+    lost: &std::sync::Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut head = Vec::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            if name.eq_ignore_ascii_case("connection") {
+                continue;
+            }
+        }
+        head.push(line);
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let body_text = String::from_utf8_lossy(&body).into_owned();
+    let answer = |stream: &mut TcpStream, status: &str| {
+        let json = r#"{"error":{"type":"api_error","message":"upstream trouble"}}"#;
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        )
+    };
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let creating = request_line.starts_with("POST /v1/payment_intents ");
+    if creating && body_text.contains(UNREACHABLE_AMOUNT) {
+        return answer(&mut stream, "500 Internal Server Error");
+    }
+    let mut upstream = TcpStream::connect(("127.0.0.1", target))?;
+    write!(upstream, "{request_line}")?;
+    for line in &head {
+        write!(upstream, "{line}")?;
+    }
+    write!(upstream, "Connection: close\r\n\r\n")?;
+    upstream.write_all(&body)?;
+    let mut response = Vec::new();
+    upstream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    if creating
+        && body_text.contains(LOST_AMOUNT)
+        && let Some(json) = text.split("\r\n\r\n").nth(1)
+        && let Ok(intent) = serde_json::from_str::<Value>(json)
+        && let Ok(mut lost) = lost.lock()
+    {
+        lost.push(text_of(&intent["id"]));
+    }
+    let confirmed = path
+        .strip_prefix("/v1/payment_intents/")
+        .and_then(|rest| rest.strip_suffix("/confirm"));
+    if let Some(intent) = confirmed
+        && lost
+            .lock()
+            .is_ok_and(|lost| lost.iter().any(|l| l == intent))
+    {
+        return answer(&mut stream, "502 Bad Gateway");
+    }
+    stream.write_all(&response)
+}
+
+fn text_of(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Troubled")?;
+    // Stripe unreachable when the PaymentIntent is made: nothing charged, try again.
+    let (id, page) = session(suite, &merchant, 4321)?;
+    let failed = pay(
+        suite,
+        &id,
+        &page,
+        &suite.payment_method("4242424242424242")?,
+    )?;
+    ensure!(
+        failed.status == 503
+            && failed.header("retry-after").is_some()
+            && failed.body.contains("nothing was charged"),
+        "an unreachable Stripe answered {}: {}",
+        failed.status,
+        failed.body
+    );
+    let orders = merchant
+        .get(&format!("/v1/orders?checkout_session={id}"))
+        .send()?
+        .json();
+    ensure!(
+        orders["data"].as_array().map(Vec::len) == Some(0),
+        "an order without a charge: {orders}"
+    );
+    let open = merchant
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .send()?
+        .json();
+    ensure!(open["status"] == "OPEN", "session {open}");
+    // The confirmation charged, and its answer was lost: Till reads the PaymentIntent.
+    let (id, page) = session(suite, &merchant, 4322)?;
+    let paid = pay(
+        suite,
+        &id,
+        &page,
+        &suite.payment_method("4242424242424242")?,
+    )?;
+    ensure!(
+        paid.status == 303,
+        "a lost answer ended {}: {}",
+        paid.status,
+        paid.body
+    );
+    let payment = payment_of(&merchant, &id)?;
+    let intent = suite.intent(&text(&payment["processor_reference"]))?;
+    ensure!(
+        intent["status"] == "succeeded" && intent["amount"] == 4322,
+        "intent {intent}"
+    );
+    // One charge at Stripe for this session, one order at Till.
+    let charges = &intent["charges"]["data"];
+    ensure!(
+        charges.as_array().map(Vec::len) == Some(1),
+        "charges {charges}"
+    );
+    let orders = merchant
+        .get(&format!("/v1/orders?checkout_session={id}"))
+        .send()?
+        .json();
+    ensure!(
+        orders["data"].as_array().map(Vec::len) == Some(1),
+        "orders {orders}"
+    );
+    Ok(())
+}
+
+fn a_stripe_payment_left_mid_way_is_settled_by_the_cron(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Abandoned")?;
+    let mut left = Vec::new();
+    for _ in 0..2 {
+        let (id, page) = session(suite, &merchant, 650)?;
+        let asked = pay(
+            suite,
+            &id,
+            &page,
+            &suite.payment_method("4000002760003184")?,
+        )?;
+        let secret = asked
+            .quoted_after("data-secret=\"")
+            .ok_or_else(|| Failed::from("no client secret"))?;
+        left.push((id, secret));
+    }
+    // The first shopper's bank said yes before the tab closed; the second never answered.
+    let (paid, paid_secret) = &left[0];
+    let paid_intent = paid_secret.split("_secret_").next().unwrap_or_default();
+    suite.stripe_post(
+        &format!("/v1/payment_intents/{paid_intent}/_authenticate?success=true"),
+        &[("client_secret", paid_secret)],
+    )?;
+    let operator = Client::new(&suite.worker.base_url);
+    operator.update_d1(
+        &suite.operator,
+        &format!(
+            "UPDATE checkout_sessions SET reserved_at = reserved_at - 3600 WHERE id IN ('{}', '{}')",
+            left[0].0, left[1].0
+        ),
+    )?;
+    suite.worker.run_scheduled()?;
+    let done = merchant
+        .get(&format!("/v1/checkout/sessions/{paid}"))
+        .send()?
+        .json();
+    ensure!(done["status"] == "COMPLETE", "the charged one is {done}");
+    let (open, open_secret) = &left[1];
+    let rows = operator.query_d1(
+        &suite.operator,
+        &format!("SELECT status, reservation FROM checkout_sessions WHERE id = '{open}'"),
+    )?;
+    ensure!(
+        rows[0]["status"] == "OPEN" && rows[0]["reservation"].is_null(),
+        "the other is {:?}",
+        rows[0]
+    );
+    let open_intent = open_secret.split("_secret_").next().unwrap_or_default();
+    ensure!(
+        suite.intent(open_intent)?["status"] == "canceled",
+        "its PaymentIntent was not canceled"
+    );
+    Ok(())
+}
+
 type Check = fn(&Suite) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let checks: &[(&str, Check)] = &[
+        (
+            "stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice",
+            stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice,
+        ),
+        (
+            "a_stripe_payment_left_mid_way_is_settled_by_the_cron",
+            a_stripe_payment_left_mid_way_is_settled_by_the_cron,
+        ),
         (
             "subscription_and_setup_checkouts_keep_the_card_at_stripe",
             subscription_and_setup_checkouts_keep_the_card_at_stripe,
@@ -897,6 +1136,7 @@ fn start() -> till_tests::Result<Suite> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let stripe_base = format!("http://127.0.0.1:{port}");
+    let proxy = start_proxy(port)?;
     let state_dir = workspace_root()
         .join("target/test-state")
         .join(format!("stripe-{}", std::process::id()));
@@ -914,7 +1154,11 @@ fn start() -> till_tests::Result<Suite> {
             ("TEST_HOOKS".into(), "enabled".into()),
             ("WEBHOOK_LOOPBACK".into(), "allowed".into()),
             ("PROCESSOR_SECRETS_KEY".into(), sealing),
-            ("STRIPE_API_BASE".into(), stripe_base.clone()),
+            // Through the proxy, which relays all but the calls it is told to trouble.
+            (
+                "STRIPE_API_BASE".into(),
+                format!("http://127.0.0.1:{}", proxy.port),
+            ),
             (
                 "STRIPE_JS_URL".into(),
                 format!("{stripe_base}/js.stripe.com/v3/"),

@@ -10,6 +10,7 @@
 use till_shared::locale::Text;
 use till_shared::money::Money;
 use till_shared::plan::CheckoutMode;
+use till_shared::stripe::IntentStatus;
 use worker::D1Database;
 
 use crate::accounts::processor;
@@ -55,7 +56,7 @@ fn facts(card: &MethodCard, token: String, saved: Option<String>) -> CardFacts {
 }
 
 /// `POST /c/{id}` on the Stripe path.
-pub async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: &Form) -> Outcome {
+pub(super) async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: &Form) -> Outcome {
     let method = form.text("payment_method");
     if !is_payment_method(&method) {
         // Stripe's fields make it; a page without JavaScript cannot.
@@ -205,7 +206,7 @@ async fn settle(
 /// `POST /c/{id}/challenge` on the Stripe path: Stripe.js showed the bank's check; the
 /// PaymentIntent says how it went. `None` when it failed (the caller shows the form again
 /// with the decline, and gives the reservation back).
-pub async fn after_challenge(
+pub(super) async fn after_challenge(
     attempt: &Attempt<'_>,
     db: &D1Database,
     held: &Reservation<'_>,
@@ -219,4 +220,69 @@ pub async fn after_challenge(
         Charge::Unavailable => Some(attempt.again(503, Text::ProcessingError)),
         charge => Some(settle(attempt, db, held, pending, &stripe, charge, None).await),
     }
+}
+
+/// The cron's part: sessions whose Stripe payment was left mid-way (the shopper gone
+/// during 3-D Secure, an answer lost) longer than `cutoff`, at most `limit`. Each
+/// PaymentIntent is read: one that charged completes its session; one that failed, or that
+/// Stripe cancels now, gives its reservation back; one Stripe is still working on, or that
+/// cannot be read, waits for the next run (or Stripe's webhook).
+pub async fn settle_abandoned(
+    env: &worker::Env,
+    db: &D1Database,
+    cutoff: i64,
+    limit: i64,
+) -> crate::error::ApiResult<usize> {
+    let rows: Vec<crate::checkout::sessions::SessionRow> = crate::db::Sql::new(
+        "SELECT * FROM checkout_sessions
+         WHERE status = 'OPEN' AND reservation IS NOT NULL AND reserved_at < :cutoff
+           AND json_extract(pending_payment, '$.processor') = 'stripe'
+           AND coalesce(json_extract(pending_payment, '$.charged'), 0) = 0
+         ORDER BY reserved_at LIMIT :limit",
+    )
+    .bind("cutoff", cutoff)
+    .bind("limit", limit)
+    .prepare(db)?
+    .all()
+    .await?
+    .results()?;
+    let mut settled = 0;
+    for row in rows {
+        let session = row.parse()?;
+        let Some(pending) = Pending::of(&session) else {
+            continue;
+        };
+        let Some(connection) =
+            processor::connection(env, db, &session.account_id, session.environment.as_str())
+                .await?
+        else {
+            continue;
+        };
+        let stripe = connection.stripe;
+        let held = Reservation {
+            session: &session,
+            token: &pending.reservation,
+        };
+        let origin = session.origin.clone().unwrap_or_default();
+        let Some(intent) = stripe.intent(&pending.card.token).await else {
+            continue;
+        };
+        match intent.status {
+            IntentStatus::Succeeded => {
+                completion::complete(db, &held, &pending.shopper, &pending.card, &origin).await?;
+            }
+            IntentStatus::Failed(_) | IntentStatus::Canceled => {
+                completion::release(db, &held, None).await?;
+            }
+            IntentStatus::RequiresAction | IntentStatus::RequiresConfirmation => {
+                if !stripe.cancel(&intent.id).await {
+                    continue;
+                }
+                completion::release(db, &held, None).await?;
+            }
+            IntentStatus::Processing => continue,
+        }
+        settled += 1;
+    }
+    Ok(settled)
 }

@@ -1,7 +1,7 @@
 //! Checkout sessions: the use case that opens one, the hosted page that pays it, the payment reservation and completion, how often promotion codes may be tried, and `/b/{product}`.
 
 pub mod buy;
-mod by_stripe;
+pub mod by_stripe;
 pub mod code_attempts;
 pub mod completion;
 pub mod open;

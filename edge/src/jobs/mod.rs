@@ -13,6 +13,7 @@ use worker::{D1Database, Env, console_error};
 
 mod retention;
 
+use crate::checkout::by_stripe;
 use crate::checkout::completion;
 use crate::checkout::sessions;
 use crate::db::{self, Sql};
@@ -41,6 +42,10 @@ pub async fn run(env: &Env) {
     complete_owed(&db, now).await;
     if let Err(error) = release_stale_reservations(&db, now).await {
         console_error!("cron: releasing reservations failed: {error:?}");
+    }
+    let cutoff = now - STALE_RESERVATION_SECS;
+    if let Err(error) = by_stripe::settle_abandoned(env, &db, cutoff, OWED_BATCH).await {
+        console_error!("cron: settling abandoned Stripe payments failed: {error:?}");
     }
     if let Err(error) = expire_sessions(&db, now).await {
         console_error!("cron: expiring sessions failed: {error:?}");
@@ -101,8 +106,11 @@ async fn complete_owed(db: &D1Database, now: i64) {
 /// Gives back reservations held past [`STALE_RESERVATION_SECS`], except a charged
 /// payment's, which is completed instead ([`complete_owed`]).
 async fn release_stale_reservations(db: &D1Database, now: i64) -> ApiResult<()> {
+    // A Stripe payment left mid-way holds a PaymentIntent that may have charged: those are
+    // asked of Stripe first ([`crate::checkout::by_stripe::settle_abandoned`]).
     let stale = "reservation IS NOT NULL AND reserved_at < :cutoff
-                 AND coalesce(json_extract(pending_payment, '$.charged'), 0) = 0";
+                 AND coalesce(json_extract(pending_payment, '$.charged'), 0) = 0
+                 AND coalesce(json_extract(pending_payment, '$.processor'), 'sandbox') <> 'stripe'";
     let cutoff = now - STALE_RESERVATION_SECS;
     db.batch(vec![
         Sql::new(&format!(
