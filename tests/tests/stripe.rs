@@ -229,7 +229,7 @@ fn connecting_seals_the_keys_and_shows_only_their_last_four(suite: &Suite) -> Re
         "secret_key": "sk_live_till0localstripe0key0000", "publishable_key": PUBLISHABLE_KEY}}))
         .send()?;
     ensure!(
-        live.status == 400 && live.json()["error"]["param"] == "processor[secret_key]",
+        live.status == 409 && live.json()["error"]["param"] == "processor[secret_key]",
         "live key: {}",
         live.body
     );

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use till_shared::keys::Environment;
 use till_shared::params::Params;
 use till_shared::sealed::{self, context};
-use till_shared::stripe::check_keys;
+use till_shared::stripe::{KeyError, check_keys};
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::api::iso;
@@ -77,7 +77,7 @@ pub fn read(p: &mut Params, environment: Environment) -> ApiResult<Option<Change
             "Unknown field.",
         ));
     }
-    if text("kind")?.as_deref() != Some("stripe") {
+    if !text("kind")?.is_some_and(|kind| kind.eq_ignore_ascii_case("stripe")) {
         return Err(ApiError::invalid(
             "processor[kind]",
             "`kind` must be `stripe`, the processor Till connects.",
@@ -91,18 +91,21 @@ pub fn read(p: &mut Params, environment: Environment) -> ApiResult<Option<Change
     let secret_key = required("secret_key")?;
     let publishable_key = required("publishable_key")?;
     let webhook_secret = text("webhook_secret")?;
+    // A malformed key is a bad request; a well-formed key of the other mode conflicts with
+    // the environment the calling key acts in.
     check_keys(
         environment,
         &secret_key,
         &publishable_key,
         webhook_secret.as_deref(),
     )
-    .map_err(|error| {
-        let field = match &error {
-            till_shared::stripe::KeyError::WrongKind { field, .. }
-            | till_shared::stripe::KeyError::Malformed(field) => *field,
-        };
-        ApiError::invalid(format!("processor[{field}]"), error.to_string())
+    .map_err(|error| match &error {
+        KeyError::WrongKind { field, .. } => {
+            ApiError::conflict(format!("processor[{field}]"), error.to_string())
+        }
+        KeyError::Malformed(field) => {
+            ApiError::invalid(format!("processor[{field}]"), error.to_string())
+        }
     })?;
     Ok(Some(Change::Connect {
         secret_key,

@@ -154,6 +154,13 @@ pub async fn create(call: &mut Call<'_>) -> ApiResult<Reply> {
     let mut p = call.params()?;
     let customer_id = p.required_string("customer_id", 64)?;
     // A Stripe PaymentMethod (Stripe connected), else a test card (the sandbox).
+    p.forget_nulls(&["card", "payment_method"]);
+    if p.sent("card") && p.sent("payment_method") {
+        return Err(ApiError::invalid(
+            "payment_method",
+            "Send `card` or `payment_method`, not both.",
+        ));
+    }
     let source = match p.string("payment_method", 100)? {
         Some(method) => Err(method),
         None => Ok(read_card(&mut p)?),

@@ -389,14 +389,16 @@ fn subscription_changes() -> Vec<(&'static str, Value)> {
 /// follow the calling key's environment (`sk_test_`/`pk_test_` for SANDBOX, `_live_` for
 /// PRODUCTION; `rk_` restricted keys too), which the Worker checks.
 fn processor_connection() -> Value {
-    let key = |prefix: &str| matching(255, &format!("^{prefix}[A-Za-z0-9_]{{10,}}$"));
+    // At least 20 characters in all, as the Worker checks.
+    let key =
+        |prefix: &str, rest: usize| matching(255, &format!("^{prefix}[A-Za-z0-9_]{{{rest},}}$"));
     described(
         body(
             &[
                 ("kind", words(&["stripe"])),
-                ("secret_key", key("(sk|rk)_(test|live)_")),
-                ("publishable_key", key("pk_(test|live)_")),
-                ("webhook_secret", nullable(key("whsec_"))),
+                ("secret_key", key("(sk|rk)_(test|live)_", 12)),
+                ("publishable_key", key("pk_(test|live)_", 12)),
+                ("webhook_secret", nullable(key("whsec_", 14))),
             ],
             &["kind", "secret_key", "publishable_key"],
         ),
