@@ -27,6 +27,13 @@ pub fn parse_key(text: &str) -> Result<[u8; 32], SealError> {
     bytes.try_into().map_err(|_| SealError::BadKey)
 }
 
+/// A new sealing key, as 64 hex digits (what `PROCESSOR_SECRETS_KEY` holds).
+pub fn generate_key() -> String {
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).expect("the platform CSPRNG is available");
+    hex::encode(key)
+}
+
 /// Seals `secret` for `context` under `key`, with a fresh random nonce.
 pub fn seal(key: &[u8; 32], context: &str, secret: &str) -> String {
     let mut nonce = [0u8; NONCE_LEN];
@@ -111,6 +118,7 @@ mod tests {
 
     #[test]
     fn keys_are_64_hex_digits() {
+        assert!(parse_key(&generate_key()).is_ok());
         assert_eq!(parse_key(&"ab".repeat(32)), Ok([0xab; 32]));
         assert_eq!(parse_key("abcd"), Err(SealError::BadKey));
         assert_eq!(parse_key(&"zz".repeat(32)), Err(SealError::BadKey));

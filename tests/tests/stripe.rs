@@ -1143,8 +1143,7 @@ fn start() -> till_tests::Result<Suite> {
     let _ = std::fs::remove_dir_all(&state_dir);
     std::fs::create_dir_all(&state_dir)?;
     let operator = format!("op_{}", till_shared::ids::random_base62(32));
-    let sealing = till_shared::ids::random_base62(64);
-    let sealing: String = sealing.bytes().map(|b| format!("{:x}", b % 16)).collect();
+    let sealing = till_shared::sealed::generate_key();
     let worker = LocalWorker::start(&WorkerConfig {
         config: None,
         port: free_port()?,

@@ -82,6 +82,10 @@ struct DevInfo<'a> {
 #[derive(Serialize, Deserialize)]
 struct Seed {
     operator_token: String,
+    /// What seals the processor keys merchants connect (`PROCESSOR_SECRETS_KEY`): kept
+    /// with the data it opens, made for state directories older than it.
+    #[serde(default = "till_shared::sealed::generate_key")]
+    processor_secrets_key: String,
     account: Option<CreatedAccount>,
     #[serde(default)]
     demo: Option<DemoShop>,
@@ -116,6 +120,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let seed_path = options.state_dir.join("seed.json");
     let mut seed = read_seed(&seed_path).unwrap_or_else(|| Seed {
         operator_token: format!("op_{}", random_base62(32)),
+        processor_secrets_key: till_shared::sealed::generate_key(),
         account: None,
         demo: None,
     });
@@ -192,6 +197,10 @@ fn start_worker(options: &Options, seed: &Seed) -> Result<LocalWorker> {
     let mut vars = vec![
         ("OPERATOR_TOKEN".to_owned(), seed.operator_token.clone()),
         ("WEBHOOK_LOOPBACK".to_owned(), "allowed".to_owned()),
+        (
+            "PROCESSOR_SECRETS_KEY".to_owned(),
+            seed.processor_secrets_key.clone(),
+        ),
     ];
     if let Some(demo) = &seed.demo {
         let text = serde_json::to_string(demo).map_err(|e| e.to_string())?;

@@ -168,6 +168,10 @@ fn start_suite() -> till_tests::Result<Suite> {
             ("WEBHOOK_RETRY_SCHEDULE".into(), "1".into()),
             // The receivers are on loopback (test keys only).
             ("WEBHOOK_LOOPBACK".into(), "allowed".into()),
+            (
+                "PROCESSOR_SECRETS_KEY".into(),
+                till_shared::sealed::generate_key(),
+            ),
         ],
         output: Output::File(state_dir.join("worker.log")),
     })?;
