@@ -85,7 +85,12 @@ pub(super) async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: 
     // Keys of this attempt: the session and its reservation (a new one per attempt).
     let key = format!("till-{}-{token}", session.id.as_str());
     let saved = if session.mode.saves_card() {
-        match stripe.keep_card(&shopper.email, &method, &key).await {
+        let kept = if session.mode == CheckoutMode::Setup {
+            stripe.set_up(&shopper.email, &method, &key).await
+        } else {
+            stripe.keep_card(&shopper.email, &method, &key).await
+        };
+        match kept {
             Ok(saved) => Some(saved),
             Err(Charge::Declined(code)) => {
                 return declined(attempt, &db, &held, code, None).await;

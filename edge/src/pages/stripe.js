@@ -12,7 +12,11 @@
   };
   const secret = form.dataset.secret;
   if (secret) {
-    stripe.handleCardAction(secret).then(() => form.submit(), () => form.submit());
+    // The PaymentIntent was confirmed by Till; Stripe.js shows the bank's check it asks for.
+    const next = stripe.handleNextAction
+      ? stripe.handleNextAction({ clientSecret: secret })
+      : stripe.confirmCardPayment(secret);
+    next.then(() => form.submit(), () => form.submit());
     return;
   }
   const card = stripe.elements().create("card");
