@@ -24,6 +24,9 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     MethodNotAllowed,
     ApiError,
+    /// The card processor did not answer: nothing is known yet, and the same request may
+    /// be sent again (503).
+    ProcessorUnavailable,
 }
 
 impl ErrorCode {
@@ -42,6 +45,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::ApiError => "api_error",
+            ErrorCode::ProcessorUnavailable => "processor_unavailable",
         }
     }
 
@@ -52,7 +56,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limit_error",
             ErrorCode::CardDeclined => "card_error",
             ErrorCode::IdempotencyError => "idempotency_error",
-            ErrorCode::ApiError => "api_error",
+            ErrorCode::ApiError | ErrorCode::ProcessorUnavailable => "api_error",
             ErrorCode::InvalidRequest
             | ErrorCode::ResourceNotFound
             | ErrorCode::ResourceMissing
@@ -77,6 +81,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
             ErrorCode::ApiError => 500,
+            ErrorCode::ProcessorUnavailable => 503,
         }
     }
 }

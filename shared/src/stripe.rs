@@ -8,6 +8,40 @@ use serde_json::Value;
 use url::form_urlencoded;
 
 use crate::keys::Environment;
+use crate::money::{Currency, Money};
+
+/// How many of Stripe's minor units make one of Till's. Stripe counts the Taiwan dollar in
+/// cents (charges in whole dollars, so multiples of 100), where Till's TWD minor unit is
+/// the dollar ([`crate::money`]); every other currency Till sells has the same exponent at
+/// Stripe (JPY, KRW and VND none, the rest two).
+fn stripe_factor(currency: Currency) -> i64 {
+    match currency {
+        Currency::Twd => 100,
+        _ => 1,
+    }
+}
+
+/// An amount as Stripe is sent it.
+pub fn stripe_amount(money: Money) -> i64 {
+    money.amount() * stripe_factor(money.currency())
+}
+
+/// An amount Stripe reports, in Till's minor units; `None` when it is not a whole number
+/// of them, or the currency is not one Till sells.
+pub fn till_amount(currency: &str, amount: i64) -> Option<i64> {
+    let factor = stripe_factor(Currency::parse(currency).ok()?);
+    (amount % factor == 0).then_some(amount / factor)
+}
+
+/// Whether `id` is a Stripe object id with `prefix` (`pm_`, `pi_`): the prefix, then
+/// letters, digits and underscores, at most 100 characters in all. Only such ids are put
+/// into a Stripe URL's path.
+pub fn is_id(prefix: &str, id: &str) -> bool {
+    id.len() <= 100
+        && id.strip_prefix(prefix).is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
 
 /// A form body: `fields` in order, percent-encoded.
 pub fn form_body(fields: &[(String, String)]) -> String {
@@ -89,6 +123,7 @@ pub enum IntentStatus {
 pub struct Intent {
     pub id: String,
     pub status: IntentStatus,
+    /// In Till's minor units of `currency`.
     pub amount: i64,
     pub currency: String,
     pub client_secret: Option<String>,
@@ -109,11 +144,12 @@ pub fn read_intent(body: &Value) -> Option<Intent> {
         "canceled" => IntentStatus::Canceled,
         _ => return None,
     };
+    let currency = body["currency"].as_str()?.to_ascii_uppercase();
     Some(Intent {
         id: id.to_owned(),
         status,
-        amount: body["amount"].as_i64()?,
-        currency: body["currency"].as_str()?.to_ascii_uppercase(),
+        amount: till_amount(&currency, body["amount"].as_i64()?)?,
+        currency,
         client_secret: body["client_secret"].as_str().map(str::to_owned),
         session: body["metadata"]["till_session"].as_str().map(str::to_owned),
     })
@@ -217,18 +253,24 @@ pub fn read_event(event: &Value) -> Option<(String, Reconcile)> {
     let reconcile = match kind.as_str() {
         "payment_intent.succeeded" => Reconcile::IntentSucceeded(read_intent(object)?),
         "payment_intent.payment_failed" => Reconcile::IntentFailed(read_intent(object)?),
-        "charge.refunded" => Reconcile::Refunded {
-            payment_intent: intent_of(object)?,
-            refunds: object["refunds"]["data"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter(|r| r["status"].as_str().is_none_or(|s| s == "succeeded"))
-                        .filter_map(|r| Some((r["id"].as_str()?.to_owned(), r["amount"].as_i64()?)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        },
+        "charge.refunded" => {
+            let currency = object["currency"].as_str().unwrap_or_default();
+            Reconcile::Refunded {
+                payment_intent: intent_of(object)?,
+                refunds: object["refunds"]["data"]
+                    .as_array()
+                    .map(|list| {
+                        list.iter()
+                            .filter(|r| r["status"].as_str().is_none_or(|s| s == "succeeded"))
+                            .filter_map(|r| {
+                                let amount = till_amount(currency, r["amount"].as_i64()?)?;
+                                Some((r["id"].as_str()?.to_owned(), amount))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        }
         "charge.dispute.created" => Reconcile::Disputed {
             payment_intent: intent_of(object)?,
         },
@@ -241,6 +283,33 @@ pub fn read_event(event: &Value) -> Option<(String, Reconcile)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn stripe_counts_the_taiwan_dollar_in_cents() {
+        let twd = Money::from_minor(590, Currency::Twd).unwrap();
+        assert_eq!(stripe_amount(twd), 59_000);
+        assert_eq!(till_amount("twd", 59_000), Some(590));
+        assert_eq!(till_amount("TWD", 59_050), None);
+        let usd = Money::from_minor(1234, Currency::Usd).unwrap();
+        assert_eq!(stripe_amount(usd), 1234);
+        assert_eq!(till_amount("jpy", 1000), Some(1000));
+        assert_eq!(till_amount("xxx", 1), None);
+    }
+
+    #[test]
+    fn only_plain_ids_go_into_paths() {
+        assert!(is_id("pm_", "pm_1AbC_d"));
+        for id in [
+            "pm_",
+            "pi_1",
+            "pm_../v1/customers",
+            "pm_a%2F",
+            "pm_a b",
+            &format!("pm_{}", "a".repeat(98)),
+        ] {
+            assert!(!is_id("pm_", id), "{id}");
+        }
+    }
 
     #[test]
     fn forms_use_brackets_and_percent_encoding() {
@@ -279,11 +348,12 @@ mod tests {
 
     #[test]
     fn intents_are_read_with_their_session() {
-        let intent = read_intent(&json!({"id": "pi_1", "status": "requires_payment_method", "amount": 590,
+        let intent = read_intent(&json!({"id": "pi_1", "status": "requires_payment_method", "amount": 59000,
             "currency": "twd", "last_payment_error": {"code": "card_declined"}, "metadata": {"till_session": "cs_9"}}))
         .unwrap();
         assert_eq!(intent.status, IntentStatus::Failed("card_declined"));
         assert_eq!(intent.currency, "TWD");
+        assert_eq!(intent.amount, 590, "Till's units");
         assert_eq!(intent.session.as_deref(), Some("cs_9"));
         assert!(read_intent(&json!({"id": "ch_1", "status": "succeeded"})).is_none());
     }
@@ -315,7 +385,7 @@ mod tests {
 
     #[test]
     fn events_say_what_to_reconcile() {
-        let refunded = json!({"type": "charge.refunded", "data": {"object": {"payment_intent": "pi_1",
+        let refunded = json!({"type": "charge.refunded", "data": {"object": {"payment_intent": "pi_1", "currency": "usd",
             "refunds": {"data": [{"id": "re_1", "amount": 100, "status": "succeeded"}, {"id": "re_2", "amount": 5, "status": "failed"}]}}}});
         assert_eq!(
             read_event(&refunded).map(|(_, r)| r),

@@ -192,9 +192,9 @@ fn handlers(sources: &[Source]) -> BTreeMap<String, Vec<String>> {
     found
 }
 
-/// The files that build outgoing requests (the webhook sender's POSTs), the one use of a
-/// request type outside the entry points.
-const SENDS_REQUESTS: &[&str] = &["events/delivery.rs"];
+/// The files that build outgoing requests (the webhook sender's POSTs, the Stripe client's
+/// calls), the only uses of a request type outside the entry points.
+const SENDS_REQUESTS: &[&str] = &["events/delivery.rs", "processor/stripe.rs"];
 
 /// Whether a file takes in the runtime's request: only the entry points may; everything
 /// below reads what the router hands it (`Call`, `PageRequest`, `Visitor`).

@@ -297,7 +297,8 @@ fn a_card_in_stripe_s_fields_pays_and_never_reaches_till(suite: &Suite) -> Resul
     let intent = suite.intent(&text(&payment["processor_reference"]))?;
     ensure!(
         intent["status"] == "succeeded"
-            && intent["amount"] == 590
+            // Stripe counts the Taiwan dollar in cents.
+            && intent["amount"] == 59_000
             && intent["currency"] == "twd"
             && intent["metadata"]["till_session"] == id.as_str(),
         "intent {intent}"
@@ -335,7 +336,10 @@ fn a_card_in_stripe_s_fields_pays_and_never_reaches_till(suite: &Suite) -> Resul
         rest.body
     );
     let charge = &suite.intent(&text(&payment["processor_reference"]))?["latest_charge"];
-    ensure!(charge["amount_refunded"] == 590, "Stripe's charge {charge}");
+    ensure!(
+        charge["amount_refunded"] == 59_000,
+        "Stripe's charge {charge}"
+    );
     Ok(())
 }
 
@@ -531,11 +535,12 @@ fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(
     // A refund made in Stripe's dashboard.
     let made = suite.stripe_post(
         "/v1/refunds",
-        &[("payment_intent", &intent), ("amount", "250")],
+        // NT$250, in Stripe's cents.
+        &[("payment_intent", &intent), ("amount", "25000")],
     )?;
     let event = json!({"id": "evt_refunded", "type": "charge.refunded", "livemode": false, "data": {"object": {
-        "object": "charge", "payment_intent": intent, "amount_refunded": 250,
-        "refunds": {"data": [{"id": made["id"], "amount": 250, "status": "succeeded"}]}}}});
+        "object": "charge", "payment_intent": intent, "currency": "twd", "amount_refunded": 25_000,
+        "refunds": {"data": [{"id": made["id"], "amount": 25_000, "status": "succeeded"}]}}}});
     // Forged (another secret): refused, nothing recorded.
     let forged = signed_event(
         suite,
@@ -823,17 +828,20 @@ struct Proxy {
 }
 
 const UNREACHABLE_AMOUNT: &str = "amount=4321";
+/// A PaymentIntent of HK$7.77 finds Stripe unreachable the first time only.
+const FLAKY_AMOUNT: &str = "amount=777&";
 const LOST_AMOUNT: &str = "amount=4322";
 
 fn start_proxy(target: u16) -> till_tests::Result<Proxy> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let port = listener.local_addr()?.port();
     let lost: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let flaked = Arc::new(std::sync::atomic::AtomicBool::new(false));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let lost = Arc::clone(&lost);
+            let (lost, flaked) = (Arc::clone(&lost), Arc::clone(&flaked));
             std::thread::spawn(move || {
-                let _ = relay(stream, target, &lost);
+                let _ = relay(stream, target, &lost, &flaked);
             });
         }
     });
@@ -844,6 +852,7 @@ fn relay(
     mut stream: TcpStream,
     target: u16,
     lost: &std::sync::Mutex<Vec<String>>,
+    flaked: &std::sync::atomic::AtomicBool,
 ) -> std::io::Result<()> {
     use std::io::{BufRead, BufReader, Read, Write};
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -885,6 +894,12 @@ fn relay(
     let creating = request_line.starts_with("POST /v1/payment_intents ");
     if creating && body_text.contains(UNREACHABLE_AMOUNT) {
         return answer(&mut stream, "500 Internal Server Error");
+    }
+    if creating
+        && body_text.starts_with(FLAKY_AMOUNT)
+        && !flaked.swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        return answer(&mut stream, "503 Service Unavailable");
     }
     let mut upstream = TcpStream::connect(("127.0.0.1", target))?;
     write!(upstream, "{request_line}")?;
@@ -971,7 +986,7 @@ fn stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice(
     let payment = payment_of(&merchant, &id)?;
     let intent = suite.intent(&text(&payment["processor_reference"]))?;
     ensure!(
-        intent["status"] == "succeeded" && intent["amount"] == 4322,
+        intent["status"] == "succeeded" && intent["amount"] == 432_200,
         "intent {intent}"
     );
     // One charge at Stripe for this session, one order at Till.
@@ -1046,11 +1061,150 @@ fn a_stripe_payment_left_mid_way_is_settled_by_the_cron(suite: &Suite) -> Result
     Ok(())
 }
 
+fn an_unanswered_renewal_is_asked_again_with_the_same_attempt(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Flaky Renewals")?;
+    let clock = text(
+        &merchant
+            .post("/v1/test_clocks")
+            .json(&json!({"frozen_time": "2032-01-01T00:00:00Z"}))
+            .send()?
+            .json()["id"],
+    );
+    let customer = text(
+        &merchant
+            .post("/v1/customers")
+            .json(&json!({"email": "flaky@example.com", "test_clock": clock}))
+            .send()?
+            .json()["id"],
+    );
+    let method = merchant
+        .post("/v1/payment_methods")
+        .json(&json!({"customer_id": customer, "payment_method": suite.payment_method("4242424242424242")?}))
+        .send()?
+        .json();
+    let plan = monthly(&merchant, 777)?;
+    let created = merchant
+        .post("/v1/subscriptions")
+        .json(&json!({"customer_id": customer, "token_id": method["id"], "products": [{"product_id": plan, "quantity": 1}]}))
+        .send()?;
+    ensure!(
+        created.status < 300,
+        "subscribing answered {}: {}",
+        created.status,
+        created.body
+    );
+    let id = text(&created.json()["id"]);
+    ensure!(
+        created.json()["completed_billing_iteration"] == 0,
+        "the first charge was not held up: {}",
+        created.body
+    );
+    // Stripe did not answer the first charge: nothing was recorded as failed.
+    let operator = Client::new(&suite.worker.base_url);
+    let failed = operator.query_d1(
+        &suite.operator,
+        &format!(
+            "SELECT count(*) AS n FROM charges c JOIN billing_orders b ON b.id = c.billing_order_id
+             WHERE b.subscription_id = '{id}' AND c.status = 'FAILED'"
+        ),
+    )?;
+    ensure!(
+        failed[0]["n"] == 0,
+        "an unanswered charge was recorded as failed: {failed:?}"
+    );
+    // A few minutes later (clock time) the same attempt is made again, and pays.
+    let advanced = merchant
+        .post(&format!("/v1/test_clocks/{clock}/advance"))
+        .json(&json!({"frozen_time": "2032-01-01T00:05:00Z"}))
+        .send()?;
+    ensure!(advanced.status == 200, "advance answered {}", advanced.body);
+    let subscription = merchant
+        .get(&format!("/v1/subscriptions/{id}"))
+        .send()?
+        .json();
+    ensure!(
+        subscription["state"] == "ACTIVE" && subscription["completed_billing_iteration"] == 1,
+        "after the retry {subscription}"
+    );
+    let orders = merchant
+        .get(&format!("/v1/subscriptions/{id}/billing_orders"))
+        .send()?
+        .json();
+    ensure!(
+        orders["data"][0]["attempts"] == 1,
+        "billing orders {orders}"
+    );
+    let payments = merchant
+        .get(&format!("/v1/payments?subscription_id={id}"))
+        .send()?
+        .json();
+    ensure!(
+        payments["data"].as_array().map(Vec::len) == Some(1),
+        "payments {payments}"
+    );
+    Ok(())
+}
+
+fn a_stripe_payment_is_never_completed_by_the_sandbox_bank(suite: &Suite) -> Result<(), Failed> {
+    let (merchant, _) = suite.merchant("Switched Off")?;
+    let (id, page) = session(suite, &merchant, 900)?;
+    let asked = pay(
+        suite,
+        &id,
+        &page,
+        &suite.payment_method("4000002760003184")?,
+    )?;
+    ensure!(asked.status == 200, "3-D Secure answered {}", asked.status);
+    // Stripe is disconnected while the payment waits for the bank; the sandbox bank's
+    // "complete" must not complete it.
+    let removed = merchant
+        .request("PATCH", "/v1/account")
+        .json(&json!({"processor": null}))
+        .send()?;
+    ensure!(
+        removed.status == 200,
+        "removing answered {}",
+        removed.status
+    );
+    let body = form(&[("csrf", &csrf(&page)?), ("outcome", "complete")]);
+    let back = suite
+        .shopper()
+        .post(&format!("/c/{id}/challenge"))
+        .body("application/x-www-form-urlencoded", body)
+        .send()?;
+    let session = merchant
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .send()?
+        .json();
+    ensure!(
+        back.status != 303 && session["status"] == "OPEN",
+        "completed without Stripe: {} {session}",
+        back.status
+    );
+    let orders = merchant
+        .get(&format!("/v1/orders?checkout_session={id}"))
+        .send()?
+        .json();
+    ensure!(
+        orders["data"].as_array().map(Vec::len) == Some(0),
+        "orders {orders}"
+    );
+    Ok(())
+}
+
 type Check = fn(&Suite) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let checks: &[(&str, Check)] = &[
+        (
+            "an_unanswered_renewal_is_asked_again_with_the_same_attempt",
+            an_unanswered_renewal_is_asked_again_with_the_same_attempt,
+        ),
+        (
+            "a_stripe_payment_is_never_completed_by_the_sandbox_bank",
+            a_stripe_payment_is_never_completed_by_the_sandbox_bank,
+        ),
         (
             "stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice",
             stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice,

@@ -136,7 +136,7 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
         "subscription_retry_schedule": dunning.schedule,
         "subscription_final_state": dunning.final_failure.state().as_str(),
         "allowed_redirect_hosts": hosts.entries(),
-        "processor": processor::shown(&db, principal.seller()).await?,
+        "processor": processor::shown(&db, principal.seller(), principal.key_kind == KeyKind::Secret).await?,
     })))
 }
 

@@ -188,11 +188,15 @@ async fn row(db: &D1Database, account_id: &str, environment: &str) -> ApiResult<
     .await?)
 }
 
-/// The connection as the account shows it (never a secret): `null` when none.
-pub async fn shown(db: &D1Database, seller: Seller<'_>) -> ApiResult<Value> {
+/// The connection as the account shows it (never a secret): `null` when none. A
+/// publishable key is told only the kind and the publishable key.
+pub async fn shown(db: &D1Database, seller: Seller<'_>, secret_key: bool) -> ApiResult<Value> {
     let Some(row) = row(db, seller.account_id, seller.environment.as_str()).await? else {
         return Ok(Value::Null);
     };
+    if !secret_key {
+        return Ok(json!({"kind": row.kind, "publishable_key": row.publishable_key}));
+    }
     Ok(json!({
         "kind": row.kind,
         "publishable_key": row.publishable_key,
@@ -224,13 +228,26 @@ fn stripe_base(env: &Env) -> ApiResult<String> {
     }
 }
 
-/// Where the hosted page loads Stripe.js from.
-fn stripe_js(env: &Env) -> String {
-    env.var("STRIPE_JS_URL")
+/// Where the hosted page loads Stripe.js from: `STRIPE_JS_URL` when set (https, or loopback
+/// http where loopback is allowed, as for `STRIPE_API_BASE`), else Stripe's own.
+fn stripe_js(env: &Env) -> ApiResult<String> {
+    let Some(url) = env
+        .var("STRIPE_JS_URL")
         .map(|v| v.to_string())
         .ok()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| STRIPE_JS.to_owned())
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(STRIPE_JS.to_owned());
+    };
+    let loopback = crate::ctx::webhook_reach(env, true) != till_shared::webhooks::Reach::Public
+        && (url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:"));
+    if url.starts_with("https://") || loopback {
+        Ok(url)
+    } else {
+        Err(ApiError::internal(format!(
+            "STRIPE_JS_URL {url} is neither https nor an allowed loopback address"
+        )))
+    }
 }
 
 /// Stripe's fields for a page of the seller's, when it has Stripe connected (read without
@@ -244,25 +261,31 @@ pub async fn page_fields(
     let Some(row) = row(db, account_id, environment).await? else {
         return Ok(None);
     };
-    let script_url = stripe_js(env);
-    let mut origins = Vec::new();
-    for url in [script_url.as_str(), &stripe_base(env)?] {
-        if let Ok(parsed) = worker::Url::parse(url) {
-            let origin = parsed.origin().ascii_serialization();
-            if !origins.contains(&origin) {
-                origins.push(origin);
-            }
-        }
+    let script_url = stripe_js(env)?;
+    let origin = |url: &str| {
+        worker::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .map_err(|_| ApiError::internal(format!("{url} is not a URL")))
+    };
+    let script_origin = origin(&script_url)?;
+    let api_origin = origin(&stripe_base(env)?)?;
+    // Stripe.js calls Stripe's API and its own origin, and frames its fields from its
+    // origin and the bank's 3-D Secure pages from hooks.stripe.com.
+    let mut connects = vec![script_origin.clone()];
+    if api_origin != script_origin {
+        connects.push(api_origin);
     }
+    let mut frames = vec![script_origin.clone()];
     if script_url == STRIPE_JS {
-        // Stripe.js frames its 3-D Secure pages from here.
-        origins.push("https://hooks.stripe.com".to_owned());
+        frames.push("https://hooks.stripe.com".to_owned());
     }
     Ok(Some(StripeView {
         publishable_key: row.publishable_key,
         fields: ProcessorFields {
             script_url,
-            origins,
+            script_origin,
+            connects,
+            frames,
         },
     }))
 }

@@ -343,7 +343,12 @@ async fn bill(
         Step::Release => Ok(vec![release(db, &claimed.row.id, claim)?]),
         Step::Cancel(ended) => period_ended(db, &claimed.row, claim, &ended, now, real_now),
         Step::Charge(order) => {
-            let attempt = charge(env, db, claimed, &order).await;
+            let Some(attempt) = charge(env, db, claimed, &order).await else {
+                // Unanswered: nothing is recorded, and the same attempt (the same
+                // idempotency key) is made again a minute later, so a charge whose answer
+                // was lost is found, never made twice.
+                return Ok(vec![postpone(db, &claimed.row.id, claim)?]);
+            };
             let decided = outcome(&due, &order, attempt.result)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             charged(db, claimed, claim, trigger, &decided, &attempt, real_now)
@@ -371,7 +376,13 @@ impl Attempt {
 
 /// Collects the open order: nothing to charge for a free plan, the saved card otherwise
 /// (with the order attempt's idempotency key, so a replaced biller charges once).
-async fn charge(env: &Env, db: &D1Database, claimed: &Claimed, order: &OpenOrder) -> Attempt {
+/// `None` when the processor did not answer: nothing is known of the attempt.
+async fn charge(
+    env: &Env,
+    db: &D1Database,
+    claimed: &Claimed,
+    order: &OpenOrder,
+) -> Option<Attempt> {
     let row = &claimed.row;
     let saved = claimed.beside.processor_token.as_deref();
     let answer = match (
@@ -385,13 +396,14 @@ async fn charge(env: &Env, db: &D1Database, claimed: &Claimed, order: &OpenOrder
             let key = order.idempotency_key(&row.id);
             match processor_of(env, db, row, saved).await {
                 Some(processor) => processor.charge_saved(saved, amount, &key).await,
-                None => Charge::Unavailable,
+                // The card was kept at a Stripe that is no longer connected.
+                None => Charge::Declined("processing_error"),
             }
         }
         (Collect::Card(_), None) => Charge::Declined("no_payment_method"),
         (Collect::Decline(code), _) => Charge::Declined(code),
     };
-    match answer {
+    Some(match answer {
         Charge::Succeeded { token } => Attempt {
             result: ChargeResult::Paid,
             token: Some(token),
@@ -400,9 +412,8 @@ async fn charge(env: &Env, db: &D1Database, claimed: &Claimed, order: &OpenOrder
         Charge::Declined(code) => Attempt::failed(code),
         // A saved card is charged without the shopper; a bank asking for one declines.
         Charge::ChallengeRequired { .. } => Attempt::failed("authentication_required"),
-        // Not answered: a failed attempt, retried on the dunning schedule with a new key.
-        Charge::Unavailable => Attempt::failed("processing_error"),
-    }
+        Charge::Unavailable => return None,
+    })
 }
 
 /// What charges a saved card: the sandbox for its own tokens, the account's Stripe for a
@@ -698,6 +709,17 @@ fn store_schedule(
 }
 
 /// Lets go of a claim without billing.
+/// Lets go of the claim and looks again a minute later (in the subscription's own time).
+fn postpone(db: &D1Database, id: &str, claim: &str) -> ApiResult<D1PreparedStatement> {
+    Sql::new(
+        "UPDATE subscriptions SET claim = NULL, claimed_at = NULL, due_at = due_at + 60
+         WHERE id = :id AND claim = :claim",
+    )
+    .bind("id", id)
+    .bind("claim", claim)
+    .prepare(db)
+}
+
 fn release(db: &D1Database, id: &str, claim: &str) -> ApiResult<D1PreparedStatement> {
     Sql::new("UPDATE subscriptions SET claim = NULL, claimed_at = NULL WHERE id = :id AND claim = :claim")
         .bind("id", id)

@@ -10,7 +10,7 @@
 use till_shared::locale::Text;
 use till_shared::money::Money;
 use till_shared::plan::CheckoutMode;
-use till_shared::stripe::IntentStatus;
+use till_shared::stripe::{IntentStatus, is_id};
 use worker::D1Database;
 
 use crate::accounts::processor;
@@ -19,14 +19,6 @@ use crate::checkout::page::{Attempt, Form, Outcome, complete_payment, declined, 
 use crate::db;
 use crate::processor::stripe::MethodCard;
 use crate::processor::{Charge, Stripe};
-
-/// A PaymentMethod id as Stripe writes them.
-fn is_payment_method(id: &str) -> bool {
-    id.len() <= 100
-        && id.strip_prefix("pm_").is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
-}
 
 /// The account's Stripe, opened.
 async fn stripe_of(attempt: &Attempt<'_>, db: &D1Database) -> Option<Stripe> {
@@ -58,7 +50,7 @@ fn facts(card: &MethodCard, token: String, saved: Option<String>) -> CardFacts {
 /// `POST /c/{id}` on the Stripe path.
 pub(super) async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: &Form) -> Outcome {
     let method = form.text("payment_method");
-    if !is_payment_method(&method) {
+    if !is_id("pm_", &method) {
         // Stripe's fields make it; a page without JavaScript cannot.
         return attempt.again(422, Text::JavaScriptNeeded);
     }
@@ -182,7 +174,12 @@ async fn settle(
             };
             complete_payment(attempt, db, held, &pending.shopper, &card).await
         }
-        Charge::Declined(code) => declined(attempt, db, held, code, None).await,
+        Charge::Declined(code) => {
+            // A declined PaymentIntent could still be confirmed with another card by whoever
+            // holds its client secret: it is canceled before the reservation goes back.
+            stripe.cancel(&pending.card.token).await;
+            declined(attempt, db, held, code, None).await
+        }
         Charge::ChallengeRequired { .. } => match client_secret {
             Some(secret) => Outcome::StripeChallenge(secret),
             None => match stripe
@@ -221,7 +218,10 @@ pub(super) async fn after_challenge(
         return Some(Outcome::TryLater);
     };
     match stripe.intent_charge(&pending.card.token).await {
-        Charge::Declined(_) => None,
+        Charge::Declined(_) => {
+            stripe.cancel(&pending.card.token).await;
+            None
+        }
         Charge::Unavailable => Some(attempt.again(503, Text::ProcessingError)),
         charge => Some(settle(attempt, db, held, pending, &stripe, charge, None).await),
     }
@@ -257,37 +257,74 @@ pub async fn settle_abandoned(
         let Some(pending) = Pending::of(&session) else {
             continue;
         };
-        let Some(connection) =
-            processor::connection(env, db, &session.account_id, session.environment.as_str())
-                .await?
-        else {
-            continue;
-        };
-        let stripe = connection.stripe;
         let held = Reservation {
             session: &session,
             token: &pending.reservation,
         };
+        let Some(connection) =
+            processor::connection(env, db, &session.account_id, session.environment.as_str())
+                .await?
+        else {
+            look_later(db, &held).await?;
+            continue;
+        };
+        let stripe = connection.stripe;
         let origin = session.origin.clone().unwrap_or_default();
         let Some(intent) = stripe.intent(&pending.card.token).await else {
+            look_later(db, &held).await?;
             continue;
         };
         match intent.status {
+            // A charge of another amount is not this session's to complete.
+            IntentStatus::Succeeded
+                if intent.amount != session.amounts.total
+                    || intent.currency != session.currency.code() =>
+            {
+                worker::console_error!(
+                    "checkout {}: PaymentIntent {} charged another amount; left for a person",
+                    session.id.as_str(),
+                    intent.id
+                );
+                look_later(db, &held).await?;
+                continue;
+            }
             IntentStatus::Succeeded => {
                 completion::complete(db, &held, &pending.shopper, &pending.card, &origin).await?;
             }
-            IntentStatus::Failed(_) | IntentStatus::Canceled => {
+            IntentStatus::Failed(_) => {
+                stripe.cancel(&intent.id).await;
                 completion::release(db, &held, None).await?;
             }
+            IntentStatus::Canceled => completion::release(db, &held, None).await?,
             IntentStatus::RequiresAction | IntentStatus::RequiresConfirmation => {
                 if !stripe.cancel(&intent.id).await {
+                    look_later(db, &held).await?;
                     continue;
                 }
                 completion::release(db, &held, None).await?;
             }
-            IntentStatus::Processing => continue,
+            IntentStatus::Processing => {
+                look_later(db, &held).await?;
+                continue;
+            }
         }
         settled += 1;
     }
     Ok(settled)
+}
+
+/// A payment the cron could not settle this time goes to the back of the queue: its
+/// reservation's age starts again, so it is looked at once more after the same wait, and
+/// one account's unsettled payments never hold up the others'.
+async fn look_later(db: &D1Database, held: &Reservation<'_>) -> crate::error::ApiResult<()> {
+    crate::db::Sql::new(
+        "UPDATE checkout_sessions SET reserved_at = :now WHERE id = :id AND reservation = :token",
+    )
+    .bind("now", db::now_unix())
+    .bind("id", held.session.id.as_str())
+    .bind("token", held.token)
+    .prepare(db)?
+    .run()
+    .await?;
+    Ok(())
 }

@@ -817,12 +817,17 @@ pub async fn challenge(req: PageRequest, ctx: &Ctx, id: &str) -> worker::Result<
         session: &page.session,
         token: &pending.reservation,
     };
-    if attempt.page.stripe.is_some() {
+    // The processor that holds this payment answers for it, whatever is connected now.
+    if pending.card.processor == "stripe" {
         let outcome = by_stripe::after_challenge(&attempt, &db, &held, &pending).await;
         return match outcome {
             Some(outcome) => attempt.answer(outcome, Entered::default()),
             None => failed_challenge(&attempt, &db, &held, &pending).await,
         };
+    }
+    // The sandbox bank's answer counts for the sandbox's own payments in SANDBOX only.
+    if pending.card.processor != "sandbox" || page.session.environment != Environment::Sandbox {
+        return pages::message_in(&frame, locale, 403, Text::SessionExpired);
     }
     if form.text("outcome") != "complete" {
         return failed_challenge(&attempt, &db, &held, &pending).await;

@@ -146,10 +146,13 @@ pub fn page(
 /// origins only.
 #[derive(Clone)]
 pub struct ProcessorFields {
-    /// Stripe.js.
+    /// Stripe.js, and the one origin scripts may come from besides the page's nonce.
     pub script_url: String,
-    /// The origins its script calls and frames (Stripe's API, its own).
-    pub origins: Vec<String>,
+    pub script_origin: String,
+    /// The origins its script calls (its own, Stripe's API).
+    pub connects: Vec<String>,
+    /// The origins it frames (its fields, the bank's 3-D Secure pages).
+    pub frames: Vec<String>,
 }
 
 /// [`page`], with a processor's fields allowed.
@@ -292,10 +295,14 @@ fn respond_allowing(
 ) -> worker::Result<Response> {
     let response = Response::from_html(page)?.with_status(status);
     let headers = response.headers();
-    let origins = fields.map_or(String::new(), |f| format!(" {}", f.origins.join(" ")));
-    let scripts = nonce.map_or(String::new(), |n| {
-        let frames = fields.map_or(String::new(), |_| format!("frame-src{origins}; "));
-        format!("script-src 'nonce-{n}'{origins}; connect-src 'self'{origins}; {frames}")
+    let scripts = nonce.map_or(String::new(), |n| match fields {
+        Some(f) => format!(
+            "script-src 'nonce-{n}' {}; connect-src 'self' {}; frame-src {}; ",
+            f.script_origin,
+            f.connects.join(" "),
+            f.frames.join(" ")
+        ),
+        None => format!("script-src 'nonce-{n}'; connect-src 'self'; "),
     });
     headers.set(
         "Content-Security-Policy",

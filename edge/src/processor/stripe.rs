@@ -7,7 +7,9 @@
 
 use serde_json::Value;
 use till_shared::money::Money;
-use till_shared::stripe::{ApiAnswer, Intent, IntentStatus, form_body, read_answer, read_intent};
+use till_shared::stripe::{
+    ApiAnswer, Intent, IntentStatus, form_body, is_id, read_answer, read_intent, stripe_amount,
+};
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use super::{Charge, Processor, Refund};
@@ -104,6 +106,9 @@ impl Stripe {
     /// The card of a PaymentMethod the hosted page's Stripe fields made; `None` when it is
     /// not a card of this Stripe account. `Err` when Stripe did not answer.
     pub async fn card_of(&self, payment_method: &str) -> Result<Option<MethodCard>, ()> {
+        if !is_id("pm_", payment_method) {
+            return Ok(None);
+        }
         let path = format!("/v1/payment_methods/{payment_method}");
         match self.call(Method::Get, &path, &[], None).await {
             ApiAnswer::Ok(method) => Ok(card_facts(&method)),
@@ -123,12 +128,14 @@ impl Stripe {
         key: &str,
     ) -> Result<Intent, Charge> {
         let mut fields = vec![
-            ("amount".to_owned(), amount.amount().to_string()),
+            ("amount".to_owned(), stripe_amount(amount).to_string()),
             (
                 "currency".to_owned(),
                 amount.currency().code().to_ascii_lowercase(),
             ),
             ("payment_method".to_owned(), payment_method.to_owned()),
+            // Cards only: nothing that redirects the shopper away from the page.
+            ("payment_method_types[]".to_owned(), "card".to_owned()),
         ];
         if let Some(customer) = customer {
             fields.push(("customer".to_owned(), customer.to_owned()));
@@ -148,6 +155,9 @@ impl Stripe {
     /// Confirms a PaymentIntent made by [`Stripe::create_intent`]. An answer that never came
     /// is learnt by reading the PaymentIntent.
     pub async fn confirm(&self, intent: &str, key: &str) -> Charge {
+        if !is_id("pi_", intent) {
+            return Charge::Unavailable;
+        }
         let path = format!("/v1/payment_intents/{intent}/confirm");
         match self.call(Method::Post, &path, &[], Some(key)).await {
             ApiAnswer::Ok(body) => {
@@ -167,6 +177,9 @@ impl Stripe {
     }
 
     pub async fn intent(&self, intent: &str) -> Option<Intent> {
+        if !is_id("pi_", intent) {
+            return None;
+        }
         let path = format!("/v1/payment_intents/{intent}");
         match self.call(Method::Get, &path, &[], None).await {
             ApiAnswer::Ok(body) => read_intent(&body),
@@ -176,12 +189,42 @@ impl Stripe {
 
     /// Cancels a PaymentIntent that was not charged, so it never can be later.
     pub async fn cancel(&self, intent: &str) -> bool {
+        if !is_id("pi_", intent) {
+            return false;
+        }
         let path = format!("/v1/payment_intents/{intent}/cancel");
         let key = format!("{intent}-cancel");
         matches!(
             self.call(Method::Post, &path, &[], Some(&key)).await,
             ApiAnswer::Ok(_)
         )
+    }
+
+    /// The refunds of a PaymentIntent (at most 100, newest first). `Err` when Stripe did not
+    /// answer.
+    pub async fn refunds(&self, intent: &str) -> Result<Vec<Value>, ()> {
+        if !is_id("pi_", intent) {
+            return Ok(Vec::new());
+        }
+        let fields = [
+            ("payment_intent".to_owned(), intent.to_owned()),
+            ("limit".to_owned(), "100".to_owned()),
+        ];
+        match self.call(Method::Get, "/v1/refunds", &fields, None).await {
+            ApiAnswer::Ok(list) => Ok(list["data"].as_array().cloned().unwrap_or_default()),
+            ApiAnswer::Unavailable => Err(()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The refund Till asked for as `till_refund`, if Stripe has it.
+    async fn refund_of(&self, intent: &str, till_refund: &str) -> Result<Option<Refund>, ()> {
+        Ok(self
+            .refunds(intent)
+            .await?
+            .iter()
+            .find(|r| r["metadata"]["till_refund"].as_str() == Some(till_refund))
+            .map(refund_outcome))
     }
 
     /// A Stripe customer for `email`; answers its id.
@@ -205,6 +248,9 @@ impl Stripe {
     }
 
     async fn attach(&self, customer: &str, payment_method: &str, key: &str) -> Result<(), Charge> {
+        if !is_id("pm_", payment_method) {
+            return Err(Charge::Declined("card_declined"));
+        }
         let path = format!("/v1/payment_methods/{payment_method}/attach");
         let fields = [("customer".to_owned(), customer.to_owned())];
         match self
@@ -255,6 +301,7 @@ impl Stripe {
         {
             ApiAnswer::Ok(intent) => intent["id"]
                 .as_str()
+                .filter(|id| is_id("seti_", id))
                 .map(str::to_owned)
                 .ok_or(Charge::Unavailable)?,
             answer => return Err(answer_charge(answer)),
@@ -284,6 +331,18 @@ impl Stripe {
         // there, and makes sure of it elsewhere.
         self.attach(&customer, payment_method, key).await?;
         Ok(format!("{customer}/{payment_method}"))
+    }
+}
+
+/// A Stripe refund object as Till's outcome.
+fn refund_outcome(refund: &Value) -> Refund {
+    match refund["status"].as_str() {
+        Some("failed" | "canceled") => Refund::Failed("processor_refused"),
+        _ => refund["id"]
+            .as_str()
+            .map_or(Refund::Unavailable, |id| Refund::Succeeded {
+                reference: id.to_owned(),
+            }),
     }
 }
 
@@ -332,7 +391,7 @@ impl Processor for Stripe {
             return Charge::Declined("no_payment_method");
         };
         let fields = vec![
-            ("amount".to_owned(), amount.amount().to_string()),
+            ("amount".to_owned(), stripe_amount(amount).to_string()),
             (
                 "currency".to_owned(),
                 amount.currency().code().to_ascii_lowercase(),
@@ -363,23 +422,28 @@ impl Processor for Stripe {
         }
     }
 
+    /// A refund carries Till's refund id (`metadata[till_refund]`), and is looked for by it
+    /// first: asked again after Stripe has forgotten the idempotency key (24 h), it is
+    /// found, not made twice.
     async fn refund(&self, charge_token: &str, amount: Money, idempotency_key: &str) -> Refund {
+        match self.refund_of(charge_token, idempotency_key).await {
+            Ok(Some(found)) => return found,
+            Ok(None) => {}
+            Err(()) => return Refund::Unavailable,
+        }
         let fields = [
             ("payment_intent".to_owned(), charge_token.to_owned()),
-            ("amount".to_owned(), amount.amount().to_string()),
+            ("amount".to_owned(), stripe_amount(amount).to_string()),
+            (
+                "metadata[till_refund]".to_owned(),
+                idempotency_key.to_owned(),
+            ),
         ];
         match self
             .call(Method::Post, "/v1/refunds", &fields, Some(idempotency_key))
             .await
         {
-            ApiAnswer::Ok(refund) => match refund["status"].as_str() {
-                Some("failed" | "canceled") => Refund::Failed("processor_refused"),
-                _ => refund["id"]
-                    .as_str()
-                    .map_or(Refund::Unavailable, |id| Refund::Succeeded {
-                        reference: id.to_owned(),
-                    }),
-            },
+            ApiAnswer::Ok(refund) => refund_outcome(&refund),
             ApiAnswer::Unavailable => Refund::Unavailable,
             ApiAnswer::Declined(code) => Refund::Failed(code),
             ApiAnswer::Refused(code) => Refund::Failed(code),

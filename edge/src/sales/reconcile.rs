@@ -15,7 +15,7 @@
 use serde_json::{Value, json};
 use till_shared::api::ErrorCode;
 use till_shared::ids::RefundId;
-use till_shared::stripe::{Reconcile, read_event};
+use till_shared::stripe::{Intent, Reconcile, read_event, till_amount};
 use till_shared::webhooks::verify;
 use worker::D1Database;
 
@@ -55,10 +55,13 @@ pub async fn stripe(
         "SANDBOX"
     };
     let db = db::db(ctx)?;
-    let connection = processor::connection(&ctx.env, &db, account, environment).await?;
-    let secret = connection
-        .and_then(|c| c.webhook_secret)
-        .ok_or_else(|| refused("This account has no Stripe webhook secret for this mode."))?;
+    // One answer for every event that does not verify, whether the account, its
+    // connection or its secret is missing or the signature is wrong.
+    let unverified = || refused("The Stripe-Signature header does not verify for this account.");
+    let connection = processor::connection(&ctx.env, &db, account, environment)
+        .await?
+        .ok_or_else(unverified)?;
+    let secret = connection.webhook_secret.clone().ok_or_else(unverified)?;
     verify(
         signature.unwrap_or_default(),
         body.as_bytes(),
@@ -66,11 +69,8 @@ pub async fn stripe(
         db::now_unix(),
         TOLERANCE_SECS,
     )
-    .map_err(|e| {
-        refused(&format!(
-            "The Stripe-Signature header does not verify: {e}."
-        ))
-    })?;
+    .map_err(|_| unverified())?;
+    let stripe = connection.stripe;
     let Some((_, reconcile)) = read_event(&event) else {
         return Ok(received());
     };
@@ -82,16 +82,39 @@ pub async fn stripe(
         Reconcile::IntentSucceeded(intent) | Reconcile::IntentFailed(intent) => {
             let succeeded = matches!(event["type"].as_str(), Some("payment_intent.succeeded"));
             if let Some(session) = intent.session.as_deref() {
-                settle_session(ctx, &db, scope, session, &intent.id, succeeded, origin).await?;
+                settle_session(ctx, &db, scope, session, &intent, succeeded, origin).await?;
+            }
+            if !succeeded {
+                // A failed attempt cannot be confirmed again with another card.
+                stripe.cancel(&intent.id).await;
             }
         }
-        Reconcile::Refunded {
-            payment_intent,
-            refunds,
-        } => {
+        Reconcile::Refunded { payment_intent, .. } => {
             if let Some(payment) = payment_of(&db, scope, &payment_intent).await? {
-                for (reference, amount) in refunds {
-                    record_refund(&db, &payment, &reference, amount, origin).await?;
+                // The event may not list the refunds (it does not since Stripe's
+                // 2022-11-15 API version): Stripe is asked; unanswered, Stripe retries.
+                let refunds = stripe.refunds(&payment_intent).await.map_err(|()| {
+                    ApiError::new(
+                        ErrorCode::ProcessorUnavailable,
+                        "Stripe did not answer; send the event again.",
+                    )
+                })?;
+                for refund in refunds {
+                    // Till's own refunds are settled by Till (they carry its id).
+                    if refund["metadata"]["till_refund"].is_string()
+                        || refund["status"].as_str().is_some_and(|s| s != "succeeded")
+                    {
+                        continue;
+                    }
+                    let (Some(reference), Some(amount)) = (
+                        refund["id"].as_str(),
+                        refund["amount"]
+                            .as_i64()
+                            .and_then(|a| till_amount(&payment.currency, a)),
+                    ) else {
+                        continue;
+                    };
+                    record_refund(&db, &payment, reference, amount, origin).await?;
                 }
             }
         }
@@ -118,7 +141,7 @@ async fn settle_session(
     db: &D1Database,
     scope: Scope<'_>,
     id: &str,
-    intent: &str,
+    intent: &Intent,
     succeeded: bool,
     origin: &str,
 ) -> ApiResult<()> {
@@ -129,9 +152,13 @@ async fn settle_session(
     if session.account_id != scope.account_id || session.environment.as_str() != scope.environment {
         return Ok(());
     }
-    let Some(pending) = Pending::of(&session).filter(|p| p.card.token == intent) else {
+    let Some(pending) = Pending::of(&session).filter(|p| p.card.token == intent.id) else {
         return Ok(());
     };
+    // Only the charge this session asked for completes it.
+    if succeeded && !pays_for(intent, &session) {
+        return Ok(());
+    }
     let held = Reservation {
         session: &session,
         token: &pending.reservation,
@@ -143,6 +170,11 @@ async fn settle_session(
         completion::release(db, &held, None).await?;
     }
     Ok(())
+}
+
+/// Whether a PaymentIntent charged what the session costs, in its currency.
+pub fn pays_for(intent: &Intent, session: &CheckoutSession) -> bool {
+    intent.amount == session.amounts.total && intent.currency == session.currency.code()
 }
 
 async fn payment_of(

@@ -270,7 +270,16 @@ pub async fn settle(
     };
     let now = db::now_unix();
     let statements = match &answer {
-        Refund::Unavailable => return Ok(refund.clone()),
+        // Unanswered: asked again later, after the others waiting (its age starts again).
+        Refund::Unavailable => {
+            Sql::new("UPDATE refunds SET updated_at = :now WHERE id = :id AND status = 'PENDING'")
+                .bind("now", now)
+                .bind("id", refund.id.as_str())
+                .prepare(db)?
+                .run()
+                .await?;
+            return Ok(refund.clone());
+        }
         Refund::Succeeded { reference } => {
             let after = RefundRow {
                 status: "SUCCEEDED".to_owned(),
