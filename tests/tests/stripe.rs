@@ -46,6 +46,16 @@ macro_rules! ensure {
     };
 }
 
+/// GETs `path` and answers the JSON.
+fn get(client: &Client, path: &str) -> Result<Value, Failed> {
+    Ok(client.get(path).send()?.json())
+}
+
+/// How many items a list answered.
+fn listed(list: &Value) -> usize {
+    list["data"].as_array().map_or(0, Vec::len)
+}
+
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
@@ -170,15 +180,17 @@ fn pay(suite: &Suite, id: &str, page: &Reply, method: &str) -> Result<Reply, Fai
         .send()?)
 }
 
+/// The form posted with a card typed into Stripe's fields (its PaymentMethod).
+fn pay_card(suite: &Suite, id: &str, page: &Reply, number: &str) -> Result<Reply, Failed> {
+    pay(suite, id, page, &suite.payment_method(number)?)
+}
+
 fn payment_of(merchant: &Client, session: &str) -> Result<Value, Failed> {
-    let list = merchant
-        .get(&format!("/v1/payments?checkout_session={session}"))
-        .send()?
-        .json();
-    ensure!(
-        list["data"].as_array().map(Vec::len) == Some(1),
-        "payments: {list}"
-    );
+    let list = get(
+        merchant,
+        &format!("/v1/payments?checkout_session={session}"),
+    )?;
+    ensure!(listed(&list) == 1, "payments: {list}");
     Ok(list["data"][0].clone())
 }
 
@@ -201,7 +213,7 @@ fn signed_event(
 
 fn connecting_seals_the_keys_and_shows_only_their_last_four(suite: &Suite) -> Result<(), Failed> {
     let (merchant, account) = suite.merchant("Sealed")?;
-    let shown = merchant.get("/v1/account").send()?.json();
+    let shown = get(&merchant, "/v1/account")?;
     let processor = &shown["processor"];
     ensure!(
         processor["kind"] == "stripe"
@@ -234,7 +246,7 @@ fn connecting_seals_the_keys_and_shows_only_their_last_four(suite: &Suite) -> Re
         live.body
     );
     ensure!(
-        merchant.get("/v1/account").send()?.json()["processor"]["secret_key_last4"] == "0000",
+        get(&merchant, "/v1/account")?["processor"]["secret_key_last4"] == "0000",
         "changed"
     );
     // Removed with null: the sandbox processor takes payments again.
@@ -347,36 +359,23 @@ fn a_declined_card_charges_nothing_and_the_shopper_may_retry(suite: &Suite) -> R
     let (merchant, _) = suite.merchant("Declines")?;
     let (id, page) = session(suite, &merchant, 300)?;
     // The card localstripe declines when charged.
-    let declined = pay(
-        suite,
-        &id,
-        &page,
-        &suite.payment_method("4000000000000341")?,
-    )?;
+    let declined = pay_card(suite, &id, &page, "4000000000000341")?;
     ensure!(
         declined.status == 402 && declined.body.contains("declined"),
         "decline answered {}",
         declined.status
     );
-    let open = merchant
-        .get(&format!("/v1/checkout/sessions/{id}"))
-        .send()?
-        .json();
+    let open = get(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
     ensure!(open["status"] == "OPEN", "session {open}");
     ensure!(
-        merchant.get("/v1/orders").send()?.json()["data"]
+        get(&merchant, "/v1/orders")?["data"]
             .as_array()
             .map(Vec::len)
             == Some(0),
         "an order"
     );
     let page = suite.shopper().get(&format!("/c/{id}")).send()?;
-    let retried = pay(
-        suite,
-        &id,
-        &page,
-        &suite.payment_method("4242424242424242")?,
-    )?;
+    let retried = pay_card(suite, &id, &page, "4242424242424242")?;
     ensure!(retried.status == 303, "retry answered {}", retried.status);
     // Not a PaymentMethod id (a page without JavaScript posts none): refused, nothing asked.
     let (other, page) = session(suite, &merchant, 300)?;
@@ -393,12 +392,7 @@ fn three_d_secure_through_stripe_completes_or_fails(suite: &Suite) -> Result<(),
     let (merchant, _) = suite.merchant("Secure")?;
     for success in [true, false] {
         let (id, page) = session(suite, &merchant, 700)?;
-        let asked = pay(
-            suite,
-            &id,
-            &page,
-            &suite.payment_method("4000002760003184")?,
-        )?;
+        let asked = pay_card(suite, &id, &page, "4000002760003184")?;
         ensure!(
             asked.status == 200,
             "3-D Secure answered {}: {}",
@@ -425,10 +419,7 @@ fn three_d_secure_through_stripe_completes_or_fails(suite: &Suite) -> Result<(),
             .post(&format!("/c/{id}/challenge"))
             .body("application/x-www-form-urlencoded", body)
             .send()?;
-        let session = merchant
-            .get(&format!("/v1/checkout/sessions/{id}"))
-            .send()?
-            .json();
+        let session = get(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
         if success {
             ensure!(
                 back.status == 303 && session["status"] == "COMPLETE",
@@ -458,12 +449,7 @@ fn stripe_s_webhook_completes_a_payment_whose_shopper_left(suite: &Suite) -> Res
         &[("url", &url), ("secret", WEBHOOK_SECRET)],
     )?;
     let (id, page) = session(suite, &merchant, 800)?;
-    let asked = pay(
-        suite,
-        &id,
-        &page,
-        &suite.payment_method("4000002760003184")?,
-    )?;
+    let asked = pay_card(suite, &id, &page, "4000002760003184")?;
     let secret = asked
         .quoted_after("data-secret=\"")
         .ok_or_else(|| Failed::from("no client secret"))?;
@@ -479,10 +465,7 @@ fn stripe_s_webhook_completes_a_payment_whose_shopper_left(suite: &Suite) -> Res
     )?;
     let started = Instant::now();
     loop {
-        let session = merchant
-            .get(&format!("/v1/checkout/sessions/{id}"))
-            .send()?
-            .json();
+        let session = get(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
         if session["status"] == "COMPLETE" {
             break;
         }
@@ -492,27 +475,15 @@ fn stripe_s_webhook_completes_a_payment_whose_shopper_left(suite: &Suite) -> Res
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let orders = merchant
-        .get(&format!("/v1/orders?checkout_session={id}"))
-        .send()?
-        .json();
-    ensure!(
-        orders["data"].as_array().map(Vec::len) == Some(1),
-        "orders {orders}"
-    );
+    let orders = get(&merchant, &format!("/v1/orders?checkout_session={id}"))?;
+    ensure!(listed(&orders) == 1, "orders {orders}");
     // The same event again changes nothing.
     let event = json!({"id": "evt_again", "type": "payment_intent.succeeded", "livemode": false,
         "data": {"object": suite.intent(&intent)?}});
     let again = signed_event(suite, &account, &event, WEBHOOK_SECRET)?;
     ensure!(again.status == 200, "again answered {}", again.status);
-    let orders = merchant
-        .get(&format!("/v1/orders?checkout_session={id}"))
-        .send()?
-        .json();
-    ensure!(
-        orders["data"].as_array().map(Vec::len) == Some(1),
-        "orders after replay {orders}"
-    );
+    let orders = get(&merchant, &format!("/v1/orders?checkout_session={id}"))?;
+    ensure!(listed(&orders) == 1, "orders after replay {orders}");
     Ok(())
 }
 
@@ -520,14 +491,7 @@ fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(
     let (merchant, account) = suite.merchant("Reconciled")?;
     let (id, page) = session(suite, &merchant, 1000)?;
     ensure!(
-        pay(
-            suite,
-            &id,
-            &page,
-            &suite.payment_method("4242424242424242")?
-        )?
-        .status
-            == 303,
+        pay_card(suite, &id, &page, "4242424242424242")?.status == 303,
         "not paid"
     );
     let payment = payment_of(&merchant, &id)?;
@@ -563,10 +527,7 @@ fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(
         "an unsigned event answered {}",
         unsigned.status
     );
-    let after = merchant
-        .get(&format!("/v1/payments/{}", text(&payment["id"])))
-        .send()?
-        .json();
+    let after = get(&merchant, &format!("/v1/payments/{}", text(&payment["id"])))?;
     ensure!(
         after["amount_refunded"] == 0,
         "a forged event changed {after}"
@@ -580,21 +541,17 @@ fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(
             answered.body
         );
     }
-    let after = merchant
-        .get(&format!("/v1/payments/{}", text(&payment["id"])))
-        .send()?
-        .json();
+    let after = get(&merchant, &format!("/v1/payments/{}", text(&payment["id"])))?;
     ensure!(
         after["amount_refunded"] == 250 && after["status"] == "PARTIALLY_REFUNDED",
         "payment {after}"
     );
-    let refunds = merchant
-        .get(&format!("/v1/refunds?payment_id={}", text(&payment["id"])))
-        .send()?
-        .json();
+    let refunds = get(
+        &merchant,
+        &format!("/v1/refunds?payment_id={}", text(&payment["id"])),
+    )?;
     ensure!(
-        refunds["data"].as_array().map(Vec::len) == Some(1)
-            && refunds["data"][0]["source"] == "processor",
+        listed(&refunds) == 1 && refunds["data"][0]["source"] == "processor",
         "refunds {refunds}"
     );
     let dispute = json!({"id": "evt_dispute", "type": "charge.dispute.created", "livemode": false,
@@ -603,15 +560,9 @@ fn refunds_and_disputes_made_at_stripe_are_reconciled(suite: &Suite) -> Result<(
         signed_event(suite, &account, &dispute, WEBHOOK_SECRET)?.status == 200,
         "dispute refused"
     );
-    let after = merchant
-        .get(&format!("/v1/payments/{}", text(&payment["id"])))
-        .send()?
-        .json();
+    let after = get(&merchant, &format!("/v1/payments/{}", text(&payment["id"])))?;
     ensure!(after["disputed"] == true, "not disputed: {after}");
-    let events = merchant
-        .get("/v1/events?type=payment.disputed")
-        .send()?
-        .json();
+    let events = get(&merchant, "/v1/events?type=payment.disputed")?;
     ensure!(
         events["data"][0]["data"]["id"] == payment["id"],
         "no payment.disputed: {events}"
@@ -652,28 +603,20 @@ fn subscription_and_setup_checkouts_keep_the_card_at_stripe(suite: &Suite) -> Re
             .json();
         let id = text(&session["id"]);
         let page = suite.shopper().get(&format!("/c/{id}")).send()?;
-        let paid = pay(
-            suite,
-            &id,
-            &page,
-            &suite.payment_method("4242424242424242")?,
-        )?;
+        let paid = pay_card(suite, &id, &page, "4242424242424242")?;
         ensure!(
             paid.status == 303,
             "{mode} answered {}: {}",
             paid.status,
             paid.body
         );
-        let done = merchant
-            .get(&format!("/v1/checkout/sessions/{id}"))
-            .send()?
-            .json();
+        let done = get(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
         ensure!(done["status"] == "COMPLETE", "{mode} session {done}");
         let customer = text(&done["customer"]);
-        let methods = merchant
-            .get(&format!("/v1/payment_methods?customer_id={customer}"))
-            .send()?
-            .json();
+        let methods = get(
+            &merchant,
+            &format!("/v1/payment_methods?customer_id={customer}"),
+        )?;
         // Kept at Stripe: a Stripe customer with the PaymentMethod attached.
         let stored = Client::new(&suite.worker.base_url).query_d1(
             &suite.operator,
@@ -690,23 +633,17 @@ fn subscription_and_setup_checkouts_keep_the_card_at_stripe(suite: &Suite) -> Re
     }
     // The subscription's first period was charged through Stripe; SETUP charged nothing.
     let subscription = text(&kept[0].1["subscription_id"]);
-    let payments = merchant
-        .get(&format!("/v1/payments?subscription_id={subscription}"))
-        .send()?
-        .json();
+    let payments = get(
+        &merchant,
+        &format!("/v1/payments?subscription_id={subscription}"),
+    )?;
     ensure!(
         payments["data"][0]["processor"] == "stripe" && payments["data"][0]["amount"] == 2500,
         "subscription payments {payments}"
     );
     let setup = text(&kept[1].1["id"]);
-    let none = merchant
-        .get(&format!("/v1/payments?checkout_session={setup}"))
-        .send()?
-        .json();
-    ensure!(
-        none["data"].as_array().map(Vec::len) == Some(0),
-        "SETUP charged: {none}"
-    );
+    let none = get(&merchant, &format!("/v1/payments?checkout_session={setup}"))?;
+    ensure!(listed(&none) == 0, "SETUP charged: {none}");
     Ok(())
 }
 
@@ -768,20 +705,14 @@ fn renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due(
             .json(&json!({"frozen_time": to}))
             .send()?;
         ensure!(advanced.status == 200, "advance answered {}", advanced.body);
-        Ok(merchant
-            .get(&format!("/v1/subscriptions/{id}"))
-            .send()?
-            .json())
+        get(&merchant, &format!("/v1/subscriptions/{id}"))
     };
     let renewed = advance("2031-02-01T00:00:30Z")?;
     ensure!(
         renewed["state"] == "ACTIVE" && renewed["completed_billing_iteration"] == 2,
         "renewed {renewed}"
     );
-    let payments = merchant
-        .get(&format!("/v1/payments?subscription_id={id}"))
-        .send()?
-        .json();
+    let payments = get(&merchant, &format!("/v1/payments?subscription_id={id}"))?;
     let list = payments["data"].as_array().cloned().unwrap_or_default();
     ensure!(list.len() == 2, "payments {payments}");
     for payment in &list {
@@ -809,14 +740,8 @@ fn renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due(
         late["state"] == "PAST_DUE",
         "after a declined renewal {late}"
     );
-    let payments = merchant
-        .get(&format!("/v1/payments?subscription_id={id}"))
-        .send()?
-        .json();
-    ensure!(
-        payments["data"].as_array().map(Vec::len) == Some(2),
-        "a declined renewal made a payment"
-    );
+    let payments = get(&merchant, &format!("/v1/payments?subscription_id={id}"))?;
+    ensure!(listed(&payments) == 2, "a declined renewal made a payment");
     Ok(())
 }
 
@@ -942,12 +867,7 @@ fn stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice(
     let (merchant, _) = suite.merchant("Troubled")?;
     // Stripe unreachable when the PaymentIntent is made: nothing charged, try again.
     let (id, page) = session(suite, &merchant, 4321)?;
-    let failed = pay(
-        suite,
-        &id,
-        &page,
-        &suite.payment_method("4242424242424242")?,
-    )?;
+    let failed = pay_card(suite, &id, &page, "4242424242424242")?;
     ensure!(
         failed.status == 503
             && failed.header("retry-after").is_some()
@@ -956,27 +876,13 @@ fn stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice(
         failed.status,
         failed.body
     );
-    let orders = merchant
-        .get(&format!("/v1/orders?checkout_session={id}"))
-        .send()?
-        .json();
-    ensure!(
-        orders["data"].as_array().map(Vec::len) == Some(0),
-        "an order without a charge: {orders}"
-    );
-    let open = merchant
-        .get(&format!("/v1/checkout/sessions/{id}"))
-        .send()?
-        .json();
+    let orders = get(&merchant, &format!("/v1/orders?checkout_session={id}"))?;
+    ensure!(listed(&orders) == 0, "an order without a charge: {orders}");
+    let open = get(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
     ensure!(open["status"] == "OPEN", "session {open}");
     // The confirmation charged, and its answer was lost: Till reads the PaymentIntent.
     let (id, page) = session(suite, &merchant, 4322)?;
-    let paid = pay(
-        suite,
-        &id,
-        &page,
-        &suite.payment_method("4242424242424242")?,
-    )?;
+    let paid = pay_card(suite, &id, &page, "4242424242424242")?;
     ensure!(
         paid.status == 303,
         "a lost answer ended {}: {}",
@@ -995,14 +901,8 @@ fn stripe_trouble_never_records_an_order_without_a_charge_or_a_charge_twice(
         charges.as_array().map(Vec::len) == Some(1),
         "charges {charges}"
     );
-    let orders = merchant
-        .get(&format!("/v1/orders?checkout_session={id}"))
-        .send()?
-        .json();
-    ensure!(
-        orders["data"].as_array().map(Vec::len) == Some(1),
-        "orders {orders}"
-    );
+    let orders = get(&merchant, &format!("/v1/orders?checkout_session={id}"))?;
+    ensure!(listed(&orders) == 1, "orders {orders}");
     Ok(())
 }
 
@@ -1011,12 +911,7 @@ fn a_stripe_payment_left_mid_way_is_settled_by_the_cron(suite: &Suite) -> Result
     let mut left = Vec::new();
     for _ in 0..2 {
         let (id, page) = session(suite, &merchant, 650)?;
-        let asked = pay(
-            suite,
-            &id,
-            &page,
-            &suite.payment_method("4000002760003184")?,
-        )?;
+        let asked = pay_card(suite, &id, &page, "4000002760003184")?;
         let secret = asked
             .quoted_after("data-secret=\"")
             .ok_or_else(|| Failed::from("no client secret"))?;
@@ -1038,10 +933,7 @@ fn a_stripe_payment_left_mid_way_is_settled_by_the_cron(suite: &Suite) -> Result
         ),
     )?;
     suite.worker.run_scheduled()?;
-    let done = merchant
-        .get(&format!("/v1/checkout/sessions/{paid}"))
-        .send()?
-        .json();
+    let done = get(&merchant, &format!("/v1/checkout/sessions/{paid}"))?;
     ensure!(done["status"] == "COMPLETE", "the charged one is {done}");
     let (open, open_secret) = &left[1];
     let rows = operator.query_d1(
@@ -1118,42 +1010,25 @@ fn an_unanswered_renewal_is_asked_again_with_the_same_attempt(suite: &Suite) -> 
         .json(&json!({"frozen_time": "2032-01-01T00:05:00Z"}))
         .send()?;
     ensure!(advanced.status == 200, "advance answered {}", advanced.body);
-    let subscription = merchant
-        .get(&format!("/v1/subscriptions/{id}"))
-        .send()?
-        .json();
+    let subscription = get(&merchant, &format!("/v1/subscriptions/{id}"))?;
     ensure!(
         subscription["state"] == "ACTIVE" && subscription["completed_billing_iteration"] == 1,
         "after the retry {subscription}"
     );
-    let orders = merchant
-        .get(&format!("/v1/subscriptions/{id}/billing_orders"))
-        .send()?
-        .json();
+    let orders = get(&merchant, &format!("/v1/subscriptions/{id}/billing_orders"))?;
     ensure!(
         orders["data"][0]["attempts"] == 1,
         "billing orders {orders}"
     );
-    let payments = merchant
-        .get(&format!("/v1/payments?subscription_id={id}"))
-        .send()?
-        .json();
-    ensure!(
-        payments["data"].as_array().map(Vec::len) == Some(1),
-        "payments {payments}"
-    );
+    let payments = get(&merchant, &format!("/v1/payments?subscription_id={id}"))?;
+    ensure!(listed(&payments) == 1, "payments {payments}");
     Ok(())
 }
 
 fn a_stripe_payment_is_never_completed_by_the_sandbox_bank(suite: &Suite) -> Result<(), Failed> {
     let (merchant, _) = suite.merchant("Switched Off")?;
     let (id, page) = session(suite, &merchant, 900)?;
-    let asked = pay(
-        suite,
-        &id,
-        &page,
-        &suite.payment_method("4000002760003184")?,
-    )?;
+    let asked = pay_card(suite, &id, &page, "4000002760003184")?;
     ensure!(asked.status == 200, "3-D Secure answered {}", asked.status);
     // Stripe is disconnected while the payment waits for the bank; the sandbox bank's
     // "complete" must not complete it.
@@ -1172,23 +1047,14 @@ fn a_stripe_payment_is_never_completed_by_the_sandbox_bank(suite: &Suite) -> Res
         .post(&format!("/c/{id}/challenge"))
         .body("application/x-www-form-urlencoded", body)
         .send()?;
-    let session = merchant
-        .get(&format!("/v1/checkout/sessions/{id}"))
-        .send()?
-        .json();
+    let session = get(&merchant, &format!("/v1/checkout/sessions/{id}"))?;
     ensure!(
         back.status != 303 && session["status"] == "OPEN",
         "completed without Stripe: {} {session}",
         back.status
     );
-    let orders = merchant
-        .get(&format!("/v1/orders?checkout_session={id}"))
-        .send()?
-        .json();
-    ensure!(
-        orders["data"].as_array().map(Vec::len) == Some(0),
-        "orders {orders}"
-    );
+    let orders = get(&merchant, &format!("/v1/orders?checkout_session={id}"))?;
+    ensure!(listed(&orders) == 0, "orders {orders}");
     Ok(())
 }
 
