@@ -19,10 +19,9 @@ use crate::sales::orders::OrderRow;
 use crate::sales::payments::PaymentRow;
 use crate::sales::refunds;
 
+/// What a receipt shows beside the payment: who sold, and a renewal's period.
 #[derive(Deserialize)]
-struct Receipted {
-    #[serde(flatten)]
-    payment: PaymentRow,
+struct Beside {
     merchant_name: String,
     period_start: Option<i64>,
     period_end: Option<i64>,
@@ -56,18 +55,26 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
         return Ok(None);
     }
     let db = db::db(ctx)?;
-    let found: Option<Receipted> = Sql::new(
-        "SELECT p.*, a.name AS merchant_name, b.period_start, b.period_end
-         FROM payments p JOIN accounts a ON a.id = p.account_id
-         LEFT JOIN billing_orders b ON b.id = p.billing_order_id
-         WHERE p.receipt_key = :key",
+    let payment: Option<PaymentRow> = Sql::new("SELECT * FROM payments WHERE receipt_key = :key")
+        .bind("key", key)
+        .prepare(&db)?
+        .first(None)
+        .await?;
+    let Some(payment) = payment else {
+        return Ok(None);
+    };
+    let found: Beside = Sql::new(
+        "SELECT a.name AS merchant_name, b.period_start, b.period_end
+         FROM accounts a LEFT JOIN billing_orders b ON b.id = :order
+         WHERE a.id = :account",
     )
-    .bind("key", key)
+    .bind("order", payment.billing_order_id.clone())
+    .bind("account", payment.account_id.as_str())
     .prepare(&db)?
     .first(None)
-    .await?;
-    let Some(found) = found else { return Ok(None) };
-    let payment = &found.payment;
+    .await?
+    .ok_or_else(|| crate::error::ApiError::internal("the payment's account is gone"))?;
+    let payment = &payment;
     let order: Option<OrderRow> = match &payment.order_id {
         Some(id) => {
             Sql::new("SELECT * FROM orders_view WHERE id = :id")
