@@ -24,6 +24,10 @@ pub enum Operation {
     CreateAccount,
     GetAccount,
     RollSecretKey,
+    CreateLoginLink,
+    SignIn,
+    GetDashboardSession,
+    SignOut,
     CreateProduct,
     ListProducts,
     GetProduct,
@@ -130,6 +134,10 @@ routes! {
     "POST" "/v1/accounts" => CreateAccount, Operator, Some("CreateAccount"), "CreatedAccount", "Create a merchant account with test and live keys (shown once).";
     "GET" "/v1/account" => GetAccount, AnyKey, None, "Account", "The account and environment the calling key acts in.";
     "PATCH" "/v1/account" => UpdateAccount, Secret, Some("UpdateAccount"), "Account", "Set the subscription dunning settings (retry delays after a failed renewal, UNPAID or CANCELED after the last) and the environment's allowed redirect hosts.";
+    "POST" "/v1/dashboard/login_links" => CreateLoginLink, Secret, None, "DashboardLoginLink", "A one-time dashboard sign-in URL (15 minutes) for the calling key's account and environment.";
+    "POST" "/v1/dashboard/sessions" => SignIn, Public, Some("SignIn"), "DashboardSession", "Sign in to the dashboard with a secret key: answers the session (with its CSRF token) and sets its HttpOnly cookie.";
+    "GET" "/v1/dashboard/session" => GetDashboardSession, Secret, None, "DashboardSession", "The signed-in dashboard's session (its cookie): account, environment, CSRF token.";
+    "DELETE" "/v1/dashboard/session" => SignOut, Secret, None, "SignedOut", "Sign out: the session cookie stops working at once.";
     "POST" "/v1/account/roll_key" => RollSecretKey, Secret, None, "RolledKey", "Replace the calling secret key: a new one is returned and the old one stops working at once.";
 
     "POST" "/v1/products" => CreateProduct, Secret, Some("CreateProduct"), "Product", "Create a product with its default price (nested `price`, or the flat recurring form).";

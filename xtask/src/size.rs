@@ -2,12 +2,13 @@
 //! browser or to Cloudflare, against the budgets; exits non-zero when one is exceeded.
 //!
 //! Budgets (brotli): the loader 1.5 KiB; the widget's wasm and JS glue 60 KiB together
-//! (52 + 8, also checked as a sum); the Worker's wasm 500,000 bytes (every cold isolate
+//! (52 + 8, also checked as a sum); the Worker's wasm 505,000 bytes (every cold isolate
 //! compiles it). It was 441,849, what the Worker weighed before the crate was split into
 //! layers; money after the sale and the merchant's own Stripe (orders, payments, refunds,
 //! receipts, the Stripe client and page path, the sealed connection, AES-GCM 4 KB of it)
-//! measured 494,080, and this budget holds that with 6 KB to spare. The short-link
-//! Worker's split is to bring the main Worker to 400 KB. The Worker's JS and the checkout page are reported, not
+//! measured 494,080, and the dashboard's sign-in (login links, cookie sessions, CSRF)
+//! 500,049; this budget holds that with 5 KB to spare. The short-link Worker's split is to
+//! bring the main Worker to 400 KB. The Worker's JS and the checkout page are reported, not
 //! budgeted.
 
 use std::fs;
@@ -27,7 +28,7 @@ const LOADER_BUDGET: u64 = 1536;
 const WIDGET_WASM_BUDGET: u64 = 52 * 1024;
 const WIDGET_GLUE_BUDGET: u64 = 8 * 1024;
 const WIDGET_BUDGET: u64 = WIDGET_WASM_BUDGET + WIDGET_GLUE_BUDGET;
-const WORKER_WASM_BUDGET: u64 = 500_000;
+const WORKER_WASM_BUDGET: u64 = 505_000;
 
 #[derive(Debug, Serialize)]
 pub struct Measured {

@@ -25,6 +25,8 @@ pub struct Call<'a> {
     /// The caller's address as Cloudflare reports it (`CF-Connecting-IP`); absent when run
     /// without Cloudflare in front.
     pub client_address: Option<String>,
+    /// The dashboard session the call came in (its cookie), if it came in one.
+    pub dashboard: Option<crate::accounts::dashboard::Session>,
     body: Option<Value>,
 }
 
@@ -49,6 +51,7 @@ impl<'a> Call<'a> {
                 .collect(),
             origin: url.origin().ascii_serialization(),
             client_address: None,
+            dashboard: None,
             body: Some(body),
         }
     }

@@ -7,6 +7,7 @@ use till_shared::secrets::operator_token_matches;
 use worker::Request;
 
 use crate::accounts::account;
+use crate::accounts::dashboard::{self, Session};
 use crate::ctx::Ctx;
 pub use crate::db::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -32,8 +33,59 @@ fn basic_user(req: &Request) -> Option<String> {
 }
 
 /// Checks what the route demands and answers who is calling (no one, for public and
-/// operator routes).
-pub async fn authorize(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Option<Principal>> {
+/// operator routes), and the dashboard session it came in, if it came in one.
+pub async fn authorize(
+    req: &Request,
+    ctx: &Ctx,
+    access: Access,
+) -> ApiResult<(Option<Principal>, Option<Session>)> {
+    if matches!(access, Access::AnyKey | Access::Secret)
+        && req.headers().get("Authorization").ok().flatten().is_none()
+        && let Some(signed_in) = dashboard_session(req, ctx).await?
+    {
+        let (principal, session) = signed_in;
+        return Ok((Some(principal), Some(session)));
+    }
+    authorize_key(req, ctx, access).await.map(|p| (p, None))
+}
+
+/// A request with the dashboard's session cookie (and no API key): the session's
+/// principal. Its writes must carry the session's CSRF token.
+async fn dashboard_session(req: &Request, ctx: &Ctx) -> ApiResult<Option<(Principal, Session)>> {
+    let Some(cookies) = req.headers().get("Cookie").ok().flatten() else {
+        return Ok(None);
+    };
+    let Some(token) = dashboard::token_in(&cookies) else {
+        return Ok(None);
+    };
+    let db = crate::db::db(ctx)?;
+    let Some((principal, session)) = dashboard::authenticate(&db, token).await? else {
+        return Err(ApiError::unauthorized(
+            "This dashboard session has ended; sign in again.",
+        ));
+    };
+    let reads = matches!(req.method(), worker::Method::Get | worker::Method::Head);
+    let sent = req
+        .headers()
+        .get(dashboard::CSRF_HEADER)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let matches = {
+        use subtle::ConstantTimeEq;
+        bool::from(sent.as_bytes().ct_eq(session.csrf_token.as_bytes()))
+    };
+    if !reads && !matches {
+        return Err(ApiError::forbidden(format!(
+            "A dashboard write needs the session's CSRF token in {}.",
+            dashboard::CSRF_HEADER
+        )));
+    }
+    Ok(Some((principal, session)))
+}
+
+/// Checks an API key as the route demands.
+async fn authorize_key(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Option<Principal>> {
     match access {
         Access::Public => Ok(None),
         Access::Operator => require_operator(req, ctx).map(|()| None),

@@ -18,7 +18,7 @@ mod demo;
 mod idempotency;
 mod test_hooks;
 
-use crate::accounts::{account as accounts, health, openapi};
+use crate::accounts::{account as accounts, dashboard, health, openapi};
 use crate::api::call::Call;
 use crate::api::page::PageRequest;
 use crate::api::reply::{Dialect, Reply};
@@ -87,6 +87,12 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     {
         return stripe_webhook(req, &ctx, account).await?.into_response();
     }
+    if path == "/dashboard/login" && method == "GET" {
+        return match page_request(req).await? {
+            Ok(req) => dashboard_login(req, &ctx).await,
+            Err(refused) => refused,
+        };
+    }
     if path == "/demo.json" && method == "GET" {
         return demo::shop(&ctx)
             .unwrap_or_else(|error| error.into_reply(Dialect::Till))
@@ -102,6 +108,30 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         };
     }
     api(req, &ctx, &method, &path).await?.into_response()
+}
+
+/// `GET /dashboard/login?token=…`: a login link's one use signs the browser in (the
+/// session cookie) and sends it to the dashboard; a used, expired or unknown link gets a
+/// page that says so.
+async fn dashboard_login(req: PageRequest, ctx: &Ctx) -> Result<Response> {
+    let locale = till_shared::locale::Locale::negotiate(None, req.accept_language.as_deref());
+    let redeemed = match crate::db::db(ctx) {
+        Ok(db) => dashboard::redeem(&db, &req.query("token").unwrap_or_default()).await,
+        Err(error) => Err(error),
+    };
+    match redeemed {
+        Ok(dashboard::Redeemed::Session(token)) => {
+            let response = Response::empty()?.with_status(303);
+            let headers = response.headers();
+            headers.set("Location", "/dashboard/")?;
+            headers.set("Set-Cookie", &dashboard::cookie(&token, 12 * 3600))?;
+            headers.set("Cache-Control", "no-store")?;
+            headers.set("Referrer-Policy", "no-referrer")?;
+            Ok(response)
+        }
+        Ok(dashboard::Redeemed::Refused) => pages::message(locale, 410, Text::LoginLinkUsed),
+        Err(_) => pages::message(locale, 503, Text::TryAgainShortly),
+    }
 }
 
 /// Stripe's events about an account's connection: the raw body (its signature covers the
@@ -228,11 +258,12 @@ async fn serve(
     id: Option<String>,
     dialect: Dialect,
 ) -> ApiResult<Reply> {
-    let principal = auth::authorize(&req, ctx, route.access).await?;
+    let (principal, dashboard) = auth::authorize(&req, ctx, route.access).await?;
     let (body, raw) = read_body(&mut req).await?;
     let idempotency_key = req.headers().get("Idempotency-Key")?;
     let mut call = Call::new(ctx, route, principal, id, &req.url()?, body);
     call.client_address = req.headers().get("CF-Connecting-IP")?;
+    call.dashboard = dashboard;
     call.operator = match route.access {
         Access::Operator => true,
         Access::Public => auth::presents_operator_token(&req, ctx),
@@ -297,6 +328,10 @@ fn dispatch<'c>(call: &'c mut Call<'_>) -> Handling<'c> {
         Operation::DeleteTestClock => Box::pin(test_clocks::delete(call)),
         Operation::AdvanceTestClock => Box::pin(test_clocks::advance(call)),
         Operation::RollSecretKey => Box::pin(accounts::roll_secret_key(call)),
+        Operation::CreateLoginLink => Box::pin(dashboard::create_login_link(call)),
+        Operation::SignIn => Box::pin(dashboard::sign_in(call)),
+        Operation::GetDashboardSession => Box::pin(dashboard::current(call)),
+        Operation::SignOut => Box::pin(dashboard::sign_out(call)),
         Operation::CreateProduct => Box::pin(products::create(call)),
         Operation::ListProducts => Box::pin(products::list(call)),
         Operation::GetProduct => Box::pin(products::get(call)),

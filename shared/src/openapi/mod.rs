@@ -138,6 +138,30 @@ pub fn schemas() -> Map<String, Value> {
     account["properties"]["processor"] = processor;
     add("Account", account);
     add(
+        "DashboardLoginLink",
+        object(&[
+            ("object", "string"),
+            ("url", "string"),
+            ("environment", "string"),
+            ("expires_at", "string"),
+        ]),
+    );
+    add(
+        "DashboardSession",
+        object(&[
+            ("object", "string"),
+            ("account", "object"),
+            ("environment", "string"),
+            ("livemode", "boolean"),
+            ("csrf_token", "string"),
+            ("expires_at", "string"),
+        ]),
+    );
+    add(
+        "SignedOut",
+        object(&[("object", "string"), ("signed_out", "boolean")]),
+    );
+    add(
         "RolledKey",
         object(&[
             ("object", "string"),

@@ -694,6 +694,13 @@ pub fn requests() -> Vec<(&'static str, Value)> {
             body(&[("subscription_order_id", text(120))], &[]),
         ),
         (
+            "SignIn",
+            body(
+                &[("secret_key", matching(200, "^sk_(test|live)_[A-Za-z0-9]+$"))],
+                &["secret_key"],
+            ),
+        ),
+        (
             "CreateRefund",
             with(
                 body(

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod checkout_sessions;
+mod dashboard;
 mod embedding;
 mod events;
 mod foundation;
@@ -115,6 +116,7 @@ fn main() -> ExitCode {
         idempotency::CHECKS,
         public_writes::CHECKS,
         operator_secret::CHECKS,
+        dashboard::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {
