@@ -25,13 +25,7 @@ pub const CSRF_HEADER: &str = "X-Till-CSRF";
 const LINK_SECS: i64 = 15 * 60;
 const SESSION_SECS: i64 = 12 * 3600;
 
-/// A signed-in dashboard: the session's hash (its id) and its CSRF token.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub token_hash: String,
-    pub csrf_token: String,
-    pub expires_at: i64,
-}
+pub use crate::api::call::DashboardSession as Session;
 
 /// `Set-Cookie` for a new session, or (with an empty token) for signing out.
 pub fn cookie(token: &str, max_age: i64) -> String {

@@ -11,6 +11,14 @@ use crate::ctx::Ctx;
 use crate::db::Principal;
 use crate::error::{ApiError, ApiResult};
 
+/// A signed-in dashboard: its session's hash (its id), its CSRF token and its end.
+#[derive(Debug, Clone)]
+pub struct DashboardSession {
+    pub token_hash: String,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
 pub struct Call<'a> {
     pub ctx: &'a Ctx,
     pub route: &'static Route,
@@ -26,7 +34,7 @@ pub struct Call<'a> {
     /// without Cloudflare in front.
     pub client_address: Option<String>,
     /// The dashboard session the call came in (its cookie), if it came in one.
-    pub dashboard: Option<crate::accounts::dashboard::Session>,
+    pub dashboard: Option<DashboardSession>,
     body: Option<Value>,
 }
 
