@@ -76,24 +76,13 @@ pub(super) async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: 
     };
     // Keys of this attempt: the session and its reservation (a new one per attempt).
     let key = format!("till-{}-{token}", session.id.as_str());
-    let saved = if session.mode.saves_card() {
-        let kept = if session.mode == CheckoutMode::Setup {
-            stripe.set_up(&shopper.email, &method, &key).await
-        } else {
-            stripe.keep_card(&shopper.email, &method, &key).await
-        };
-        match kept {
-            Ok(saved) => Some(saved),
-            Err(Charge::Declined(code)) => {
-                return declined(attempt, &db, &held, code, None).await;
-            }
-            Err(_) => {
-                let _ = completion::release(&db, &held, None).await;
-                return Outcome::TryLater;
-            }
+    let saved = match kept_card(&stripe, session.mode, &shopper.email, &method, &key).await {
+        Ok(saved) => saved,
+        Err(Charge::Declined(code)) => return declined(attempt, &db, &held, code, None).await,
+        Err(_) => {
+            let _ = completion::release(&db, &held, None).await;
+            return Outcome::TryLater;
         }
-    } else {
-        None
     };
     if session.mode == CheckoutMode::Setup {
         let kept = saved.clone().unwrap_or_default();
@@ -154,6 +143,22 @@ pub(super) async fn take_payment(attempt: &Attempt<'_>, shopper: Shopper, form: 
         intent.client_secret,
     )
     .await
+}
+
+/// SETUP and SUBSCRIPTION keep the card at Stripe for later charges (SETUP through a
+/// SetupIntent); a PAYMENT keeps nothing. Answers the saved token, if any.
+async fn kept_card(
+    stripe: &Stripe,
+    mode: CheckoutMode,
+    email: &str,
+    method: &str,
+    key: &str,
+) -> Result<Option<String>, Charge> {
+    match mode {
+        CheckoutMode::Setup => stripe.set_up(email, method, key).await.map(Some),
+        CheckoutMode::Subscription => stripe.keep_card(email, method, key).await.map(Some),
+        CheckoutMode::Payment => Ok(None),
+    }
 }
 
 /// What a PaymentIntent's outcome makes of the payment.

@@ -98,31 +98,12 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
             .map(format_money)
             .unwrap_or_default()
     };
-    let mut items = Vec::new();
-    let (mut subtotal, mut discount, mut email) = (None, None, None);
-    if let Some(order) = &order {
-        let lines: Vec<LineItem> = order
-            .line_items
-            .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
-            .unwrap_or_default();
-        items = lines
-            .iter()
-            .map(|line| ItemRow {
-                name: line.name.clone().unwrap_or_else(|| "Item".to_owned()),
-                quantity: line.quantity,
-                amount: money(line.line_total().map_or(0, |m| m.amount())),
-            })
-            .collect();
-        if order.amount_discount > 0 {
-            subtotal = Some(money(order.amount_subtotal));
-            discount = order.promotion_code.as_ref().map(|code| DiscountRow {
-                code: code.clone(),
-                amount: money(order.amount_discount),
-            });
-        }
-        email = Some(order.customer_email.clone());
-    }
+    let Lines {
+        mut items,
+        subtotal,
+        discount,
+        email,
+    } = order.as_ref().map(|o| lines(o, &money)).unwrap_or_default();
     let period = match (found.period_start, found.period_end) {
         (Some(start), Some(end)) => Some(format!("{} – {}", date(start)?, date(end)?)),
         _ => None,
@@ -164,6 +145,46 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
         ),
     };
     Ok(Some((locale, view)))
+}
+
+/// What a checkout's order shows on its receipt.
+#[derive(Default)]
+struct Lines {
+    items: Vec<ItemRow>,
+    /// With the discount, when there is one.
+    subtotal: Option<String>,
+    discount: Option<DiscountRow>,
+    email: Option<String>,
+}
+
+fn lines(order: &OrderRow, money: &impl Fn(i64) -> String) -> Lines {
+    let sold: Vec<LineItem> = order
+        .line_items
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    let items = sold
+        .iter()
+        .map(|line| ItemRow {
+            name: line.name.clone().unwrap_or_else(|| "Item".to_owned()),
+            quantity: line.quantity,
+            amount: money(line.line_total().map_or(0, |m| m.amount())),
+        })
+        .collect();
+    let discounted = order.amount_discount > 0;
+    Lines {
+        items,
+        subtotal: discounted.then(|| money(order.amount_subtotal)),
+        discount: order
+            .promotion_code
+            .as_ref()
+            .filter(|_| discounted)
+            .map(|code| DiscountRow {
+                code: code.clone(),
+                amount: money(order.amount_discount),
+            }),
+        email: Some(order.customer_email.clone()),
+    }
 }
 
 /// A card brand as people write it.
