@@ -96,6 +96,8 @@ pub fn read_answer(status: u16, body: &str) -> ApiAnswer {
             let code = error["decline_code"].as_str().or(error["code"].as_str());
             ApiAnswer::Declined(known(code, "card_declined"))
         }
+        // The same key while its first request still runs: nothing is known yet.
+        (409, _) => ApiAnswer::Unavailable,
         (400..=428 | 430..=499, Some(json)) if json["error"].is_object() => {
             ApiAnswer::Refused(known(json["error"]["code"].as_str(), "invalid_request"))
         }
@@ -338,6 +340,10 @@ mod tests {
             ApiAnswer::Refused("resource_missing")
         );
         assert_eq!(read_answer(500, "{}"), ApiAnswer::Unavailable);
+        assert_eq!(
+            read_answer(409, r#"{"error":{"code":"idempotency_key_in_use"}}"#),
+            ApiAnswer::Unavailable
+        );
         assert_eq!(read_answer(429, r#"{"error":{}}"#), ApiAnswer::Unavailable);
         assert_eq!(read_answer(200, "<html>"), ApiAnswer::Unavailable);
         assert!(matches!(

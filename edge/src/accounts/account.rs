@@ -225,9 +225,12 @@ pub async fn roll_secret_key(call: &mut Call<'_>) -> ApiResult<Reply> {
         principal.environment,
         now,
     )?;
-    db.batch(vec![revoke, insert])
-        .await
-        .map_err(ApiError::from)?;
+    let mut batch = vec![revoke, insert];
+    let keep = call.dashboard.as_ref().map(|s| s.token_hash.as_str());
+    batch.extend(crate::accounts::dashboard::revoke_all(
+        &db, principal, keep, now,
+    )?);
+    db.batch(batch).await.map_err(ApiError::from)?;
     Ok(Reply::ok(json!({
         "object": "api_key",
         "environment": principal.environment,

@@ -18,8 +18,9 @@ use crate::api::reply::Reply;
 use crate::db::{self, Principal, Sql};
 use crate::error::{ApiError, ApiResult};
 
-/// The session cookie's name.
-pub const COOKIE: &str = "till_dashboard";
+/// The session cookie's name: `__Host-`, so only this origin (no subdomain, no other path)
+/// can set it.
+pub const COOKIE: &str = "__Host-till_dashboard";
 /// The header a cookie-authenticated write sends its CSRF token in.
 pub const CSRF_HEADER: &str = "X-Till-CSRF";
 const LINK_SECS: i64 = 15 * 60;
@@ -44,6 +45,12 @@ pub fn token_in(cookie_header: &str) -> Option<&str> {
 /// key's account and environment.
 pub async fn create_login_link(call: &mut Call<'_>) -> ApiResult<Reply> {
     call.params()?.finish()?;
+    if call.dashboard.is_some() {
+        // A session must not outlive itself by minting the next one.
+        return Err(ApiError::forbidden(
+            "Login links are made with the secret key itself, not from a dashboard session.",
+        ));
+    }
     let principal = call.principal()?;
     let token = format!("dl_{}", random_base62(32));
     let now = db::now_unix();
@@ -219,6 +226,52 @@ fn signed_in(call: &Call<'_>) -> ApiResult<Session> {
 pub async fn current(call: &mut Call<'_>) -> ApiResult<Reply> {
     let session = signed_in(call)?;
     Ok(Reply::ok(render(call.principal()?, &session)?))
+}
+
+/// Ends every dashboard session and unused login link of the environment but `keep` (the
+/// calling session, when a dashboard rolls the key): a rolled key takes what it signed in
+/// with it.
+pub fn revoke_all(
+    db: &D1Database,
+    principal: &Principal,
+    keep: Option<&str>,
+    now: i64,
+) -> ApiResult<Vec<worker::D1PreparedStatement>> {
+    Ok(vec![
+        Sql::new(
+            "UPDATE dashboard_sessions SET revoked_at = :now
+             WHERE account_id = :account AND environment = :environment AND revoked_at IS NULL
+               AND token_hash IS NOT :keep",
+        )
+        .bind("now", now)
+        .bind("keep", keep)
+        .scoped(principal)
+        .prepare(db)?,
+        Sql::new(
+            "UPDATE dashboard_login_links SET used_at = :now
+             WHERE account_id = :account AND environment = :environment AND used_at IS NULL",
+        )
+        .bind("now", now)
+        .scoped(principal)
+        .prepare(db)?,
+    ])
+}
+
+/// Forgets sessions and login links ended for a day.
+pub async fn forget_ended(db: &D1Database, now: i64) -> ApiResult<()> {
+    let before = now - 86_400;
+    db.batch(vec![
+        Sql::new(
+            "DELETE FROM dashboard_sessions WHERE expires_at < :before OR revoked_at < :before",
+        )
+        .bind("before", before)
+        .prepare(db)?,
+        Sql::new("DELETE FROM dashboard_login_links WHERE expires_at < :before")
+            .bind("before", before)
+            .prepare(db)?,
+    ])
+    .await?;
+    Ok(())
 }
 
 /// `DELETE /v1/dashboard/session`: signs out; the cookie stops working at once.

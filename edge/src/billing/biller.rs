@@ -347,7 +347,7 @@ async fn bill(
                 // Unanswered: nothing is recorded, and the same attempt (the same
                 // idempotency key) is made again a minute later, so a charge whose answer
                 // was lost is found, never made twice.
-                return Ok(vec![postpone(db, &claimed.row.id, claim)?]);
+                return Ok(vec![postpone(db, &claimed.row.id, claim, now)?]);
             };
             let decided = outcome(&due, &order, attempt.result)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -709,14 +709,16 @@ fn store_schedule(
 }
 
 /// Lets go of a claim without billing.
-/// Lets go of the claim and looks again a minute later (in the subscription's own time).
-fn postpone(db: &D1Database, id: &str, claim: &str) -> ApiResult<D1PreparedStatement> {
+/// Lets go of the claim and looks again a minute after `now` (the run's time: the
+/// clock's, on a test clock), so this run does not take it up again.
+fn postpone(db: &D1Database, id: &str, claim: &str, now: i64) -> ApiResult<D1PreparedStatement> {
     Sql::new(
-        "UPDATE subscriptions SET claim = NULL, claimed_at = NULL, due_at = due_at + 60
+        "UPDATE subscriptions SET claim = NULL, claimed_at = NULL, due_at = max(coalesce(due_at, :now), :now) + 60
          WHERE id = :id AND claim = :claim",
     )
     .bind("id", id)
     .bind("claim", claim)
+    .bind("now", now)
     .prepare(db)
 }
 

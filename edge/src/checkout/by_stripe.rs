@@ -181,8 +181,11 @@ async fn settle(
         }
         Charge::Declined(code) => {
             // A declined PaymentIntent could still be confirmed with another card by whoever
-            // holds its client secret: it is canceled before the reservation goes back.
-            stripe.cancel(&pending.card.token).await;
+            // holds its client secret: the reservation goes back only once it is canceled
+            // (else the cron settles it).
+            if !stripe.cancel(&pending.card.token).await {
+                return attempt.again(503, Text::ProcessingError);
+            }
             declined(attempt, db, held, code, None).await
         }
         Charge::ChallengeRequired { .. } => match client_secret {
@@ -258,64 +261,77 @@ pub async fn settle_abandoned(
     .results()?;
     let mut settled = 0;
     for row in rows {
-        let session = row.parse()?;
-        let Some(pending) = Pending::of(&session) else {
-            continue;
-        };
-        let held = Reservation {
-            session: &session,
-            token: &pending.reservation,
-        };
-        let Some(connection) =
-            processor::connection(env, db, &session.account_id, session.environment.as_str())
-                .await?
-        else {
-            look_later(db, &held).await?;
-            continue;
-        };
-        let stripe = connection.stripe;
-        let origin = session.origin.clone().unwrap_or_default();
-        let Some(intent) = stripe.intent(&pending.card.token).await else {
-            look_later(db, &held).await?;
-            continue;
-        };
-        match intent.status {
-            // A charge of another amount is not this session's to complete.
-            IntentStatus::Succeeded
-                if intent.amount != session.amounts.total
-                    || intent.currency != session.currency.code() =>
-            {
-                worker::console_error!(
-                    "checkout {}: PaymentIntent {} charged another amount; left for a person",
-                    session.id.as_str(),
-                    intent.id
-                );
-                look_later(db, &held).await?;
-                continue;
-            }
-            IntentStatus::Succeeded => {
-                completion::complete(db, &held, &pending.shopper, &pending.card, &origin).await?;
-            }
-            IntentStatus::Failed(_) => {
-                stripe.cancel(&intent.id).await;
-                completion::release(db, &held, None).await?;
-            }
-            IntentStatus::Canceled => completion::release(db, &held, None).await?,
-            IntentStatus::RequiresAction | IntentStatus::RequiresConfirmation => {
-                if !stripe.cancel(&intent.id).await {
-                    look_later(db, &held).await?;
-                    continue;
-                }
-                completion::release(db, &held, None).await?;
-            }
-            IntentStatus::Processing => {
-                look_later(db, &held).await?;
-                continue;
-            }
+        match settle_one(env, db, row).await {
+            Ok(true) => settled += 1,
+            Ok(false) => {}
+            // One row that cannot be settled never stops the others'.
+            Err(error) => worker::console_error!("cron: an abandoned Stripe payment: {error:?}"),
         }
-        settled += 1;
     }
     Ok(settled)
+}
+
+/// One abandoned Stripe payment settled; `false` when it is left for later.
+async fn settle_one(
+    env: &worker::Env,
+    db: &D1Database,
+    row: crate::checkout::sessions::SessionRow,
+) -> crate::error::ApiResult<bool> {
+    let session = row.parse()?;
+    let Some(pending) = Pending::of(&session) else {
+        return Ok(false);
+    };
+    let held = Reservation {
+        session: &session,
+        token: &pending.reservation,
+    };
+    let Some(connection) =
+        processor::connection(env, db, &session.account_id, session.environment.as_str()).await?
+    else {
+        look_later(db, &held).await?;
+        return Ok(false);
+    };
+    let stripe = connection.stripe;
+    let origin = session.origin.clone().unwrap_or_default();
+    let Some(intent) = stripe.intent(&pending.card.token).await else {
+        look_later(db, &held).await?;
+        return Ok(false);
+    };
+    match intent.status {
+        // A charge of another amount is not this session's to complete.
+        IntentStatus::Succeeded
+            if intent.amount != session.amounts.total
+                || intent.currency != session.currency.code() =>
+        {
+            worker::console_error!(
+                "checkout {}: PaymentIntent {} charged another amount; left for a person",
+                session.id.as_str(),
+                intent.id
+            );
+            look_later(db, &held).await?;
+            return Ok(false);
+        }
+        IntentStatus::Succeeded => {
+            completion::complete(db, &held, &pending.shopper, &pending.card, &origin).await?;
+        }
+        IntentStatus::Failed(_) => {
+            stripe.cancel(&intent.id).await;
+            completion::release(db, &held, None).await?;
+        }
+        IntentStatus::Canceled => completion::release(db, &held, None).await?,
+        IntentStatus::RequiresAction | IntentStatus::RequiresConfirmation => {
+            if !stripe.cancel(&intent.id).await {
+                look_later(db, &held).await?;
+                return Ok(false);
+            }
+            completion::release(db, &held, None).await?;
+        }
+        IntentStatus::Processing => {
+            look_later(db, &held).await?;
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// A payment the cron could not settle this time goes to the back of the queue: its

@@ -259,6 +259,20 @@ async fn serve(
     dialect: Dialect,
 ) -> ApiResult<Reply> {
     let (principal, dashboard) = auth::authorize(&req, ctx, route.access).await?;
+    // Signing in takes JSON only: a form on another site cannot send it (no CORS), so it
+    // cannot sign a visitor in to someone else's account.
+    if route.operation == Operation::SignIn
+        && !req.headers().get("Content-Type")?.is_some_and(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+    {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Sign in with a JSON body (Content-Type: application/json).",
+        ));
+    }
     let (body, raw) = read_body(&mut req).await?;
     let idempotency_key = req.headers().get("Idempotency-Key")?;
     let mut call = Call::new(ctx, route, principal, id, &req.url()?, body);

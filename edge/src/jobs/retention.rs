@@ -40,6 +40,9 @@ pub async fn run(db: &D1Database, now: i64) {
     if let Err(error) = event::forget_settled(db, now - EVENT_RETENTION_SECS, EVENT_BATCH).await {
         console_error!("cron: forgetting old events failed: {error:?}");
     }
+    if let Err(error) = crate::accounts::dashboard::forget_ended(db, now).await {
+        console_error!("cron: forgetting ended dashboard sessions failed: {error:?}");
+    }
 }
 
 /// Keys claimed at or before `cutoff` have expired (a claim then is a new request anyway).

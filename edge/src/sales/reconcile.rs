@@ -81,11 +81,12 @@ pub async fn stripe(
     match reconcile {
         Reconcile::IntentSucceeded(intent) | Reconcile::IntentFailed(intent) => {
             let succeeded = matches!(event["type"].as_str(), Some("payment_intent.succeeded"));
-            if let Some(session) = intent.session.as_deref() {
-                settle_session(ctx, &db, scope, session, &intent, succeeded, origin).await?;
-            }
-            if !succeeded {
-                // A failed attempt cannot be confirmed again with another card.
+            if let Some(session) = intent.session.as_deref()
+                && settle_session(ctx, &db, scope, session, &intent, succeeded, origin).await?
+                && !succeeded
+            {
+                // Till's failed attempt cannot be confirmed again with another card (the
+                // account's other integrations' intents are theirs to handle).
                 stripe.cancel(&intent.id).await;
             }
         }
@@ -144,20 +145,20 @@ async fn settle_session(
     intent: &Intent,
     succeeded: bool,
     origin: &str,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     let Some(hosted) = sessions::find_hosted(ctx, id).await? else {
-        return Ok(());
+        return Ok(false);
     };
     let session: CheckoutSession = hosted.session;
     if session.account_id != scope.account_id || session.environment.as_str() != scope.environment {
-        return Ok(());
+        return Ok(false);
     }
     let Some(pending) = Pending::of(&session).filter(|p| p.card.token == intent.id) else {
-        return Ok(());
+        return Ok(false);
     };
     // Only the charge this session asked for completes it.
     if succeeded && !pays_for(intent, &session) {
-        return Ok(());
+        return Ok(false);
     }
     let held = Reservation {
         session: &session,
@@ -169,7 +170,7 @@ async fn settle_session(
     } else {
         completion::release(db, &held, None).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Whether a PaymentIntent charged what the session costs, in its currency.

@@ -410,7 +410,7 @@ pub async fn settle_pending(
 ) -> ApiResult<usize> {
     let now = db::now_unix();
     let pending: Vec<RefundRow> = Sql::new(
-        "SELECT * FROM refunds WHERE status = 'PENDING' AND updated_at < :before ORDER BY rowid LIMIT :limit",
+        "SELECT * FROM refunds WHERE status = 'PENDING' AND updated_at < :before ORDER BY updated_at LIMIT :limit",
     )
     .bind("before", now - PENDING_GRACE_SECS)
     .bind("limit", limit)

@@ -12,6 +12,10 @@ use crate::{Check, Suite, ensure, ensure_eq};
 
 pub const CHECKS: &[(&str, Check)] = &[
     (
+        "rolling_the_key_ends_its_dashboard_sessions",
+        rolling_the_key_ends_its_dashboard_sessions,
+    ),
+    (
         "a_login_link_signs_in_once_with_a_strict_cookie",
         a_login_link_signs_in_once_with_a_strict_cookie,
     ),
@@ -36,7 +40,10 @@ fn session_cookie(reply: &Reply) -> Result<String, Failed> {
         .unwrap_or_default()
         .trim()
         .to_owned();
-    ensure!(pair.starts_with("till_dashboard=ds_"), "cookie {header}");
+    ensure!(
+        pair.starts_with("__Host-till_dashboard=ds_"),
+        "cookie {header}"
+    );
     Ok(pair)
 }
 
@@ -90,7 +97,7 @@ fn a_login_link_signs_in_once_with_a_strict_cookie(suite: &Suite) -> Result<(), 
     }
     let cookie = session_cookie(&reply)?;
     // Neither token is stored: only their hashes.
-    let token = cookie.trim_start_matches("till_dashboard=");
+    let token = cookie.trim_start_matches("__Host-till_dashboard=");
     let link_token = url.rsplit('=').next().unwrap_or_default();
     let rows = suite.query(&format!(
         "SELECT (SELECT count(*) FROM dashboard_sessions WHERE token_hash = '{token}') +
@@ -157,6 +164,16 @@ fn a_dashboard_session_acts_as_its_key_and_writes_need_its_csrf_token(
         .send()?;
     ensure_eq!(made.status, 201);
     ensure_eq!(crate::support::count(&merchant, "/v1/products")?, 2);
+    // A session cannot mint the next sign-in.
+    refused(
+        &with_cookie(suite, "POST", "/v1/dashboard/login_links", &cookie)
+            .header("X-Till-CSRF", &csrf)
+            .json(&json!({}))
+            .send()?,
+        403,
+        "forbidden",
+        None,
+    )?;
     // Signed out, the cookie stops working at once.
     let out = with_cookie(suite, "DELETE", "/v1/dashboard/session", &cookie)
         .header("X-Till-CSRF", &csrf)
@@ -205,6 +222,17 @@ fn signing_in_takes_a_secret_key_only(suite: &Suite) -> Result<(), Failed> {
         .json(&json!({"secret_key": "sk_test_000000000000000000000000"}))
         .send()?;
     refused(&wrong, 401, "unauthorized", None)?;
+    // A form (what another site could post) does not sign in.
+    let form = suite
+        .client
+        .post("/v1/dashboard/sessions")
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("secret_key={secret}"),
+        )
+        .send()?;
+    ensure_eq!(form.status, 415);
+    ensure!(form.header("set-cookie").is_none(), "a cookie for a form");
     ensure!(
         wrong.header("set-cookie").is_none(),
         "a cookie for a wrong key"
@@ -219,5 +247,25 @@ fn signing_in_takes_a_secret_key_only(suite: &Suite) -> Result<(), Failed> {
         "a publishable key answered {}",
         publishable.status
     );
+    Ok(())
+}
+
+fn rolling_the_key_ends_its_dashboard_sessions(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Rolled")?;
+    let cookie = signed_in(suite, &merchant)?;
+    ensure_eq!(
+        with_cookie(suite, "GET", "/v1/products", &cookie)
+            .send()?
+            .status,
+        200
+    );
+    let rolled = create(&merchant, "/v1/account/roll_key", json!({}))?;
+    ensure!(rolled["secret_key"].is_string(), "roll {rolled}");
+    refused(
+        &with_cookie(suite, "GET", "/v1/products", &cookie).send()?,
+        401,
+        "unauthorized",
+        None,
+    )?;
     Ok(())
 }
