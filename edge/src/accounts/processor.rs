@@ -250,17 +250,9 @@ fn stripe_js(env: &Env) -> ApiResult<String> {
     }
 }
 
-/// Stripe's fields for a page of the seller's, when it has Stripe connected (read without
-/// opening any secret).
-pub async fn page_fields(
-    env: &Env,
-    db: &D1Database,
-    account_id: &str,
-    environment: &str,
-) -> ApiResult<Option<StripeView>> {
-    let Some(row) = row(db, account_id, environment).await? else {
-        return Ok(None);
-    };
+/// Stripe's fields for a page of a seller with Stripe connected, from its publishable key
+/// (no secret is opened).
+pub fn page_fields(env: &Env, publishable_key: String) -> ApiResult<StripeView> {
     let script_url = stripe_js(env)?;
     let origin = |url: &str| {
         worker::Url::parse(url)
@@ -279,15 +271,15 @@ pub async fn page_fields(
     if script_url == STRIPE_JS {
         frames.push("https://hooks.stripe.com".to_owned());
     }
-    Ok(Some(StripeView {
-        publishable_key: row.publishable_key,
+    Ok(StripeView {
+        publishable_key,
         fields: ProcessorFields {
             script_url,
             script_origin,
             connects,
             frames,
         },
-    }))
+    })
 }
 
 /// A Stripe connection, opened for use.

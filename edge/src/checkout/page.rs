@@ -104,17 +104,10 @@ impl PageSession {
 
 pub(super) async fn load(ctx: &Ctx, id: &str) -> Option<PageSession> {
     let hosted = sessions::find_hosted(ctx, id).await.ok().flatten()?;
-    let db = db::db(ctx).ok()?;
-    let session = &hosted.session;
-    let stripe = processor::page_fields(
-        &ctx.env,
-        &db,
-        &session.account_id,
-        session.environment.as_str(),
-    )
-    .await
-    .ok()
-    .flatten();
+    // Read with the session: the hosted page makes no second query for it.
+    let stripe = hosted
+        .stripe_publishable_key
+        .and_then(|key| processor::page_fields(&ctx.env, key).ok());
     Some(PageSession {
         allowed: Allowed::new(hosted.allowed_hosts, hosted.session.environment),
         session: hosted.session,

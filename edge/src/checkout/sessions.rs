@@ -81,6 +81,9 @@ pub struct SessionRow {
     /// Likewise: the account's allowed hosts in the session's environment.
     #[serde(default)]
     allowed_redirect_hosts: Option<String>,
+    /// Likewise: the publishable key of the environment's Stripe connection, if any.
+    #[serde(default)]
+    stripe_publishable_key: Option<String>,
 }
 
 /// A checkout session, typed.
@@ -262,16 +265,21 @@ pub struct Hosted {
     pub session: CheckoutSession,
     pub merchant_name: String,
     pub allowed_hosts: AllowedHosts,
+    /// The environment's Stripe, when connected: its publishable key.
+    pub stripe_publishable_key: Option<String>,
 }
 
-/// A session by id, in any account (the hosted page's lookup), with its merchant's name
-/// and allowed hosts.
+/// A session by id, in any account (the hosted page's lookup), with its merchant's name,
+/// allowed hosts and Stripe connection, in one read.
 pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<Hosted>> {
     let row: Option<SessionRow> = Sql::new(
-        "SELECT s.*, a.name AS merchant_name, e.allowed_redirect_hosts
+        "SELECT s.*, a.name AS merchant_name, e.allowed_redirect_hosts,
+                pc.publishable_key AS stripe_publishable_key
          FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id
            LEFT JOIN environment_settings e
              ON e.account_id = s.account_id AND e.environment = s.environment
+           LEFT JOIN processor_connections pc
+             ON pc.account_id = s.account_id AND pc.environment = s.environment
          WHERE s.id = :id",
     )
     .bind("id", id)
@@ -281,10 +289,12 @@ pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<Hosted>> {
     row.map(|mut row| {
         let merchant_name = row.merchant_name.take().unwrap_or_default();
         let allowed_hosts = AllowedHosts::from_stored(row.allowed_redirect_hosts.take().as_deref());
+        let stripe_publishable_key = row.stripe_publishable_key.take();
         Ok(Hosted {
             session: row.parse()?,
             merchant_name,
             allowed_hosts,
+            stripe_publishable_key,
         })
     })
     .transpose()
