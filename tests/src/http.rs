@@ -128,14 +128,36 @@ impl RequestBuilder<'_> {
         self
     }
 
+    /// Sends the request. A request with an `Idempotency-Key` that wrangler's local proxy
+    /// answered itself ("Your worker restarted mid-request": workerd dropped the connection
+    /// under load, and the proxy retries only GET and HEAD) is sent again with the same key,
+    /// up to three times: the Worker either never had it, or replays its first answer.
     pub fn send(self) -> Result<Reply> {
+        let keyed = self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Idempotency-Key"));
+        let mut tries = 0;
+        loop {
+            let reply = self.send_once()?;
+            tries += 1;
+            let shed =
+                reply.status == 503 && reply.body.contains("Your worker restarted mid-request");
+            if !(keyed && shed) || tries == 4 {
+                return Ok(reply);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100 * tries));
+        }
+    }
+
+    fn send_once(&self) -> Result<Reply> {
         let mut builder = ureq::http::Request::builder()
             .method(self.method.as_str())
             .uri(&self.url);
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
-        let mut response = match self.body {
+        let mut response = match self.body.clone() {
             Some(body) => self.client.agent.run(builder.body(body)?)?,
             None => self.client.agent.run(builder.body(())?)?,
         };

@@ -404,9 +404,10 @@ fn twenty_concurrent_refunds_of_ten_against_a_hundred_exactly_ten_succeed(
     let merchant = suite.fresh_merchant("Racing Refunds")?;
     let session = bought(suite, &merchant, 100, SUCCESS)?;
     let id = text(&payment_of(&merchant, &session)?["id"]);
-    let replies = in_flight(20, |_| {
+    let replies = in_flight(20, |i| {
         merchant
             .post("/v1/refunds")
+            .header("Idempotency-Key", &format!("race-{id}-{i}"))
             .json(&json!({"payment_id": id, "amount": 10}))
             .send()
             .map(|r| (r.status, r.json()))

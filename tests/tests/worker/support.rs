@@ -29,9 +29,15 @@ use libtest_mimic::Failed;
 use serde_json::Value;
 use till_tests::http::{Client, Reply};
 
-/// POSTs JSON and expects 200 or 201; answers the body.
+/// POSTs JSON and expects 200 or 201; answers the body. Each call has an idempotency key
+/// of its own, so a request the local runtime shed under load is sent again safely.
 pub fn create(client: &Client, path: &str, body: Value) -> Result<Value, Failed> {
-    let reply = client.post(path).json(&body).send()?;
+    let key = format!("setup-{}", till_shared::ids::random_base62(24));
+    let reply = client
+        .post(path)
+        .header("Idempotency-Key", &key)
+        .json(&body)
+        .send()?;
     if !(200..300).contains(&reply.status) {
         return Err(format!("POST {path} answered {}: {}", reply.status, reply.body).into());
     }
