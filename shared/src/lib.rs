@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod billing;
+pub mod branding;
 pub mod card;
 pub mod catalog;
 pub mod checkout;
@@ -28,6 +29,7 @@ pub mod routes;
 pub mod sealed;
 pub mod secrets;
 pub mod sql;
+pub mod stats;
 pub mod stripe;
 pub mod throttle;
 pub mod ticket;

@@ -147,6 +147,8 @@ texts! {
     ChallengeFail => ["Fail", "驗證失敗", "验证失败", "認証に失敗", "ล้มเหลว"];
     JavaScriptNeeded => ["JavaScript is needed to pay by card on this page: your card is entered in the card processor's own secure fields.", "此頁面需要啟用 JavaScript 才能以卡片付款:卡號會輸入在發卡處理商自己的安全欄位中。", "此页面需要启用 JavaScript 才能用银行卡支付:卡号会输入在支付处理商自己的安全字段中。", "このページでカード払いをするには JavaScript が必要です。カード番号は決済代行会社の安全な入力欄に入力します。", "ต้องเปิดใช้ JavaScript เพื่อชำระด้วยบัตรในหน้านี้ โดยกรอกบัตรในช่องที่ปลอดภัยของผู้ให้บริการชำระเงิน"];
     BankCheck => ["Confirm this payment with your bank", "請向銀行確認此筆付款", "请向银行确认此笔付款", "銀行でこのお支払いを確認してください", "ยืนยันการชำระเงินนี้กับธนาคารของคุณ"];
+    DashboardSignIn => ["Sign in to the Till dashboard", "登入 Till 後台", "登录 Till 后台", "Till ダッシュボードにサインイン", "ลงชื่อเข้าใช้แดชบอร์ด Till"];
+    DashboardSignInWhy => ["This one-time link signs this browser in to your dashboard. Continue only if you asked for it.", "此一次性連結會讓這個瀏覽器登入您的後台。只有在您自己要求時才繼續。", "此一次性链接会让这个浏览器登录您的后台。只有在您自己请求时才继续。", "このワンタイムリンクで、このブラウザがダッシュボードにサインインします。ご自身で依頼した場合のみ続行してください。", "ลิงก์แบบใช้ครั้งเดียวนี้จะลงชื่อเข้าใช้แดชบอร์ดของคุณในเบราว์เซอร์นี้ ดำเนินการต่อเฉพาะเมื่อคุณขอเอง"];
     LoginLinkUsed => ["This sign-in link was used already or has expired. Ask for a new one.", "此登入連結已使用過或已過期,請重新取得。", "此登录链接已使用过或已过期,请重新获取。", "このサインインリンクは使用済みか期限切れです。新しいリンクを取得してください。", "ลิงก์ลงชื่อเข้าใช้นี้ถูกใช้ไปแล้วหรือหมดอายุ โปรดขอลิงก์ใหม่"];
     Receipt => ["Receipt", "收據", "收据", "領収書", "ใบเสร็จรับเงิน"];
     ReceiptFrom => ["Receipt from", "收據開立者", "收据开具方", "発行元", "ใบเสร็จจาก"];

@@ -12,6 +12,8 @@ pub enum Access {
     Secret,
     /// A secret or a publishable key.
     AnyKey,
+    /// A secret key, or the operator token acting for an account named in the body.
+    SecretOrOperator,
     /// A secret key as the HTTP Basic user name (the Omise dialect).
     BasicSecret,
 }
@@ -48,6 +50,9 @@ pub enum Operation {
     UpdatePaymentLink,
     DeletePaymentLink,
     ArchivePaymentLink,
+    PaymentLinkQr,
+    PaymentLinkStats,
+    Stats,
     CreateCheckoutSession,
     ListCheckoutSessions,
     GetCheckoutSession,
@@ -134,7 +139,7 @@ routes! {
     "POST" "/v1/accounts" => CreateAccount, Operator, Some("CreateAccount"), "CreatedAccount", "Create a merchant account with test and live keys (shown once).";
     "GET" "/v1/account" => GetAccount, AnyKey, None, "Account", "The account and environment the calling key acts in.";
     "PATCH" "/v1/account" => UpdateAccount, Secret, Some("UpdateAccount"), "Account", "Set the subscription dunning settings (retry delays after a failed renewal, UNPAID or CANCELED after the last) and the environment's allowed redirect hosts.";
-    "POST" "/v1/dashboard/login_links" => CreateLoginLink, Secret, None, "DashboardLoginLink", "A one-time dashboard sign-in URL (15 minutes) for the calling key's account and environment.";
+    "POST" "/v1/dashboard/login_links" => CreateLoginLink, SecretOrOperator, Some("CreateLoginLink"), "DashboardLoginLink", "A one-time dashboard sign-in URL (15 minutes) for the calling key's account and environment.";
     "POST" "/v1/dashboard/sessions" => SignIn, Public, Some("SignIn"), "DashboardSession", "Sign in to the dashboard with a secret key: answers the session (with its CSRF token) and sets its HttpOnly cookie.";
     "GET" "/v1/dashboard/session" => GetDashboardSession, Secret, None, "DashboardSession", "The signed-in dashboard's session (its cookie): account, environment, CSRF token.";
     "DELETE" "/v1/dashboard/session" => SignOut, Secret, None, "SignedOut", "Sign out: the session cookie stops working at once.";
@@ -166,6 +171,8 @@ routes! {
     "PATCH" "/v1/payment_links/{id}" => UpdatePaymentLink, Secret, Some("UpdatePaymentLink"), "PaymentLink", "Update a payment link.";
     "POST" "/v1/payment_links/{id}" => UpdatePaymentLink, Secret, Some("UpdatePaymentLink"), "PaymentLink", "Update a payment link (POST form of PATCH).";
     "DELETE" "/v1/payment_links/{id}" => DeletePaymentLink, Secret, None, "DeletedPaymentLink", "Deactivate and delete a payment link (soft delete).";
+    "GET" "/v1/payment_links/{id}/qr.svg" => PaymentLinkQr, Secret, None, "QrCode", "The link's URL as a QR code (image/svg+xml), to print or show.";
+    "GET" "/v1/payment_links/{id}/stats" => PaymentLinkStats, Secret, None, "Stats", "The link's funnel: views, checkout sessions, paid, conversion and revenue per currency (from, to as YYYY-MM-DD UTC days, default the last 30; group_by day or utm_source).";
     "POST" "/v1/payment_links/{id}/archive" => ArchivePaymentLink, Secret, None, "PaymentLink", "Archive a payment link (active = false).";
     "POST" "/v1/payment-links" => CreatePaymentLink, Secret, Some("CreatePaymentLink"), "PaymentLink", "Alias of /v1/payment_links, as the payment-links document spells it.";
     "GET" "/v1/payment-links" => ListPaymentLinks, Secret, None, "PaymentLinkList", "Alias of /v1/payment_links.";
@@ -207,6 +214,7 @@ routes! {
     "DELETE" "/v1/test_clocks/{id}" => DeleteTestClock, Secret, None, "DeletedTestClock", "Delete a test clock; its subscriptions end.";
     "POST" "/v1/test_clocks/{id}/advance" => AdvanceTestClock, Secret, Some("AdvanceTestClock"), "TestClock", "Move the clock forward; everything that became due is billed, in order, before it is READY.";
 
+    "GET" "/v1/stats" => Stats, Secret, None, "Stats", "The environment's funnel over every link and checkout: views, sessions, paid, conversion and revenue per currency (from, to, group_by as for a link).";
     "GET" "/v1/orders" => ListOrders, Secret, None, "OrderList", "List orders, newest first (payment_link, checkout_session, customer_id, subscription_id, status, created_gte, created_lte; cursor or page paging).";
     "GET" "/v1/orders/{id}" => GetOrder, Secret, None, "Order", "Retrieve an order: line items, discount, totals, customer, custom-field answers, address, client_reference_id, utm and its payment.";
     "GET" "/v1/payments" => ListPayments, Secret, None, "PaymentList", "List payments (a checkout's or a renewal's), newest first, with the same filters as orders (status SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED).";

@@ -54,6 +54,23 @@ pub fn is_preview(method: &str, header: impl Fn(&str) -> Option<String>) -> bool
     CRAWLERS.iter().any(|c| agent.contains(c))
 }
 
+/// The `utm_source` a view is counted under: trimmed, lowercase, letters, digits and
+/// `._-+` only (anything else dropped), at most [`MAX_SOURCE_CHARS`] characters; `""` when
+/// none is left.
+pub fn source_of(utm_source: Option<&str>) -> String {
+    utm_source
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || "._-+".contains(*c))
+        .flat_map(char::to_lowercase)
+        .take(MAX_SOURCE_CHARS)
+        .collect()
+}
+
+/// The longest `utm_source` the funnel keeps.
+pub const MAX_SOURCE_CHARS: usize = 40;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +113,17 @@ mod tests {
         ));
         assert!(is_preview("GET", headers(&[("Purpose", "prefetch")])));
         assert!(is_preview("GET", headers(&[("X-Moz", "prefetch")])));
+    }
+
+    #[test]
+    fn sources_are_short_plain_and_lowercase() {
+        assert_eq!(source_of(Some(" Newsletter ")), "newsletter");
+        assert_eq!(source_of(Some("ig<script>")), "igscript");
+        assert_eq!(source_of(Some("臉書")), "臉書");
+        assert_eq!(source_of(None), "");
+        assert_eq!(
+            source_of(Some(&"x".repeat(90))).chars().count(),
+            MAX_SOURCE_CHARS
+        );
     }
 }

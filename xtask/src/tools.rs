@@ -490,6 +490,7 @@ mod tests {
         assert_eq!(
             crates,
             [
+                "till-dashboard",
                 "till-edge",
                 "till-shared",
                 "till-tests",

@@ -41,10 +41,14 @@ fn issue_key(
     let key = generate_key(kind, environment);
     let hint: String = key.chars().take(12).collect();
     let statement = Sql::new(
-        "INSERT INTO api_keys (key_hash, account_id, kind, environment, hint, created_at)
-         VALUES (:key_hash, :account_id, :kind, :environment, :hint, :created_at)",
+        "INSERT INTO api_keys (key_hash, account_id, kind, environment, hint, created_at, publishable_key)
+         VALUES (:key_hash, :account_id, :kind, :environment, :hint, :created_at, :publishable)",
     )
     .bind("key_hash", hash_key(&key))
+    .bind(
+        "publishable",
+        (kind == KeyKind::Publishable).then_some(key.as_str()),
+    )
     .bind("account_id", account_id)
     .bind("kind", kind.as_str())
     .bind("environment", environment.as_str())
@@ -102,6 +106,10 @@ struct Settings {
     subscription_retry_schedule: String,
     subscription_final_state: String,
     allowed_redirect_hosts: Option<String>,
+    brand_name: Option<String>,
+    brand_logo_url: Option<String>,
+    brand_color: Option<String>,
+    publishable_key: Option<String>,
 }
 
 /// `GET /v1/account`: which account and environment the calling key acts in, its
@@ -111,7 +119,12 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     let principal = call.principal()?;
     let db = db::db(call.ctx)?;
     let settings: Settings = Sql::new(
-        "SELECT a.subscription_retry_schedule, a.subscription_final_state, s.allowed_redirect_hosts
+        "SELECT a.subscription_retry_schedule, a.subscription_final_state, s.allowed_redirect_hosts,
+                a.brand_name, a.brand_logo_url, a.brand_color,
+                (SELECT k.publishable_key FROM api_keys k
+                 WHERE k.account_id = a.id AND k.environment = :environment AND k.kind = 'publishable'
+                   AND k.revoked_at IS NULL AND k.publishable_key IS NOT NULL
+                 ORDER BY k.created_at DESC LIMIT 1) AS publishable_key
          FROM accounts a LEFT JOIN environment_settings s
            ON s.account_id = a.id AND s.environment = :environment
          WHERE a.id = :id",
@@ -136,6 +149,12 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
         "subscription_retry_schedule": dunning.schedule,
         "subscription_final_state": dunning.final_failure.state().as_str(),
         "allowed_redirect_hosts": hosts.entries(),
+        "branding": {
+            "display_name": settings.brand_name,
+            "logo_url": settings.brand_logo_url,
+            "accent_color": settings.brand_color,
+        },
+        "publishable_key": settings.publishable_key,
         "processor": processor::shown(&db, principal.seller(), principal.key_kind == KeyKind::Secret).await?,
     })))
 }
@@ -170,6 +189,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         .transpose()?;
     let final_state = p.one_of("subscription_final_state", &["UNPAID", "CANCELED"])?;
     let hosts = settings::read_allowed_hosts(&mut p)?;
+    let branding = settings::read_branding(&mut p)?;
     let principal = call.principal()?;
     let connection = processor::read(&mut p, principal.environment)?;
     p.finish()?;
@@ -187,6 +207,13 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     ];
     if let Some(hosts) = &hosts {
         statements.push(settings::set_allowed_hosts(&db, principal.seller(), hosts)?);
+    }
+    if let Some(branding) = &branding {
+        statements.push(settings::set_branding(
+            &db,
+            &principal.account_id,
+            branding,
+        )?);
     }
     if let Some(change) = &connection {
         let env = &call.ctx.env;

@@ -41,17 +41,41 @@ pub fn token_in(cookie_header: &str) -> Option<&str> {
     })
 }
 
-/// `POST /v1/dashboard/login_links` (secret key): a one-time sign-in URL for the calling
-/// key's account and environment.
+/// `POST /v1/dashboard/login_links`: a one-time sign-in URL for the calling secret key's
+/// account and environment; or, with the operator token, for `account_id`'s `environment`
+/// (`test`, the default, or `live`).
 pub async fn create_login_link(call: &mut Call<'_>) -> ApiResult<Reply> {
-    call.params()?.finish()?;
-    if call.dashboard.is_some() {
-        // A session must not outlive itself by minting the next one.
-        return Err(ApiError::forbidden(
-            "Login links are made with the secret key itself, not from a dashboard session.",
-        ));
-    }
-    let principal = call.principal()?;
+    let mut p = call.params()?;
+    let (account_id, environment) = if call.principal.is_none() && call.operator {
+        let account = p.required_string("account_id", 64)?;
+        let environment = match p.one_of("environment", &["test", "live"])? {
+            Some("live") => Environment::Production,
+            _ => Environment::Sandbox,
+        };
+        p.finish()?;
+        let known: Option<Value> = Sql::new("SELECT id FROM accounts WHERE id = :id")
+            .bind("id", account.as_str())
+            .prepare(&db::db(call.ctx)?)?
+            .first(None)
+            .await?;
+        if known.is_none() {
+            return Err(ApiError::not_found("account", &account, Some("account_id")));
+        }
+        (account, environment)
+    } else {
+        // A dashboard session never gets here (this route takes no cookie): a session must
+        // not outlive itself by minting the next one.
+        p.finish()?;
+        let principal = call.principal()?;
+        (principal.account_id.clone(), principal.environment)
+    };
+    let principal = Principal {
+        account_id,
+        account_name: String::new(),
+        environment,
+        key_kind: KeyKind::Secret,
+    };
+    let principal = &principal;
     let token = format!("dl_{}", random_base62(32));
     let now = db::now_unix();
     Sql::new(
@@ -142,6 +166,14 @@ pub enum Redeemed {
     Refused,
 }
 
+/// Whether `token` has a login link's shape (checked before any storage is read).
+pub fn looks_like_login_token(token: &str) -> bool {
+    token.len() <= 64
+        && token
+            .strip_prefix("dl_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 /// Redeems a login link once (a conditional UPDATE: two redemptions at once make one
 /// session).
 pub async fn redeem(db: &D1Database, token: &str) -> ApiResult<Redeemed> {
@@ -150,7 +182,7 @@ pub async fn redeem(db: &D1Database, token: &str) -> ApiResult<Redeemed> {
         account_id: String,
         environment: String,
     }
-    if !token.starts_with("dl_") || token.len() > 64 {
+    if !looks_like_login_token(token) {
         return Ok(Redeemed::Refused);
     }
     let now = db::now_unix();

@@ -3,6 +3,7 @@
 //! and set by `PATCH /v1/account`.
 
 use serde::Deserialize;
+use till_shared::branding::Branding;
 use till_shared::embed::{Frame, FrameRequest};
 use till_shared::hosts::{AllowedHosts, HostError, MAX_ALLOWED_HOSTS};
 use till_shared::keys::Environment;
@@ -97,4 +98,31 @@ pub fn read_allowed_hosts(p: &mut Params) -> ApiResult<Option<AllowedHosts>> {
             HostError::TooMany => ApiError::invalid(name, error.to_string()),
             _ => ApiError::invalid(format!("{name}[{i}]"), error.to_string()),
         })
+}
+
+/// `branding` of a PATCH: not sent, or all three fields as they are to be.
+pub fn read_branding(p: &mut Params) -> ApiResult<Option<Branding>> {
+    let Some(value) = p.raw("branding") else {
+        return Ok(None);
+    };
+    Branding::read(&value)
+        .map(Some)
+        .map_err(|e| ApiError::invalid(e.0, e.1))
+}
+
+/// Writes the account's branding.
+pub fn set_branding(
+    db: &D1Database,
+    account_id: &str,
+    branding: &Branding,
+) -> ApiResult<D1PreparedStatement> {
+    Sql::new(
+        "UPDATE accounts SET brand_name = :name, brand_logo_url = :logo, brand_color = :color
+         WHERE id = :id",
+    )
+    .bind("id", account_id)
+    .bind("name", branding.display_name.as_deref())
+    .bind("logo", branding.logo_url.as_deref())
+    .bind("color", branding.accent_color.as_deref())
+    .prepare(db)
 }

@@ -15,6 +15,8 @@ pub struct Reply {
     /// The body carries a secret (a key, a signing secret), shown this once: idempotency
     /// stores a marker instead of the body, and refuses to replay it.
     pub carries_secret: bool,
+    /// A body that is not JSON (an SVG): its content type and text, sent instead of `body`.
+    pub raw: Option<(&'static str, String)>,
 }
 
 impl Reply {
@@ -24,7 +26,15 @@ impl Reply {
             body,
             headers: Vec::new(),
             carries_secret: false,
+            raw: None,
         }
+    }
+
+    /// A 200 with a body of `content_type` (not JSON).
+    pub fn text(content_type: &'static str, text: String) -> Reply {
+        let mut reply = Reply::ok(Value::Null);
+        reply.raw = Some((content_type, text));
+        reply
     }
 
     pub fn ok(body: Value) -> Reply {
@@ -47,7 +57,14 @@ impl Reply {
     }
 
     pub fn into_response(self) -> worker::Result<Response> {
-        let response = Response::from_json(&self.body)?.with_status(self.status);
+        let response = match self.raw {
+            Some((content_type, text)) => {
+                let response = Response::ok(text)?;
+                response.headers().set("Content-Type", content_type)?;
+                response
+            }
+            None => Response::from_json(&self.body)?.with_status(self.status),
+        };
         let headers = response.headers();
         headers.set("Cache-Control", "no-store")?;
         for (name, value) in &self.headers {

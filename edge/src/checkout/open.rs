@@ -326,7 +326,20 @@ async fn store(ctx: &Ctx, session: &CheckoutSession, views: Option<i64>) -> Resu
     .bind("link", link.as_str())
     .bind("session", session.id.as_str())
     .prepare(&db)?;
-    let results = db.batch(vec![insert, count]).await?;
+    let source = session
+        .utm
+        .as_ref()
+        .and_then(|utm| utm.get("utm_source"))
+        .and_then(Value::as_str);
+    let day = crate::links::views::count(
+        &db,
+        link.as_str(),
+        source,
+        views,
+        Some(session.id.as_str()),
+        session.created_at,
+    )?;
+    let results = db.batch(vec![insert, count, day]).await?;
     if db::changes(&results, 0) == 1 {
         Ok(())
     } else {

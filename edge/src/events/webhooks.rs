@@ -256,6 +256,8 @@ pub async fn roll_secret(call: &mut Call<'_>) -> ApiResult<Reply> {
 struct DeliveryRow {
     id: String,
     event_id: String,
+    #[serde(default)]
+    event_type: Option<String>,
     endpoint_id: String,
     status: DeliveryStatus,
     attempts: i64,
@@ -268,6 +270,7 @@ fn render_delivery(row: DeliveryRow) -> ApiResult<Value> {
         "id": row.id,
         "object": "webhook_delivery",
         "event_id": row.event_id,
+        "event_type": row.event_type,
         "endpoint_id": row.endpoint_id,
         "status": row.status.as_str(),
         "attempt_count": row.attempts,

@@ -89,7 +89,8 @@ async fn authorize_key(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Op
     match access {
         Access::Public => Ok(None),
         Access::Operator => require_operator(req, ctx).map(|()| None),
-        Access::AnyKey | Access::Secret | Access::BasicSecret => {
+        Access::SecretOrOperator if presents_operator_token(req, ctx) => Ok(None),
+        Access::AnyKey | Access::SecretOrOperator | Access::Secret | Access::BasicSecret => {
             let key = match access {
                 Access::BasicSecret => basic_user(req).or_else(|| bearer_token(req)),
                 _ => bearer_token(req),

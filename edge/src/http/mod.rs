@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{event as events, webhooks};
 use crate::links::{omise, payment_links, shortlinks};
 use crate::pages;
-use crate::sales::{orders, payments, receipts, reconcile, refunds};
+use crate::sales::{orders, payments, receipts, reconcile, refunds, stats};
 use body::read_body;
 use idempotency::Claim;
 
@@ -87,11 +87,20 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     {
         return stripe_webhook(req, &ctx, account).await?.into_response();
     }
-    if path == "/dashboard/login" && method == "GET" {
+    if path == "/dashboard/login" && matches!(method.as_str(), "GET" | "POST") {
+        let same_origin = same_origin(&req);
         return match page_request(req).await? {
-            Ok(req) => dashboard_login(req, &ctx).await,
+            Ok(req) => dashboard_login(req, &ctx, method == "POST" && same_origin).await,
             Err(refused) => refused,
         };
+    }
+    if let Some(rest) = path.strip_prefix("/dashboard/")
+        && method == "GET"
+        && !rest.is_empty()
+    {
+        // A screen of the dashboard's router, opened or reloaded at its own address: the
+        // dashboard's page (the static files themselves are served before the Worker runs).
+        return dashboard_page(&ctx).await;
     }
     if path == "/demo.json" && method == "GET" {
         return demo::shop(&ctx)
@@ -110,13 +119,56 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     api(req, &ctx, &method, &path).await?.into_response()
 }
 
-/// `GET /dashboard/login?token=…`: a login link's one use signs the browser in (the
-/// session cookie) and sends it to the dashboard; a used, expired or unknown link gets a
-/// page that says so.
-async fn dashboard_login(req: PageRequest, ctx: &Ctx) -> Result<Response> {
+/// Whether a request comes from a page of this origin (`Sec-Fetch-Site`, else `Origin`).
+fn same_origin(req: &Request) -> bool {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    if let Some(site) = header("Sec-Fetch-Site") {
+        return site == "same-origin";
+    }
+    let own = req.url().map(|u| u.origin().ascii_serialization());
+    matches!((header("Origin"), own), (Some(sent), Ok(own)) if sent == own)
+}
+
+/// `GET /dashboard/login?token=…` asks to confirm; the confirmation (a POST from that page,
+/// this origin only) spends the login link once, signs the browser in (the session cookie)
+/// and sends it to the dashboard. A link is never spent by a GET: mail scanners and link
+/// previews open links too. A used, expired or unknown link gets a page that says so.
+async fn dashboard_login(req: PageRequest, ctx: &Ctx, confirmed: bool) -> Result<Response> {
     let locale = till_shared::locale::Locale::negotiate(None, req.accept_language.as_deref());
+    let token = if confirmed {
+        req.form
+            .get("token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    } else {
+        req.query("token")
+    }
+    .unwrap_or_default();
+    if !dashboard::looks_like_login_token(&token) {
+        return pages::message(locale, 410, Text::LoginLinkUsed);
+    }
+    if !confirmed {
+        let title = locale.text(Text::DashboardSignIn);
+        let body = format!(
+            "<div class=\"card center\"><h1>{title}</h1><p>{}</p>\
+             <form method=\"post\" action=\"/dashboard/login\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button id=\"pay\" type=\"submit\">{title}</button></form></div>",
+            pages::escape(locale.text(Text::DashboardSignInWhy)),
+            pages::escape(&token),
+            title = pages::escape(title),
+        );
+        return pages::page(
+            &till_shared::embed::Frame::default(),
+            200,
+            locale,
+            title,
+            &body,
+            None,
+            None,
+        );
+    }
     let redeemed = match crate::db::db(ctx) {
-        Ok(db) => dashboard::redeem(&db, &req.query("token").unwrap_or_default()).await,
+        Ok(db) => dashboard::redeem(&db, &token).await,
         Err(error) => Err(error),
     };
     match redeemed {
@@ -132,6 +184,18 @@ async fn dashboard_login(req: PageRequest, ctx: &Ctx) -> Result<Response> {
         Ok(dashboard::Redeemed::Refused) => pages::message(locale, 410, Text::LoginLinkUsed),
         Err(_) => pages::message(locale, 503, Text::TryAgainShortly),
     }
+}
+
+/// The dashboard's page, from the static assets.
+async fn dashboard_page(ctx: &Ctx) -> Result<Response> {
+    let assets = ctx.env.assets("ASSETS")?;
+    let page = assets
+        .fetch("https://assets.invalid/dashboard/", None)
+        .await?;
+    if page.status_code() != 200 {
+        return pages::message(till_shared::locale::Locale::En, 404, Text::LinkNotFound);
+    }
+    Ok(page)
 }
 
 /// Stripe's events about an account's connection: the raw body (its signature covers the
@@ -280,7 +344,7 @@ async fn serve(
     call.dashboard = dashboard;
     call.operator = match route.access {
         Access::Operator => true,
-        Access::Public => auth::presents_operator_token(&req, ctx),
+        Access::Public | Access::SecretOrOperator => auth::presents_operator_token(&req, ctx),
         _ => false,
     };
 
@@ -363,6 +427,9 @@ fn dispatch<'c>(call: &'c mut Call<'_>) -> Handling<'c> {
         Operation::CreatePaymentLink => Box::pin(payment_links::create(call)),
         Operation::ListPaymentLinks => Box::pin(payment_links::list(call)),
         Operation::GetPaymentLink => Box::pin(payment_links::get(call)),
+        Operation::PaymentLinkQr => Box::pin(crate::links::qr::svg(call)),
+        Operation::PaymentLinkStats => Box::pin(stats::of_link(call)),
+        Operation::Stats => Box::pin(stats::of_account(call)),
         Operation::UpdatePaymentLink => Box::pin(payment_links::update(call)),
         Operation::DeletePaymentLink => Box::pin(payment_links::delete(call)),
         Operation::ArchivePaymentLink => Box::pin(payment_links::archive(call)),

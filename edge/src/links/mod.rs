@@ -3,4 +3,6 @@
 pub mod definition;
 pub mod omise;
 pub mod payment_links;
+pub mod qr;
 pub mod shortlinks;
+pub mod views;

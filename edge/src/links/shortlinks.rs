@@ -240,7 +240,7 @@ pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Resu
         return Ok(Visit::Answered(preview(&link, locale, visitor.head)?));
     }
     if let Some((status, text)) = unavailable(&link) {
-        count_view(ctx, &link.id);
+        count_view(ctx, &link.id, param("utm_source").as_deref());
         let frame = frame_of(ctx, &link, &asked).await;
         return Ok(Visit::Answered(pages::message_in(
             &frame, locale, status, text,
@@ -262,7 +262,7 @@ pub async fn visit(visitor: Visitor, ctx: &Ctx, code: ShortCode) -> worker::Resu
         );
         return Ok(Visit::Answered(redirect(&location)?));
     }
-    count_view(ctx, &link.id);
+    count_view(ctx, &link.id, param("utm_source").as_deref());
     Ok(Visit::Unsigned(Box::new(Unsigned {
         link,
         params,
@@ -296,14 +296,15 @@ pub fn redirect(location: &str) -> worker::Result<Response> {
 }
 
 /// Counts a human visit off the response path.
-pub fn count_view(ctx: &Ctx, link_id: &str) {
+pub fn count_view(ctx: &Ctx, link_id: &str, utm_source: Option<&str>) {
     let Ok(db) = db::db(ctx) else { return };
-    let statement = Sql::new("UPDATE payment_links SET view_count = view_count + 1 WHERE id = :id")
+    let link = Sql::new("UPDATE payment_links SET view_count = view_count + 1 WHERE id = :id")
         .bind("id", link_id)
         .prepare(&db);
-    if let Ok(statement) = statement {
+    let day = super::views::count(&db, link_id, utm_source, 1, None, db::now_unix());
+    if let (Ok(link), Ok(day)) = (link, day) {
         ctx.spawn(async move {
-            let _ = statement.run().await;
+            let _ = db.batch(vec![link, day]).await;
         });
     }
 }

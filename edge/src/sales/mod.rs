@@ -6,3 +6,4 @@ pub mod payments;
 pub mod receipts;
 pub mod reconcile;
 pub mod refunds;
+pub mod stats;

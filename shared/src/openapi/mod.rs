@@ -136,6 +136,12 @@ pub fn schemas() -> Map<String, Value> {
     ]);
     processor["type"] = json!(["object", "null"]);
     account["properties"]["processor"] = processor;
+    account["properties"]["branding"] = object(&[
+        ("display_name", "string?"),
+        ("logo_url", "string?"),
+        ("accent_color", "string?"),
+    ]);
+    account["properties"]["publishable_key"] = json!({ "type": ["string", "null"] });
     add("Account", account);
     add(
         "DashboardLoginLink",
@@ -145,6 +151,32 @@ pub fn schemas() -> Map<String, Value> {
             ("environment", "string"),
             ("expires_at", "string"),
         ]),
+    );
+    let funnel = || {
+        let mut step = object(&[
+            ("views", "integer"),
+            ("sessions", "integer"),
+            ("paid", "integer"),
+            ("revenue", "array"),
+        ]);
+        step["properties"]["conversion"] = json!({ "type": ["number", "null"] });
+        step
+    };
+    let mut stats = object(&[
+        ("object", "string"),
+        ("from", "string"),
+        ("to", "string"),
+        ("group_by", "string"),
+        ("totals", "object"),
+        ("data", "array"),
+    ]);
+    stats["properties"]["payment_link"] = json!({ "type": ["string", "null"] });
+    stats["properties"]["totals"] = funnel();
+    stats["properties"]["data"]["items"] = funnel();
+    add("Stats", stats);
+    add(
+        "QrCode",
+        json!({ "type": "string", "description": "An SVG document." }),
     );
     add(
         "DashboardSession",
@@ -583,6 +615,7 @@ pub fn schemas() -> Map<String, Value> {
             ("id", "string"),
             ("object", "string"),
             ("event_id", "string"),
+            ("event_type", "string?"),
             ("status", "string"),
             ("attempt_count", "integer"),
             ("next_attempt_at", "string?"),
@@ -651,6 +684,7 @@ fn security(access: Access) -> Value {
         Access::Public => json!([]),
         Access::Operator => json!([{ "operatorToken": [] }]),
         Access::Secret | Access::AnyKey => json!([{ "apiKey": [] }]),
+        Access::SecretOrOperator => json!([{ "apiKey": [] }, { "operatorToken": [] }]),
         Access::BasicSecret => json!([{ "basicSecretKey": [] }, { "apiKey": [] }]),
     }
 }
@@ -665,12 +699,17 @@ pub fn document(server: &str) -> Value {
         } else {
             "Error"
         };
+        let media = if route.response == "QrCode" {
+            "image/svg+xml"
+        } else {
+            "application/json"
+        };
         let mut operation = json!({
             "operationId": format!("{:?}", route.operation),
             "summary": route.summary,
             "security": security(route.access),
             "responses": {
-                "2XX": { "description": "Success", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{}", route.response) } } } },
+                "2XX": { "description": "Success", "content": { media: { "schema": { "$ref": format!("#/components/schemas/{}", route.response) } } } },
                 "4XX": { "description": "The request was refused", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{error}") } } } },
             },
         });

@@ -489,6 +489,35 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                     ("subscription_final_state", words(&["UNPAID", "CANCELED"])),
                     ("allowed_redirect_hosts", hosts),
                     ("processor", nullable(processor_connection())),
+                    (
+                        "branding",
+                        described(
+                            body(
+                                &[
+                                    (
+                                        "display_name",
+                                        matching(
+                                            crate::branding::MAX_NAME_CHARS,
+                                            "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+                                        ),
+                                    ),
+                                    (
+                                        "logo_url",
+                                        matching(
+                                            crate::branding::MAX_LOGO_URL_CHARS,
+                                            &format!("^https://{HOST}{PATH}$"),
+                                        ),
+                                    ),
+                                    (
+                                        "accent_color",
+                                        matching(7, "^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$"),
+                                    ),
+                                ],
+                                &[],
+                            ),
+                            "Replaces all three: a field left out or null is cleared.",
+                        ),
+                    ),
                 ],
                 &[],
             ),
@@ -692,6 +721,16 @@ pub fn requests() -> Vec<(&'static str, Value)> {
         (
             "RetrySubscription",
             body(&[("subscription_order_id", text(120))], &[]),
+        ),
+        (
+            "CreateLoginLink",
+            body(
+                &[
+                    ("account_id", matching(64, "^acct_[A-Za-z0-9]+$")),
+                    ("environment", words(&["test", "live"])),
+                ],
+                &[],
+            ),
         ),
         (
             "SignIn",

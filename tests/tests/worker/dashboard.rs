@@ -27,6 +27,18 @@ pub const CHECKS: &[(&str, Check)] = &[
         "signing_in_takes_a_secret_key_only",
         signing_in_takes_a_secret_key_only,
     ),
+    (
+        "the_operator_makes_login_links_for_an_account_s_test_or_live_view",
+        the_operator_makes_login_links_for_an_account_s_test_or_live_view,
+    ),
+    (
+        "branding_and_the_publishable_key_are_in_the_account",
+        branding_and_the_publishable_key_are_in_the_account,
+    ),
+    (
+        "every_dashboard_address_is_its_page_with_a_strict_policy",
+        every_dashboard_address_is_its_page_with_a_strict_policy,
+    ),
 ];
 
 /// The session token a `Set-Cookie` header sets.
@@ -47,12 +59,25 @@ fn session_cookie(reply: &Reply) -> Result<String, Failed> {
     Ok(pair)
 }
 
+/// Confirms a login link as its page does: a form POST of its token from this origin.
+fn confirm(suite: &Suite, token: &str, origin: &str) -> Result<Reply, Failed> {
+    Ok(suite
+        .client
+        .post("/dashboard/login")
+        .header("Origin", origin)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("token={token}"),
+        )
+        .send()?)
+}
+
 /// Signs `merchant` in through a login link; answers the cookie pair.
 fn signed_in(suite: &Suite, merchant: &Client) -> Result<String, Failed> {
     let link = create(merchant, "/v1/dashboard/login_links", json!({}))?;
     let url = link["url"].as_str().unwrap_or_default();
-    let path = url.trim_start_matches(&suite.worker.base_url);
-    let reply = suite.client.get(path).send()?;
+    let token = url.rsplit('=').next().unwrap_or_default();
+    let reply = confirm(suite, token, &suite.worker.base_url)?;
     ensure_eq!(reply.status, 303);
     session_cookie(&reply)
 }
@@ -79,7 +104,26 @@ fn a_login_link_signs_in_once_with_a_strict_cookie(suite: &Suite) -> Result<(), 
         "url {url}"
     );
     let path = url.trim_start_matches(&suite.worker.base_url).to_owned();
-    let reply = suite.client.get(&path).send()?;
+    let link_token = url.rsplit('=').next().unwrap_or_default().to_owned();
+    // Opening the link (as a mail scanner or a preview would) spends nothing: it asks to
+    // confirm, with a form that posts the token back.
+    for _ in 0..2 {
+        let page = suite.client.get(&path).send()?;
+        ensure_eq!(page.status, 200);
+        ensure!(page.header("set-cookie").is_none(), "a GET signed in");
+        ensure!(
+            page.body.contains("action=\"/dashboard/login\"") && page.body.contains(&link_token),
+            "no confirmation form"
+        );
+    }
+    // A confirmation from another site's page (login CSRF) is refused, and spends nothing.
+    let elsewhere = confirm(suite, &link_token, "https://evil.example")?;
+    ensure_eq!(elsewhere.status, 410);
+    ensure!(
+        elsewhere.header("set-cookie").is_none(),
+        "signed in from another site"
+    );
+    let reply = confirm(suite, &link_token, &suite.worker.base_url)?;
     ensure_eq!(reply.status, 303);
     ensure_eq!(reply.header("location"), Some("/dashboard/"));
     let header = reply.header("set-cookie").unwrap_or_default().to_owned();
@@ -98,21 +142,27 @@ fn a_login_link_signs_in_once_with_a_strict_cookie(suite: &Suite) -> Result<(), 
     let cookie = session_cookie(&reply)?;
     // Neither token is stored: only their hashes.
     let token = cookie.trim_start_matches("__Host-till_dashboard=");
-    let link_token = url.rsplit('=').next().unwrap_or_default();
     let rows = suite.query(&format!(
         "SELECT (SELECT count(*) FROM dashboard_sessions WHERE token_hash = '{token}') +
                 (SELECT count(*) FROM dashboard_login_links WHERE token_hash = '{link_token}') AS plain"
     ))?;
     ensure_eq!(rows[0]["plain"], json!(0));
     // The link works once.
-    let again = suite.client.get(&path).send()?;
+    let again = confirm(suite, &link_token, &suite.worker.base_url)?;
     ensure_eq!(again.status, 410);
     ensure!(again.header("set-cookie").is_none(), "a second session");
-    let forged = suite
-        .client
-        .get("/dashboard/login?token=dl_nothing")
-        .send()?;
-    ensure_eq!(forged.status, 410);
+    ensure_eq!(
+        confirm(suite, "dl_nothing", &suite.worker.base_url)?.status,
+        410
+    );
+    ensure_eq!(
+        suite
+            .client
+            .get("/dashboard/login?token=%3Cb%3E")
+            .send()?
+            .status,
+        410
+    );
     Ok(())
 }
 
@@ -164,14 +214,14 @@ fn a_dashboard_session_acts_as_its_key_and_writes_need_its_csrf_token(
         .send()?;
     ensure_eq!(made.status, 201);
     ensure_eq!(crate::support::count(&merchant, "/v1/products")?, 2);
-    // A session cannot mint the next sign-in.
+    // A session cannot mint the next sign-in (the route takes a key, not the cookie).
     refused(
         &with_cookie(suite, "POST", "/v1/dashboard/login_links", &cookie)
             .header("X-Till-CSRF", &csrf)
             .json(&json!({}))
             .send()?,
-        403,
-        "forbidden",
+        401,
+        "unauthorized",
         None,
     )?;
     // Signed out, the cookie stops working at once.
@@ -267,5 +317,149 @@ fn rolling_the_key_ends_its_dashboard_sessions(suite: &Suite) -> Result<(), Fail
         "unauthorized",
         None,
     )?;
+    Ok(())
+}
+
+fn the_operator_makes_login_links_for_an_account_s_test_or_live_view(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let account = till_tests::accounts::create_account(
+        &suite.worker.base_url,
+        &suite.operator_token,
+        "Operator's own",
+    )?;
+    let operator = suite.client.with_bearer(&suite.operator_token);
+    for (environment, expected) in [(None, "SANDBOX"), (Some("live"), "PRODUCTION")] {
+        let mut body = json!({"account_id": account.id});
+        if let Some(environment) = environment {
+            body["environment"] = json!(environment);
+        }
+        let link = create(&operator, "/v1/dashboard/login_links", body)?;
+        ensure_eq!(link["environment"], json!(expected));
+        let token = link["url"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('=')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let cookie = session_cookie(&confirm(suite, &token, &suite.worker.base_url)?)?;
+        let session = with_cookie(suite, "GET", "/v1/dashboard/session", &cookie).send()?;
+        ensure_eq!(session.json()["account"]["id"], json!(account.id));
+        ensure_eq!(session.json()["livemode"], json!(expected == "PRODUCTION"));
+    }
+    // The operator names an account; an unknown one is refused, and so is a key that
+    // names one (a key makes links for its own account only).
+    refused(
+        &operator
+            .post("/v1/dashboard/login_links")
+            .json(&json!({"account_id": "acct_nothing"}))
+            .send()?,
+        409,
+        "resource_missing",
+        Some("account_id"),
+    )?;
+    refused(
+        &operator
+            .post("/v1/dashboard/login_links")
+            .json(&json!({}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("account_id"),
+    )?;
+    let merchant = suite.fresh_merchant("Own links only")?;
+    refused(
+        &merchant
+            .post("/v1/dashboard/login_links")
+            .json(&json!({"account_id": account.id}))
+            .send()?,
+        400,
+        "invalid_request",
+        Some("account_id"),
+    )?;
+    Ok(())
+}
+
+fn branding_and_the_publishable_key_are_in_the_account(suite: &Suite) -> Result<(), Failed> {
+    let account = till_tests::accounts::create_account(
+        &suite.worker.base_url,
+        &suite.operator_token,
+        "Branded",
+    )?;
+    let merchant = suite.client.with_bearer(&account.keys.test.secret_key);
+    let shown = crate::support::fetch(&merchant, "/v1/account")?;
+    ensure_eq!(
+        shown["publishable_key"],
+        json!(account.keys.test.publishable_key)
+    );
+    ensure_eq!(shown["branding"]["display_name"], Value::Null);
+    let changed = crate::support::change(
+        &merchant,
+        "PATCH",
+        "/v1/account",
+        json!({"branding": {"display_name": " Field Notes ", "logo_url": "https://cdn.example.com/logo.png", "accent_color": "#0A7"}}),
+    )?;
+    ensure_eq!(changed["branding"]["display_name"], json!("Field Notes"));
+    ensure_eq!(changed["branding"]["accent_color"], json!("#00aa77"));
+    ensure_eq!(
+        changed["branding"]["logo_url"],
+        json!("https://cdn.example.com/logo.png")
+    );
+    for (branding, param) in [
+        (
+            json!({"logo_url": "http://cdn.example.com/logo.png"}),
+            "branding.logo_url",
+        ),
+        (json!({"accent_color": "tomato"}), "branding.accent_color"),
+        (json!({"display_name": ""}), "branding.display_name"),
+        (json!({"font": "Comic Sans"}), "branding"),
+    ] {
+        refused(
+            &merchant
+                .request("PATCH", "/v1/account")
+                .json(&json!({ "branding": branding }))
+                .send()?,
+            400,
+            "invalid_request",
+            Some(param),
+        )?;
+    }
+    // A refused change leaves what was stored.
+    let kept = crate::support::fetch(&merchant, "/v1/account")?;
+    ensure_eq!(kept["branding"]["accent_color"], json!("#00aa77"));
+    Ok(())
+}
+
+fn every_dashboard_address_is_its_page_with_a_strict_policy(suite: &Suite) -> Result<(), Failed> {
+    for path in [
+        "/dashboard/",
+        "/dashboard/links/plink_123",
+        "/dashboard/settings",
+    ] {
+        let page = suite.client.get(path).send()?;
+        ensure_eq!(page.status, 200);
+        ensure!(
+            page.body.contains("/dashboard/boot.js"),
+            "{path} is not the dashboard"
+        );
+        let policy = page.header("content-security-policy").unwrap_or_default();
+        ensure!(
+            policy.contains("frame-ancestors 'none'")
+                && policy.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{path}: policy {policy}"
+        );
+    }
+    // The dashboard's Rust sources are not served.
+    let source = suite.client.get("/dashboard/Cargo.toml").send()?;
+    ensure!(
+        !source.body.contains("[package]"),
+        "the crate's manifest is served"
+    );
+    let lib = suite.client.get("/dashboard/src/lib.rs").send()?;
+    ensure!(
+        !lib.body.contains("wasm_bindgen"),
+        "the crate's source is served"
+    );
     Ok(())
 }

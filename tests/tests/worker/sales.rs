@@ -44,6 +44,14 @@ pub const CHECKS: &[(&str, Check)] = &[
         "refund_events_reach_the_receiver_signed",
         refund_events_reach_the_receiver_signed,
     ),
+    (
+        "a_link_s_funnel_counts_views_sessions_and_sales_by_day_and_source",
+        a_link_s_funnel_counts_views_sessions_and_sales_by_day_and_source,
+    ),
+    (
+        "a_link_s_qr_code_is_an_svg_of_its_own",
+        a_link_s_qr_code_is_an_svg_of_its_own,
+    ),
 ];
 
 fn text(value: &Value) -> String {
@@ -624,5 +632,146 @@ fn refund_events_reach_the_receiver_signed(suite: &Suite) -> Result<(), Failed> 
     }
     types.sort();
     ensure_eq!(types, vec!["payment.refunded", "refund.created"]);
+    Ok(())
+}
+
+/// The row of `data` whose `field` is `key`.
+fn row<'a>(stats: &'a Value, field: &str, key: &str) -> Option<&'a Value> {
+    stats["data"]
+        .as_array()?
+        .iter()
+        .find(|r| r[field] == json!(key))
+}
+
+fn a_link_s_funnel_counts_views_sessions_and_sales_by_day_and_source(
+    suite: &Suite,
+) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("Funnel")?;
+    // One shopper from the newsletter pays NT$590; another from Instagram only looks.
+    let session = bought(suite, &merchant, 590, "4242 4242 4242 4242")?;
+    let link = fetch(&merchant, &format!("/v1/checkout/sessions/{session}"))?["payment_link"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let url = fetch(&merchant, &format!("/v1/payment_links/{link}"))?["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let hop = suite
+        .client
+        .get(&format!("{}?utm_source=Instagram", path_of(&url, suite)))
+        .send()?;
+    let (_, page) = crate::shopper::arrive(suite, &hop)?;
+    ensure_eq!(page.status, 200);
+
+    let by_day = fetch(&merchant, &format!("/v1/payment_links/{link}/stats"))?;
+    ensure_eq!(by_day["object"], json!("stats"));
+    ensure_eq!(by_day["group_by"], json!("day"));
+    ensure_eq!(by_day["data"].as_array().map(Vec::len), Some(30));
+    let totals = &by_day["totals"];
+    ensure_eq!(totals["views"], json!(2));
+    ensure_eq!(totals["sessions"], json!(2));
+    ensure_eq!(totals["paid"], json!(1));
+    ensure_eq!(totals["conversion"], json!(0.5));
+    ensure_eq!(
+        totals["revenue"],
+        json!([{"currency": "TWD", "amount": 590}])
+    );
+    let today = by_day["to"].as_str().unwrap_or_default().to_owned();
+    let today_row = row(&by_day, "day", &today).ok_or("no row for today")?;
+    ensure_eq!(today_row["views"], json!(2));
+
+    let by_source = fetch(
+        &merchant,
+        &format!("/v1/payment_links/{link}/stats?group_by=utm_source"),
+    )?;
+    let newsletter = row(&by_source, "utm_source", "newsletter").ok_or("no newsletter row")?;
+    ensure_eq!(newsletter["views"], json!(1));
+    ensure_eq!(newsletter["sessions"], json!(1));
+    ensure_eq!(newsletter["paid"], json!(1));
+    // Sources are counted lower case.
+    let instagram = row(&by_source, "utm_source", "instagram").ok_or("no instagram row")?;
+    ensure_eq!(instagram["paid"], json!(0));
+    ensure_eq!(instagram["sessions"], json!(1));
+
+    // The environment's funnel holds the link's; the stored rows agree.
+    let all = fetch(&merchant, "/v1/stats?group_by=day")?;
+    ensure_eq!(all["totals"]["paid"], json!(1));
+    ensure_eq!(all["payment_link"], Value::Null);
+    let stored = suite.query(&format!(
+        "SELECT sum(views) AS views FROM link_view_days WHERE payment_link_id = '{link}'"
+    ))?;
+    ensure_eq!(stored[0]["views"], json!(2));
+
+    // A day range: a day before any sale counts nothing; bad ranges are refused.
+    let before = fetch(
+        &merchant,
+        &format!("/v1/payment_links/{link}/stats?from=2020-01-01&to=2020-01-02"),
+    )?;
+    ensure_eq!(before["totals"]["views"], json!(0));
+    ensure_eq!(before["data"].as_array().map(Vec::len), Some(2));
+    for (query, param) in [
+        ("from=2020-01-01&to=2026-01-01", "from"),
+        ("from=2026-13-01", "from"),
+        ("to=soon", "to"),
+        ("group_by=week", "group_by"),
+    ] {
+        refused(
+            &merchant
+                .get(&format!("/v1/payment_links/{link}/stats?{query}"))
+                .send()?,
+            400,
+            "invalid_request",
+            Some(param),
+        )?;
+    }
+    // Another merchant cannot read it.
+    let other = suite.fresh_merchant("Nosy")?;
+    refused(
+        &other
+            .get(&format!("/v1/payment_links/{link}/stats"))
+            .send()?,
+        404,
+        "resource_not_found",
+        None,
+    )?;
+    Ok(())
+}
+
+fn a_link_s_qr_code_is_an_svg_of_its_own(suite: &Suite) -> Result<(), Failed> {
+    let merchant = suite.fresh_merchant("QR")?;
+    let product = product(&merchant, "Poster", 300, "TWD")?;
+    let link = create(
+        &merchant,
+        "/v1/payment_links",
+        json!({"product_id": product["id"]}),
+    )?;
+    let id = link["id"].as_str().unwrap_or_default();
+    let svg = merchant
+        .get(&format!("/v1/payment_links/{id}/qr.svg"))
+        .send()?;
+    ensure_eq!(svg.status, 200);
+    ensure_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    ensure!(
+        svg.body
+            .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "not an SVG"
+    );
+    // Its title is the URL it encodes, and it has modules to scan.
+    let url = link["url"].as_str().unwrap_or_default();
+    ensure!(
+        svg.body.contains(&format!("<title>{url}</title>")),
+        "no title"
+    );
+    ensure!(svg.body.matches('M').count() > 50, "too few modules");
+    let other = suite.fresh_merchant("Not yours")?;
+    refused(
+        &other
+            .get(&format!("/v1/payment_links/{id}/qr.svg"))
+            .send()?,
+        404,
+        "resource_not_found",
+        None,
+    )?;
     Ok(())
 }
