@@ -105,7 +105,12 @@ pub fn dashboard(tools: &Tools) -> Result<()> {
     let output = root.join("www/dashboard/pkg/till_dashboard_bg.wasm");
     if up_to_date(
         &output,
-        &["www/dashboard/src", "www/dashboard/Cargo.toml", "shared"],
+        &[
+            "www/dashboard/src",
+            "www/dashboard/Cargo.toml",
+            "www/dashboard/style.css",
+            "shared",
+        ],
     ) {
         satisfied("Dashboard build (www/dashboard/pkg is newer than its sources)");
         return Ok(());

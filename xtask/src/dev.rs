@@ -171,7 +171,14 @@ pub fn run(args: &[String]) -> Result<()> {
             operator_token: &seed.operator_token,
         },
     )?;
-    print_banner(&worker.base_url, &account, &seed.operator_token, &dev_json);
+    let login = login_link(&worker.base_url, &seed.operator_token, &account.id)?;
+    print_banner(
+        &worker.base_url,
+        &account,
+        &seed.operator_token,
+        &dev_json,
+        &login,
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -341,11 +348,34 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn print_banner(base_url: &str, account: &CreatedAccount, operator_token: &str, dev_json: &Path) {
+/// A one-time dashboard sign-in for the demo merchant's test view (15 minutes; the
+/// operator token makes another: `POST /v1/dashboard/login_links {"account_id"}`).
+fn login_link(base_url: &str, operator_token: &str, account_id: &str) -> Result<String> {
+    let reply = till_tests::http::Client::new(base_url)
+        .with_bearer(operator_token)
+        .post("/v1/dashboard/login_links")
+        .json(&serde_json::json!({ "account_id": account_id }))
+        .send()
+        .map_err(|e| e.to_string())?;
+    reply.json()["url"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no login link: {} {}", reply.status, reply.body))
+}
+
+fn print_banner(
+    base_url: &str,
+    account: &CreatedAccount,
+    operator_token: &str,
+    dev_json: &Path,
+    login: &str,
+) {
     println!(
         "
 Till is running.
 
+  Dashboard        {login}
+                   (one-time sign-in for the demo merchant, 15 minutes)
   Demo shop        {base_url}/
   API base         {base_url}/v1
   Health           {base_url}/healthz

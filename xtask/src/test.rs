@@ -61,6 +61,8 @@ pub fn run() -> Result<()> {
                 "till-edge",
                 "--package",
                 "till-widget",
+                "--package",
+                "till-dashboard",
                 "--all-targets",
                 "--",
                 "-D",
@@ -221,6 +223,8 @@ fn end_to_end() -> Result<()> {
         vars: vec![
             ("OPERATOR_TOKEN".into(), operator_token.clone()),
             ("TEST_HOOKS".into(), "enabled".into()),
+            // The dashboard test's webhook receiver listens on loopback.
+            ("WEBHOOK_LOOPBACK".into(), "allowed".into()),
         ],
         output: Output::File(state_dir.join("worker.log")),
     })

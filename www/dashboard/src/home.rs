@@ -113,7 +113,7 @@ fn overview(stats: Value) -> impl IntoView {
             "funnel-revenue",
             T::Revenue,
             if revenue.is_empty() {
-                t(T::NoRevenue).to_owned()
+                "—".to_owned()
             } else {
                 revenue
             },
@@ -145,10 +145,10 @@ fn overview(stats: Value) -> impl IntoView {
     view! {
         <dl class="cards">{cards}</dl>
         {by_day.then(|| chart(&rows))}
-        <div class="table">
+        <div class="table" tabindex="0">
             <table>
                 <thead><tr>
-                    <th scope="col">{t(if by_day { T::Day } else { T::Source })}</th>
+                    <th scope="col">{t(if by_day { T::Date } else { T::Source })}</th>
                     <th scope="col">{t(T::Views)}</th><th scope="col">{t(T::SessionsWord)}</th>
                     <th scope="col">{t(T::Paid)}</th><th scope="col">{t(T::Conversion)}</th>
                     <th scope="col">{t(T::Revenue)}</th>

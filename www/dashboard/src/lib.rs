@@ -55,7 +55,7 @@ fn App() -> impl IntoView {
     leptos::task::spawn_local(async move {
         session.set(Some(api::get("/v1/dashboard/session").await));
     });
-    move || match session.get() {
+    let screen = move || match session.get() {
         None => view! { <p class="loading" role="status">{t(T::Loading)}</p> }.into_any(),
         Some(Ok(value)) => {
             api::set_csrf(value["csrf_token"].as_str().unwrap_or_default());
@@ -69,7 +69,8 @@ fn App() -> impl IntoView {
             view! { <Shell session=session/> }.into_any()
         }
         Some(Err(_)) => view! { <SignIn/> }.into_any(),
-    }
+    };
+    view! { <Router>{screen}</Router> }
 }
 
 /// Sign-in with a secret key; the key goes to the API once and is forgotten.
@@ -145,8 +146,7 @@ fn Shell(session: Session) -> impl IntoView {
     );
     sign_out.then = Then::Reload;
     view! {
-        <Router>
-            <a class="skip" href="#main">"Skip to content"</a>
+        <a class="skip" href="#main">"Skip to content"</a>
             {(!live).then(|| view! { <div class="banner" role="note">{move || t(T::TestMode)}</div> })}
             <header class="top">
                 <strong class="brand">"Till"</strong>
@@ -167,7 +167,6 @@ fn Shell(session: Session) -> impl IntoView {
                     </Routes>
                 </main>
             </div>
-        </Router>
     }
 }
 

@@ -262,23 +262,18 @@ fn order(o: Value) -> Vec<Block> {
             format!("{name} × {}", line["quantity"].as_i64().unwrap_or(1)),
         ));
     }
-    let mut answers = Vec::new();
-    for f in o["custom_fields"].as_array().into_iter().flatten() {
-        let label = [
-            text_of(&f["label"], "custom"),
-            text_of(f, "label"),
-            text_of(f, "key"),
-        ]
+    // The shopper's answers to the link's custom fields, by field key.
+    let answers = o["custom_fields"]
+        .as_object()
         .into_iter()
-        .find(|s| !s.is_empty())
-        .unwrap_or_default();
-        let kind = text_of(f, "type");
-        let value = &f[kind]["value"];
-        let value = value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned);
-        answers.push((T::Answers, format!("{label}: {value}")));
-    }
+        .flatten()
+        .map(|(key, value)| {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            (T::Answers, format!("{key}: {value}"))
+        })
+        .collect();
     let payment = text_of(&o, "payment_id").to_owned();
     let mut blocks = vec![
         Block::Title(format!(

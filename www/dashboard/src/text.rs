@@ -84,7 +84,7 @@ texts! {
     Paid => "Paid", "已付款";
     Conversion => "Conversion", "轉換率";
     Revenue => "Revenue", "營收";
-    NoRevenue => "No sales in this period yet.", "此期間尚無銷售。";
+    Date => "Day", "日期";
     LatestPayments => "Latest payments", "最新付款";
     ChartTitle => "Views, checkouts and paid per day", "每日瀏覽、結帳與付款";
     Name => "Name", "名稱";
@@ -250,7 +250,7 @@ texts! {
     LogoUrl => "Logo URL (https)", "標誌網址(https)";
     AccentColor => "Accent colour", "主色";
     NotFound => "There is no such page in the dashboard.", "後台沒有這個頁面。";
-    No => "No", "否";
+    No => "None", "無";
 }
 
 thread_local! {

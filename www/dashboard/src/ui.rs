@@ -306,9 +306,17 @@ pub enum Block {
 #[derive(Clone, Copy)]
 pub struct Refresh(pub RwSignal<u32>);
 
-fn refresh() {
-    if let Some(Refresh(n)) = use_context::<Refresh>() {
-        n.update(|n| *n += 1);
+impl Refresh {
+    /// The screen's counter, read where a form or button is made (a request's answer
+    /// arrives outside any reactive owner, where context cannot be read).
+    fn here() -> Option<Refresh> {
+        use_context::<Refresh>()
+    }
+
+    fn bump(this: Option<Refresh>) {
+        if let Some(Refresh(n)) = this {
+            n.update(|n| *n += 1);
+        }
     }
 }
 
@@ -435,25 +443,38 @@ pub fn copy_button(text: String, what: T) -> impl IntoView {
 }
 
 /// Sends `method path body`; answers the API's answer, after what `then` says.
+/// Where a request's outcome is said: its refusal, a secret shown once, the screen to read
+/// again.
+#[derive(Clone, Copy)]
+struct Said {
+    failure: RwSignal<Option<Failure>>,
+    shown: RwSignal<Option<(T, String)>>,
+    screen: Option<Refresh>,
+}
+
 fn send(
     method: &'static str,
     path: String,
     body: Option<Value>,
     then: Then,
-    failure: RwSignal<Option<Failure>>,
-    shown: RwSignal<Option<(T, String)>>,
+    said: Said,
     navigate: impl Fn(&str) + 'static,
 ) {
+    let Said {
+        failure,
+        shown,
+        screen,
+    } = said;
     spawn_local(async move {
         match api::call(method, &path, body.as_ref()).await {
             Ok(answer) => {
                 failure.set(None);
                 match then {
-                    Then::Refresh => refresh(),
+                    Then::Refresh => Refresh::bump(screen),
                     Then::Go(to) => navigate(&to(&answer)),
                     Then::ShowOnce(field, label) => {
                         shown.set(answer[field].as_str().map(|s| (label, s.to_owned())));
-                        refresh();
+                        Refresh::bump(screen);
                     }
                     Then::Reload => {
                         let _ = window().location().reload();
@@ -472,6 +493,7 @@ fn navigator() -> impl Fn(&str) + Clone + 'static {
 
 fn button(a: Act, failure: RwSignal<Option<Failure>>) -> impl IntoView {
     let navigate = navigator();
+    let screen = Refresh::here();
     let shown = RwSignal::new(None);
     let class = if a.danger { "danger" } else { "secondary" };
     let label = a.label;
@@ -488,8 +510,11 @@ fn button(a: Act, failure: RwSignal<Option<Failure>>) -> impl IntoView {
             a.path.clone(),
             body,
             a.then.clone(),
-            failure,
-            shown,
+            Said {
+                failure,
+                shown,
+                screen,
+            },
             navigate.clone(),
         );
     };
@@ -600,7 +625,7 @@ fn listing(list: List) -> impl IntoView {
     };
     view! {
         {move || problem(failure.get())}
-        <div class="table" id=list.id>
+        <div class="table" id=list.id tabindex="0">
             <table>
                 <thead><tr>{heads}{action_head}</tr></thead>
                 <tbody>{body}</tbody>
@@ -648,6 +673,7 @@ fn form_view(form: Form) -> impl IntoView {
     let shown = RwSignal::new(None::<(T, String)>);
     let busy = RwSignal::new(false);
     let navigate = navigator();
+    let screen = Refresh::here();
     let fields = form
         .fields
         .iter()
@@ -672,8 +698,11 @@ fn form_view(form: Form) -> impl IntoView {
                         path,
                         Some(body),
                         form.then.clone(),
-                        failure,
-                        shown,
+                        Said {
+                            failure,
+                            shown,
+                            screen,
+                        },
                         navigate.clone(),
                     );
                     busy.set(false);
