@@ -83,6 +83,7 @@ async fn record_failure(ctx: &Ctx, key: &str) {
 pub(super) struct PageSession {
     pub(super) session: CheckoutSession,
     merchant_name: String,
+    brand: String,
     allowed: Allowed,
     /// The account's Stripe, when this environment has it connected.
     pub(super) stripe: Option<StripeView>,
@@ -112,6 +113,7 @@ pub(super) async fn load(ctx: &Ctx, id: &str) -> Option<PageSession> {
         allowed: Allowed::new(hosted.allowed_hosts, hosted.session.environment),
         session: hosted.session,
         merchant_name: hosted.merchant_name,
+        brand: hosted.brand,
         stripe,
     })
 }
@@ -281,6 +283,7 @@ fn checkout_view<'a>(page: &'a PageSession, entered: &Entered, frame: &Frame) ->
         session.allow_promotion_codes && amounts.discount == 0 && session.mode.charges();
     CheckoutView {
         merchant_name: page.merchant_name.clone(),
+        brand: page.brand.clone(),
         test_mode: session.environment == Environment::Sandbox,
         items: item_rows(page),
         discount: (amounts.discount != 0).then(|| DiscountRow {
@@ -393,6 +396,7 @@ impl Attempt<'_> {
                 let paid = PageSession {
                     session: *session,
                     merchant_name: self.page.merchant_name.clone(),
+                    brand: self.page.brand.clone(),
                     allowed: self.page.allowed.clone(),
                     stripe: None,
                 };
@@ -731,6 +735,7 @@ async fn settle_owed(
         let paid = PageSession {
             session: after,
             merchant_name: page.merchant_name.clone(),
+            brand: page.brand.clone(),
             allowed: page.allowed.clone(),
             stripe: None,
         };
@@ -953,6 +958,7 @@ fn finished(page: &PageSession, locale: Locale, frame: &Frame) -> worker::Result
     };
     let view = ConfirmationView {
         merchant_name: page.merchant_name.clone(),
+        brand: page.brand.clone(),
         message: custom_message,
         total: page.money(session.amounts.total),
         session_id: session.id.as_str().to_owned(),

@@ -78,6 +78,11 @@ pub struct SessionRow {
     /// Present when the statement joins the session's account (the hosted page).
     #[serde(default)]
     merchant_name: Option<String>,
+    /// Likewise: the account's logo and accent colour.
+    #[serde(default)]
+    brand_logo_url: Option<String>,
+    #[serde(default)]
+    brand_color: Option<String>,
     /// Likewise: the account's allowed hosts in the session's environment.
     #[serde(default)]
     allowed_redirect_hosts: Option<String>,
@@ -264,6 +269,8 @@ pub fn render(session: &CheckoutSession, origin: &str) -> ApiResult<Value> {
 pub struct Hosted {
     pub session: CheckoutSession,
     pub merchant_name: String,
+    /// The merchant's logo and accent colour, as its pages show them.
+    pub brand: String,
     pub allowed_hosts: AllowedHosts,
     /// The environment's Stripe, when connected: its publishable key.
     pub stripe_publishable_key: Option<String>,
@@ -273,7 +280,8 @@ pub struct Hosted {
 /// allowed hosts and Stripe connection, in one read.
 pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<Hosted>> {
     let row: Option<SessionRow> = Sql::new(
-        "SELECT s.*, a.name AS merchant_name, e.allowed_redirect_hosts,
+        "SELECT s.*, coalesce(a.brand_name, a.name) AS merchant_name, a.brand_logo_url, a.brand_color,
+                e.allowed_redirect_hosts,
                 pc.publishable_key AS stripe_publishable_key
          FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id
            LEFT JOIN environment_settings e
@@ -288,11 +296,13 @@ pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<Hosted>> {
     .await?;
     row.map(|mut row| {
         let merchant_name = row.merchant_name.take().unwrap_or_default();
+        let brand = crate::pages::brand(row.brand_logo_url.as_deref(), row.brand_color.as_deref());
         let allowed_hosts = AllowedHosts::from_stored(row.allowed_redirect_hosts.take().as_deref());
         let stripe_publishable_key = row.stripe_publishable_key.take();
         Ok(Hosted {
             session: row.parse()?,
             merchant_name,
+            brand,
             allowed_hosts,
             stripe_publishable_key,
         })

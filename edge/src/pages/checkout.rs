@@ -18,6 +18,8 @@ const STRIPE_SCRIPT: &str = include_str!("stripe.js");
 /// The payment form as the shopper sees it, every amount already formatted.
 pub struct CheckoutView<'a> {
     pub merchant_name: String,
+    /// The merchant's logo and accent colour ([`super::brand`]).
+    pub brand: String,
     /// A sandbox session: the page says so above the order.
     pub test_mode: bool,
     pub items: Vec<ItemRow>,
@@ -94,6 +96,8 @@ pub struct ChallengeView {
 /// The confirmation after payment, and what it reports to the merchant page.
 pub struct ConfirmationView {
     pub merchant_name: String,
+    /// The merchant's logo and accent colour ([`super::brand`]).
+    pub brand: String,
     /// The merchant's message, else the default sentence.
     pub message: Option<String>,
     pub total: String,
@@ -187,7 +191,7 @@ fn form_body(frame: &Frame, locale: Locale, view: &CheckoutView<'_>) -> String {
         "email": locale.text(Text::InvalidEmail),
     });
     format!(
-        "<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
+        "{brand}<h1>{merchant}</h1>{test_banner}<section class=\"card\"><ul>{items}</ul>{discount}\
 <div class=\"row tot\"><span>{total_label}</span><strong id=\"total\">{total}</strong></div></section>{promotion}\
 <form id=\"{form_id}\" class=\"card\" method=\"post\" action=\"{action}\" data-done=\"{action}\" data-messages=\"{messages}\"{stripe_key}>\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{error}\
@@ -195,6 +199,7 @@ fn form_body(frame: &Frame, locale: Locale, view: &CheckoutView<'_>) -> String {
 <label for=\"name\">{name_label}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"{name}\">{fields}{address}{card}\
 <button id=\"pay\" type=\"submit\">{submit} {total}</button>{cancel}</form>",
         merchant = escape(&view.merchant_name),
+        brand = view.brand,
         items = items_html(&view.items),
         discount = view
             .discount
@@ -415,7 +420,8 @@ pub fn confirmation(
         .as_deref()
         .unwrap_or_else(|| locale.text(Text::PaymentComplete));
     let body = format!(
-        "<div class=\"card center\"><h1>{}</h1><p>{}</p><p class=\"tot\">{}</p></div>",
+        "<div class=\"card center\">{}<h1>{}</h1><p>{}</p><p class=\"tot\">{}</p></div>",
+        view.brand,
         escape(&view.merchant_name),
         escape(message),
         view.total

@@ -38,7 +38,7 @@ button{width:100%;margin-top:20px;font-family:inherit;font-weight:600;font-size:
 padding:14px;cursor:pointer}button.sec{background:#e2e8f0;color:#0f172a;margin-top:8px;font-size:15px}\
 .err{background:#fee2e2;color:#991b1b;border-radius:8px;padding:10px 12px}\
 .fe{color:#b91c1c;font-size:13px;margin:4px 0 0}[aria-invalid=true]{border-color:#dc2626}button[disabled]{opacity:.7}.note{color:#475569;font-size:14px}\
-a{color:#4f46e5}.center{text-align:center}@media (max-width:400px){main{padding:16px 8px}.card{padding:16px 14px}}";
+a{color:#4f46e5}.center{text-align:center}.logo{display:block;max-height:40px;max-width:200px;margin:0 0 12px}@media (max-width:400px){main{padding:16px 8px}.card{padding:16px 14px}}";
 
 /// Colours for the dark scheme, laid over [`CSS`].
 const DARK: &str = ":root{color-scheme:dark}body{color:#e2e8f0;background:#0b1120}.card{background:#111827;border-color:#334155}\
@@ -216,6 +216,27 @@ pub fn error_code(text: Text) -> &'static str {
         Text::TooManyCheckouts => "rate_limited",
         _ => "processing_error",
     }
+}
+
+/// A merchant's branding at the top of its pages: its logo, and its accent colour on
+/// buttons and links. `accent` is `#rrggbb` (checked on the way in and by the database), so
+/// it is safe in a style; the logo is an https URL, escaped.
+pub fn brand(logo_url: Option<&str>, accent: Option<&str>) -> String {
+    let mut html = String::new();
+    if let Some(color) = accent.filter(|c| {
+        c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    }) {
+        html.push_str(&format!(
+            "<style>button:not(.sec){{background:{color}}}a{{color:{color}}}</style>"
+        ));
+    }
+    if let Some(logo) = logo_url.filter(|u| u.starts_with("https://")) {
+        html.push_str(&format!(
+            "<img class=\"logo\" src=\"{}\" alt=\"\" height=\"40\" referrerpolicy=\"no-referrer\">",
+            escape(logo)
+        ));
+    }
+    html
 }
 
 /// A page that only says something (a link that is inactive, a checkout that expired).

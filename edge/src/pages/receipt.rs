@@ -15,6 +15,8 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:4px 16px;margin:0;font-size:1
 /// A receipt, every amount already formatted.
 pub struct ReceiptView {
     pub merchant_name: String,
+    /// The merchant's logo and accent colour ([`super::brand`]).
+    pub brand: String,
     pub test_mode: bool,
     pub disputed: bool,
     /// The payment's id: the receipt's number.
@@ -47,7 +49,8 @@ pub fn receipt(locale: Locale, view: &ReceiptView) -> worker::Result<Response> {
         ));
     }
     body.push_str(&format!(
-        "<div class=\"card\"><p class=\"note\">{}</p><h1>{}</h1><p class=\"tot\">{} {}</p>",
+        "<div class=\"card\">{}<p class=\"note\">{}</p><h1>{}</h1><p class=\"tot\">{} {}</p>",
+        view.brand,
         t(Text::ReceiptFrom),
         escape(&view.merchant_name),
         t(Text::ReceiptPaid),

@@ -23,6 +23,8 @@ use crate::sales::refunds;
 #[derive(Deserialize)]
 struct Beside {
     merchant_name: String,
+    brand_logo_url: Option<String>,
+    brand_color: Option<String>,
     period_start: Option<i64>,
     period_end: Option<i64>,
 }
@@ -64,7 +66,8 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
         return Ok(None);
     };
     let found: Beside = Sql::new(
-        "SELECT a.name AS merchant_name, b.period_start, b.period_end
+        "SELECT coalesce(a.brand_name, a.name) AS merchant_name, a.brand_logo_url, a.brand_color,
+                b.period_start, b.period_end
          FROM accounts a LEFT JOIN billing_orders b ON b.id = :order
          WHERE a.id = :account",
     )
@@ -122,6 +125,10 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
         .collect::<ApiResult<Vec<_>>>()?;
     let view = ReceiptView {
         merchant_name: found.merchant_name.clone(),
+        brand: crate::pages::brand(
+            found.brand_logo_url.as_deref(),
+            found.brand_color.as_deref(),
+        ),
         test_mode: !payment.livemode(),
         disputed: payment.disputed == 1,
         number: payment.id.clone(),

@@ -428,6 +428,43 @@ fn branding_and_the_publishable_key_are_in_the_account(suite: &Suite) -> Result<
     // A refused change leaves what was stored.
     let kept = crate::support::fetch(&merchant, "/v1/account")?;
     ensure_eq!(kept["branding"]["accent_color"], json!("#00aa77"));
+
+    // The checkout page and the receipt show the brand: name, logo, colour.
+    let link = crate::shopper::link(&merchant, json!({}))?;
+    let session = crate::shopper::visit(suite, &link)?;
+    let page = suite.client.get(&format!("/c/{session}")).send()?;
+    let branded = |body: &str| {
+        body.contains("<h1>Field Notes</h1>")
+            && body.contains("src=\"https://cdn.example.com/logo.png\"")
+            && body.contains("button:not(.sec){background:#00aa77}")
+    };
+    ensure!(branded(&page.body), "the checkout page is not branded");
+    ensure!(
+        !page.body.contains("Branded"),
+        "the account's own name is shown"
+    );
+    let paid = crate::shopper::pay(
+        suite,
+        &session,
+        &crate::shopper::csrf(&page)?,
+        "4242 4242 4242 4242",
+        &[],
+    )?;
+    ensure_eq!(paid.status, 303);
+    let payments = crate::support::fetch(
+        &merchant,
+        &format!("/v1/payments?checkout_session={session}"),
+    )?;
+    let receipt = payments["data"][0]["receipt_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let receipt = suite
+        .client
+        .get(receipt.trim_start_matches(&suite.worker.base_url))
+        .send()?;
+    ensure_eq!(receipt.status, 200);
+    ensure!(branded(&receipt.body), "the receipt is not branded");
     Ok(())
 }
 
