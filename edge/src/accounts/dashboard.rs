@@ -63,10 +63,23 @@ pub async fn create_login_link(call: &mut Call<'_>) -> ApiResult<Reply> {
         }
         (account, environment)
     } else {
-        // A dashboard session never gets here (this route takes no cookie): a session must
-        // not outlive itself by minting the next one.
+        // A key names its own account and environment, if any (a dashboard session never
+        // gets here: this route takes no cookie, so a session cannot mint the next one).
+        let account = p.string("account_id", 64)?;
+        let environment = p.one_of("environment", &["test", "live"])?;
         p.finish()?;
         let principal = call.principal()?;
+        let own_environment = match principal.environment {
+            Environment::Production => "live",
+            Environment::Sandbox => "test",
+        };
+        if account.is_some_and(|a| a != principal.account_id)
+            || environment.is_some_and(|e| e != own_environment)
+        {
+            return Err(ApiError::forbidden(
+                "A key makes login links for its own account and environment only.",
+            ));
+        }
         (principal.account_id.clone(), principal.environment)
     };
     let principal = Principal {

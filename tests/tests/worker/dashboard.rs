@@ -349,7 +349,7 @@ fn the_operator_makes_login_links_for_an_account_s_test_or_live_view(
         ensure_eq!(session.json()["livemode"], json!(expected == "PRODUCTION"));
     }
     // The operator names an account; an unknown one is refused, and so is a key that
-    // names one (a key makes links for its own account only).
+    // names another (a key makes links for its own account and environment only).
     refused(
         &operator
             .post("/v1/dashboard/login_links")
@@ -374,9 +374,18 @@ fn the_operator_makes_login_links_for_an_account_s_test_or_live_view(
             .post("/v1/dashboard/login_links")
             .json(&json!({"account_id": account.id}))
             .send()?,
-        400,
-        "invalid_request",
-        Some("account_id"),
+        403,
+        "forbidden",
+        None,
+    )?;
+    refused(
+        &merchant
+            .post("/v1/dashboard/login_links")
+            .json(&json!({"environment": "live"}))
+            .send()?,
+        403,
+        "forbidden",
+        None,
     )?;
     Ok(())
 }
