@@ -9,7 +9,8 @@ CREATE TABLE link_view_days (
     PRIMARY KEY (payment_link_id, day, source)
 ) WITHOUT ROWID;
 
--- Views counted before this migration, as one day each link has: today's, without source.
+-- Views counted before this migration, on one day of each link's: the day it last changed,
+-- without source.
 INSERT INTO link_view_days (payment_link_id, day, source, views)
 SELECT id, date(updated_at, 'unixepoch'), '', view_count FROM payment_links WHERE view_count > 0;
 
@@ -18,11 +19,12 @@ CREATE INDEX checkout_sessions_by_link_time ON checkout_sessions (payment_link_i
 CREATE INDEX checkout_sessions_by_scope_completed ON checkout_sessions (account_id, environment, completed_at)
     WHERE completed_at IS NOT NULL;
 
--- The account's branding, shown on its checkout pages, receipts and buy buttons: a display
--- name (else the account's name), an https logo URL and an accent colour (#rrggbb).
-ALTER TABLE accounts ADD COLUMN brand_name TEXT CHECK (brand_name IS NULL OR length(brand_name) BETWEEN 1 AND 80);
-ALTER TABLE accounts ADD COLUMN brand_logo_url TEXT CHECK (brand_logo_url IS NULL OR (length(brand_logo_url) <= 500 AND brand_logo_url LIKE 'https://%'));
-ALTER TABLE accounts ADD COLUMN brand_color TEXT CHECK (brand_color IS NULL OR (length(brand_color) = 7 AND brand_color GLOB '#[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'));
+-- Each environment's branding, shown on its checkout pages, receipts and buy buttons: a
+-- display name (else the account's name), an https logo URL and an accent colour
+-- (#rrggbb). Per environment, so that a test key never changes what live shoppers see.
+ALTER TABLE environment_settings ADD COLUMN brand_name TEXT CHECK (brand_name IS NULL OR length(brand_name) BETWEEN 1 AND 80);
+ALTER TABLE environment_settings ADD COLUMN brand_logo_url TEXT CHECK (brand_logo_url IS NULL OR (length(brand_logo_url) <= 500 AND brand_logo_url LIKE 'https://%'));
+ALTER TABLE environment_settings ADD COLUMN brand_color TEXT CHECK (brand_color IS NULL OR (length(brand_color) = 7 AND brand_color GLOB '#[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'));
 
 -- A publishable key is public (it is pasted into merchant pages): kept in full, so the
 -- dashboard can show it again. Secret keys stay hashes only.

@@ -77,13 +77,13 @@ fn check_logo(text: &str) -> Result<String, BrandingError> {
         "branding.logo_url",
         "A logo URL is an https URL of at most 500 characters.",
     );
-    if text.chars().count() > MAX_LOGO_URL_CHARS {
-        return Err(refused);
-    }
     let url = url::Url::parse(text).map_err(|_| refused.clone())?;
-    if url.scheme() != "https"
+    // The length is the stored URL's (normalised, percent-encoded), as the database checks.
+    if url.as_str().chars().count() > MAX_LOGO_URL_CHARS
+        || url.scheme() != "https"
         || url.host_str().is_none_or(str::is_empty)
         || !url.username().is_empty()
+        || url.password().is_some()
     {
         return Err(refused);
     }
@@ -133,6 +133,13 @@ mod tests {
             field(json!({"logo_url": "javascript:alert(1)"})),
             "branding.logo_url"
         );
+        assert_eq!(
+            field(json!({"logo_url": "https://:pw@cdn.example.com/a.png"})),
+            "branding.logo_url"
+        );
+        // Short as typed, too long once percent-encoded as stored.
+        let long = format!("https://cdn.example.com/{}", "é".repeat(200));
+        assert_eq!(field(json!({ "logo_url": long })), "branding.logo_url");
         assert_eq!(
             field(json!({"accent_color": "red"})),
             "branding.accent_color"

@@ -81,19 +81,8 @@ pub fn widget(tools: &Tools) -> Result<()> {
         return Ok(());
     }
     step("Building the widget (Leptos, wasm32, opt-level z)", || {
-        let input = cargo_wasm("till-widget")?;
         let out_dir = root.join("www/pkg");
-        run(Command::new(&tools.wasm_bindgen)
-            .arg(&input)
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-name",
-                "till_widget",
-                "--out-dir",
-            ])
-            .arg(&out_dir))?;
+        for_the_web(tools, &cargo_wasm("till-widget")?, "till_widget", &out_dir)?;
         optimize(tools, &out_dir.join("till_widget_bg.wasm"))
     })
 }
@@ -118,19 +107,9 @@ pub fn dashboard(tools: &Tools) -> Result<()> {
     step(
         "Building the dashboard (Leptos, wasm32, opt-level z)",
         || {
-            let input = cargo_wasm_erased("till-dashboard")?;
             let out_dir = root.join("www/dashboard/pkg");
-            run(Command::new(&tools.wasm_bindgen)
-                .arg(&input)
-                .args([
-                    "--target",
-                    "web",
-                    "--no-typescript",
-                    "--out-name",
-                    "till_dashboard",
-                    "--out-dir",
-                ])
-                .arg(&out_dir))?;
+            let input = cargo_wasm_erased("till-dashboard")?;
+            for_the_web(tools, &input, "till_dashboard", &out_dir)?;
             // wasm-bindgen's glue, minified: it is part of the first load.
             let glue = out_dir.join("till_dashboard.js");
             run(Command::new(&tools.esbuild)
@@ -159,6 +138,21 @@ pub fn dashboard(tools: &Tools) -> Result<()> {
                 .arg(&wasm))
         },
     )
+}
+
+/// wasm-bindgen's `web` output of `input` into `out_dir`: `{name}.js` and `{name}_bg.wasm`.
+fn for_the_web(tools: &Tools, input: &Path, name: &str, out_dir: &Path) -> Result<()> {
+    run(Command::new(&tools.wasm_bindgen)
+        .arg(input)
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            name,
+            "--out-dir",
+        ])
+        .arg(out_dir))
 }
 
 /// Builds `package`'s library for wasm32 (release) and answers the path of its `.wasm`.

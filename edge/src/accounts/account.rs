@@ -120,7 +120,7 @@ pub async fn current(call: &Call<'_>) -> ApiResult<Reply> {
     let db = db::db(call.ctx)?;
     let settings: Settings = Sql::new(
         "SELECT a.subscription_retry_schedule, a.subscription_final_state, s.allowed_redirect_hosts,
-                a.brand_name, a.brand_logo_url, a.brand_color,
+                s.brand_name, s.brand_logo_url, s.brand_color,
                 (SELECT k.publishable_key FROM api_keys k
                  WHERE k.account_id = a.id AND k.environment = :environment AND k.kind = 'publishable'
                    AND k.revoked_at IS NULL AND k.publishable_key IS NOT NULL
@@ -209,11 +209,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         statements.push(settings::set_allowed_hosts(&db, principal.seller(), hosts)?);
     }
     if let Some(branding) = &branding {
-        statements.push(settings::set_branding(
-            &db,
-            &principal.account_id,
-            branding,
-        )?);
+        statements.push(settings::set_branding(&db, principal.seller(), branding)?);
     }
     if let Some(change) = &connection {
         let env = &call.ctx.env;

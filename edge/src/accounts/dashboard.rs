@@ -187,6 +187,29 @@ pub fn looks_like_login_token(token: &str) -> bool {
             .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// The account name and whether it is the live view that an unspent, unexpired login link
+/// opens; the link stays unspent.
+pub async fn peek(db: &D1Database, token: &str) -> ApiResult<Option<(String, bool)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        name: String,
+        environment: String,
+    }
+    if !looks_like_login_token(token) {
+        return Ok(None);
+    }
+    let row: Option<Row> = Sql::new(
+        "SELECT a.name, l.environment FROM dashboard_login_links l JOIN accounts a ON a.id = l.account_id
+         WHERE l.token_hash = :hash AND l.used_at IS NULL AND l.expires_at > :now",
+    )
+    .bind("hash", hash_key(token))
+    .bind("now", db::now_unix())
+    .prepare(db)?
+    .first(None)
+    .await?;
+    Ok(row.map(|r| (r.name, r.environment == "PRODUCTION")))
+}
+
 /// Redeems a login link once (a conditional UPDATE: two redemptions at once make one
 /// session).
 pub async fn redeem(db: &D1Database, token: &str) -> ApiResult<Redeemed> {

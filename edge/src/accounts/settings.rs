@@ -110,17 +110,19 @@ pub fn read_branding(p: &mut Params) -> ApiResult<Option<Branding>> {
         .map_err(|e| ApiError::invalid(e.0, e.1))
 }
 
-/// Writes the account's branding.
+/// Writes the seller's branding (its environment's only).
 pub fn set_branding(
     db: &D1Database,
-    account_id: &str,
+    seller: Seller<'_>,
     branding: &Branding,
 ) -> ApiResult<D1PreparedStatement> {
     Sql::new(
-        "UPDATE accounts SET brand_name = :name, brand_logo_url = :logo, brand_color = :color
-         WHERE id = :id",
+        "INSERT INTO environment_settings (account_id, environment, brand_name, brand_logo_url, brand_color)
+         VALUES (:account, :environment, :name, :logo, :color)
+         ON CONFLICT (account_id, environment) DO UPDATE SET brand_name = excluded.brand_name,
+             brand_logo_url = excluded.brand_logo_url, brand_color = excluded.brand_color",
     )
-    .bind("id", account_id)
+    .selling(seller)
     .bind("name", branding.display_name.as_deref())
     .bind("logo", branding.logo_url.as_deref())
     .bind("color", branding.accent_color.as_deref())

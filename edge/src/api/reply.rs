@@ -59,8 +59,15 @@ impl Reply {
     pub fn into_response(self) -> worker::Result<Response> {
         let response = match self.raw {
             Some((content_type, text)) => {
+                // Not JSON (an SVG on the dashboard's origin): nothing in it runs or loads.
                 let response = Response::ok(text)?;
-                response.headers().set("Content-Type", content_type)?;
+                let headers = response.headers();
+                headers.set("Content-Type", content_type)?;
+                headers.set("X-Content-Type-Options", "nosniff")?;
+                headers.set(
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                )?;
                 response
             }
             None => Response::from_json(&self.body)?.with_status(self.status),

@@ -280,7 +280,7 @@ pub struct Hosted {
 /// allowed hosts and Stripe connection, in one read.
 pub async fn find_hosted(ctx: &Ctx, id: &str) -> ApiResult<Option<Hosted>> {
     let row: Option<SessionRow> = Sql::new(
-        "SELECT s.*, coalesce(a.brand_name, a.name) AS merchant_name, a.brand_logo_url, a.brand_color,
+        "SELECT s.*, coalesce(e.brand_name, a.name) AS merchant_name, e.brand_logo_url, e.brand_color,
                 e.allowed_redirect_hosts,
                 pc.publishable_key AS stripe_publishable_key
          FROM checkout_sessions s JOIN accounts a ON a.id = s.account_id

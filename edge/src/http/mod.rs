@@ -148,11 +148,22 @@ async fn dashboard_login(req: PageRequest, ctx: &Ctx, confirmed: bool) -> Result
         return pages::message(locale, 410, Text::LoginLinkUsed);
     }
     if !confirmed {
+        // Which account and view the link opens, read without spending it: a merchant sent
+        // someone else's link sees whose dashboard it is before signing in to it.
+        let shown = match crate::db::db(ctx) {
+            Ok(db) => dashboard::peek(&db, &token).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some((account, livemode)) = shown else {
+            return pages::message(locale, 410, Text::LoginLinkUsed);
+        };
+        let mode = if livemode { "live" } else { "test" };
         let title = locale.text(Text::DashboardSignIn);
         let body = format!(
-            "<div class=\"card center\"><h1>{title}</h1><p>{}</p>\
+            "<div class=\"card center\"><h1>{title}</h1><p><strong>{}</strong> ({mode})</p><p>{}</p>\
              <form method=\"post\" action=\"/dashboard/login\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
              <button id=\"pay\" type=\"submit\">{title}</button></form></div>",
+            pages::escape(&account),
             pages::escape(locale.text(Text::DashboardSignInWhy)),
             pages::escape(&token),
             title = pages::escape(title),
@@ -189,14 +200,24 @@ async fn dashboard_login(req: PageRequest, ctx: &Ctx, confirmed: bool) -> Result
 /// The dashboard's page, from the static assets.
 async fn dashboard_page(ctx: &Ctx) -> Result<Response> {
     let assets = ctx.env.assets("ASSETS")?;
-    let page = assets
+    let mut page = assets
         .fetch("https://assets.invalid/dashboard/", None)
         .await?;
     if page.status_code() != 200 {
         return pages::message(till_shared::locale::Locale::En, 404, Text::LinkNotFound);
     }
-    Ok(page)
+    let response = Response::from_html(page.text().await?)?;
+    let headers = response.headers();
+    headers.set("Content-Security-Policy", DASHBOARD_CSP)?;
+    headers.set("X-Frame-Options", "DENY")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Cache-Control", "no-cache")?;
+    Ok(response)
 }
+
+/// The dashboard's Content-Security-Policy, as `www/_headers` sets it for its files.
+const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
 
 /// Stripe's events about an account's connection: the raw body (its signature covers the
 /// bytes) within its cap, and the `Stripe-Signature` header.

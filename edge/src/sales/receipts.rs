@@ -66,13 +66,15 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
         return Ok(None);
     };
     let found: Beside = Sql::new(
-        "SELECT coalesce(a.brand_name, a.name) AS merchant_name, a.brand_logo_url, a.brand_color,
+        "SELECT coalesce(e.brand_name, a.name) AS merchant_name, e.brand_logo_url, e.brand_color,
                 b.period_start, b.period_end
          FROM accounts a LEFT JOIN billing_orders b ON b.id = :order
+           LEFT JOIN environment_settings e ON e.account_id = a.id AND e.environment = :environment
          WHERE a.id = :account",
     )
     .bind("order", payment.billing_order_id.clone())
     .bind("account", payment.account_id.as_str())
+    .bind("environment", payment.environment.as_str())
     .prepare(&db)?
     .first(None)
     .await?

@@ -1,7 +1,9 @@
 //! Funnels: views → checkout sessions → paid, and revenue per currency, for one payment
 //! link (`GET /v1/payment_links/{id}/stats`) or the whole environment (`GET /v1/stats`),
 //! by UTC day or by `utm_source`. Views come from `link_view_days`, sessions and sales
-//! from `checkout_sessions`, revenue (gross, before refunds) from `payments`.
+//! (`paid`: completed checkouts) from `checkout_sessions`, revenue (gross, before refunds)
+//! from `payments`: every payment, so the environment's also counts subscription renewals,
+//! which are not checkouts.
 
 use std::collections::BTreeMap;
 
@@ -124,8 +126,11 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
     }
     let results = db.batch(prepared).await?;
     let counts = |i: usize| -> ApiResult<Vec<Count>> { Ok(results[i].results()?) };
-    let normal = |k: Option<String>| match grouping {
+    // Views were counted under their normalised source (`~other` past a day's cap);
+    // sessions and sales carry the source as the visit sent it.
+    let normal = |k: Option<String>, counted: bool| match grouping {
         Grouping::Day => k.unwrap_or_default(),
+        Grouping::Source if counted => k.unwrap_or_default(),
         Grouping::Source => source_of(k.as_deref()),
     };
     let mut rows: BTreeMap<String, Funnel> = BTreeMap::new();
@@ -136,7 +141,7 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
     }
     for step in 0..3 {
         for count in counts(step)? {
-            let row = rows.entry(normal(count.k)).or_default();
+            let row = rows.entry(normal(count.k, step == 0)).or_default();
             match step {
                 0 => row.views += count.n,
                 1 => row.sessions += count.n,
@@ -147,7 +152,7 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
     let money: Vec<Money> = results[3].results()?;
     for paid in money {
         *rows
-            .entry(normal(paid.k))
+            .entry(normal(paid.k, false))
             .or_default()
             .revenue
             .entry(paid.currency)

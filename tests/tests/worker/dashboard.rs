@@ -115,6 +115,11 @@ fn a_login_link_signs_in_once_with_a_strict_cookie(suite: &Suite) -> Result<(), 
             page.body.contains("action=\"/dashboard/login\"") && page.body.contains(&link_token),
             "no confirmation form"
         );
+        // It says whose dashboard, and which view, the link opens.
+        ensure!(
+            page.body.contains("<strong>Dashboard Link</strong> (test)"),
+            "the page does not name the account"
+        );
     }
     // A confirmation from another site's page (login CSRF) is refused, and spends nothing.
     let elsewhere = confirm(suite, &link_token, "https://evil.example")?;
@@ -437,6 +442,14 @@ fn branding_and_the_publishable_key_are_in_the_account(suite: &Suite) -> Result<
     // A refused change leaves what was stored.
     let kept = crate::support::fetch(&merchant, "/v1/account")?;
     ensure_eq!(kept["branding"]["accent_color"], json!("#00aa77"));
+    // Branding is per environment: a test key never changes what live shoppers see.
+    let live = suite.client.with_bearer(&account.keys.live.secret_key);
+    let live_view = crate::support::fetch(&live, "/v1/account")?;
+    ensure_eq!(live_view["branding"]["display_name"], Value::Null);
+    ensure_eq!(
+        live_view["publishable_key"],
+        json!(account.keys.live.publishable_key)
+    );
 
     // The checkout page and the receipt show the brand: name, logo, colour.
     let link = crate::shopper::link(&merchant, json!({}))?;

@@ -752,6 +752,7 @@ fn a_link_s_qr_code_is_an_svg_of_its_own(suite: &Suite) -> Result<(), Failed> {
         .send()?;
     ensure_eq!(svg.status, 200);
     ensure_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    ensure_eq!(svg.header("x-content-type-options"), Some("nosniff"));
     ensure!(
         svg.body
             .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
