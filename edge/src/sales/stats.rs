@@ -63,11 +63,62 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
     };
     let principal = call.principal()?;
     let db = db::db(call.ctx)?;
+    let mut prepared = Vec::with_capacity(4);
+    for (i, sql) in statements(grouping, &range, link.is_some())
+        .into_iter()
+        .enumerate()
+    {
+        let sql = sql.bind("link", link.as_deref()).scoped(principal);
+        let sql = if i == 0 {
+            sql
+        } else {
+            sql.bind("start", range.start()).bind("end", range.end())
+        };
+        prepared.push(sql.prepare(&db)?);
+    }
+    let results = db.batch(prepared).await?;
+    let counts = [
+        results[0].results::<Count>()?,
+        results[1].results::<Count>()?,
+        results[2].results::<Count>()?,
+    ];
+    let rows = add_up(grouping, &range, counts, results[3].results()?);
+    let mut totals = Funnel::default();
+    for row in rows.values() {
+        totals.add(row);
+    }
+    let (name, data) = match grouping {
+        Grouping::Day => ("day", rows.into_iter().collect::<Vec<_>>()),
+        Grouping::Source => ("utm_source", top_sources(rows)),
+    };
+    let data: Vec<Value> = data
+        .into_iter()
+        .map(|(key, row)| {
+            let mut value = render(&row);
+            value[name] = json!(key);
+            value
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "object": "stats",
+        "payment_link": link,
+        "from": till_shared::stats::day_name(range.first),
+        "to": till_shared::stats::day_name(range.last),
+        "group_by": name,
+        "totals": render(&totals),
+        "data": data,
+    })))
+}
+
+/// The four reads, keyed by day or source: views, sessions, completed checkouts, and
+/// payments per currency. `:link` is bound (maybe to NULL) by the caller, and `:start` /
+/// `:end` on all but the first.
+fn statements(grouping: Grouping, range: &Range, of_one_link: bool) -> Vec<Sql> {
     let key = |time: &str| match grouping {
         Grouping::Day => format!("date({time}, 'unixepoch')"),
         Grouping::Source => "json_extract(utm, '$.utm_source')".to_owned(),
     };
-    let of_link = if link.is_some() {
+    let of_link = if of_one_link {
         "payment_link_id = :link"
     } else {
         ":link IS NULL"
@@ -76,7 +127,7 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
         Grouping::Day => "v.day",
         Grouping::Source => "v.source",
     };
-    let statements = vec![
+    vec![
         Sql::new(&format!(
             "SELECT {views_key} AS k, sum(v.views) AS n
              FROM link_view_days v JOIN payment_links l ON l.id = v.payment_link_id
@@ -113,19 +164,17 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
                 Grouping::Source => "json_extract(s.utm, '$.utm_source')",
             }
         )),
-    ];
-    let mut prepared = Vec::with_capacity(statements.len());
-    for (i, sql) in statements.into_iter().enumerate() {
-        let sql = sql.bind("link", link.as_deref()).scoped(principal);
-        let sql = if i == 0 {
-            sql
-        } else {
-            sql.bind("start", range.start()).bind("end", range.end())
-        };
-        prepared.push(sql.prepare(&db)?);
-    }
-    let results = db.batch(prepared).await?;
-    let counts = |i: usize| -> ApiResult<Vec<Count>> { Ok(results[i].results()?) };
+    ]
+}
+
+/// The rows of the answer: every day of the range (or each source seen), with what each
+/// read counted for it.
+fn add_up(
+    grouping: Grouping,
+    range: &Range,
+    counts: [Vec<Count>; 3],
+    money: Vec<Money>,
+) -> BTreeMap<String, Funnel> {
     // Views were counted under their normalised source (`~other` past a day's cap);
     // sessions and sales carry the source as the visit sent it.
     let normal = |k: Option<String>, counted: bool| match grouping {
@@ -139,8 +188,8 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
             rows.insert(day, Funnel::default());
         }
     }
-    for step in 0..3 {
-        for count in counts(step)? {
+    for (step, counted) in counts.into_iter().enumerate() {
+        for count in counted {
             let row = rows.entry(normal(count.k, step == 0)).or_default();
             match step {
                 0 => row.views += count.n,
@@ -149,7 +198,6 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
             }
         }
     }
-    let money: Vec<Money> = results[3].results()?;
     for paid in money {
         *rows
             .entry(normal(paid.k, false))
@@ -158,31 +206,7 @@ async fn funnel(call: &Call<'_>, link: Option<String>) -> ApiResult<Reply> {
             .entry(paid.currency)
             .or_default() += paid.amount;
     }
-    let mut totals = Funnel::default();
-    for row in rows.values() {
-        totals.add(row);
-    }
-    let (name, data) = match grouping {
-        Grouping::Day => ("day", rows.into_iter().collect::<Vec<_>>()),
-        Grouping::Source => ("utm_source", top_sources(rows)),
-    };
-    let data: Vec<Value> = data
-        .into_iter()
-        .map(|(key, row)| {
-            let mut value = render(&row);
-            value[name] = json!(key);
-            value
-        })
-        .collect();
-    Ok(Reply::ok(json!({
-        "object": "stats",
-        "payment_link": link,
-        "from": till_shared::stats::day_name(range.first),
-        "to": till_shared::stats::day_name(range.last),
-        "group_by": name,
-        "totals": render(&totals),
-        "data": data,
-    })))
+    rows
 }
 
 fn render(funnel: &Funnel) -> Value {
