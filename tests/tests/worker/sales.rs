@@ -104,8 +104,15 @@ fn payment_of(merchant: &Client, session: &str) -> Result<Value, Failed> {
     Ok(list["data"][0].clone())
 }
 
+/// Asks for a refund, with a key of its own: were the local proxy to shed the request
+/// (its own 503), the harness sends it again under the same key, never twice as a refund.
 fn refund(merchant: &Client, body: Value) -> Result<Reply, Failed> {
-    Ok(merchant.post("/v1/refunds").json(&body).send()?)
+    let key = format!("refund-{}", till_shared::ids::random_base62(16));
+    Ok(merchant
+        .post("/v1/refunds")
+        .header("Idempotency-Key", &key)
+        .json(&body)
+        .send()?)
 }
 
 /// The receipt page at `url` (on the local Worker), in `language`.
