@@ -75,6 +75,8 @@ impl Range {
 }
 
 /// The day (since 1970-01-01) a `YYYY-MM-DD`, an ISO 8601 time or Unix seconds names.
+/// (Read and written here rather than through `time`'s format descriptions: those cost the
+/// dashboard 3.5 KB and the Worker 7 KB of brotli, against budgets with less to spare.)
 pub fn day_of(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     if bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-' {

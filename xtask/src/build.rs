@@ -157,14 +157,7 @@ fn for_the_web(tools: &Tools, input: &Path, name: &str, out_dir: &Path) -> Resul
 
 /// Builds `package`'s library for wasm32 (release) and answers the path of its `.wasm`.
 fn cargo_wasm(package: &str) -> Result<PathBuf> {
-    let root = workspace_root();
-    run(Command::new("cargo")
-        .args(["build", "--package", package, "--lib", "--release"])
-        .args(["--target", "wasm32-unknown-unknown"])
-        .current_dir(&root))?;
-    Ok(crate::tools::target_dir()
-        .join("wasm32-unknown-unknown/release")
-        .join(format!("{}.wasm", package.replace('-', "_"))))
+    build_wasm(package, crate::tools::target_dir(), None)
 }
 
 /// [`cargo_wasm`] with Leptos's component types erased (`--cfg erase_components`: one
@@ -172,15 +165,21 @@ fn cargo_wasm(package: &str) -> Result<PathBuf> {
 /// the flag does not rebuild the others. The dashboard's wasm is 22 KB (brotli) smaller for
 /// it; the widget's grows by 5 KB, so the widget is built without.
 fn cargo_wasm_erased(package: &str) -> Result<PathBuf> {
-    let root = workspace_root();
     let target = crate::tools::target_dir().join("erased");
-    run(Command::new("cargo")
+    build_wasm(package, target, Some("--cfg\x1ferase_components"))
+}
+
+fn build_wasm(package: &str, target: PathBuf, rustflags: Option<&str>) -> Result<PathBuf> {
+    let mut cargo = Command::new("cargo");
+    cargo
         .args(["build", "--package", package, "--lib", "--release"])
-        .args(["--target", "wasm32-unknown-unknown"])
-        .arg("--target-dir")
+        .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
         .arg(&target)
-        .env("CARGO_ENCODED_RUSTFLAGS", "--cfg\x1ferase_components")
-        .current_dir(&root))?;
+        .current_dir(workspace_root());
+    if let Some(flags) = rustflags {
+        cargo.env("CARGO_ENCODED_RUSTFLAGS", flags);
+    }
+    run(&mut cargo)?;
     Ok(target
         .join("wasm32-unknown-unknown/release")
         .join(format!("{}.wasm", package.replace('-', "_"))))

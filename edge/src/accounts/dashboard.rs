@@ -82,13 +82,6 @@ pub async fn create_login_link(call: &mut Call<'_>) -> ApiResult<Reply> {
         }
         (principal.account_id.clone(), principal.environment)
     };
-    let principal = Principal {
-        account_id,
-        account_name: String::new(),
-        environment,
-        key_kind: KeyKind::Secret,
-    };
-    let principal = &principal;
     let token = format!("dl_{}", random_base62(32));
     let now = db::now_unix();
     Sql::new(
@@ -96,8 +89,8 @@ pub async fn create_login_link(call: &mut Call<'_>) -> ApiResult<Reply> {
          VALUES (:hash, :account, :environment, :expires, :now)",
     )
     .bind("hash", hash_key(&token))
-    .bind("account", principal.account_id.as_str())
-    .bind("environment", principal.environment.as_str())
+    .bind("account", account_id.as_str())
+    .bind("environment", environment.as_str())
     .bind("expires", now + LINK_SECS)
     .bind("now", now)
     .prepare(&db::db(call.ctx)?)?
@@ -106,7 +99,7 @@ pub async fn create_login_link(call: &mut Call<'_>) -> ApiResult<Reply> {
     Ok(Reply::created(json!({
         "object": "dashboard.login_link",
         "url": format!("{}/dashboard/login?token={token}", call.origin),
-        "environment": principal.environment,
+        "environment": environment,
         "expires_at": iso(now + LINK_SECS)?,
     }))
     .carrying_secret())
