@@ -1,5 +1,5 @@
-// The Worker's JavaScript entry: hands each event to the Rust Worker (wasm-bindgen's
-// `module` output, bundled beside this file by `cargo xtask build`).
+// The JavaScript entry of each of Till's Workers: hands each event to the Rust Worker
+// (wasm-bindgen's `module` output, bundled beside this file by `cargo xtask build`).
 //
 // A plain handler object, called once per event. worker-build's generated entry wraps the
 // handlers in a class Proxy that builds a WorkerEntrypoint and two more Proxies for every
@@ -13,6 +13,7 @@ import * as till from "./index.js";
 
 Error.stackTraceLimit = 100;
 const state = till.__worker_init_state();
+const exported = { ...till };
 
 // The requests running on the current instance, each with the function that settles it
 // with a trap. Each request's promise is made in that request's own context: the runtime
@@ -81,5 +82,6 @@ export default {
         headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
       });
     }),
-  scheduled: (event, env, ctx) => run(till.scheduled, event, env, ctx),
+  // The link host's Worker has no cron of its own, nor a `scheduled` export.
+  ...(exported.scheduled && { scheduled: (event, env, ctx) => run(exported.scheduled, event, env, ctx) }),
 };

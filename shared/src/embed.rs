@@ -181,11 +181,23 @@ pub struct Frame {
 impl Default for Frame {
     /// A plain page: light, and framed by no one.
     fn default() -> Self {
-        FrameRequest::default().unowned()
+        Frame::plain(Theme::default())
     }
 }
 
 impl Frame {
+    /// A page outside any frame, framed by no one, in `theme` (what any request comes to
+    /// when it asks for no frame: [`FrameRequest::permit`] without `embedded`). Reads no
+    /// URL, so a Worker that shows only such pages links no URL parser.
+    pub fn plain(theme: Theme) -> Frame {
+        Frame {
+            embedded: false,
+            parent: None,
+            theme,
+            ancestors: NO_ANCESTORS.to_owned(),
+        }
+    }
+
     /// The query string that keeps this frame on the next page: `""` for a plain light
     /// page, else `?embedded=1&origin=…&theme=…` (only what differs from the default).
     pub fn query(&self) -> String {
@@ -232,6 +244,13 @@ pub fn parse_origin(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_frame_is_what_a_request_for_none_comes_to() {
+        assert_eq!(Frame::default(), FrameRequest::default().unowned());
+        let dark = request("theme=dark");
+        assert_eq!(Frame::plain(Theme::Dark), dark.permit(&shop(), false));
+    }
 
     fn request(query: &str) -> FrameRequest {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())

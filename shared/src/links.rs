@@ -6,7 +6,9 @@
 //! in SQL. This is the same rule read from a row (possibly a cached one), to refuse early
 //! and to explain a refusal.
 
+use crate::keys::Environment;
 use crate::locale::Text;
+use crate::pricing::{LineItem, PriceRecord};
 
 /// The columns of a link that decide whether it can sell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,115 @@ impl LinkState {
             return Payability::Payable;
         };
         Payability::Unavailable(reason)
+    }
+}
+
+/// A link as stored, with its product's summary. Also the snapshot cached in KV for the
+/// short-link path.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct LinkRow {
+    pub id: String,
+    pub account_id: String,
+    pub url_id: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub product_id: Option<String>,
+    pub line_items: String,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(
+        deserialize_with = "crate::sql::flag",
+        serialize_with = "crate::sql::as_flag"
+    )]
+    pub multiple: bool,
+    pub promotion_code: Option<String>,
+    #[serde(
+        deserialize_with = "crate::sql::flag",
+        serialize_with = "crate::sql::as_flag"
+    )]
+    pub allow_promotion_codes: bool,
+    pub collect_payment_method: String,
+    pub success_url: Option<String>,
+    pub after_completion: Option<String>,
+    pub custom_fields: String,
+    pub billing_address_collection: String,
+    pub customer_creation: String,
+    pub submit_type: String,
+    pub max_completions: Option<i64>,
+    pub metadata: Option<String>,
+    #[serde(
+        deserialize_with = "crate::sql::flag",
+        serialize_with = "crate::sql::as_flag"
+    )]
+    pub active: bool,
+    #[serde(
+        deserialize_with = "crate::sql::flag",
+        serialize_with = "crate::sql::as_flag"
+    )]
+    pub deleted: bool,
+    pub view_count: i64,
+    pub session_count: i64,
+    pub completed_count: i64,
+    pub reserved_count: i64,
+    pub created_via: String,
+    pub environment: Environment,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub product_name: Option<String>,
+    pub product_slug: Option<String>,
+    pub product_price_id: Option<String>,
+    pub product_price: Option<i64>,
+    pub product_currency: Option<String>,
+    pub product_price_type: Option<String>,
+    /// Absent from snapshots cached before the view had it.
+    #[serde(default)]
+    pub product_price_interval: Option<String>,
+    #[serde(default)]
+    pub product_price_interval_count: Option<i64>,
+}
+
+impl LinkRow {
+    /// What a session created from the link would sell: the product's current default
+    /// price for product links, the stored lines otherwise.
+    pub fn priced_lines(&self) -> Vec<LineItem> {
+        if self.kind == "product" {
+            let (Some(amount), Some(currency)) = (self.product_price, &self.product_currency)
+            else {
+                return Vec::new();
+            };
+            let price = PriceRecord {
+                price_id: self.product_price_id.as_deref(),
+                product_id: self.product_id.as_deref(),
+                amount,
+                currency,
+                price_type: self.product_price_type.as_deref().unwrap_or("one_time"),
+                interval: self.product_price_interval.as_deref(),
+                interval_count: self.product_price_interval_count,
+            };
+            return LineItem::from_price(&price, 1, self.product_name.clone())
+                .map(|line| vec![line])
+                .unwrap_or_default();
+        }
+        serde_json::from_str(&self.line_items).unwrap_or_default()
+    }
+
+    /// What decides whether the link can sell now.
+    pub fn state(&self) -> LinkState {
+        LinkState {
+            active: self.active,
+            deleted: self.deleted,
+            multiple: self.multiple,
+            max_completions: self.max_completions,
+            completed_count: self.completed_count,
+            reserved_count: self.reserved_count,
+            has_lines: !self.priced_lines().is_empty(),
+        }
+    }
+
+    pub fn url(&self, base: &str) -> String {
+        format!("{base}/{}", self.url_id)
     }
 }
 

@@ -275,6 +275,24 @@ pub fn path_of(url: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("/")
 }
 
+/// The origin of a URL as the runtime serializes it: scheme, host and port, up to the path.
+pub fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+/// The query of a URL as the runtime serializes it: after the first `?`, up to a fragment
+/// (still form-encoded); empty without one.
+pub fn query_of(url: &str) -> &str {
+    url.split('#')
+        .next()
+        .and_then(|u| u.split_once('?'))
+        .map_or("", |(_, query)| query)
+}
+
 /// `Some(None)` for a match without parameter, `Some(Some(id))` with one, `None` otherwise.
 fn match_template(template: &str, path: &str) -> Option<Option<String>> {
     let mut id = None;
@@ -309,6 +327,28 @@ mod tests {
             ("https://till.example/caf%C3%A9?q", "/caf%C3%A9"),
         ] {
             assert_eq!(path_of(url), path, "{url}");
+        }
+    }
+
+    #[test]
+    fn origins_and_queries_are_read_from_the_runtime_url() {
+        for (url, origin, query) in [
+            (
+                "https://till.example/8Kd2x?utm_source=line",
+                "https://till.example",
+                "utm_source=line",
+            ),
+            (
+                "http://127.0.0.1:8787/8Kd2x?a=1&b=/c#x",
+                "http://127.0.0.1:8787",
+                "a=1&b=/c",
+            ),
+            ("https://till.example", "https://till.example", ""),
+            ("https://till.example/?", "https://till.example", ""),
+            ("https://till.example/p#f?not", "https://till.example", ""),
+        ] {
+            assert_eq!(origin_of(url), origin, "{url}");
+            assert_eq!(query_of(url), query, "{url}");
         }
     }
 

@@ -50,6 +50,109 @@ pub fn till_config() -> PathBuf {
     workspace_root().join("edge/wrangler.toml")
 }
 
+/// The link host's Worker's wrangler configuration.
+pub fn links_config() -> PathBuf {
+    workspace_root().join("edge/links/wrangler.toml")
+}
+
+/// The bundle of the link host's Worker.
+pub fn links_bundle() -> PathBuf {
+    workspace_root().join("edge/links/build/index.js")
+}
+
+/// What a run of Till's two Workers adds to their committed configurations.
+#[derive(Default)]
+pub struct Overrides {
+    /// Variables of both Workers (wrangler's `--var` reaches only the first Worker of a
+    /// multi-Worker run, so they are written into each configuration).
+    pub vars: Vec<(String, String)>,
+    /// The D1 database's and the KV namespace's ids (a deployment's); the committed
+    /// placeholders when `None`.
+    pub database_id: Option<String>,
+    pub kv_id: Option<String>,
+    /// The main Worker's `LINK_BASE_URL`, when set.
+    pub link_base_url: Option<String>,
+}
+
+/// Till's Workers' configurations, as wrangler reads them for one run: each committed
+/// `wrangler.toml` read, its relative paths made absolute, `overrides` applied, written as
+/// JSON into `dir`. Answers the links Worker's and the main Worker's, in the order wrangler
+/// takes them (the first answers on the run's port and hands the rest on).
+pub fn write_configs(dir: &Path, overrides: &Overrides) -> Result<(PathBuf, PathBuf)> {
+    fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (source, name) in [
+        (links_config(), "till-links.json"),
+        (till_config(), "till.json"),
+    ] {
+        let mut config = read_config(&source)?;
+        absolute_paths(&mut config, source.parent().unwrap_or(Path::new(".")));
+        let object = config
+            .as_object_mut()
+            .ok_or("a wrangler config is a table")?;
+        let vars = object
+            .entry("vars")
+            .or_insert_with(|| serde_json::json!({}));
+        for (name, value) in &overrides.vars {
+            vars[name] = serde_json::Value::String(value.clone());
+        }
+        if let Some(base) = &overrides.link_base_url
+            && vars.get("LINK_BASE_URL").is_some()
+        {
+            vars["LINK_BASE_URL"] = serde_json::Value::String(base.clone());
+        }
+        for (table, key, id) in [
+            ("d1_databases", "database_id", &overrides.database_id),
+            ("kv_namespaces", "id", &overrides.kv_id),
+        ] {
+            if let (Some(id), Some(list)) =
+                (id, object.get_mut(table).and_then(|t| t.as_array_mut()))
+            {
+                for binding in list {
+                    binding[key] = serde_json::Value::String(id.clone());
+                }
+            }
+        }
+        let path = dir.join(name);
+        fs::write(&path, serde_json::to_string_pretty(&config)?)?;
+        written.push(path);
+    }
+    Ok((written[0].clone(), written[1].clone()))
+}
+
+/// A committed `wrangler.toml` as JSON.
+pub fn read_config(path: &Path) -> Result<serde_json::Value> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(serde_json::to_value(value)?)
+}
+
+/// The paths a configuration names relative to its own folder (`base`), made absolute.
+fn absolute_paths(config: &mut serde_json::Value, base: &Path) {
+    let absolute = |value: &mut serde_json::Value| {
+        if let Some(relative) = value.as_str() {
+            *value = serde_json::Value::String(base.join(relative).display().to_string());
+        }
+    };
+    if let Some(main) = config.get_mut("main") {
+        absolute(main);
+    }
+    if let Some(directory) = config.pointer_mut("/assets/directory") {
+        absolute(directory);
+    }
+    if let Some(list) = config
+        .get_mut("d1_databases")
+        .and_then(|d| d.as_array_mut())
+    {
+        for database in list {
+            if let Some(dir) = database.get_mut("migrations_dir") {
+                absolute(dir);
+            }
+        }
+    }
+}
+
 /// A wrangler command for `config` that works offline: no `cf.json` download, no metrics,
 /// no prompts, logs kept in the state directory.
 pub fn wrangler(config: &Path, state_dir: &Path) -> Command {
@@ -97,9 +200,22 @@ pub enum Output {
     File(PathBuf),
 }
 
+/// Which of Till's Workers answers on the run's port.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// The links Worker, handing everything but short links to the main Worker: Till as
+    /// deployed on its link host, and what `cargo xtask dev` runs.
+    Links,
+    /// The main Worker alone. wrangler's local multi-Worker mode binds rate limiters to the
+    /// first Worker only, so the buy button's throttle is tested this way.
+    Main,
+}
+
 pub struct WorkerConfig {
     /// The wrangler configuration to run; `None` is Till's own (`edge/wrangler.toml`).
     pub config: Option<PathBuf>,
+    /// With Till's own configuration: which Worker is in front.
+    pub front: Front,
     pub port: u16,
     pub state_dir: PathBuf,
     /// Worker variables (`--var NAME:VALUE`).
@@ -120,17 +236,51 @@ impl LocalWorker {
     /// Applies migrations, starts `wrangler dev` on 127.0.0.1 and waits until `/healthz`
     /// answers 200 (D1 and KV both working).
     pub fn start(config: &WorkerConfig) -> Result<LocalWorker> {
-        let wrangler_config = config.config.clone().unwrap_or_else(till_config);
-        if config.config.is_none() && !worker_bundle().exists() {
-            return Err(format!(
-                "{} is missing: build the Worker first (`cargo xtask build`)",
-                worker_bundle().display()
-            )
-            .into());
-        }
-        apply_migrations(&wrangler_config, &config.state_dir)?;
+        // Till is its two Workers: the links Worker in front, the main Worker behind it.
+        let (wrangler_config, behind) = match &config.config {
+            Some(other) => (other.clone(), None),
+            None if config.front == Front::Main => {
+                if !worker_bundle().exists() {
+                    return Err(format!(
+                        "{} is missing: build the Workers first (`cargo xtask build`)",
+                        worker_bundle().display()
+                    )
+                    .into());
+                }
+                let overrides = Overrides {
+                    vars: config.vars.clone(),
+                    ..Overrides::default()
+                };
+                let (_, main) = write_configs(&config.state_dir.join("config"), &overrides)?;
+                (main, None)
+            }
+            None => {
+                for bundle in [worker_bundle(), links_bundle()] {
+                    if !bundle.exists() {
+                        return Err(format!(
+                            "{} is missing: build the Workers first (`cargo xtask build`)",
+                            bundle.display()
+                        )
+                        .into());
+                    }
+                }
+                let overrides = Overrides {
+                    vars: config.vars.clone(),
+                    ..Overrides::default()
+                };
+                let (links, main) = write_configs(&config.state_dir.join("config"), &overrides)?;
+                (links, Some(main))
+            }
+        };
+        apply_migrations(
+            behind.as_ref().unwrap_or(&wrangler_config),
+            &config.state_dir,
+        )?;
         let inspector_port = free_port()?;
         let mut command = wrangler(&wrangler_config, &config.state_dir);
+        if let Some(main) = &behind {
+            command.arg("--config").arg(main);
+        }
         command
             .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
             .arg(config.port.to_string())
@@ -146,8 +296,10 @@ impl LocalWorker {
             // Its own process group: stopping the group stops workerd with wrangler, and a
             // Ctrl-C in the terminal reaches only the parent, which then stops the group.
             .process_group(0);
-        for (name, value) in &config.vars {
-            command.arg("--var").arg(format!("{name}:{value}"));
+        if config.config.is_some() {
+            for (name, value) in &config.vars {
+                command.arg("--var").arg(format!("{name}:{value}"));
+            }
         }
         let log = match &config.output {
             Output::Inherit => None,

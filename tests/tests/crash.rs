@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use till_tests::accounts::create_account;
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 const SHOPPERS: usize = 200;
 const LIMIT: i64 = 50;
@@ -54,6 +54,7 @@ fn start(
 ) -> till_tests::Result<LocalWorker> {
     LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port,
         state_dir: state_dir.to_path_buf(),
         vars: vec![

@@ -6,7 +6,7 @@
 use serde_json::json;
 use till_tests::accounts::create_account;
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 #[test]
 fn a_panic_or_a_stack_overflow_is_answered_and_the_next_request_runs_on_a_fresh_instance()
@@ -20,6 +20,7 @@ fn a_panic_or_a_stack_overflow_is_answered_and_the_next_request_runs_on_a_fresh_
     let log = state_dir.join("worker.log");
     let worker = LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: free_port()?,
         state_dir: state_dir.clone(),
         vars: vec![

@@ -14,7 +14,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 use till_tests::accounts::create_account;
 use till_tests::http::{Client, Reply};
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 const SECRET_KEY: &str = "sk_test_till0localstripe0key0000";
 const PUBLISHABLE_KEY: &str = "pk_test_till0localstripe0key0000";
@@ -1166,6 +1166,7 @@ fn start() -> till_tests::Result<Suite> {
     let sealing = till_shared::sealed::generate_key();
     let worker = LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: free_port()?,
         state_dir: state_dir.clone(),
         vars: vec![

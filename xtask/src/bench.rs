@@ -14,7 +14,9 @@ use std::process::Command;
 use serde_json::json;
 use till_tests::accounts::create_account;
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root, wrangler};
+use till_tests::local::{
+    Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root, wrangler,
+};
 
 use crate::fresh::fresh_worker;
 use crate::step::{self, Result, step};
@@ -108,6 +110,7 @@ fn links() -> Result<()> {
     let peer = step("Starting the JavaScript peer (same workerd)", || {
         err(LocalWorker::start(&WorkerConfig {
             config: Some(peer_config.clone()),
+            front: Front::Links,
             port: free_port().map_err(|e| e.to_string())?,
             state_dir: peer_state.clone(),
             vars: Vec::new(),

@@ -15,7 +15,8 @@ use crate::tools::Tools;
 pub fn all(tools: &Tools) -> Result<()> {
     widget(tools)?;
     dashboard(tools)?;
-    worker(tools)
+    worker(tools)?;
+    links_worker(tools)
 }
 
 /// Features the Rust 1.95 wasm32 target emits; wasm-opt must be told it may keep them.
@@ -157,7 +158,7 @@ fn for_the_web(tools: &Tools, input: &Path, name: &str, out_dir: &Path) -> Resul
 
 /// Builds `package`'s library for wasm32 (release) and answers the path of its `.wasm`.
 fn cargo_wasm(package: &str) -> Result<PathBuf> {
-    build_wasm(package, crate::tools::target_dir(), None)
+    build_wasm(package, &[], crate::tools::target_dir(), None)
 }
 
 /// [`cargo_wasm`] with Leptos's component types erased (`--cfg erase_components`: one
@@ -166,13 +167,19 @@ fn cargo_wasm(package: &str) -> Result<PathBuf> {
 /// it; the widget's grows by 5 KB, so the widget is built without.
 fn cargo_wasm_erased(package: &str) -> Result<PathBuf> {
     let target = crate::tools::target_dir().join("erased");
-    build_wasm(package, target, Some("--cfg\x1ferase_components"))
+    build_wasm(package, &[], target, Some("--cfg\x1ferase_components"))
 }
 
-fn build_wasm(package: &str, target: PathBuf, rustflags: Option<&str>) -> Result<PathBuf> {
+fn build_wasm(
+    package: &str,
+    features: &[&str],
+    target: PathBuf,
+    rustflags: Option<&str>,
+) -> Result<PathBuf> {
     let mut cargo = Command::new("cargo");
     cargo
         .args(["build", "--package", package, "--lib", "--release"])
+        .args(features.iter().flat_map(|f| ["--features", f]))
         .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
         .arg(&target)
         .current_dir(workspace_root());
@@ -195,6 +202,7 @@ fn optimize(tools: &Tools, wasm: &Path) -> Result<()> {
         .arg(wasm))
 }
 
+/// The main Worker (`till-edge`) into `edge/build/`.
 pub fn worker(tools: &Tools) -> Result<()> {
     let root = workspace_root();
     if up_to_date(&root.join("edge/build/index.js"), &["edge", "shared"]) {
@@ -205,82 +213,115 @@ pub fn worker(tools: &Tools) -> Result<()> {
         "Building the Worker (workers-rs, wasm32, opt-level z)",
         || {
             let input = cargo_wasm("till-edge")?;
-            // wasm-bindgen's `module` output with the reset function the entry's panic
-            // recovery calls, staged outside `edge/` so a running `dev` sees one change.
-            let staging = root.join("target/edge-build");
-            let _ = fs::remove_dir_all(&staging);
-            run(Command::new(&tools.wasm_bindgen)
-                .arg(&input)
-                .args([
-                    "--target",
-                    "module",
-                    "--no-typescript",
-                    "--experimental-reset-state-function",
-                    "--force-enable-abort-handler",
-                    "--out-name",
-                    "index",
-                    "--out-dir",
-                ])
-                .arg(&staging))?;
-            let wasm = staging.join("index_bg.wasm");
-            run(Command::new(&tools.wasm_opt)
-                .arg("-O")
-                .args(WASM_FEATURES)
-                .arg("--enable-exception-handling")
-                .arg("--debuginfo")
-                .arg(&wasm)
-                .arg("-o")
-                .arg(&wasm))?;
-            // The function names (a tenth of the module) are not shipped: they are kept
-            // beside the build in a copy whose function indices are the shipped module's,
-            // which turns a trace's `wasm-function[N]` into a Rust name. A panic's log line
-            // names its source file and line without them.
-            let symbols = root.join("target/edge-symbols");
-            fs::create_dir_all(&symbols).map_err(|e| e.to_string())?;
-            fs::copy(&wasm, symbols.join("index_bg.wasm")).map_err(|e| e.to_string())?;
-            run(Command::new(&tools.wasm_opt)
-                .args(WASM_FEATURES)
-                .arg("--enable-exception-handling")
-                .arg("--strip-debug")
-                .arg(&wasm)
-                .arg("-o")
-                .arg(&wasm))?;
-            // workerd imports a `.wasm` module as a compiled module, without `source`.
-            let glue = staging.join("index.js");
-            let text = fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
-            if !text.contains("import source ") {
-                return Err(
-                    "wasm-bindgen's module output no longer imports its wasm with `import source`"
-                        .into(),
-                );
-            }
-            fs::write(&glue, text.replace("import source ", "import "))
-                .map_err(|e| e.to_string())?;
-            fs::copy(root.join("edge/entry.js"), staging.join("entry.js"))
-                .map_err(|e| format!("edge/entry.js: {e}"))?;
-            run(Command::new(&tools.esbuild)
-                .arg(staging.join("entry.js"))
-                .args([
-                    "--bundle",
-                    "--format=esm",
-                    "--minify",
-                    "--external:./index_bg.wasm",
-                    "--external:cloudflare:*",
-                    "--log-level=warning",
-                ])
-                .arg(format!("--outfile={}", staging.join("bundle.js").display())))?;
-            // Each file is renamed into place whole; the bundle last, as it is what `dev`
-            // watches and what marks the build fresh.
-            let out = root.join("edge/build");
-            fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-            for leftover in ["worker", "package.json"] {
-                let _ = fs::remove_dir_all(out.join(leftover));
-                let _ = fs::remove_file(out.join(leftover));
-            }
-            fs::rename(&wasm, out.join("index_bg.wasm")).map_err(|e| e.to_string())?;
-            fs::rename(staging.join("bundle.js"), out.join("index.js")).map_err(|e| e.to_string())
+            bundle(tools, &input, "edge", &root.join("edge/build"), true)
         },
     )
+}
+
+/// The link host's Worker (`till-links` with its `worker` feature) into
+/// `edge/links/build/`.
+pub fn links_worker(tools: &Tools) -> Result<()> {
+    let root = workspace_root();
+    if up_to_date(
+        &root.join("edge/links/build/index.js"),
+        &["edge/links", "edge/entry.js", "shared"],
+    ) {
+        satisfied("Links Worker build (edge/links/build is newer than its sources)");
+        return Ok(());
+    }
+    step(
+        "Building the links Worker (workers-rs, wasm32, opt-level z)",
+        || {
+            let input = build_wasm("till-links", &["worker"], crate::tools::target_dir(), None)?;
+            bundle(
+                tools,
+                &input,
+                "links",
+                &root.join("edge/links/build"),
+                false,
+            )
+        },
+    )
+}
+
+/// A Worker's wasm (`input`) made into what its `wrangler.toml` points at, in `out`:
+/// wasm-bindgen's `module` output, optimized for speed by wasm-opt, behind `edge/entry.js`
+/// bundled by esbuild. With `symbols`, the function names are kept beside the build.
+fn bundle(tools: &Tools, input: &Path, name: &str, out: &Path, symbols: bool) -> Result<()> {
+    let root = workspace_root();
+    // wasm-bindgen's `module` output with the reset function the entry's panic recovery
+    // calls, staged outside `edge/` so a running `dev` sees one change.
+    let staging = root.join("target").join(format!("{name}-build"));
+    let _ = fs::remove_dir_all(&staging);
+    run(Command::new(&tools.wasm_bindgen)
+        .arg(input)
+        .args([
+            "--target",
+            "module",
+            "--no-typescript",
+            "--experimental-reset-state-function",
+            "--force-enable-abort-handler",
+            "--out-name",
+            "index",
+            "--out-dir",
+        ])
+        .arg(&staging))?;
+    let wasm = staging.join("index_bg.wasm");
+    run(Command::new(&tools.wasm_opt)
+        .arg("-O")
+        .args(WASM_FEATURES)
+        .arg("--enable-exception-handling")
+        .arg("--debuginfo")
+        .arg(&wasm)
+        .arg("-o")
+        .arg(&wasm))?;
+    if symbols {
+        // The function names (a tenth of the module) are not shipped: they are kept
+        // beside the build in a copy whose function indices are the shipped module's,
+        // which turns a trace's `wasm-function[N]` into a Rust name. A panic's log line
+        // names its source file and line without them.
+        let symbols = root.join("target").join(format!("{name}-symbols"));
+        fs::create_dir_all(&symbols).map_err(|e| e.to_string())?;
+        fs::copy(&wasm, symbols.join("index_bg.wasm")).map_err(|e| e.to_string())?;
+    }
+    run(Command::new(&tools.wasm_opt)
+        .args(WASM_FEATURES)
+        .arg("--enable-exception-handling")
+        .arg("--strip-debug")
+        .arg(&wasm)
+        .arg("-o")
+        .arg(&wasm))?;
+    // workerd imports a `.wasm` module as a compiled module, without `source`.
+    let glue = staging.join("index.js");
+    let text = fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    if !text.contains("import source ") {
+        return Err(
+            "wasm-bindgen's module output no longer imports its wasm with `import source`".into(),
+        );
+    }
+    fs::write(&glue, text.replace("import source ", "import ")).map_err(|e| e.to_string())?;
+    fs::copy(root.join("edge/entry.js"), staging.join("entry.js"))
+        .map_err(|e| format!("edge/entry.js: {e}"))?;
+    run(Command::new(&tools.esbuild)
+        .arg(staging.join("entry.js"))
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--minify",
+            "--external:./index_bg.wasm",
+            "--external:cloudflare:*",
+            "--log-level=warning",
+        ])
+        .arg(format!("--outfile={}", staging.join("bundle.js").display())))?;
+    // Each file is renamed into place whole; the bundle last, as it is what `dev` watches
+    // and what marks the build fresh.
+    fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    for leftover in ["worker", "package.json"] {
+        let _ = fs::remove_dir_all(out.join(leftover));
+        let _ = fs::remove_file(out.join(leftover));
+    }
+    fs::rename(&wasm, out.join("index_bg.wasm")).map_err(|e| e.to_string())?;
+    fs::rename(staging.join("bundle.js"), out.join("index.js")).map_err(|e| e.to_string())
 }
 
 /// Whether `output` exists and is newer than every source of the given crates and the

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use till_shared::ids::random_base62;
 use till_tests::accounts::{CreatedAccount, create_account};
 use till_tests::http::Client;
-use till_tests::local::{CRON_PERIOD, LocalWorker, Output, WorkerConfig, workspace_root};
+use till_tests::local::{CRON_PERIOD, Front, LocalWorker, Output, WorkerConfig, workspace_root};
 
 use crate::step::{Result, step};
 use crate::{build, tools};
@@ -216,6 +216,7 @@ fn start_worker(options: &Options, seed: &Seed) -> Result<LocalWorker> {
     vars.extend(options.vars.iter().cloned());
     LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: options.port,
         state_dir: options.state_dir.clone(),
         vars,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port};
 
 use crate::step::Result;
 
@@ -17,6 +17,7 @@ pub fn fresh_worker(state_dir: &Path, vars: &[(&str, &str)]) -> Result<(LocalWor
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let worker = LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: free_port().map_err(|e| e.to_string())?,
         state_dir: state_dir.to_path_buf(),
         vars: all,

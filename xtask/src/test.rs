@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 use crate::step::{self, Result, format_duration, step};
 use crate::tools::{self, Tools};
@@ -218,6 +218,7 @@ fn end_to_end() -> Result<()> {
     let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
     let worker = LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: free_port().map_err(|e| e.to_string())?,
         state_dir: state_dir.clone(),
         vars: vec![

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use till_tests::accounts::create_account;
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 use till_tests::receiver::Receiver;
 
 type Result<T> = till_tests::Result<T>;
@@ -113,6 +113,7 @@ fn listen_relays_signed_deliveries_and_failures_and_cleans_up() -> Result<()> {
     let operator = format!("op_{}", till_shared::ids::random_base62(32));
     let mut worker = LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: free_port()?,
         state_dir: state.join("worker"),
         vars: vec![

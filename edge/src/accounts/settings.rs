@@ -2,7 +2,6 @@
 //! read by the checkout (a publishable key's redirects, which pages may frame the page)
 //! and set by `PATCH /v1/account`.
 
-use serde::Deserialize;
 use till_shared::branding::Branding;
 use till_shared::embed::{Frame, FrameRequest};
 use till_shared::hosts::{AllowedHosts, HostError, MAX_ALLOWED_HOSTS};
@@ -49,22 +48,10 @@ pub async fn allowed(ctx: &Ctx, seller: Seller<'_>) -> ApiResult<Allowed> {
 
 /// The seller's allowed hosts; none when it never set any.
 pub async fn allowed_hosts(ctx: &Ctx, seller: Seller<'_>) -> ApiResult<AllowedHosts> {
-    #[derive(Deserialize)]
-    struct Row {
-        allowed_redirect_hosts: String,
-    }
-    let row: Option<Row> = Sql::new(
-        "SELECT allowed_redirect_hosts FROM environment_settings
-         WHERE account_id = :account_id AND environment = :environment",
+    Ok(
+        till_links::visit::allowed_hosts(&db::db(ctx)?, seller.account_id, seller.environment)
+            .await?,
     )
-    .bind("account_id", seller.account_id)
-    .bind("environment", seller.environment.as_str())
-    .prepare(&db::db(ctx)?)?
-    .first(None)
-    .await?;
-    Ok(AllowedHosts::from_stored(
-        row.as_ref().map(|r| r.allowed_redirect_hosts.as_str()),
-    ))
 }
 
 /// Writes the seller's allowed hosts (the whole list).

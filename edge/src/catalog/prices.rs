@@ -417,5 +417,6 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         ],
     )
     .await?;
+    crate::catalog::products::links_of_product_changed(call, &row.product_id)?;
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
 }

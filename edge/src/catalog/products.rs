@@ -383,7 +383,10 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     )
     .await;
     match outcome {
-        Ok(_) => Ok(Reply::ok(render(load(call, &id, None).await?)?)),
+        Ok(_) => {
+            links_of_product_changed(call, &id)?;
+            Ok(Reply::ok(render(load(call, &id, None).await?)?))
+        }
         Err(error) if db::violated_unique(&error) => Err(ApiError::conflict(
             "slug",
             "That slug is already used by another product.",
@@ -404,5 +407,14 @@ pub async fn archive(call: &mut Call<'_>) -> ApiResult<Reply> {
         vec![("now", db::now_unix().js())],
     )
     .await?;
+    links_of_product_changed(call, &id)?;
     Ok(Reply::ok(render(load(call, &id, None).await?)?))
+}
+
+/// After a change to product `id`: the short-link snapshots of its links are written
+/// again (what a link page and a preview show is the product's name and price).
+pub fn links_of_product_changed(call: &Call<'_>, id: &str) -> ApiResult<()> {
+    let ctx = call.ctx;
+    till_links::snapshot::refresh_product(&ctx.env, &ctx.ctx, &call.principal()?.account_id, id);
+    Ok(())
 }

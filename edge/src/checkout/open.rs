@@ -30,7 +30,7 @@ use crate::ctx::Ctx;
 use crate::db::{self, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::links::payment_links::{LinkRow, subtotal};
-use crate::links::shortlinks::{self, Unsigned, forget, fresh, signer};
+use crate::links::shortlinks::{self, Unsigned, refresh, signer};
 use crate::pages;
 
 pub use crate::db::Seller;
@@ -331,7 +331,7 @@ async fn store(ctx: &Ctx, session: &CheckoutSession, views: Option<i64>) -> Resu
         .as_ref()
         .and_then(|utm| utm.get("utm_source"))
         .and_then(Value::as_str);
-    let day = crate::links::views::count(
+    let day = till_links::views::count(
         &db,
         link.as_str(),
         source,
@@ -491,11 +491,13 @@ pub async fn redeem(
 pub async fn during_visit(ctx: &Ctx, code: &str, visit: Unsigned) -> worker::Result<Response> {
     let Unsigned {
         link,
+        utm_source,
         params,
         origin,
         asked,
         locale,
     } = visit;
+    till_links::views::count_visit(&ctx.env, &ctx.ctx, &link.id, utm_source.as_deref());
     match open_from_link(ctx, &link, &params, None, 0, &origin).await {
         Ok(session) => shortlinks::redirect(&format!(
             "{origin}/c/{}{}",
@@ -504,8 +506,7 @@ pub async fn during_visit(ctx: &Ctx, code: &str, visit: Unsigned) -> worker::Res
         )),
         // D1 refused: the cached snapshot was stale. Answer from the fresh row.
         Err(Refused::LinkUnavailable) => {
-            forget(ctx, code).await;
-            let fresh = fresh(ctx, code).await.ok().flatten();
+            let fresh = refresh(ctx, code).await;
             let reason = fresh
                 .as_ref()
                 .and_then(|link| link.state().payability().unavailable())

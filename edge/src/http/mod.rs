@@ -59,11 +59,14 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
             accept_language: header("Accept-Language"),
             url,
         };
-        return match shortlinks::visit(visitor, &ctx, code.clone()).await? {
-            shortlinks::Visit::Answered(response) => Ok(response),
-            shortlinks::Visit::Unsigned(visit) => {
+        return match shortlinks::visit(visitor, &ctx, code.clone()).await {
+            Ok(shortlinks::Visit::Answered(response)) => Ok(response),
+            Ok(shortlinks::Visit::Unsigned(visit)) => {
                 crate::checkout::open::during_visit(&ctx, code.as_str(), *visit).await
             }
+            Err(error) => ApiError::from(error)
+                .into_reply(Dialect::Till)
+                .into_response(),
         };
     }
     let req = Request::from(raw);

@@ -5,4 +5,3 @@ pub mod omise;
 pub mod payment_links;
 pub mod qr;
 pub mod shortlinks;
-pub mod views;

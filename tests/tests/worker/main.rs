@@ -34,7 +34,7 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Failed, Trial};
 use till_tests::accounts::{CreatedAccount, create_account};
 use till_tests::http::Client;
-use till_tests::local::{LocalWorker, Output, WorkerConfig, free_port, workspace_root};
+use till_tests::local::{Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root};
 
 pub struct Suite {
     pub worker: LocalWorker,
@@ -161,6 +161,7 @@ fn start_suite() -> till_tests::Result<Suite> {
     let operator_token = format!("op_{}", till_shared::ids::random_base62(32));
     let worker = LocalWorker::start(&WorkerConfig {
         config: None,
+        front: Front::Links,
         port: free_port()?,
         state_dir: state_dir.clone(),
         vars: vec![

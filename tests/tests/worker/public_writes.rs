@@ -1,13 +1,13 @@
 //! What anyone can make the Worker write without an account, and how long what it stores
-//! is kept: the public health check writes nothing, a buy button's sessions are throttled
-//! per client address, and the cron trigger deletes what is past its retention period.
+//! is kept: the public health check writes nothing, and the cron trigger deletes what is past
+//! its retention period. (A buy button's sessions are throttled per client address:
+//! `tests/deployment.rs`.)
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libtest_mimic::Failed;
 use serde_json::{Value, json};
 use till_shared::ids::random_base62;
-use till_tests::accounts::create_account;
 use till_tests::receiver::Receiver;
 
 use crate::support::{create, product};
@@ -17,10 +17,6 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "the_public_health_check_writes_nothing_and_the_operator_one_writes",
         the_public_health_check_writes_nothing_and_the_operator_one_writes,
-    ),
-    (
-        "one_client_address_opens_at_most_twenty_checkouts_a_minute_by_buy_button",
-        one_client_address_opens_at_most_twenty_checkouts_a_minute_by_buy_button,
     ),
     (
         "the_cron_deletes_what_is_past_its_retention_and_keeps_the_rest",
@@ -63,66 +59,6 @@ fn the_public_health_check_writes_nothing_and_the_operator_one_writes(
     let after = stored()?;
     ensure_eq!(after.len(), 1);
     ensure!(after != before, "the operator's check wrote nothing");
-    Ok(())
-}
-
-fn one_client_address_opens_at_most_twenty_checkouts_a_minute_by_buy_button(
-    suite: &Suite,
-) -> Result<(), Failed> {
-    const LIMIT: usize = 20;
-    let account = create_account(&suite.worker.base_url, &suite.operator_token, "Throttled")?;
-    let merchant = suite.client.with_bearer(&account.keys.test.secret_key);
-    let key = account.keys.test.publishable_key;
-    let product = product(&merchant, "Button", 300, "USD")?;
-    let path = format!(
-        "/b/{}?key={key}",
-        product["id"].as_str().unwrap_or_default()
-    );
-    let address = "198.51.100.44";
-    let open = |address: &str| {
-        suite
-            .client
-            .get(&path)
-            .header("CF-Connecting-IP", address)
-            .send()
-    };
-    // The limiter's window is a minute: the first refusal comes after the limit, or after
-    // at most twice the limit when the requests cross into the next minute.
-    let mut opened = 0;
-    let refusal = loop {
-        let reply = open(address)?;
-        match reply.status {
-            302 => opened += 1,
-            429 => break reply,
-            other => return Err(format!("/b/ answered {other}: {}", reply.body).into()),
-        }
-        ensure!(
-            opened <= 2 * LIMIT,
-            "{opened} sessions opened without a refusal"
-        );
-    };
-    ensure!(opened >= LIMIT, "refused after only {opened} sessions");
-    ensure_eq!(refusal.header("retry-after"), Some("60"));
-    ensure!(
-        refusal
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("text/html")),
-        "content-type {:?}",
-        refusal.header("content-type")
-    );
-    ensure!(
-        refusal.body.contains("Too many checkouts"),
-        "the page does not say why: {}",
-        refusal.body
-    );
-    // Another address is not held back.
-    ensure_eq!(open("203.0.113.45")?.status, 302);
-    // A refused request created nothing.
-    let sessions = suite.query(&format!(
-        "SELECT count(*) AS n FROM checkout_sessions WHERE account_id = '{}'",
-        account.id
-    ))?;
-    ensure_eq!(sessions[0]["n"], json!(opened + 1));
     Ok(())
 }
 
