@@ -72,6 +72,13 @@ pub struct Overrides {
     pub kv_id: Option<String>,
     /// The main Worker's `LINK_BASE_URL`, when set.
     pub link_base_url: Option<String>,
+    /// A deployment's name (`staging`): appended to the Workers', the database's and the
+    /// service binding's names, so environments never share a resource.
+    pub suffix: Option<String>,
+    /// Custom domains: the link host's (the links Worker's) and the API's (the main
+    /// Worker's); each Worker keeps its workers.dev address too.
+    pub link_host: Option<String>,
+    pub api_host: Option<String>,
 }
 
 /// Till's Workers' configurations, as wrangler reads them for one run: each committed
@@ -112,6 +119,37 @@ pub fn write_configs(dir: &Path, overrides: &Overrides) -> Result<(PathBuf, Path
                     binding[key] = serde_json::Value::String(id.clone());
                 }
             }
+        }
+        if let Some(suffix) = &overrides.suffix {
+            let renamed = |value: &mut serde_json::Value| {
+                if let Some(name) = value.as_str() {
+                    *value = serde_json::Value::String(format!("{name}-{suffix}"));
+                }
+            };
+            if let Some(name) = object.get_mut("name") {
+                renamed(name);
+            }
+            for (table, key) in [("d1_databases", "database_name"), ("services", "service")] {
+                if let Some(list) = object.get_mut(table).and_then(|t| t.as_array_mut()) {
+                    for binding in list {
+                        if let Some(value) = binding.get_mut(key) {
+                            renamed(value);
+                        }
+                    }
+                }
+            }
+        }
+        let host = if name == "till-links.json" {
+            &overrides.link_host
+        } else {
+            &overrides.api_host
+        };
+        if let Some(host) = host {
+            object.insert(
+                "routes".into(),
+                serde_json::json!([{"pattern": host, "custom_domain": true}]),
+            );
+            object.insert("workers_dev".into(), serde_json::Value::Bool(true));
         }
         let path = dir.join(name);
         fs::write(&path, serde_json::to_string_pretty(&config)?)?;

@@ -355,7 +355,7 @@ fn newest(path: &Path) -> Option<SystemTime> {
         .filter(|entry| {
             !matches!(
                 entry.file_name().to_str(),
-                Some("build" | "target" | "pkg" | ".wrangler")
+                Some("build" | "target" | "pkg" | ".wrangler" | "deploy")
             )
         })
         .filter_map(|entry| newest(&entry.path()))

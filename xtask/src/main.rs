@@ -6,12 +6,14 @@
 //! - `build`: the widget and the Worker, release builds.
 //! - `bench links`: loopback load on the short-link path, with its ceiling and a peer.
 //! - `bench billing`: 10,000 due subscriptions billed by the cron handler.
+//! - `deploy`: Till onto Cloudflare (`--dry-run`: everything that needs no account).
 //! - `listen`: the local instance's webhooks forwarded to an app on this machine.
 //! - `fuzz`: schemathesis against a local Worker from its own OpenAPI document.
 //! - `size`: bytes of every shipped artifact (raw, gzip, brotli) against the budgets.
 
 mod bench;
 mod build;
+mod deploy;
 mod dev;
 mod fresh;
 mod fuzz;
@@ -30,7 +32,10 @@ commands:
   dev [--port N] [--state DIR] [--var NAME=VALUE]...
                              build and run Till locally (default port 8787, state .till/)
   test                       run every test tier
-  build                      build the widget and the Worker (release)
+  build                      build the widget, the dashboard and both Workers (release)
+  deploy [--env NAME] [--dry-run] [--link-host HOST] [--api-host HOST]
+                             deploy Till to Cloudflare (default env production); --dry-run
+                             needs no account and changes nothing there
   bench [links]              loopback load on the short-link path (needs wrk)
   bench billing              10,000 due subscriptions billed by the cron handler
   fuzz [--suite | --max-time SECS [--max-examples N]]
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         "listen" => listen::run(rest),
         "size" => size::run(rest),
         "fuzz" => fuzz::run_cli(rest),
+        "deploy" => deploy::run(rest),
         "build" => tools::setup(tools::Needs::Build).and_then(|tools| build::all(&tools)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

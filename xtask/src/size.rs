@@ -32,6 +32,9 @@ const WIDGET_GLUE_BUDGET: u64 = 8 * 1024;
 const WIDGET_BUDGET: u64 = WIDGET_WASM_BUDGET + WIDGET_GLUE_BUDGET;
 const WORKER_WASM_BUDGET: u64 = 540_000;
 const DASHBOARD_BUDGET: u64 = 200 * 1024;
+/// The links Worker, wasm and JavaScript together: what a cold isolate on the link host
+/// compiles before it answers a short link.
+const LINKS_BUDGET: u64 = 150_000;
 
 #[derive(Debug, Serialize)]
 pub struct Measured {
@@ -55,7 +58,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let checkout = step("Rendering a hosted checkout page (local Worker)", || {
         checkout_page(&root)
     })?;
-    let files: [(&'static str, PathBuf, Option<u64>); 10] = [
+    let files: [(&'static str, PathBuf, Option<u64>); 12] = [
         ("loader", root.join("www/till.js"), Some(LOADER_BUDGET)),
         (
             "widget_wasm",
@@ -73,6 +76,12 @@ pub fn run(args: &[String]) -> Result<()> {
             Some(WORKER_WASM_BUDGET),
         ),
         ("worker_js", root.join("edge/build/index.js"), None),
+        (
+            "links_wasm",
+            root.join("edge/links/build/index_bg.wasm"),
+            None,
+        ),
+        ("links_js", root.join("edge/links/build/index.js"), None),
         (
             "dashboard_wasm",
             root.join("www/dashboard/pkg/till_dashboard_bg.wasm"),
@@ -169,6 +178,12 @@ pub fn over_budget(measured: &[Measured]) -> Vec<String> {
             "widget wasm + glue {widget} B > {WIDGET_BUDGET} B brotli"
         ));
     }
+    let links = links_worker(measured);
+    if links > LINKS_BUDGET {
+        over.push(format!(
+            "links Worker wasm + JS {links} B > {LINKS_BUDGET} B brotli"
+        ));
+    }
     let dashboard = dashboard_first_load(measured);
     if dashboard > DASHBOARD_BUDGET {
         over.push(format!(
@@ -176,6 +191,15 @@ pub fn over_budget(measured: &[Measured]) -> Vec<String> {
         ));
     }
     over
+}
+
+/// The links Worker's wasm and JavaScript.
+fn links_worker(measured: &[Measured]) -> u64 {
+    measured
+        .iter()
+        .filter(|m| m.artifact.starts_with("links_"))
+        .map(|m| m.brotli)
+        .sum()
 }
 
 /// What `/dashboard/` fetches before it draws: its wasm, glue, stylesheet, boot script.
@@ -211,6 +235,10 @@ fn print_table(measured: &[Measured]) {
     println!(
         "dashboard first load (wasm + glue + css + boot): {} B brotli (budget {DASHBOARD_BUDGET} B)",
         dashboard_first_load(measured)
+    );
+    println!(
+        "links Worker (wasm + JS): {} B brotli (budget {LINKS_BUDGET} B)",
+        links_worker(measured)
     );
 }
 

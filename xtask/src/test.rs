@@ -63,6 +63,22 @@ pub fn run() -> Result<()> {
                 "till-widget",
                 "--package",
                 "till-dashboard",
+                "--package",
+                "till-links",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))?;
+            // The links crate as its own Worker (its entry is behind the feature).
+            step::run(&mut cargo(&[
+                "clippy",
+                "--target",
+                WASM_TARGET,
+                "--package",
+                "till-links",
+                "--features",
+                "worker",
                 "--all-targets",
                 "--",
                 "-D",
@@ -97,10 +113,19 @@ pub fn run() -> Result<()> {
         },
     );
     let mut built = Ok(());
-    tier("Release build (widget and Worker)", &mut || {
-        built = build::all(&tools);
-        built.clone()
-    });
+    tier(
+        "Release build (widget, dashboard, both Workers)",
+        &mut || {
+            built = build::all(&tools);
+            built.clone()
+        },
+    );
+    if built.is_ok() {
+        tier(
+            "Deploy dry run (cargo xtask deploy --dry-run: configs, bundles, bindings)",
+            &mut || crate::deploy::run(&["--dry-run".to_owned()]),
+        );
+    }
     tier(
         "Widget tests in headless Chromium (wasm-pack test --headless --chrome)",
         &mut || widget_browser_tests(&tools),

@@ -492,6 +492,7 @@ mod tests {
             [
                 "till-dashboard",
                 "till-edge",
+                "till-links",
                 "till-shared",
                 "till-tests",
                 "till-widget",
