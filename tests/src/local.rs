@@ -489,8 +489,35 @@ impl LocalWorker {
 /// The loopback TCP ports the processes of process group `group` listen on (see
 /// [`LocalWorker::listening_ports`]).
 fn listening_ports_of(group: u32) -> Vec<u16> {
-    let mut sockets = std::collections::HashSet::new();
+    let mut ports: Vec<u16> = listeners_of(group)
+        .into_iter()
+        .map(|(_, port)| port)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The process of this Worker's group that listens on `port` (the workerd that runs the
+/// Worker, for a port [`LocalWorker::listening_ports`] names). Linux only.
+pub fn process_listening_on(worker: &LocalWorker, port: u16) -> Option<u32> {
+    let group = worker.child.as_ref()?.id();
+    listeners_of(group)
+        .into_iter()
+        .find_map(|(pid, listening)| (listening == port).then_some(pid))
+}
+
+/// Each process of group `group` with a loopback TCP port it listens on.
+fn listeners_of(group: u32) -> Vec<(u32, u16)> {
+    let mut sockets = std::collections::HashMap::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
         let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         // `pid (comm) state ppid pgrp …`; comm may hold spaces, so count after `)`.
         let pgrp = stat
@@ -511,12 +538,12 @@ fn listening_ports_of(group: u32) -> Vec<u16> {
                     .and_then(|t| t.strip_prefix("socket:["))
                     .and_then(|t| t.strip_suffix(']'))
             {
-                sockets.insert(inode.to_owned());
+                sockets.insert(inode.to_owned(), pid);
             }
         }
     }
     let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let mut ports: Vec<u16> = table
+    table
         .lines()
         .skip(1)
         .filter_map(|line| {
@@ -524,14 +551,12 @@ fn listening_ports_of(group: u32) -> Vec<u16> {
             let (address, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
             let (host, port) = address.split_once(':')?;
             // 0A is LISTEN; 0100007F is 127.0.0.1.
-            (*state == "0A" && host == "0100007F" && sockets.contains(*inode))
-                .then(|| u16::from_str_radix(port, 16).ok())
+            let pid = sockets.get(*inode)?;
+            (*state == "0A" && host == "0100007F")
+                .then(|| u16::from_str_radix(port, 16).ok().map(|port| (*pid, port)))
                 .flatten()
         })
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
+        .collect()
 }
 
 /// SIGTERM to wrangler's process group, then SIGKILL if it is still there after 10 s.

@@ -2,20 +2,27 @@
 //! the short-link path of the local Worker, on a constant-response route of the same
 //! Worker (the ceiling), and on the same short-link resolution written as a plain
 //! JavaScript Worker under the same pinned workerd, with the same static assets in front
-//! (the peer). Both Workers run at once and the paths take turns over three rounds;
+//! (the peer). Both Workers run at once and the paths take turns over five rounds;
 //! prints each round's requests/s, the median with its p50 and p99, and the ratios.
+//!
+//! `cargo xtask bench cold`: fresh starts of the links Worker, the main Worker, the peer
+//! and a constant Worker (the floor), taking turns, each timed from launching workerd to
+//! the first 302 of a short link (`bench/cold.mjs`); prints medians, spreads and module
+//! sizes. `bench links` also reports the workerd CPU time per request of each path.
 //!
 //! `cargo xtask bench billing`: 10,000 due subscriptions billed by the cron handler of the
 //! local Worker; prints the time, charges per second, and checks that no subscription was
 //! billed twice.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::json;
 use till_tests::accounts::create_account;
 use till_tests::http::Client;
 use till_tests::local::{
-    Front, LocalWorker, Output, WorkerConfig, free_port, workspace_root, wrangler,
+    Front, LocalWorker, Output, WorkerConfig, free_port, process_listening_on, workspace_root,
+    wrangler,
 };
 
 use crate::fresh::fresh_worker;
@@ -23,24 +30,30 @@ use crate::step::{self, Result, step};
 use crate::{build, tools};
 
 const DURATION: &str = "5s";
-const ROUNDS: usize = 3;
+/// Rounds of the throughput and CPU benchmark, each path once per round.
+const ROUNDS: usize = 5;
+/// Fresh starts of each Worker in `bench cold`.
+const COLD_STARTS: usize = 10;
 const WARM_UP: &str = "3s";
 const CONNECTIONS: &str = "32";
 
-/// What wrk measured.
+/// What wrk measured, and the CPU time the Worker's workerd spent meanwhile.
 #[derive(Clone)]
 struct Load {
     requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// workerd's CPU time (user and system) per request answered, in microseconds.
+    cpu_us: f64,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         None | Some("links") => links(),
+        Some("cold") => cold(),
         Some("billing") => billing(),
         Some(other) => Err(format!(
-            "unknown benchmark `{other}`; available: links, billing"
+            "unknown benchmark `{other}`; available: links, cold, billing"
         )),
     }
 }
@@ -63,10 +76,20 @@ fn wrk() -> Result<()> {
     })
 }
 
-fn links() -> Result<()> {
+/// Till (the links Worker in front of the main Worker) and the JavaScript peer, running,
+/// with the same link in both.
+struct Staged {
+    till: LocalWorker,
+    peer: LocalWorker,
+    code: String,
+    operator: String,
+    till_state: PathBuf,
+    peer_state: PathBuf,
+}
+
+fn stage() -> Result<Staged> {
     let tools = tools::setup(tools::Needs::Build)?;
     build::all(&tools)?;
-    wrk()?;
     let root = workspace_root();
     let state = root.join("target/bench-state");
     let _ = std::fs::remove_dir_all(&state);
@@ -124,6 +147,21 @@ fn links() -> Result<()> {
             first.status, first.body
         ));
     }
+    Ok(Staged {
+        till,
+        peer,
+        code,
+        operator,
+        till_state: state.join("till"),
+        peer_state,
+    })
+}
+
+fn links() -> Result<()> {
+    wrk()?;
+    let Staged {
+        till, peer, code, ..
+    } = stage()?;
 
     // wrangler dev answers on its port through a proxy of its own (a second workerd that
     // forwards every request, so edits can reload without dropping requests); production
@@ -131,20 +169,37 @@ fn links() -> Result<()> {
     // `cargo xtask dev` serves it, and direct to the workerd running the Worker.
     let till_direct = direct_url(&till, &format!("/{code}"))?;
     let peer_direct = direct_url(&peer, &format!("/{code}"))?;
+    // The CPU time is read from the workerd that runs each Worker (both of Till's run in
+    // one), whichever port a request came in on.
+    let pid = |worker: &LocalWorker, direct: &str| -> Result<u32> {
+        let port = direct
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        process_listening_on(worker, port).ok_or_else(|| format!("no process listens on {direct}"))
+    };
+    let (till_pid, peer_pid) = (pid(&till, &till_direct)?, pid(&peer, &peer_direct)?);
     let mut targets = Vec::new();
     for (group, till_url, peer_url) in [
         (Group::Direct, &till_direct, &peer_direct),
         (Group::Proxied, &till.base_url, &peer.base_url),
     ] {
-        targets.push((group, Subject::ShortLink, format!("{till_url}/{code}")));
+        targets.push((
+            group,
+            Subject::ShortLink,
+            format!("{till_url}/{code}"),
+            till_pid,
+        ));
         targets.push((
             group,
             Subject::Constant,
             format!("{till_url}/__bench/constant"),
+            till_pid,
         ));
-        targets.push((group, Subject::Peer, format!("{peer_url}/{code}")));
+        targets.push((group, Subject::Peer, format!("{peer_url}/{code}"), peer_pid));
     }
-    for (group, path, url) in &targets {
+    for (group, path, url, _) in &targets {
         warm_up(&format!("{}, {}", path.name(), group.name()), url)?;
     }
     // Rounds take the paths in turn, each round starting one further along, so a slow
@@ -153,9 +208,9 @@ fn links() -> Result<()> {
     for round in 0..ROUNDS {
         for turn in 0..targets.len() {
             let index = (round + turn) % targets.len();
-            let (group, path, url) = &targets[index];
+            let (group, path, url, pid) = &targets[index];
             let label = format!("{}, {}, round {}", path.name(), group.name(), round + 1);
-            loads[index].push(measure(&label, url)?);
+            loads[index].push(measure(&label, url, *pid)?);
         }
     }
     drop(till);
@@ -164,18 +219,20 @@ fn links() -> Result<()> {
     println!(
         "\nShort-link benchmark ({ROUNDS} rounds of {DURATION} per path, {CONNECTIONS} connections, loopback):"
     );
-    let medians: Vec<Load> = loads.iter_mut().map(|runs| median(runs)).collect();
     for group in [Group::Direct, Group::Proxied] {
         println!(
-            "\n  {:<40} {:>16} {:>7} {:>7} {:>7}",
+            "\n  {:<40} {:>26} {:>7} {:>7} {:>7} {:>28} {:>7}",
             group.name(),
             "req/s by round",
             "median",
             "p50 ms",
-            "p99 ms"
+            "p99 ms",
+            "workerd CPU µs/req by round",
+            "median"
         );
         let mut of = std::collections::HashMap::new();
-        for (((g, path, _), runs), median) in targets.iter().zip(&loads).zip(&medians) {
+        let mut cpu_of = std::collections::HashMap::new();
+        for ((g, path, _, _), runs) in targets.iter().zip(&mut loads) {
             if *g != group {
                 continue;
             }
@@ -183,23 +240,182 @@ fn links() -> Result<()> {
                 .iter()
                 .map(|l| format!("{:.0}", l.requests_per_second))
                 .collect();
+            let cpus: Vec<String> = runs.iter().map(|l| format!("{:.0}", l.cpu_us)).collect();
+            let cpu = median_of(runs.iter().map(|l| l.cpu_us).collect());
+            let median = median(runs);
             println!(
-                "  {:<40} {:>16} {:>7.0} {:>7.2} {:>7.2}",
+                "  {:<40} {:>26} {:>7.0} {:>7.2} {:>7.2} {:>28} {:>7.0}",
                 path.name(),
                 rounds.join(" "),
                 median.requests_per_second,
                 median.p50_ms,
-                median.p99_ms
+                median.p99_ms,
+                cpus.join(" "),
+                cpu
             );
             of.insert(*path, median.requests_per_second);
+            cpu_of.insert(*path, cpu);
         }
         println!(
-            "  short link / constant route: {:.2} (target >= 0.9); short link / JavaScript peer: {:.2} (target >= 1.0)",
+            "  short link / JavaScript peer: {:.2} req/s (target >= 1.0), {:.2} CPU per request (target <= 1.0); short link / constant route: {:.2} req/s",
+            of[&Subject::ShortLink] / of[&Subject::Peer],
+            cpu_of[&Subject::ShortLink] / cpu_of[&Subject::Peer],
             of[&Subject::ShortLink] / of[&Subject::Constant],
-            of[&Subject::ShortLink] / of[&Subject::Peer]
         );
     }
     Ok(())
+}
+
+/// `bench cold`: [`COLD_STARTS`] fresh starts of each of the links Worker, the main Worker
+/// and the JavaScript peer, taking turns (`bench/cold.mjs`), on the state a staged run
+/// left; the median and spread of each, their ratios, and the modules each start compiles.
+fn cold() -> Result<()> {
+    let staged = stage()?;
+    let root = workspace_root();
+    let url = format!("http://till.test/{}", staged.code);
+    let Staged {
+        till,
+        peer,
+        operator,
+        till_state,
+        peer_state,
+        ..
+    } = staged;
+    // The runs' own workerd processes are stopped: each start below is alone.
+    drop(till);
+    drop(peer);
+    let vars = json!({"OPERATOR_TOKEN": operator});
+    let subjects = [
+        (
+            Subject::Links,
+            root.join("edge/links/build/index.js"),
+            &till_state,
+        ),
+        (Subject::Main, root.join("edge/build/index.js"), &till_state),
+        (
+            Subject::Peer,
+            root.join("bench/peer/worker.js"),
+            &peer_state,
+        ),
+        (
+            Subject::Floor,
+            root.join("bench/peer/floor.js"),
+            &peer_state,
+        ),
+    ];
+    let plan = json!({
+        "rounds": COLD_STARTS,
+        "url": url,
+        "subjects": subjects.iter().map(|(subject, script, persist)| json!({
+            "name": subject.name(),
+            "script": script,
+            "persist": persist,
+            "vars": vars,
+            "service": (*subject == Subject::Links).then_some("TILL"),
+        })).collect::<Vec<_>>(),
+    });
+    let plan_path = root.join("target/bench-state/cold.json");
+    std::fs::write(&plan_path, plan.to_string()).map_err(|e| e.to_string())?;
+    let output = step(
+        &format!("Cold starts: {COLD_STARTS} of each Worker, taking turns"),
+        || {
+            let output = Command::new("node")
+                .arg(root.join("bench/cold.mjs"))
+                .arg(&plan_path)
+                .current_dir(&root)
+                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+                .output()
+                .map_err(|e| format!("node: {e}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "bench/cold.mjs failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        },
+    )?;
+    let starts: Vec<serde_json::Value> = output
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    println!(
+        "\nCold starts ({COLD_STARTS} per Worker, taking turns; launching workerd to the first 302 of a short link):"
+    );
+    println!(
+        "\n  {:<34} {:>8} {:>8} {:>8} {:>8}   {:>10} {:>10}",
+        "Worker", "median", "min", "max", "p75-p25", "modules", "brotli"
+    );
+    let mut medians = std::collections::HashMap::new();
+    for (subject, script, _) in &subjects {
+        let mut ms: Vec<f64> = starts
+            .iter()
+            .filter(|s| s["subject"] == json!(subject.name()))
+            .filter_map(|s| s["ms"].as_f64())
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        if ms.is_empty() {
+            return Err(format!("no start of {} was timed", subject.name()));
+        }
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        let median = median_of(ms.clone());
+        let (raw, brotli) = modules(script)?;
+        println!(
+            "  {:<34} {:>6.0}ms {:>6.0}ms {:>6.0}ms {:>6.0}ms   {:>10} {:>10}",
+            subject.name(),
+            median,
+            ms[0],
+            ms[ms.len() - 1],
+            at(0.75) - at(0.25),
+            raw,
+            brotli
+        );
+        medians.insert(*subject, median);
+    }
+    println!(
+        "\n  links Worker / JavaScript peer: {:.2} (target <= 1.25); links Worker / main Worker: {:.2} (target <= 0.5)",
+        medians[&Subject::Links] / medians[&Subject::Peer],
+        medians[&Subject::Links] / medians[&Subject::Main],
+    );
+    let floor = medians[&Subject::Floor];
+    println!(
+        "  above the floor ({floor:.0} ms): links Worker {:.0} ms, main Worker {:.0} ms, JavaScript peer {:.0} ms",
+        medians[&Subject::Links] - floor,
+        medians[&Subject::Main] - floor,
+        medians[&Subject::Peer] - floor,
+    );
+    Ok(())
+}
+
+/// The bytes a start of the Worker at `script` compiles: its script and, beside it, its
+/// wasm; raw and brotli.
+fn modules(script: &std::path::Path) -> Result<(u64, u64)> {
+    let mut raw = 0;
+    let mut brotli = 0;
+    let wasm = script.with_file_name("index_bg.wasm");
+    for file in [script.to_path_buf(), wasm] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            raw += bytes.len() as u64;
+            brotli += crate::size::brotli(&bytes);
+        }
+    }
+    Ok((raw, brotli))
+}
+
+/// The median of `values` (the upper one of an even count).
+fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// User and system CPU time of process `pid` so far, in seconds (`/proc/PID/stat`, in
+/// the kernel's USER_HZ of 100 ticks a second).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After `)`: state is field 3 of stat(5), utime 14 and stime 15.
+    let ticks = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok());
+    Some((ticks(14)? + ticks(15)?) / 100.0)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -222,14 +438,21 @@ enum Subject {
     ShortLink,
     Constant,
     Peer,
+    /// `bench cold`'s: each Worker alone, and a Worker that reads nothing.
+    Links,
+    Main,
+    Floor,
 }
 
 impl Subject {
     fn name(self) -> &'static str {
         match self {
-            Subject::ShortLink => "short link, Rust Worker",
-            Subject::Constant => "constant route, Rust Worker",
+            Subject::ShortLink => "short link, links Worker (Rust)",
+            Subject::Constant => "constant route, through both Workers",
             Subject::Peer => "short link, JavaScript peer",
+            Subject::Links => "links Worker (Rust)",
+            Subject::Main => "main Worker (Rust)",
+            Subject::Floor => "floor: a constant JavaScript Worker",
         }
     }
 }
@@ -384,9 +607,10 @@ fn billing() -> Result<()> {
     Ok(())
 }
 
-/// One wrk run against `url`.
-fn measure(name: &str, url: &str) -> Result<Load> {
+/// One wrk run against `url`, with the CPU time process `pid` spent meanwhile.
+fn measure(name: &str, url: &str, pid: u32) -> Result<Load> {
     step(&format!("Load: {name} ({DURATION})"), || {
+        let cpu_before = cpu_seconds(pid).ok_or("the Worker's workerd is gone")?;
         let output = Command::new("wrk")
             .args(["-t2", "-c", CONNECTIONS, "-d", DURATION, "--latency", url])
             .output()
@@ -403,7 +627,19 @@ fn measure(name: &str, url: &str) -> Result<Load> {
         if non_success != "0" {
             return Err(format!("{non_success} responses were errors:\n{text}"));
         }
+        let cpu = cpu_seconds(pid).ok_or("the Worker's workerd is gone")? - cpu_before;
+        // `12345 requests in 5.00s, …`
+        let requests: f64 = text
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .split_once(" requests in ")
+                    .map(|(n, _)| n.to_owned())
+            })
+            .and_then(|n| n.parse().ok())
+            .ok_or(format!("wrk said no request count:\n{text}"))?;
         Ok(Load {
+            cpu_us: cpu / requests * 1e6,
             requests_per_second,
             p50_ms: field("50%").map(|v| millis(&v)).unwrap_or(f64::NAN),
             p99_ms: field("99%").map(|v| millis(&v)).unwrap_or(f64::NAN),

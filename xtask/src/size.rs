@@ -147,7 +147,7 @@ fn gzip(bytes: &[u8]) -> u64 {
     encoder.finish().map_or(0, |out| out.len() as u64)
 }
 
-fn brotli(bytes: &[u8]) -> u64 {
+pub fn brotli(bytes: &[u8]) -> u64 {
     let mut out = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,
