@@ -1,8 +1,8 @@
 //! `cargo xtask bench links`: loopback load with wrk (127.0.0.1 only, bounded in time) on
-//! the short-link path of the local Worker, on a constant-response route of the same
-//! Worker (the ceiling), and on the same short-link resolution written as a plain
-//! JavaScript Worker under the same pinned workerd, with the same static assets in front
-//! (the peer). Both Workers run at once and the paths take turns over five rounds;
+//! the short-link path of the local links Worker, on a constant-response route of the
+//! main Worker reached through it, and on the same short-link resolution written as a
+//! plain JavaScript Worker under the same pinned workerd, with no static assets in front,
+//! like the links Worker (the peer). Both Workers run at once and the paths take turns over five rounds;
 //! prints each round's requests/s, the median with its p50 and p99, and the ratios.
 //!
 //! `cargo xtask bench cold`: fresh starts of the links Worker, the main Worker, the peer
