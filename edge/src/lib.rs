@@ -1,5 +1,7 @@
-//! Till's Worker: the JSON API, the hosted checkout pages, short links, billing and
-//! webhook delivery, over D1 and KV.
+//! Till's main Worker: the JSON API, the hosted checkout pages, billing and webhook
+//! delivery, over D1 and KV. Short links are answered by the link host's Worker
+//! (`till_links`, whose code this Worker links too, for the short links that reach it
+//! directly and for the page shell of its own pages).
 //!
 //! The folders are layers; a module imports only from the layers below its own, an area
 //! never calls another area's route handlers (checked by `tests/tests/layers.rs`):

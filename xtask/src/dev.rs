@@ -133,7 +133,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let mut worker = step(
         &format!(
-            "Starting the Worker on 127.0.0.1:{} (state in {})",
+            "Starting the Workers on 127.0.0.1:{} (the links Worker in front of the main Worker; state in {})",
             options.port,
             options.state_dir.display()
         ),
@@ -380,6 +380,7 @@ Till is running.
   Demo shop        {base_url}/
   API base         {base_url}/v1
   Health           {base_url}/healthz
+  Workers          till-links answers short links, till everything else (one workerd)
   Cron trigger     every minute: webhook retries, renewals, expired sessions
 
   Demo merchant    {} ({})
