@@ -247,7 +247,13 @@ pub enum Front {
     /// The main Worker alone. wrangler's local multi-Worker mode binds rate limiters to the
     /// first Worker only, so the buy button's throttle is tested this way.
     Main,
+    /// The links Worker alone, its service binding to nothing: what it answers without the
+    /// main Worker. Ready when it answers a short link (with a 404 page).
+    LinksAlone,
 }
+
+/// A short code no link has: what a links Worker alone is asked to see it is up.
+const NO_SUCH_LINK: &str = "/000000000000000";
 
 pub struct WorkerConfig {
     /// The wrangler configuration to run; `None` is Till's own (`edge/wrangler.toml`).
@@ -277,6 +283,21 @@ impl LocalWorker {
         // Till is its two Workers: the links Worker in front, the main Worker behind it.
         let (wrangler_config, behind) = match &config.config {
             Some(other) => (other.clone(), None),
+            None if config.front == Front::LinksAlone => {
+                if !links_bundle().exists() {
+                    return Err(format!(
+                        "{} is missing: build the Workers first (`cargo xtask build`)",
+                        links_bundle().display()
+                    )
+                    .into());
+                }
+                let overrides = Overrides {
+                    vars: config.vars.clone(),
+                    ..Overrides::default()
+                };
+                let (links, _) = write_configs(&config.state_dir.join("config"), &overrides)?;
+                (links, None)
+            }
             None if config.front == Front::Main => {
                 if !worker_bundle().exists() {
                     return Err(format!(
@@ -310,10 +331,13 @@ impl LocalWorker {
                 (links, Some(main))
             }
         };
-        apply_migrations(
-            behind.as_ref().unwrap_or(&wrangler_config),
-            &config.state_dir,
-        )?;
+        // The schema is the main Worker's (the links Worker's config names no migrations).
+        if config.front != Front::LinksAlone || config.config.is_some() {
+            apply_migrations(
+                behind.as_ref().unwrap_or(&wrangler_config),
+                &config.state_dir,
+            )?;
+        }
         let inspector_port = free_port()?;
         let mut command = wrangler(&wrangler_config, &config.state_dir);
         if let Some(main) = &behind {
@@ -356,12 +380,18 @@ impl LocalWorker {
             cron: None,
         };
         // Till answers /healthz with 200 once D1 and KV work; another Worker (the benchmark
-        // peer) is ready when it answers at all.
-        worker.wait_until_ready(config.config.is_none())?;
+        // peer) is ready when it answers at all, and the links Worker alone when it answers
+        // a short link.
+        let (probe, healthy) = match (&config.config, config.front) {
+            (None, Front::LinksAlone) => (NO_SUCH_LINK, false),
+            (None, _) => ("/healthz", true),
+            (Some(_), _) => ("/healthz", false),
+        };
+        worker.wait_until_ready(probe, healthy)?;
         Ok(worker)
     }
 
-    fn wait_until_ready(&mut self, healthy: bool) -> Result<()> {
+    fn wait_until_ready(&mut self, probe: &str, healthy: bool) -> Result<()> {
         let client = Client::new(&self.base_url);
         let started = Instant::now();
         loop {
@@ -370,7 +400,7 @@ impl LocalWorker {
             {
                 return Err(format!("wrangler exited early ({status}){}", self.log_tail()).into());
             }
-            if let Ok(response) = client.get("/healthz").send()
+            if let Ok(response) = client.get(probe).send()
                 && (response.status == 200 || (!healthy && response.status < 500))
             {
                 return Ok(());
@@ -378,7 +408,7 @@ impl LocalWorker {
             if started.elapsed() > READY_TIMEOUT {
                 self.stop();
                 return Err(format!(
-                    "the Worker did not answer /healthz within {}s{}",
+                    "the Worker did not answer {probe} within {}s{}",
                     READY_TIMEOUT.as_secs(),
                     self.log_tail()
                 )
