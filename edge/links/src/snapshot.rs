@@ -5,8 +5,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use till_shared::links::LinkRow;
+use till_shared::locale::Text;
 use worker::{Context, D1Database, Env, Result};
 
 use crate::statement::{prepare, text};
@@ -19,31 +21,53 @@ const MEMORY_TTL: i64 = 10;
 /// At most this many snapshots in memory; past it the memory starts over.
 const MEMORY_ENTRIES: usize = 2_000;
 
-thread_local! {
-    static MEMORY: RefCell<HashMap<String, (LinkRow, i64)>> = RefCell::new(HashMap::new());
+/// A link as a visit reads it: the row, shared (a visit copies nothing of it), and whether
+/// it can sell, decided once per read rather than once per visit.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub link: Rc<LinkRow>,
+    /// Why the link cannot be paid now, if it cannot: the page's status and text
+    /// (`till_shared::links` decides).
+    pub unavailable: Option<(u16, Text)>,
 }
 
-fn remember(code: &str, link: &LinkRow) {
+impl Snapshot {
+    fn of(link: LinkRow) -> Snapshot {
+        let unavailable = link
+            .state()
+            .payability()
+            .unavailable()
+            .map(|reason| (reason.status(), reason.text()));
+        Snapshot {
+            link: Rc::new(link),
+            unavailable,
+        }
+    }
+}
+
+thread_local! {
+    static MEMORY: RefCell<HashMap<String, (Snapshot, i64)>> = RefCell::new(HashMap::new());
+}
+
+fn remember(code: &str, snapshot: &Snapshot) {
     MEMORY.with(|memory| {
         let mut memory = memory.borrow_mut();
         if memory.len() >= MEMORY_ENTRIES {
             memory.clear();
         }
-        memory.insert(
-            code.to_owned(),
-            (link.clone(), crate::now_unix() + MEMORY_TTL),
-        );
+        let until = crate::now_unix() + MEMORY_TTL;
+        memory.insert(code.to_owned(), (snapshot.clone(), until));
     });
 }
 
-fn recall(code: &str) -> Option<LinkRow> {
+fn recall(code: &str) -> Option<Snapshot> {
     let now = crate::now_unix();
     MEMORY.with(|memory| {
         memory
             .borrow()
             .get(code)
             .filter(|(_, until)| *until > now)
-            .map(|(link, _)| link.clone())
+            .map(|(snapshot, _)| snapshot.clone())
     })
 }
 
@@ -53,27 +77,29 @@ fn cache_key(code: &str) -> String {
 
 /// The link behind `code`: from memory, else KV, else D1 (then cached in both, the KV
 /// write off the response path).
-pub async fn read(env: &Env, ctx: &Context, code: &str) -> Result<Option<LinkRow>> {
-    if let Some(row) = recall(code) {
-        return Ok(Some(row));
+pub async fn read(env: &Env, ctx: &Context, code: &str) -> Result<Option<Snapshot>> {
+    if let Some(snapshot) = recall(code) {
+        return Ok(Some(snapshot));
     }
     let kv = env.kv(crate::CACHE)?;
     if let Ok(Some(text)) = kv.get(&cache_key(code)).text().await
         && let Ok(row) = serde_json::from_str::<LinkRow>(&text)
     {
-        remember(code, &row);
-        return Ok(Some(row));
+        let snapshot = Snapshot::of(row);
+        remember(code, &snapshot);
+        return Ok(Some(snapshot));
     }
-    let row = fresh(&env.d1(crate::DB)?, code).await?;
-    if let Some(row) = &row {
-        remember(code, row);
-        let text = serde_json::to_string(row)?;
-        let key = cache_key(code);
-        ctx.wait_until(async move {
-            let _ = put(&kv, &key, text).await;
-        });
-    }
-    Ok(row)
+    let Some(row) = fresh(&env.d1(crate::DB)?, code).await? else {
+        return Ok(None);
+    };
+    let text = serde_json::to_string(&row)?;
+    let snapshot = Snapshot::of(row);
+    remember(code, &snapshot);
+    let key = cache_key(code);
+    ctx.wait_until(async move {
+        let _ = put(&kv, &key, text).await;
+    });
+    Ok(Some(snapshot))
 }
 
 async fn put(kv: &worker::kv::KvStore, key: &str, text: String) -> Result<()> {

@@ -75,15 +75,6 @@ pub fn short_code(path: &str) -> Option<ShortCode> {
     ShortCode::parse(path.strip_prefix('/')?).ok()
 }
 
-/// Why a link cannot be paid now, if it cannot: the page's status and text
-/// (`till_shared::links` decides).
-pub fn unavailable(link: &LinkRow) -> Option<(u16, Text)> {
-    link.state()
-        .payability()
-        .unavailable()
-        .map(|reason| (reason.status(), reason.text()))
-}
-
 /// What a visit comes to.
 pub enum Visit {
     /// The answer is ready: a redirect with a ticket, a preview, a page saying why not.
@@ -217,7 +208,7 @@ pub async fn visit<F: Framing>(
     let asked = F::asked(&query);
     let origin = origin_of(&visitor.url);
 
-    let Some(link) = snapshot::read(env, ctx, code.as_str()).await? else {
+    let Some(snapshot) = snapshot::read(env, ctx, code.as_str()).await? else {
         return Ok(Visit::Answered(page::message_in(
             &F::unowned(&asked),
             locale,
@@ -225,12 +216,13 @@ pub async fn visit<F: Framing>(
             Text::LinkNotFound,
         )?));
     };
+    let link = &snapshot.link;
     if visitor.preview {
-        return Ok(Visit::Answered(preview(&link, locale, visitor.head)?));
+        return Ok(Visit::Answered(preview(link, locale, visitor.head)?));
     }
-    if let Some((status, text)) = unavailable(&link) {
+    if let Some((status, text)) = snapshot.unavailable {
         views::count_visit(env, ctx, &link.id, param("utm_source").as_deref());
-        let frame = F::frame(env, &link, &asked).await;
+        let frame = F::frame(env, link, &asked).await;
         return Ok(Visit::Answered(page::message_in(
             &frame, locale, status, text,
         )?));
@@ -252,7 +244,7 @@ pub async fn visit<F: Framing>(
     }
     Ok(Visit::Unsigned(Box::new(Unsigned {
         utm_source: param("utm_source"),
-        link,
+        link: LinkRow::clone(link),
         params,
         origin: origin.to_owned(),
         asked,
