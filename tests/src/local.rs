@@ -283,52 +283,29 @@ impl LocalWorker {
         // Till is its two Workers: the links Worker in front, the main Worker behind it.
         let (wrangler_config, behind) = match &config.config {
             Some(other) => (other.clone(), None),
-            None if config.front == Front::LinksAlone => {
-                if !links_bundle().exists() {
-                    return Err(format!(
-                        "{} is missing: build the Workers first (`cargo xtask build`)",
-                        links_bundle().display()
-                    )
-                    .into());
-                }
-                let overrides = Overrides {
-                    vars: config.vars.clone(),
-                    ..Overrides::default()
-                };
-                let (links, _) = write_configs(&config.state_dir.join("config"), &overrides)?;
-                (links, None)
-            }
-            None if config.front == Front::Main => {
-                if !worker_bundle().exists() {
-                    return Err(format!(
-                        "{} is missing: build the Workers first (`cargo xtask build`)",
-                        worker_bundle().display()
-                    )
-                    .into());
-                }
-                let overrides = Overrides {
-                    vars: config.vars.clone(),
-                    ..Overrides::default()
-                };
-                let (_, main) = write_configs(&config.state_dir.join("config"), &overrides)?;
-                (main, None)
-            }
             None => {
-                for bundle in [worker_bundle(), links_bundle()] {
-                    if !bundle.exists() {
-                        return Err(format!(
-                            "{} is missing: build the Workers first (`cargo xtask build`)",
-                            bundle.display()
-                        )
-                        .into());
-                    }
+                let bundles = match config.front {
+                    Front::Links => vec![worker_bundle(), links_bundle()],
+                    Front::Main => vec![worker_bundle()],
+                    Front::LinksAlone => vec![links_bundle()],
+                };
+                if let Some(missing) = bundles.iter().find(|bundle| !bundle.exists()) {
+                    return Err(format!(
+                        "{} is missing: build the Workers first (`cargo xtask build`)",
+                        missing.display()
+                    )
+                    .into());
                 }
                 let overrides = Overrides {
                     vars: config.vars.clone(),
                     ..Overrides::default()
                 };
                 let (links, main) = write_configs(&config.state_dir.join("config"), &overrides)?;
-                (links, Some(main))
+                match config.front {
+                    Front::Links => (links, Some(main)),
+                    Front::Main => (main, None),
+                    Front::LinksAlone => (links, None),
+                }
             }
         };
         // The schema is the main Worker's (the links Worker's config names no migrations).

@@ -276,50 +276,56 @@ fn json_of(dir: &Path, args: &[&str]) -> Result<Value> {
 
 /// The id of the D1 database `name`, created first when there is none.
 fn database(dir: &Path, name: &str) -> Result<String> {
-    let find = || -> Result<Option<String>> {
-        let list = json_of(dir, &["d1", "list", "--json"])?;
-        Ok(list.as_array().into_iter().flatten().find_map(|db| {
-            (db["name"] == json!(name))
-                .then(|| db["uuid"].as_str().map(str::to_owned))
-                .flatten()
-        }))
-    };
-    if let Some(id) = find()? {
-        step::satisfied(&format!("D1 database {name} ({id})"));
-        return Ok(id);
-    }
-    step(&format!("Creating the D1 database {name}"), || {
-        step::run(
-            wrangler(&till_tests::local::till_config(), dir)
-                .args(["d1", "create", name])
-                .stdin(Stdio::null()),
-        )
-    })?;
-    find()?.ok_or_else(|| format!("D1 database {name} was created but is not listed"))
+    find_or_create(
+        dir,
+        &format!("D1 database {name}"),
+        (&["d1", "list", "--json"], "name", "uuid"),
+        &["d1", "create", name],
+        name,
+    )
 }
 
 /// The id of the KV namespace titled `title`, created first when there is none.
 fn namespace(dir: &Path, title: &str) -> Result<String> {
+    find_or_create(
+        dir,
+        &format!("KV namespace {title}"),
+        (&["kv", "namespace", "list"], "title", "id"),
+        &["kv", "namespace", "create", title],
+        title,
+    )
+}
+
+/// The id of the resource whose `key` is `name` in the JSON list wrangler prints for
+/// `list.0`, read from its field `list.2`; made with `create` first when none is listed.
+fn find_or_create(
+    dir: &Path,
+    what: &str,
+    list: (&[&str], &str, &str),
+    create: &[&str],
+    name: &str,
+) -> Result<String> {
+    let (list_args, key, id_field) = list;
     let find = || -> Result<Option<String>> {
-        let list = json_of(dir, &["kv", "namespace", "list"])?;
-        Ok(list.as_array().into_iter().flatten().find_map(|ns| {
-            (ns["title"] == json!(title))
-                .then(|| ns["id"].as_str().map(str::to_owned))
+        let listed = json_of(dir, list_args)?;
+        Ok(listed.as_array().into_iter().flatten().find_map(|item| {
+            (item[key] == json!(name))
+                .then(|| item[id_field].as_str().map(str::to_owned))
                 .flatten()
         }))
     };
     if let Some(id) = find()? {
-        step::satisfied(&format!("KV namespace {title} ({id})"));
+        step::satisfied(&format!("{what} ({id})"));
         return Ok(id);
     }
-    step(&format!("Creating the KV namespace {title}"), || {
+    step(&format!("Creating the {what}"), || {
         step::run(
             wrangler(&till_tests::local::till_config(), dir)
-                .args(["kv", "namespace", "create", title])
+                .args(create)
                 .stdin(Stdio::null()),
         )
     })?;
-    find()?.ok_or_else(|| format!("KV namespace {title} was created but is not listed"))
+    find()?.ok_or_else(|| format!("the {what} was created but is not listed"))
 }
 
 /// The secrets each Worker lacks, with their values: given in this process's environment

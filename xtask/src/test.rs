@@ -53,10 +53,12 @@ pub fn run() -> Result<()> {
     tier(
         "Lints, wasm crates (clippy -D warnings, wasm32)",
         &mut || {
-            step::run(&mut cargo(&[
-                "clippy",
-                "--target",
-                WASM_TARGET,
+            let clippy = |args: &[&str]| {
+                let mut command = cargo(&["clippy", "--target", WASM_TARGET]);
+                command.args(args).args(["--", "-D", "warnings"]);
+                step::run(&mut command)
+            };
+            clippy(&[
                 "--package",
                 "till-edge",
                 "--package",
@@ -66,35 +68,16 @@ pub fn run() -> Result<()> {
                 "--package",
                 "till-links",
                 "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]))?;
+            ])?;
             // The links crate as its own Worker (its entry is behind the feature).
-            step::run(&mut cargo(&[
-                "clippy",
-                "--target",
-                WASM_TARGET,
+            clippy(&[
                 "--package",
                 "till-links",
                 "--features",
                 "worker",
                 "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]))?;
-            step::run(&mut cargo(&[
-                "clippy",
-                "--target",
-                WASM_TARGET,
-                "--package",
-                "till-shared",
-                "--lib",
-                "--",
-                "-D",
-                "warnings",
-            ]))
+            ])?;
+            clippy(&["--package", "till-shared", "--lib"])
         },
     );
     tier(
