@@ -451,10 +451,11 @@ fn deploy(dir: &Path, config: &Path, secrets: Option<Value>) -> Result<Option<St
 fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // A file left by an interrupted run is made anew, so its mode is this one.
+    let _ = fs::remove_file(path);
     let mut file = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
