@@ -145,6 +145,8 @@ typed_ids! {
     WebhookDeliveryId => "wd_";
     /// One attempt at delivering a webhook.
     WebhookAttemptId => "wa_";
+    /// A customer portal session.
+    PortalSessionId => "bps_";
 }
 
 impl WebhookDeliveryId {

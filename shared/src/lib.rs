@@ -20,6 +20,7 @@ pub mod money;
 pub mod openapi;
 pub mod params;
 pub mod plan;
+pub mod portal;
 pub mod pricing;
 pub mod promotion;
 pub mod redirect;

@@ -97,6 +97,8 @@ pub enum Operation {
     ListWebhookDeliveries,
     ReplayEvent,
     ReplayEvents,
+    CreatePortalSession,
+    Entitlements,
     OmiseCreateLink,
     OmiseListLinks,
     OmiseGetLink,
@@ -187,10 +189,14 @@ routes! {
 
     "POST" "/v1/customers" => CreateCustomer, Secret, Some("CreateCustomer"), "Customer", "Create a customer, with your own customer_id or a generated one (optionally on a SANDBOX test clock).";
     "GET" "/v1/customers" => ListCustomers, Secret, None, "CustomerList", "Query customers by customer_id, name, phone or email (page / page_size, or cursor).";
+    "GET" "/v1/customers/entitlements" => Entitlements, Secret, None, "Entitlements", "What a customer (customer_id, external_id or email) may use: one entry per product of a live or just-ended subscription, with its status.";
     "GET" "/v1/customers/{id}" => GetCustomer, Secret, None, "Customer", "Retrieve a customer by customer_id.";
     "PATCH" "/v1/customers/{id}" => UpdateCustomer, Secret, Some("UpdateCustomer"), "Customer", "Update name, phone, email, billing address or metadata.";
     "POST" "/v1/customers/{id}" => UpdateCustomer, Secret, Some("UpdateCustomer"), "Customer", "Update a customer (POST form of PATCH).";
     "DELETE" "/v1/customers/{id}" => DeleteCustomer, Secret, None, "DeletedCustomer", "Delete a customer; refused while it has a live subscription.";
+
+    "POST" "/v1/portal/sessions" => CreatePortalSession, Secret, Some("CreatePortalSession"), "PortalSession", "A one-hour customer portal URL for one customer (customerId, externalId or email): subscriptions, card, billing history and details; flow deep-links to cancel, update_payment_method or switch_plan.";
+    "POST" "/v1/portal_sessions" => CreatePortalSession, Secret, Some("CreatePortalSession"), "PortalSession", "Alias of /v1/portal/sessions.";
 
     "POST" "/v1/payment_methods" => CreatePaymentMethod, Secret, Some("CreatePaymentMethod"), "PaymentMethod", "SANDBOX only: save a test card for a customer without a browser (PRODUCTION refuses card numbers).";
     "GET" "/v1/payment_methods" => ListPaymentMethods, Secret, None, "PaymentMethodList", "Attached payment methods, of one customer with customer_id.";

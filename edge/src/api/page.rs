@@ -15,6 +15,11 @@ pub struct PageRequest {
     /// The fields of a POST's form (as `till_shared::params::form_to_json` reads them),
     /// read within the page's size and depth limits; empty otherwise.
     pub form: Map<String, Value>,
+    /// The `Cookie` header.
+    pub cookies: Option<String>,
+    /// Whether the request comes from a page of this origin (`Sec-Fetch-Site`, else
+    /// `Origin`): a form POST from elsewhere is refused.
+    pub same_origin: bool,
 }
 
 impl PageRequest {
@@ -24,6 +29,14 @@ impl PageRequest {
             .query_pairs()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
+    }
+
+    /// The value of cookie `name`, if the request carries it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.as_deref()?.split(';').find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
     }
 
     /// Scheme, host and port the page was served from.

@@ -3,6 +3,8 @@
 pub mod biller;
 pub mod customers;
 pub mod payment_methods;
+pub mod portal;
+pub mod portal_pages;
 pub mod subscriptions;
 pub mod test_clocks;
 

@@ -37,6 +37,9 @@ pub struct ProductRow {
     pub price_type: Option<String>,
     pub price_interval: Option<String>,
     pub price_interval_count: Option<i64>,
+    /// The prices a subscriber may switch between in the customer portal (JSON array).
+    #[serde(default)]
+    pub portal_prices: Option<String>,
 }
 
 /// What a product sells by default: its default price, while the product is active and
@@ -95,6 +98,7 @@ pub fn render(row: ProductRow) -> ApiResult<Value> {
         "price": row.price_amount,
         "currency": row.price_currency,
         "type": summary_type(row.price_type.as_deref()),
+        "portal_prices": db::parse_json(row.portal_prices.as_deref()),
         "livemode": row.environment == Environment::Production,
         "environment": row.environment,
         "created_at": iso(row.created_at)?,
@@ -329,6 +333,29 @@ pub async fn list(call: &mut Call<'_>) -> ApiResult<Reply> {
     ))
 }
 
+/// The prices a subscriber may switch between in the portal: recurring prices of this
+/// product, each once (an empty list turns switching off).
+async fn switchable_prices(
+    call: &Call<'_>,
+    product_id: &str,
+    ids: Vec<String>,
+) -> ApiResult<Vec<String>> {
+    let mut kept: Vec<String> = Vec::with_capacity(ids.len());
+    for price_id in ids {
+        let price = prices::load(call, &price_id, Some("portal_prices")).await?;
+        if price.product_id != product_id || price.kind != "recurring" {
+            return Err(ApiError::invalid(
+                "portal_prices",
+                format!("`{price_id}` is not a recurring price of this product."),
+            ));
+        }
+        if !kept.contains(&price_id) {
+            kept.push(price_id);
+        }
+    }
+    Ok(kept)
+}
+
 pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let id = call.id()?.to_owned();
     let row = load(call, &id, None).await?;
@@ -348,7 +375,16 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
     let metadata = crate::api::list::patch_metadata(&mut p, row.metadata.as_deref())?;
     let active = p.boolean("active")?.unwrap_or(row.active);
     let default_price = p.string("default_price", 100)?;
+    let portal_prices = p.patch("portal_prices", |p, f| p.strings(f, 20))?;
     p.finish()?;
+    let portal_prices = match portal_prices {
+        Some(Some(ids)) => Some(Some(switchable_prices(call, &id, ids).await?)),
+        Some(None) => Some(None),
+        None => None,
+    }
+    .map_or(row.portal_prices, |ids| {
+        ids.map(|ids| json!(ids).to_string())
+    });
     let default_price = match default_price {
         Some(price_id) => {
             let price = prices::load(call, &price_id, Some("default_price")).await?;
@@ -368,7 +404,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
         "products",
         "name = :name, slug = :slug, description = :description, images = :images,
          metadata = :metadata, active = :active, default_price_id = :default_price_id,
-         updated_at = :now",
+         portal_prices = :portal_prices, updated_at = :now",
         &id,
         vec![
             ("name", name.js()),
@@ -378,6 +414,7 @@ pub async fn update(call: &mut Call<'_>) -> ApiResult<Reply> {
             ("metadata", metadata.js()),
             ("active", active.js()),
             ("default_price_id", default_price.js()),
+            ("portal_prices", portal_prices.js()),
             ("now", db::now_unix().js()),
         ],
     )

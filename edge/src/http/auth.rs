@@ -32,6 +32,17 @@ fn basic_user(req: &Request) -> Option<String> {
     (!user.is_empty()).then(|| user.to_owned())
 }
 
+/// The publishable key in `X-Recur-Publishable-Key`, as Recur's embeddable checkout sends
+/// it (never a secret key: a page's script must not hold one).
+fn recur_publishable_key(req: &Request) -> Option<String> {
+    let key = req.headers().get(RECUR_KEY_HEADER).ok()??;
+    let key = key.trim();
+    (key.starts_with("pk_") && !key.contains(char::is_whitespace)).then(|| key.to_owned())
+}
+
+/// The header Recur's checkout element carries its publishable key in.
+pub const RECUR_KEY_HEADER: &str = "X-Recur-Publishable-Key";
+
 /// Checks what the route demands and answers who is calling (no one, for public and
 /// operator routes), and the dashboard session it came in, if it came in one.
 pub async fn authorize(
@@ -93,6 +104,8 @@ async fn authorize_key(req: &Request, ctx: &Ctx, access: Access) -> ApiResult<Op
         Access::AnyKey | Access::SecretOrOperator | Access::Secret | Access::BasicSecret => {
             let key = match access {
                 Access::BasicSecret => basic_user(req).or_else(|| bearer_token(req)),
+                // Recur's checkout element sends its publishable key in a header of its own.
+                Access::AnyKey => bearer_token(req).or_else(|| recur_publishable_key(req)),
                 _ => bearer_token(req),
             };
             let key = key.ok_or_else(|| {

@@ -22,7 +22,7 @@ use crate::accounts::{account as accounts, dashboard, health, openapi};
 use crate::api::call::Call;
 use crate::api::page::PageRequest;
 use crate::api::reply::{Dialect, Reply};
-use crate::billing::{customers, payment_methods, subscriptions, test_clocks};
+use crate::billing::{customers, payment_methods, portal, subscriptions, test_clocks};
 use crate::catalog::{prices, products, promotion_codes};
 use crate::checkout::{buy, page as checkout_page, sessions as checkout_sessions};
 use crate::ctx::Ctx;
@@ -89,6 +89,17 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         && !account.contains('/')
     {
         return stripe_webhook(req, &ctx, account).await?.into_response();
+    }
+    if path == "/portal" || path.starts_with("/portal/") {
+        let post = method == "POST";
+        if !(post || method == "GET") {
+            return pages::message(till_shared::locale::Locale::En, 405, Text::LinkNotFound);
+        }
+        let rest = path["/portal".len()..].to_owned();
+        return match page_request(req).await? {
+            Ok(req) => crate::billing::portal_pages::handle(req, &ctx, post, &rest).await,
+            Err(refused) => refused,
+        };
     }
     if path == "/dashboard/login" && matches!(method.as_str(), "GET" | "POST") {
         let same_origin = same_origin(&req);
@@ -301,16 +312,55 @@ async fn page_request(
             _ => return Ok(refuse(400, Text::FormMalformed)),
         }
     }
+    let cookies = req.headers().get("Cookie").ok().flatten();
     Ok(Ok(PageRequest {
+        same_origin: same_origin(&req),
         url: req.url()?,
         accept_language,
         client_address,
         form,
+        cookies,
     }))
 }
 
+/// What a page on another origin may send to a publishable-key route (its preflight's
+/// answer): no cookies, only these headers.
+const CORS_HEADERS: &str = "Content-Type, Authorization, X-Recur-Publishable-Key, Idempotency-Key";
+
 /// The JSON API: the route table decides the operation, [`serve`] runs it.
 async fn api(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Reply> {
+    let origin = req.headers().get("Origin").ok().flatten();
+    // Publishable-key routes answer pages on other origins (a merchant's checkout button);
+    // which origins may read the answer is decided per account, in `serve`.
+    let cross_origin = |route: &till_shared::routes::Route| route.access == Access::AnyKey;
+    if method == "OPTIONS" {
+        let methods: Vec<&str> = ["GET", "POST"]
+            .into_iter()
+            .filter(|m| matches!(resolve(m, path), Some(Ok((route, _))) if cross_origin(route)))
+            .collect();
+        if let (Some(origin), false) = (origin.clone(), methods.is_empty()) {
+            return Ok(Reply::text("text/plain", String::new())
+                .with_header("Access-Control-Allow-Origin", origin)
+                .with_header("Access-Control-Allow-Methods", methods.join(", "))
+                .with_header("Access-Control-Allow-Headers", CORS_HEADERS)
+                .with_header("Access-Control-Max-Age", "600")
+                .with_header("Vary", "Origin"));
+        }
+    }
+    let reply = match resolve(method, path) {
+        Some(Ok((route, _))) if cross_origin(route) => origin,
+        _ => None,
+    };
+    let answer = api_reply(req, ctx, method, path).await?;
+    Ok(match reply {
+        Some(origin) => answer
+            .with_header("Access-Control-Allow-Origin", origin)
+            .with_header("Vary", "Origin"),
+        None => answer,
+    })
+}
+
+async fn api_reply(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Reply> {
     Ok(match resolve(method, path) {
         None => ApiError::new(
             ErrorCode::ResourceNotFound,
@@ -347,6 +397,21 @@ async fn serve(
     dialect: Dialect,
 ) -> ApiResult<Reply> {
     let (principal, dashboard) = auth::authorize(&req, ctx, route.access).await?;
+    // A page on another origin may use a publishable key only from one of the account's
+    // allowed hosts (the rule its redirects follow).
+    if let (Some(origin), Some(principal)) = (req.headers().get("Origin")?, &principal)
+        && principal.key_kind == till_shared::keys::KeyKind::Publishable
+        && !same_origin(&req)
+    {
+        let hosts = crate::accounts::settings::allowed_hosts(ctx, principal.seller()).await?;
+        let sandbox = principal.environment == till_shared::keys::Environment::Sandbox;
+        if !hosts.allows_origin(&origin, sandbox) {
+            return Err(ApiError::forbidden(format!(
+                "Pages on {origin} may not use this publishable key: add the host to the account's {} (PATCH /v1/account).",
+                crate::accounts::settings::FIELD
+            )));
+        }
+    }
     // Signing in takes JSON only: a form on another site cannot send it (no CORS), so it
     // cannot sign a visitor in to someone else's account.
     if route.operation == Operation::SignIn
@@ -479,6 +544,8 @@ fn dispatch<'c>(call: &'c mut Call<'_>) -> Handling<'c> {
         Operation::ReplayEvent => Box::pin(webhooks::replay_event(call)),
         Operation::ReplayEvents => Box::pin(webhooks::replay_range(call)),
         Operation::GetEvent => Box::pin(events::get(call)),
+        Operation::CreatePortalSession => Box::pin(portal::create_session(call)),
+        Operation::Entitlements => Box::pin(portal::entitlements(call)),
         Operation::OmiseCreateLink => Box::pin(omise::create(call)),
         Operation::OmiseListLinks => Box::pin(omise::list(call)),
         Operation::OmiseGetLink => Box::pin(omise::get(call)),

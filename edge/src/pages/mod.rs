@@ -5,4 +5,5 @@
 pub use till_links::page::*;
 
 pub mod checkout;
+pub mod portal;
 pub mod receipt;

@@ -152,6 +152,39 @@ pub fn schemas() -> Map<String, Value> {
             ("expires_at", "string"),
         ]),
     );
+    add(
+        "PortalSession",
+        object(&[
+            ("id", "string"),
+            ("object", "string"),
+            ("url", "string"),
+            ("customer_id", "string"),
+            ("return_url", "string?"),
+            ("locale", "string"),
+            ("configuration_id", "string?"),
+            ("flow", "object?"),
+            ("status", "string"),
+            ("expires_at", "string"),
+            ("accessed_at", "string?"),
+            ("created_at", "string"),
+            ("livemode", "boolean"),
+            ("customerId", "string"),
+            ("returnUrl", "string?"),
+            ("expiresAt", "string"),
+            ("accessedAt", "string?"),
+            ("createdAt", "string"),
+        ]),
+    );
+    let mut entitlements = object(&[("entitlements", "array"), ("subscription", "object?")]);
+    entitlements["properties"]["entitlements"]["items"] = object(&[
+        ("product", "string"),
+        ("product_id", "string"),
+        ("status", "string"),
+        ("subscription_id", "string"),
+    ]);
+    entitlements["properties"]["entitlements"]["items"]["properties"]["status"]["enum"] =
+        json!(["active", "trialing", "past_due", "canceled"]);
+    add("Entitlements", entitlements);
     let funnel = || {
         let mut step = object(&[
             ("views", "integer"),
@@ -215,6 +248,7 @@ pub fn schemas() -> Map<String, Value> {
             ("metadata", "object?"),
             ("active", "boolean"),
             ("default_price", "object?"),
+            ("portal_prices", "array?"),
             ("price", "integer?"),
             ("currency", "string?"),
             ("type", "string"),

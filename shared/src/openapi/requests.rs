@@ -550,6 +550,7 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                 &{
                     let mut fields = product_fields();
                     fields.push(("default_price", filled(100)));
+                    fields.push(("portal_prices", list(filled(100), 0, 20)));
                     fields
                 },
                 &[],
@@ -730,6 +731,30 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                     ("environment", words(&["test", "live"])),
                 ],
                 &[],
+            ),
+        ),
+        (
+            "CreatePortalSession",
+            with(
+                body(
+                    &[
+                        ("customer_id", filled(64)),
+                        ("external_id", filled(64)),
+                        ("email", email()),
+                        ("return_url", redirect_url()),
+                        ("locale", words(LOCALES)),
+                        ("configuration_id", filled(100)),
+                        (
+                            "flow",
+                            words(&crate::portal::Flow::ALL.map(crate::portal::Flow::as_str)),
+                        ),
+                        ("subscription_id", matching(64, "^sub_[A-Za-z0-9]+$")),
+                    ],
+                    &[],
+                ),
+                vec![
+                    json!({ "anyOf": [present("customer_id"), present("external_id"), present("email")] }),
+                ],
             ),
         ),
         (

@@ -1,0 +1,30 @@
+-- The customer portal: short-lived sessions a merchant's server opens for one customer.
+-- The URL's token (one hour, spent on first use) and the browser's cookie token (one hour
+-- from that use) are stored only as SHA-256 hashes.
+CREATE TABLE portal_sessions (
+    id                    TEXT PRIMARY KEY,
+    account_id            TEXT NOT NULL REFERENCES accounts (id),
+    environment           TEXT NOT NULL CHECK (environment IN ('SANDBOX', 'PRODUCTION')),
+    -- The customer's row key (customers.id) and the merchant's id for it.
+    customer_key          TEXT NOT NULL REFERENCES customers (id),
+    customer_id           TEXT NOT NULL,
+    token_hash            TEXT NOT NULL UNIQUE,
+    browser_hash          TEXT UNIQUE,
+    return_url            TEXT CHECK (return_url IS NULL OR length(return_url) <= 2048),
+    locale                TEXT,
+    configuration_id      TEXT CHECK (configuration_id IS NULL OR length(configuration_id) <= 100),
+    flow                  TEXT CHECK (flow IS NULL OR flow IN ('cancel', 'update_payment_method', 'switch_plan')),
+    flow_subscription_id  TEXT,
+    expires_at            INTEGER NOT NULL,
+    accessed_at           INTEGER,
+    browse_until          INTEGER,
+    created_at            INTEGER NOT NULL,
+    CHECK ((browser_hash IS NULL) = (accessed_at IS NULL))
+);
+CREATE INDEX portal_sessions_by_customer ON portal_sessions (account_id, environment, customer_key);
+
+-- The prices a subscriber may switch between in the portal, per product (a JSON array of
+-- price ids of that product; NULL: no switching).
+ALTER TABLE products ADD COLUMN portal_prices TEXT
+    CHECK (portal_prices IS NULL OR (json_valid(portal_prices) AND json_type(portal_prices) = 'array'
+        AND json_array_length(portal_prices) <= 20));
