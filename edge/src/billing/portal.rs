@@ -285,7 +285,11 @@ pub async fn entitlements(call: &mut Call<'_>) -> ApiResult<Reply> {
             crate::billing::subscriptions::now_for(call, row.test_clock_id.as_deref()).await?;
         held.push(Held {
             subscription_id: row.id,
-            product_ids: row.items.iter().filter_map(|i| i.product_id.clone()).collect(),
+            product_ids: row
+                .items
+                .iter()
+                .filter_map(|i| i.product_id.clone())
+                .collect(),
             state: row.state,
             cancel_at_period_end: row.cancel_at_period_end,
             current_period_end: row.current_period_end,

@@ -126,6 +126,9 @@ async fn route(
         }
         (true, ["card"]) => {
             let target = form_text(req, "subscription");
+            if !target.is_empty() && own_subscription(ctx, signed, &target).await?.is_none() {
+                return Ok(pages::message(locale, 404, Text::PortalNotYours));
+            }
             let result =
                 update_card(req, ctx, signed, (!target.is_empty()).then_some(target)).await;
             match done(result)? {

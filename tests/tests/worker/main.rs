@@ -16,6 +16,7 @@ mod openapi;
 mod operator_secret;
 mod owed;
 mod payment_links;
+mod portal;
 mod promotion_limits;
 mod promotions;
 mod public_writes;
@@ -117,6 +118,7 @@ fn main() -> ExitCode {
         public_writes::CHECKS,
         operator_secret::CHECKS,
         dashboard::CHECKS,
+        portal::CHECKS,
     ];
     let checks: Vec<(&str, Check)> = modules.iter().flat_map(|m| m.iter().copied()).collect();
     if args.list {

@@ -78,15 +78,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
 ];
 
-const GOOD_CARD: &str = "4242424242424242";
-const NO_FUNDS_CARD: &str = "4000000000009995";
+pub(crate) const GOOD_CARD: &str = "4242424242424242";
+pub(crate) const NO_FUNDS_CARD: &str = "4000000000009995";
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
 /// A test clock frozen at `at`.
-fn clock(merchant: &Client, at: &str) -> Result<String, Failed> {
+pub(crate) fn clock(merchant: &Client, at: &str) -> Result<String, Failed> {
     Ok(text(
         &create(merchant, "/v1/test_clocks", json!({"frozen_time": at}))?["id"],
     ))
@@ -94,15 +94,20 @@ fn clock(merchant: &Client, at: &str) -> Result<String, Failed> {
 
 /// A merchant of its own with a test clock frozen at `at`, a customer on that clock with
 /// a good saved card, and a monthly plan of `amount`.
-struct OnClock {
-    merchant: Client,
-    clock: String,
-    customer: String,
-    card: String,
-    product: String,
+pub(crate) struct OnClock {
+    pub merchant: Client,
+    pub clock: String,
+    pub customer: String,
+    pub card: String,
+    pub product: String,
 }
 
-fn on_clock(suite: &Suite, name: &str, at: &str, amount: i64) -> Result<OnClock, Failed> {
+pub(crate) fn on_clock(
+    suite: &Suite,
+    name: &str,
+    at: &str,
+    amount: i64,
+) -> Result<OnClock, Failed> {
     let merchant = suite.fresh_merchant(name)?;
     let clock = clock(&merchant, at)?;
     let (customer, card) = customer_with_card(&merchant, Some(&clock), GOOD_CARD)?;
@@ -116,7 +121,7 @@ fn on_clock(suite: &Suite, name: &str, at: &str, amount: i64) -> Result<OnClock,
     })
 }
 
-fn advance(merchant: &Client, clock: &str, to: &str) -> Result<Value, Failed> {
+pub(crate) fn advance(merchant: &Client, clock: &str, to: &str) -> Result<Value, Failed> {
     let advanced = create(
         merchant,
         &format!("/v1/test_clocks/{clock}/advance"),
@@ -127,7 +132,7 @@ fn advance(merchant: &Client, clock: &str, to: &str) -> Result<Value, Failed> {
 }
 
 /// A customer (on `clock`, if any) with a saved card; answers (customer id, card id).
-fn customer_with_card(
+pub(crate) fn customer_with_card(
     merchant: &Client,
     clock: Option<&str>,
     card: &str,
@@ -142,7 +147,7 @@ fn customer_with_card(
     Ok((id, method))
 }
 
-fn save_card(merchant: &Client, customer: &str, card: &str) -> Result<String, Failed> {
+pub(crate) fn save_card(merchant: &Client, customer: &str, card: &str) -> Result<String, Failed> {
     let method = create(
         merchant,
         "/v1/payment_methods",
@@ -152,7 +157,7 @@ fn save_card(merchant: &Client, customer: &str, card: &str) -> Result<String, Fa
 }
 
 /// A recurring product in the subscription document's flat form.
-fn plan(merchant: &Client, amount: i64, interval: &str) -> Result<String, Failed> {
+pub(crate) fn plan(merchant: &Client, amount: i64, interval: &str) -> Result<String, Failed> {
     let product = create(
         merchant,
         "/v1/products",
@@ -162,7 +167,7 @@ fn plan(merchant: &Client, amount: i64, interval: &str) -> Result<String, Failed
     Ok(text(&product["id"]))
 }
 
-fn subscribe(
+pub(crate) fn subscribe(
     merchant: &Client,
     customer: &str,
     method: &str,
@@ -180,7 +185,7 @@ fn subscribe(
     create(merchant, "/v1/subscriptions", body)
 }
 
-fn orders(merchant: &Client, subscription: &str) -> Result<Vec<Value>, Failed> {
+pub(crate) fn orders(merchant: &Client, subscription: &str) -> Result<Vec<Value>, Failed> {
     let list = fetch(
         merchant,
         &format!("/v1/subscriptions/{subscription}/billing_orders?page=1&page_size=100&order=asc"),
@@ -188,12 +193,16 @@ fn orders(merchant: &Client, subscription: &str) -> Result<Vec<Value>, Failed> {
     Ok(list["data"].as_array().cloned().unwrap_or_default())
 }
 
-fn subscription(merchant: &Client, id: &str) -> Result<Value, Failed> {
+pub(crate) fn subscription(merchant: &Client, id: &str) -> Result<Value, Failed> {
     fetch(merchant, &format!("/v1/subscriptions/{id}"))
 }
 
 /// Events of `kind` about `object_id`.
-fn events_about(merchant: &Client, kind: &str, object_id: &str) -> Result<Vec<Value>, Failed> {
+pub(crate) fn events_about(
+    merchant: &Client,
+    kind: &str,
+    object_id: &str,
+) -> Result<Vec<Value>, Failed> {
     let list = fetch(merchant, &format!("/v1/events?type={kind}&limit=100"))?;
     Ok(list["data"]
         .as_array()

@@ -23,6 +23,18 @@ macro_rules! ensure_eq {
             .into());
         }
     }};
+    ($left:expr, $right:expr, $($message:tt)+) => {{
+        let (left, right) = (&$left, &$right);
+        if left != right {
+            return Err(format!(
+                "{} != {} ({})\n  left: {left:?}\n right: {right:?}",
+                stringify!($left),
+                stringify!($right),
+                format!($($message)+)
+            )
+            .into());
+        }
+    }};
 }
 
 use libtest_mimic::Failed;
