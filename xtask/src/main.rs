@@ -31,7 +31,7 @@ commands:
   setup                      install the toolchain pieces (idempotent)
   dev [--port N] [--state DIR] [--var NAME=VALUE]...
                              build and run Till locally (default port 8787, state .till/)
-  test                       run every test tier
+  test [--only TEXT]         run every test tier (or those whose name contains TEXT)
   build                      build the widget, the dashboard and both Workers (release)
   deploy [--env NAME] [--dry-run] [--link-host HOST] [--api-host HOST]
                              deploy Till to Cloudflare (default env production); --dry-run
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     let outcome = match command.as_str() {
         "setup" => tools::setup(tools::Needs::Everything).map(drop),
         "dev" => dev::run(rest),
-        "test" => test::run(),
+        "test" => test::run(rest),
         "bench" => bench::run(rest),
         "listen" => listen::run(rest),
         "size" => size::run(rest),

@@ -18,11 +18,24 @@ fn cargo(args: &[&str]) -> Command {
     command
 }
 
-pub fn run() -> Result<()> {
+/// `cargo xtask test [--only TEXT]`: every tier, or (while working on one part) only the
+/// tiers whose name contains TEXT, on the build already there (`cargo xtask build`).
+pub fn run(args: &[String]) -> Result<()> {
+    let only = match args {
+        [] => None,
+        [flag, text] if flag == "--only" => Some(text.to_lowercase()),
+        _ => return Err("usage: cargo xtask test [--only TEXT]".into()),
+    };
     let started = Instant::now();
     let tools = tools::setup(tools::Needs::Everything)?;
     let mut outcomes: Vec<(&str, Result<()>, String)> = Vec::new();
     let mut tier = |name: &'static str, work: &mut dyn FnMut() -> Result<()>| {
+        if only
+            .as_ref()
+            .is_some_and(|only| !name.to_lowercase().contains(only))
+        {
+            return;
+        }
         let tier_started = Instant::now();
         let outcome = step(name, work);
         outcomes.push((name, outcome, format_duration(tier_started.elapsed())));

@@ -249,19 +249,26 @@ impl NewCheckout {
 
 /// The lines `sold` names, priced from the seller's catalogue.
 async fn price(ctx: &Ctx, seller: Seller<'_>, sold: Sold) -> Result<Vec<LineItem>, Refused> {
-    let price = match sold {
+    // The line is named as the shopper knows it: the product's name.
+    let (price, name) = match sold {
         Sold::Lines(lines) => return Ok(lines),
-        Sold::Price(id) => prices::sellable(ctx, seller, &id, "price_id").await?,
+        Sold::Price(id) => {
+            let price = prices::sellable(ctx, seller, &id, "price_id").await?;
+            let product = products::find(ctx, seller, &price.product_id, Some("price_id")).await?;
+            (price, product.name)
+        }
         Sold::Product(id) => {
             let product = products::find(ctx, seller, &id, Some("product_id")).await?;
-            products::default_price(ctx, seller, &product, "product_id").await?
+            let price = products::default_price(ctx, seller, &product, "product_id").await?;
+            (price, product.name)
         }
         Sold::ProductSlug(slug) => {
             let product = products::find_by_slug(ctx, seller, &slug, "product_slug").await?;
-            products::default_price(ctx, seller, &product, "product_slug").await?
+            let price = products::default_price(ctx, seller, &product, "product_slug").await?;
+            (price, product.name)
         }
     };
-    Ok(vec![price.line(1, price.nickname.clone())?])
+    Ok(vec![price.line(1, Some(name))?])
 }
 
 /// The promotion code the session keeps and what it takes off the lines.

@@ -913,6 +913,8 @@ fn recurs_checkout_element_posts_with_its_header_from_an_allowed_site(
     let session = created.json();
     ensure!(text(&session["url"]).contains("/c/cs_"), "{session}");
     ensure_eq!(session["customer_email"], json!("element@example.com"));
+    // The shopper sees what they buy by the product's name.
+    ensure_eq!(session["line_items"][0]["name"], json!("Element tee"));
     // From a site the account does not list, and with a secret key in the header: refused.
     let foreign = suite
         .client
