@@ -647,7 +647,7 @@ fn subscription_and_setup_checkouts_keep_the_card_at_stripe(suite: &Suite) -> Re
     Ok(())
 }
 
-fn renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due(
+fn renewals_charge_off_session_through_stripe_a_decline_goes_past_due_and_the_portal_recovers_it(
     suite: &Suite,
 ) -> Result<(), Failed> {
     let (merchant, _) = suite.merchant("Stripe Renewals")?;
@@ -742,6 +742,73 @@ fn renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due(
     );
     let payments = get(&merchant, &format!("/v1/payments?subscription_id={id}"))?;
     ensure!(listed(&payments) == 2, "a declined renewal made a payment");
+
+    // In the customer portal, Stripe's own fields take the new card (the page gets only
+    // the PaymentMethod id), and the overdue renewal is charged on it at once.
+    let session = merchant
+        .post("/v1/portal/sessions")
+        .json(&json!({"customerId": customer}))
+        .send()?
+        .json();
+    let url = text(&session["url"]);
+    let path = &url[url.find("/portal/").unwrap_or(0)..];
+    let opened = suite.shopper().get(path).send()?;
+    let cookie = opened
+        .header("Set-Cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        opened.status == 303 && cookie.starts_with("till_portal="),
+        "opening answered {}",
+        opened.status
+    );
+    let page = suite
+        .shopper()
+        .get(&format!("/portal/card?subscription={id}"))
+        .header("Cookie", &cookie)
+        .send()?;
+    ensure!(
+        page.body.contains("id=\"stripe-form\"")
+            && page.body.contains("data-key=\"pk_test_")
+            && !page.body.contains("name=\"card_number\""),
+        "the portal's card page on the Stripe path: {}",
+        page.body
+    );
+    let csrf = page
+        .quoted_after("name=\"csrf\" value=\"")
+        .unwrap_or_default();
+    let method = suite.payment_method("4242424242424242")?;
+    let saved = suite
+        .shopper()
+        .post("/portal/card")
+        .header("Cookie", &cookie)
+        .header("Sec-Fetch-Site", "same-origin")
+        .body(
+            "application/x-www-form-urlencoded",
+            form(&[
+                ("csrf", &csrf),
+                ("subscription", &id),
+                ("payment_method", &method),
+            ]),
+        )
+        .send()?;
+    ensure!(
+        saved.status == 303,
+        "the portal's card answered {}: {}",
+        saved.status,
+        saved.body
+    );
+    let recovered = get(&merchant, &format!("/v1/subscriptions/{id}"))?;
+    ensure!(
+        recovered["state"] == "ACTIVE" && recovered["completed_billing_iteration"] == 3,
+        "after the portal's card {recovered}"
+    );
+    let payments = get(&merchant, &format!("/v1/payments?subscription_id={id}"))?;
+    ensure!(
+        listed(&payments) == 3 && payments["data"][0]["processor"] == "stripe",
+        "payments after the portal's card {payments}"
+    );
     Ok(())
 }
 
@@ -1084,8 +1151,8 @@ fn main() -> std::process::ExitCode {
             subscription_and_setup_checkouts_keep_the_card_at_stripe,
         ),
         (
-            "renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due",
-            renewals_charge_off_session_through_stripe_and_a_decline_goes_past_due,
+            "renewals_charge_off_session_through_stripe_a_decline_goes_past_due_and_the_portal_recovers_it",
+            renewals_charge_off_session_through_stripe_a_decline_goes_past_due_and_the_portal_recovers_it,
         ),
         (
             "connecting_seals_the_keys_and_shows_only_their_last_four",

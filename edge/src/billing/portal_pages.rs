@@ -117,11 +117,13 @@ async fn route(
             {
                 return Ok(pages::message(locale, 404, Text::PortalNotYours));
             }
+            let stripe = stripe_fields(ctx, signed).await?;
             Ok(pages::portal::card(
                 locale,
                 &shell(signed, None),
                 card.as_deref(),
                 target.as_deref(),
+                stripe.as_ref(),
             ))
         }
         (true, ["card"]) => {
@@ -135,12 +137,11 @@ async fn route(
                 Ok(()) => Ok(saved()),
                 Err(reason) => {
                     let card = current_card(ctx, signed).await?;
-                    Ok(pages::portal::card(
-                        locale,
-                        &shell(signed, Some(Err(reason))),
-                        card.as_deref(),
-                        None,
-                    ))
+                    let stripe = stripe_fields(ctx, signed).await?;
+                    let shell = shell(signed, Some(Err(reason)));
+                    let page =
+                        pages::portal::card(locale, &shell, card.as_deref(), None, stripe.as_ref());
+                    Ok(page.map(|r| r.with_status(409)))
                 }
             }
         }
@@ -548,6 +549,28 @@ async fn subscription_view(
 }
 
 #[derive(Deserialize)]
+struct ConnectionRow {
+    publishable_key: Option<String>,
+}
+
+/// Stripe's card fields, when the session's environment charges through Stripe.
+async fn stripe_fields(
+    ctx: &Ctx,
+    signed: &Signed,
+) -> ApiResult<Option<pages::checkout::StripeView>> {
+    let row: Option<ConnectionRow> = Sql::new(
+        "SELECT publishable_key FROM processor_connections WHERE account_id = :account AND environment = :environment",
+    )
+    .scoped(&signed.principal)
+    .prepare(&db::db(ctx)?)?
+    .first(None)
+    .await?;
+    row.and_then(|r| r.publishable_key)
+        .map(|key| crate::accounts::processor::page_fields(&ctx.env, key))
+        .transpose()
+}
+
+#[derive(Deserialize)]
 struct CardRow {
     card_brand: String,
     card_last4: String,
@@ -807,16 +830,22 @@ async fn update_card(
         },
         None => own_subscriptions(ctx, signed).await?,
     };
-    let (exp_month, exp_year) = till_shared::card::parse_expiry(&form_text(req, "card_expiry"))
-        .ok_or_else(|| {
-            ApiError::invalid("card_expiry", "The expiry date is not valid (MM / YY).")
-        })?;
-    let number: String = form_text(req, "card_number")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let card = json!({"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": form_text(req, "card_cvc")});
-    let body = json!({"customer_id": signed.row.customer_id, "card": card});
+    // Stripe's fields made a PaymentMethod (its id only reaches Till); else a test card.
+    let stripe_method = form_text(req, "payment_method");
+    let body = if stripe_method.is_empty() {
+        let (exp_month, exp_year) = till_shared::card::parse_expiry(&form_text(req, "card_expiry"))
+            .ok_or_else(|| {
+                ApiError::invalid("card_expiry", "The expiry date is not valid (MM / YY).")
+            })?;
+        let number: String = form_text(req, "card_number")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let card = json!({"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": form_text(req, "card_cvc")});
+        json!({"customer_id": signed.row.customer_id, "card": card})
+    } else {
+        json!({"customer_id": signed.row.customer_id, "payment_method": stripe_method})
+    };
     let method = run(ctx, req, signed, Operation::CreatePaymentMethod, None, body).await?;
     let method_id = method
         .get("id")

@@ -13,7 +13,8 @@ use super::{ProcessorFields, escape, page, page_with};
 /// The enhancement script, inlined so the page needs no other request.
 const SCRIPT: &str = include_str!("checkout.js");
 /// What drives Stripe's fields on the Stripe path.
-const STRIPE_SCRIPT: &str = include_str!("stripe.js");
+/// The card collected by Stripe.js, on every page that takes a card on the Stripe path.
+pub const STRIPE_SCRIPT: &str = include_str!("stripe.js");
 
 /// The payment form as the shopper sees it, every amount already formatted.
 pub struct CheckoutView<'a> {

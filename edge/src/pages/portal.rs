@@ -7,7 +7,8 @@ use till_shared::embed::Frame;
 use till_shared::locale::{Locale, Text};
 use worker::Response;
 
-use super::{escape, page};
+use super::checkout::{STRIPE_SCRIPT, StripeView};
+use super::{escape, page_with};
 
 /// What every portal page shows around its content.
 pub struct Shell {
@@ -71,9 +72,21 @@ fn t(locale: Locale, key: Text) -> String {
 
 /// A POST form to `action` with the session's CSRF token, `fields` and one button.
 fn form(shell: &Shell, action: &str, fields: &str, button: &str, secondary: bool) -> String {
+    form_with(shell, action, "", fields, button, secondary)
+}
+
+/// [`form`], with attributes of its own (`id`, `data-…`).
+fn form_with(
+    shell: &Shell,
+    action: &str,
+    attributes: &str,
+    fields: &str,
+    button: &str,
+    secondary: bool,
+) -> String {
     let class = if secondary { " class=\"sec\"" } else { "" };
     format!(
-        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{fields}\
+        "<form method=\"post\" action=\"{}\"{attributes}><input type=\"hidden\" name=\"csrf\" value=\"{}\">{fields}\
 <button type=\"submit\"{class}>{button}</button></form>",
         escape(action),
         escape(&shell.csrf)
@@ -82,6 +95,17 @@ fn form(shell: &Shell, action: &str, fields: &str, button: &str, secondary: bool
 
 /// Lays out a portal page: branding, test-mode banner, the notice, `body`, the way back.
 fn portal_page(locale: Locale, shell: &Shell, title: &str, body: &str) -> worker::Result<Response> {
+    portal_page_with(locale, shell, title, body, None)
+}
+
+/// [`portal_page`], with Stripe's card fields on it.
+fn portal_page_with(
+    locale: Locale,
+    shell: &Shell,
+    title: &str,
+    body: &str,
+    stripe: Option<&StripeView>,
+) -> worker::Result<Response> {
     let mut html = String::new();
     if shell.test_mode {
         html.push_str(&format!(
@@ -116,7 +140,20 @@ fn portal_page(locale: Locale, shell: &Shell, title: &str, body: &str) -> worker
             escape(&shell.merchant_name)
         ));
     }
-    page(&Frame::default(), 200, locale, title, &html, None, None)
+    let (script, fields) = match stripe {
+        Some(stripe) => (Some(STRIPE_SCRIPT), Some(&stripe.fields)),
+        None => (None, None),
+    };
+    page_with(
+        &Frame::default(),
+        200,
+        locale,
+        title,
+        &html,
+        None,
+        script,
+        fields,
+    )
 }
 
 fn subscription_card(locale: Locale, shell: &Shell, sub: &SubscriptionView) -> String {
@@ -359,12 +396,14 @@ pub fn switch(
     portal_page(locale, shell, locale.text(Text::PortalSwitch), &body)
 }
 
-/// Update card: the sandbox's card form (test numbers), for every subscription or one.
+/// Update card: the sandbox's card form (test numbers), or Stripe's own fields when the
+/// environment charges through Stripe; for every subscription or one.
 pub fn card(
     locale: Locale,
     shell: &Shell,
     current: Option<&str>,
     subscription: Option<&str>,
+    stripe: Option<&StripeView>,
 ) -> worker::Result<Response> {
     let target = subscription.map_or(String::new(), |id| {
         format!(
@@ -372,15 +411,34 @@ pub fn card(
             escape(id)
         )
     });
-    let fields = format!(
-        "{target}<label for=\"cc\">{}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" maxlength=\"32\" required>\
+    let (attributes, fields) = match stripe {
+        Some(stripe) => (
+            format!(
+                " id=\"stripe-form\" data-key=\"{}\" data-failed=\"{}\"",
+                escape(&stripe.publishable_key),
+                t(locale, Text::CardDeclined)
+            ),
+            format!(
+                "{target}<label for=\"stripe-card\">{}</label><div id=\"stripe-card\" class=\"card-field\"></div>\
+<input type=\"hidden\" id=\"payment-method\" name=\"payment_method\"><p id=\"stripe-error\" class=\"fe\" role=\"alert\" hidden></p>\
+<noscript><p class=\"err\">{}</p></noscript>",
+                t(locale, Text::CardNumber),
+                t(locale, Text::JavaScriptNeeded)
+            ),
+        ),
+        None => (
+            String::new(),
+            format!(
+                "{target}<label for=\"cc\">{}</label><input id=\"cc\" name=\"card_number\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"1234 1234 1234 1234\" maxlength=\"32\" required>\
 <div class=\"split\"><div><label for=\"exp\">{}</label><input id=\"exp\" name=\"card_expiry\" autocomplete=\"cc-exp\" placeholder=\"MM / YY\" maxlength=\"9\" required></div>\
 <div><label for=\"cvc\">{}</label><input id=\"cvc\" name=\"card_cvc\" inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\" required></div></div>",
-        t(locale, Text::CardNumber),
-        t(locale, Text::Expiry),
-        t(locale, Text::Cvc),
-    );
-    let test = if shell.test_mode {
+                t(locale, Text::CardNumber),
+                t(locale, Text::Expiry),
+                t(locale, Text::Cvc),
+            ),
+        ),
+    };
+    let test = if shell.test_mode && stripe.is_none() {
         format!("<p class=\"note\">{}</p>", t(locale, Text::TestMode))
     } else {
         String::new()
@@ -389,14 +447,21 @@ pub fn card(
         "<div class=\"card\"><p>{}</p>{test}<p class=\"note\">{}</p>{}<p><a href=\"/portal\">{}</a></p></div>",
         current.map_or_else(|| t(locale, Text::PortalNoCard), escape),
         t(locale, Text::PortalCardRetries),
-        form(
+        form_with(
             shell,
             "/portal/card",
+            &attributes,
             &fields,
             &t(locale, Text::PortalUpdateCard),
             false
         ),
         t(locale, Text::PortalKeep)
     );
-    portal_page(locale, shell, locale.text(Text::PortalUpdateCard), &body)
+    portal_page_with(
+        locale,
+        shell,
+        locale.text(Text::PortalUpdateCard),
+        &body,
+        stripe,
+    )
 }

@@ -578,7 +578,7 @@ fn a_new_card_pays_an_overdue_renewal_at_once(suite: &Suite) -> Result<(), Faile
             ("card_cvc", "123"),
         ],
     )?;
-    ensure_eq!(declined.status, 200);
+    ensure_eq!(declined.status, 409);
     ensure!(
         declined.body.contains("role=\"alert\""),
         "{}",
@@ -629,7 +629,7 @@ fn a_new_card_pays_an_overdue_renewal_at_once(suite: &Suite) -> Result<(), Faile
             ("card_cvc", "123"),
         ],
     )?;
-    ensure_eq!(bad.status, 200);
+    ensure_eq!(bad.status, 409);
     ensure!(bad.body.contains("role=\"alert\""), "no error shown");
     ensure_eq!(
         fetch(
