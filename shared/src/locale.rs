@@ -164,6 +164,7 @@ texts! {
     ReceiptDisputed => ["This payment is disputed.", "此筆付款有爭議。", "此笔付款存在争议。", "この支払いには異議が申し立てられています。", "การชำระเงินนี้มีข้อโต้แย้ง"];
     ReceiptTestMode => ["Test mode: no money moved.", "測試模式:未實際收款。", "测试模式:未实际收款。", "テストモード:実際の請求はありません。", "โหมดทดสอบ: ไม่มีการเรียกเก็บเงินจริง"];
     ReceiptNotFound => ["This receipt does not exist.", "此收據不存在。", "此收据不存在。", "この領収書は存在しません。", "ไม่พบใบเสร็จนี้"];
+    ReceiptBilledTo => ["Billed to", "帳單對象", "账单对象", "請求先", "เรียกเก็บเงินจาก"];
     PortalTitle => ["Your subscriptions and billing", "您的訂閱與帳務", "您的订阅与账单", "ご契約とお支払い", "การสมัครสมาชิกและการชำระเงินของคุณ"];
     PortalSubscriptions => ["Subscriptions", "訂閱", "订阅", "ご契約", "การสมัครสมาชิก"];
     PortalNoSubscriptions => ["You have no subscriptions.", "您目前沒有任何訂閱。", "您目前没有任何订阅。", "ご契約中のプランはありません。", "คุณยังไม่มีการสมัครสมาชิก"];

@@ -25,6 +25,8 @@ pub struct ReceiptView {
     /// YYYY-MM-DD, UTC.
     pub date: String,
     pub email: Option<String>,
+    /// The customer's name and billing address, one line (as the portal keeps them).
+    pub billed_to: Option<String>,
     pub items: Vec<ItemRow>,
     /// A renewal's period (`2026-12-01 – 2027-01-01`).
     pub period: Option<String>,
@@ -74,6 +76,9 @@ pub fn receipt(locale: Locale, view: &ReceiptView) -> worker::Result<Response> {
     fact(Text::ReceiptCard, &view.card);
     if let Some(email) = &view.email {
         fact(Text::Email, email);
+    }
+    if let Some(billed_to) = &view.billed_to {
+        fact(Text::ReceiptBilledTo, billed_to);
     }
     if let Some(period) = &view.period {
         fact(Text::ReceiptPeriod, period);

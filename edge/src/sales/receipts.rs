@@ -120,6 +120,9 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
             amount: money(payment.amount),
         });
     }
+    let customer = billed_to(&db, payment).await?;
+    let email = email.or_else(|| customer.as_ref().and_then(|c| c.email.clone()));
+    let billed_to = customer.and_then(|c| c.line());
     let refunds = refunds::of_payment(&db, &payment.id)
         .await?
         .iter()
@@ -140,6 +143,7 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
             .or(payment.billing_order_id.clone()),
         date: date(payment.created_at)?,
         email,
+        billed_to,
         items,
         period,
         subtotal,
@@ -154,6 +158,62 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
         ),
     };
     Ok(Some((locale, view)))
+}
+
+/// Who a payment was billed to, as the customer's details stand now.
+#[derive(Deserialize)]
+struct BilledTo {
+    name: Option<String>,
+    email: Option<String>,
+    billing_address: Option<String>,
+}
+
+impl BilledTo {
+    /// "Mei Lin, 1 Harbour Rd, 000 Hong Kong, HK", or nothing when neither is kept.
+    fn line(&self) -> Option<String> {
+        let address = crate::db::parse_json(self.billing_address.as_deref());
+        let part = |key: &str| {
+            address
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let town = [part("postal_code"), part("city")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let parts: Vec<String> = [
+            self.name.clone().filter(|n| !n.trim().is_empty()),
+            part("line1"),
+            part("line2"),
+            (!town.is_empty()).then_some(town),
+            part("state"),
+            part("country"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+async fn billed_to(db: &worker::D1Database, payment: &PaymentRow) -> ApiResult<Option<BilledTo>> {
+    let Some(customer) = &payment.customer_id else {
+        return Ok(None);
+    };
+    Ok(Sql::new(
+        "SELECT name, email, billing_address FROM customers_view
+         WHERE id = :customer AND account_id = :account AND environment = :environment",
+    )
+    .bind("customer", customer.as_str())
+    .bind("account", payment.account_id.as_str())
+    .bind("environment", payment.environment.as_str())
+    .prepare(db)?
+    .first(None)
+    .await?)
 }
 
 /// What a checkout's order shows on its receipt.

@@ -687,6 +687,16 @@ fn the_billing_history_lists_receipts_that_open_and_details_reach_the_customer(
         events_about(&merchant, "customer.updated", &customer)?.len(),
         1
     );
+    // Receipts show the details as they now stand.
+    let receipt = suite.client.get(&receipts[0]).send()?;
+    ensure!(
+        receipt
+            .body
+            .contains("Mei Lin, 1 Harbour Rd, 000 Hong Kong, HK")
+            && receipt.body.contains("mei@example.com"),
+        "{}",
+        receipt.body
+    );
     let bad = browser.post(
         "/portal/details",
         &[("name", "Mei"), ("email", "not an email")],
