@@ -18,6 +18,9 @@ CREATE TABLE portal_sessions (
     expires_at            INTEGER NOT NULL,
     accessed_at           INTEGER,
     browse_until          INTEGER,
+    -- Cards tried from this session (each a save and maybe a charge): bounded, so a
+    -- session cannot test cards.
+    card_attempts         INTEGER NOT NULL DEFAULT 0 CHECK (card_attempts BETWEEN 0 AND 10),
     created_at            INTEGER NOT NULL,
     CHECK ((browser_hash IS NULL) = (accessed_at IS NULL))
 );
@@ -28,3 +31,7 @@ CREATE INDEX portal_sessions_by_customer ON portal_sessions (account_id, environ
 ALTER TABLE products ADD COLUMN portal_prices TEXT
     CHECK (portal_prices IS NULL OR (json_valid(portal_prices) AND json_type(portal_prices) = 'array'
         AND json_array_length(portal_prices) <= 20));
+
+-- A subscription started again from the portal names its successor: it can be started
+-- again once only (a second click finds it taken).
+ALTER TABLE subscriptions ADD COLUMN resubscribed_as TEXT;

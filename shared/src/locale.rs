@@ -193,6 +193,8 @@ texts! {
     PortalSaved => ["Done: your change is saved.", "完成:已儲存您的變更。", "完成:已保存您的更改。", "変更を保存しました。", "เรียบร้อย: บันทึกการเปลี่ยนแปลงแล้ว"];
     PortalRefused => ["That change could not be made.", "無法完成這項變更。", "无法完成这项更改。", "この変更はできませんでした。", "ไม่สามารถทำการเปลี่ยนแปลงนี้ได้"];
     PortalLinkUsed => ["This portal link has expired or was used already. Open the portal again from the site you came from.", "此管理連結已過期或已使用過,請從原網站重新開啟。", "此管理链接已过期或已使用过,请从原网站重新打开。", "このポータルのリンクは期限切れか使用済みです。元のサイトからもう一度開いてください。", "ลิงก์พอร์ทัลนี้หมดอายุหรือถูกใช้ไปแล้ว โปรดเปิดพอร์ทัลอีกครั้งจากเว็บไซต์เดิม"];
+    PortalSignOut => ["Sign out", "登出", "退出", "サインアウト", "ออกจากระบบ"];
+    PortalSignedOut => ["You are signed out of the portal.", "您已登出此管理頁面。", "您已退出此管理页面。", "ポータルからサインアウトしました。", "คุณออกจากพอร์ทัลแล้ว"];
     PortalNotYours => ["This subscription is not one of yours.", "此訂閱不屬於您。", "此订阅不属于您。", "このご契約はお客様のものではありません。", "การสมัครสมาชิกนี้ไม่ใช่ของคุณ"];
     StateActive => ["Active", "有效", "有效", "有効", "ใช้งานอยู่"];
     StateTrialing => ["Free trial", "免費試用中", "免费试用中", "無料トライアル中", "ทดลองใช้ฟรี"];

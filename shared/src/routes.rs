@@ -260,8 +260,16 @@ pub fn resolve(method: &str, path: &str) -> Option<Result<Matched, Vec<&'static 
     } else {
         path
     };
+    // A path spelled out in the table (`/v1/customers/entitlements`) is that route's alone,
+    // not also an `{id}` of its neighbour (`/v1/customers/{id}`).
+    let literal = ROUTES
+        .iter()
+        .any(|r| !r.path.contains('{') && r.path == path);
     let mut allowed = Vec::new();
     for route in ROUTES {
+        if literal && route.path.contains('{') {
+            continue;
+        }
         if let Some(id) = match_template(route.path, path) {
             if route.method == method {
                 return Some(Ok((route, id)));
@@ -372,6 +380,22 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(route.operation, Operation::ExpireCheckoutSession);
+    }
+
+    #[test]
+    fn a_spelled_out_path_is_not_its_neighbours_id() {
+        let (route, id) = resolve("GET", "/v1/customers/entitlements/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(route.operation, Operation::Entitlements);
+        assert_eq!(id, None);
+        let allowed = resolve("PATCH", "/v1/customers/entitlements")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(allowed, vec!["GET"]);
+        let (route, id) = resolve("PATCH", "/v1/customers/cus_1").unwrap().unwrap();
+        assert_eq!(route.operation, Operation::UpdateCustomer);
+        assert_eq!(id.as_deref(), Some("cus_1"));
     }
 
     #[test]

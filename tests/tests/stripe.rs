@@ -759,7 +759,7 @@ fn renewals_charge_off_session_through_stripe_a_decline_goes_past_due_and_the_po
         .unwrap_or_default()
         .to_owned();
     ensure!(
-        opened.status == 303 && cookie.starts_with("till_portal="),
+        opened.status == 303 && cookie.starts_with("__Host-till_portal="),
         "opening answered {}",
         opened.status
     );

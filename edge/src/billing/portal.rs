@@ -104,6 +104,18 @@ fn named(
     external_id: Option<String>,
     email: Option<String>,
 ) -> ApiResult<Named> {
+    for (param, value, max) in [
+        ("customer_id", &customer_id, 64),
+        ("external_id", &external_id, 64),
+        ("email", &email, 254),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            return Err(ApiError::invalid(
+                param,
+                format!("At most {max} characters."),
+            ));
+        }
+    }
     match (customer_id, external_id, email) {
         (Some(id), _, _) => Ok(Named::Id(id, "customer_id")),
         (None, Some(id), _) => Ok(Named::Id(id, "external_id")),
@@ -280,9 +292,25 @@ pub async fn entitlements(call: &mut Call<'_>) -> ApiResult<Reply> {
     .await?
     .results()?;
     let mut held = Vec::with_capacity(rows.len());
+    let mut clocks: Vec<(String, i64)> = Vec::new();
     for row in rows {
-        let now =
-            crate::billing::subscriptions::now_for(call, row.test_clock_id.as_deref()).await?;
+        // The subscription's test clock's time; a clock deleted since (its subscriptions
+        // ended then) is read as now.
+        let now = match &row.test_clock_id {
+            None => db::now_unix(),
+            Some(clock) => match clocks.iter().find(|(id, _)| id == clock) {
+                Some((_, at)) => *at,
+                None => {
+                    let at = match crate::billing::test_clocks::load(call, clock, None).await {
+                        Ok(found) => found.frozen_time,
+                        Err(ApiError::Client { .. }) => db::now_unix(),
+                        Err(other) => return Err(other),
+                    };
+                    clocks.push((clock.clone(), at));
+                    at
+                }
+            },
+        };
         held.push(Held {
             subscription_id: row.id,
             product_ids: row
@@ -341,4 +369,19 @@ pub async fn entitlements(call: &mut Call<'_>) -> ApiResult<Reply> {
         "entitlements": entries,
         "subscription": subscription,
     })))
+}
+
+/// Portal sessions a day after they ended (their URL unused past its hour, or their
+/// browser session over), in bounded steps.
+pub async fn forget_ended(db: &worker::D1Database, now: i64) -> ApiResult<()> {
+    let before = now - 86_400;
+    Sql::new(
+        "DELETE FROM portal_sessions WHERE id IN (SELECT id FROM portal_sessions
+           WHERE expires_at < :before AND (browse_until IS NULL OR browse_until < :before) LIMIT 500)",
+    )
+    .bind("before", before)
+    .prepare(db)?
+    .run()
+    .await?;
+    Ok(())
 }

@@ -32,11 +32,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::pages;
 use crate::pages::portal::{Details, HistoryRow, Overview, Shell, SubscriptionView};
 
-/// The browser session's cookie.
-pub const COOKIE: &str = "till_portal";
+/// The browser session's cookie: `__Host-`, so only this origin (never a sibling
+/// subdomain) can set it.
+pub const COOKIE: &str = "__Host-till_portal";
 
 /// Subscriptions and payments a page lists, newest first.
 const LISTED: i64 = 50;
+
+/// Cards one portal session may try (as its table's CHECK allows).
+const MAX_CARD_ATTEMPTS: i64 = 10;
 
 /// A signed-in browser: its session, the account it acts in, and its cookie token.
 struct Signed {
@@ -45,6 +49,8 @@ struct Signed {
     token: String,
     merchant_name: String,
     brand: String,
+    /// Whose portal this is, as every page says (the email, else the name).
+    customer_label: String,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +59,8 @@ struct MerchantRow {
     merchant_name: String,
     brand_logo_url: Option<String>,
     brand_color: Option<String>,
+    customer_email: Option<String>,
+    customer_name: Option<String>,
 }
 
 /// `/portal/…` (after `/portal`): the router hands every portal page here.
@@ -110,7 +118,7 @@ async fn route(
             overview(req, ctx, signed, locale, notice).await
         }
         (false, ["card"]) => {
-            let card = current_card(ctx, signed).await?;
+            let card = current_card(ctx, signed).await?.map(|(_, shown)| shown);
             let target = req.query("subscription");
             if let Some(id) = &target
                 && own_subscription(ctx, signed, id).await?.is_none()
@@ -136,7 +144,7 @@ async fn route(
             match done(result)? {
                 Ok(()) => Ok(saved()),
                 Err(reason) => {
-                    let card = current_card(ctx, signed).await?;
+                    let card = current_card(ctx, signed).await?.map(|(_, shown)| shown);
                     let stripe = stripe_fields(ctx, signed).await?;
                     let shell = shell(signed, Some(Err(reason)));
                     let page =
@@ -145,6 +153,7 @@ async fn route(
                 }
             }
         }
+        (true, ["signout"]) => sign_out(ctx, signed, locale).await,
         (true, ["details"]) => {
             let result = update_details(req, ctx, signed).await;
             finish(req, ctx, signed, locale, done(result)?).await
@@ -219,6 +228,34 @@ async fn finish(
     }
 }
 
+/// Ends the browser's session at once, and sends it back to the merchant's site.
+async fn sign_out(
+    ctx: &Ctx,
+    signed: &Signed,
+    locale: Locale,
+) -> ApiResult<worker::Result<Response>> {
+    Sql::new("UPDATE portal_sessions SET browse_until = :now WHERE id = :id")
+        .bind("now", db::now_unix())
+        .bind("id", signed.row.id.as_str())
+        .prepare(&db::db(ctx)?)?
+        .run()
+        .await?;
+    let response = match &signed.row.return_url {
+        Some(url) => Response::empty().map(|r| r.with_status(303)).and_then(|r| {
+            r.headers().set("Location", url)?;
+            Ok(r)
+        }),
+        None => pages::message(locale, 200, Text::PortalSignedOut),
+    };
+    Ok(response.and_then(|r| {
+        r.headers().set(
+            "Set-Cookie",
+            &format!("{COOKIE}=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"),
+        )?;
+        Ok(r)
+    }))
+}
+
 fn saved() -> worker::Result<Response> {
     let response = Response::empty()?.with_status(303);
     response.headers().set("Location", "/portal?saved=1")?;
@@ -272,7 +309,7 @@ async fn open(ctx: &Ctx, locale: Locale, token: &str) -> worker::Result<Response
             headers.set(
                 "Set-Cookie",
                 &format!(
-                    "{COOKIE}={browser}; HttpOnly; Secure; SameSite=Lax; Path=/portal; Max-Age={}",
+                    "{COOKIE}={browser}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age={}",
                     portal::SESSION_SECS
                 ),
             )?;
@@ -308,13 +345,19 @@ async fn signed_in(req: &PageRequest, ctx: &Ctx) -> ApiResult<Option<Signed>> {
     let Some(row) = row else {
         return Ok(None);
     };
+    // The customer the session was opened for, still there: an id that was deleted and
+    // given to someone else since is not theirs.
     let merchant: Option<MerchantRow> = Sql::new(
         "SELECT a.name AS account_name, coalesce(e.brand_name, a.name) AS merchant_name,
-                e.brand_logo_url, e.brand_color
-         FROM accounts a LEFT JOIN environment_settings e
-           ON e.account_id = a.id AND e.environment = :environment
+                e.brand_logo_url, e.brand_color, c.email AS customer_email, c.name AS customer_name
+         FROM accounts a JOIN customers c
+             ON c.id = :customer_key AND c.customer_id = :customer_id AND c.deleted_at IS NULL
+           LEFT JOIN environment_settings e
+             ON e.account_id = a.id AND e.environment = :environment
          WHERE a.id = :account",
     )
+    .bind("customer_key", row.customer_key.as_str())
+    .bind("customer_id", row.customer_id.as_str())
     .bind("account", row.account_id.as_str())
     .bind("environment", row.environment.as_str())
     .prepare(&db)?
@@ -335,6 +378,10 @@ async fn signed_in(req: &PageRequest, ctx: &Ctx) -> ApiResult<Option<Signed>> {
             merchant.brand_color.as_deref(),
         ),
         merchant_name: merchant.merchant_name,
+        customer_label: merchant
+            .customer_email
+            .or(merchant.customer_name)
+            .unwrap_or_else(|| row.customer_id.clone()),
         row,
         token: token.to_owned(),
     }))
@@ -347,6 +394,7 @@ fn shell(signed: &Signed, notice: Option<Result<(), String>>) -> Shell {
         test_mode: signed.row.environment == Environment::Sandbox,
         csrf: csrf_token(&signed.token),
         return_url: signed.row.return_url.clone(),
+        customer: signed.customer_label.clone(),
         notice,
     }
 }
@@ -542,7 +590,9 @@ async fn subscription_view(
             .transpose()?,
         can_cancel: runs && !sub.cancel_at_period_end,
         can_resume: runs && sub.cancel_at_period_end,
-        can_resubscribe: sub.state == State::Canceled && sub.payment_method_id.is_some(),
+        can_resubscribe: sub.state == State::Canceled
+            && sub.payment_method_id.is_some()
+            && sub.resubscribed_as.is_none(),
         can_switch: can_switch && runs,
         overdue: matches!(sub.state, State::PastDue | State::Unpaid),
     })
@@ -572,14 +622,15 @@ async fn stripe_fields(
 
 #[derive(Deserialize)]
 struct CardRow {
+    id: String,
     card_brand: String,
     card_last4: String,
 }
 
-/// The customer's newest attached card, as "Visa •••• 4242".
-async fn current_card(ctx: &Ctx, signed: &Signed) -> ApiResult<Option<String>> {
+/// The customer's newest attached card: its id, and "Visa •••• 4242".
+async fn current_card(ctx: &Ctx, signed: &Signed) -> ApiResult<Option<(String, String)>> {
     let row: Option<CardRow> = Sql::new(
-        "SELECT card_brand, card_last4 FROM payment_methods WHERE account_id = :account
+        "SELECT id, card_brand, card_last4 FROM payment_methods WHERE account_id = :account
            AND environment = :environment AND customer_id = :customer AND detached_at IS NULL
          ORDER BY created_at DESC, rowid DESC LIMIT 1",
     )
@@ -593,7 +644,7 @@ async fn current_card(ctx: &Ctx, signed: &Signed) -> ApiResult<Option<String>> {
         if let Some(first) = brand.get_mut(0..1) {
             first.make_ascii_uppercase();
         }
-        format!("{brand} •••• {}", c.card_last4)
+        (c.id, format!("{brand} •••• {}", c.card_last4))
     }))
 }
 
@@ -665,7 +716,7 @@ async fn overview(
     };
     let view = Overview {
         subscriptions,
-        card: current_card(ctx, signed).await?,
+        card: current_card(ctx, signed).await?.map(|(_, shown)| shown),
         history: history(ctx, signed, &req.origin()).await?,
         details: Details {
             name: customer.name.clone().unwrap_or_default(),
@@ -687,18 +738,21 @@ async fn overview(
     )
 }
 
-/// A canceled subscription again: the same items on the same card, its first period
-/// charged now (a failed charge leaves it INCOMPLETE, as the API's would).
+/// A canceled subscription again: the same items, on the customer's current card (the
+/// ended subscription's, unless a newer one was saved), its first period charged now.
+/// Once only: the ended subscription is claimed in D1 before anything is created, so a
+/// second click (or a replayed form) finds it taken; and never beside a live subscription
+/// to the same product. A first charge that fails leaves nothing live and the claim free.
 async fn resubscribe(
     ctx: &Ctx,
     req: &PageRequest,
     signed: &Signed,
     sub: &SubscriptionRow,
 ) -> ApiResult<()> {
-    if sub.state != State::Canceled {
+    if sub.state != State::Canceled || sub.resubscribed_as.is_some() {
         return Err(ApiError::invalid(
             "id",
-            "Only an ended subscription can be started again.",
+            "Only an ended subscription can be started again, and only once.",
         ));
     }
     let items: Vec<Value> = sub
@@ -712,18 +766,88 @@ async fn resubscribe(
             )),
         })
         .collect::<ApiResult<_>>()?;
-    let body = json!({
-        "customer_id": signed.row.customer_id,
-        "payment_method": sub.payment_method_id,
-        "items": items,
-    });
-    let created = run(ctx, req, signed, Operation::CreateSubscription, None, body).await?;
-    match created.get("state").and_then(Value::as_str) {
-        Some("INCOMPLETE") => Err(ApiError::invalid(
-            "card",
-            "The new subscription's first payment failed: update your card and try again.",
-        )),
-        _ => Ok(()),
+    let products: Vec<&str> = sub
+        .items
+        .iter()
+        .filter_map(|i| i.product_id.as_deref())
+        .collect();
+    let covered = own_subscriptions(ctx, signed)
+        .await?
+        .into_iter()
+        .any(|other| {
+            other.state.is_live()
+                && other.items.iter().any(|i| {
+                    i.product_id
+                        .as_deref()
+                        .is_some_and(|p| products.contains(&p))
+                })
+        });
+    if covered {
+        return Err(ApiError::conflict(
+            "id",
+            "You already have a subscription to this that has not ended.",
+        ));
+    }
+    let method = current_card(ctx, signed)
+        .await?
+        .map(|(id, _)| id)
+        .or_else(|| sub.payment_method_id.clone());
+    let db = db::db(ctx)?;
+    let claim = format!("pending_{}", till_shared::ids::random_base62(16));
+    let mark = |value: Option<&str>, expect: Option<&str>| {
+        Sql::new(
+            "UPDATE subscriptions SET resubscribed_as = :value
+             WHERE id = :id AND account_id = :account AND environment = :environment
+               AND state = 'CANCELED' AND resubscribed_as IS :expect",
+        )
+        .bind("value", value)
+        .bind("expect", expect)
+        .bind("id", sub.id.as_str())
+        .scoped(&signed.principal)
+        .prepare(&db)
+    };
+    if db::run(mark(Some(&claim), None)?).await? != 1 {
+        return Err(ApiError::conflict(
+            "id",
+            "This subscription was started again already.",
+        ));
+    }
+    let body =
+        json!({"customer_id": signed.row.customer_id, "payment_method": method, "items": items});
+    let created = run(ctx, req, signed, Operation::CreateSubscription, None, body).await;
+    let new_id = created
+        .as_ref()
+        .ok()
+        .and_then(|c| c.get("id").and_then(Value::as_str).map(str::to_owned));
+    let paid = created
+        .as_ref()
+        .is_ok_and(|c| c.get("state").and_then(Value::as_str) != Some("INCOMPLETE"));
+    match (new_id, paid) {
+        (Some(new_id), true) => {
+            db::run(mark(Some(&new_id), Some(&claim))?).await?;
+            Ok(())
+        }
+        (new_id, _) => {
+            // Nothing stays live: an unpaid new subscription ends at once, and the ended one
+            // may be started again.
+            if let Some(new_id) = new_id {
+                run(
+                    ctx,
+                    req,
+                    signed,
+                    Operation::CancelSubscription,
+                    Some(&new_id),
+                    json!({}),
+                )
+                .await?;
+            }
+            db::run(mark(None, Some(&claim))?).await?;
+            created?;
+            Err(ApiError::invalid(
+                "card",
+                "The first payment failed, and nothing was started: update your card and try again.",
+            ))
+        }
     }
 }
 
@@ -750,9 +874,14 @@ async fn switch_choices(
         let Some(price) = price.filter(|p| p.active == 1 && p.product_id == product.id) else {
             continue;
         };
+        // A switch keeps the subscription's currency and period (no proration yet).
         let (Some(interval), Some(count)) = (price.interval, price.interval_count) else {
             continue;
         };
+        if price.currency != sub.currency || interval != sub.interval || count != sub.interval_count
+        {
+            continue;
+        }
         let mut label = price_text(locale, price.amount, price.currency, interval, count);
         if let Some(nickname) = price.nickname.filter(|n| !n.is_empty()) {
             label = format!("{nickname}: {label}");
@@ -846,25 +975,50 @@ async fn update_card(
     } else {
         json!({"customer_id": signed.row.customer_id, "payment_method": stripe_method})
     };
+    // Each card tried counts against the session, before anything reaches a processor.
+    let counted = Sql::new(
+        "UPDATE portal_sessions SET card_attempts = card_attempts + 1
+         WHERE id = :id AND card_attempts < :most",
+    )
+    .bind("id", signed.row.id.as_str())
+    .bind("most", MAX_CARD_ATTEMPTS)
+    .prepare(&db::db(ctx)?)?;
+    if db::run(counted).await? != 1 {
+        return Err(ApiError::invalid(
+            "card",
+            "Too many cards were tried in this session: open the portal again from the site you came from.",
+        ));
+    }
     let method = run(ctx, req, signed, Operation::CreatePaymentMethod, None, body).await?;
     let method_id = method
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::internal("payment method without id"))?
         .to_owned();
-    let mut still_overdue = false;
-    for sub in targets.iter().filter(|s| s.state.is_live()) {
-        run(
+    // The card goes on every subscription that bills (an INCOMPLETE one, whose first
+    // charge failed, is not revived by a new card), and an overdue renewal is charged on
+    // it now. One that cannot take it does not stop the others; the page names it.
+    let mut refused = Vec::new();
+    for sub in targets
+        .iter()
+        .filter(|s| s.state.is_live() && s.state != State::Incomplete)
+    {
+        let body = json!({"payment_method": method_id});
+        if let Err(error) = run(
             ctx,
             req,
             signed,
             Operation::UpdateSubscription,
             Some(&sub.id),
-            json!({"payment_method": method_id}),
+            body,
         )
-        .await?;
-        if sub.state.retryable() {
-            let order = run(
+        .await
+        {
+            refused.push(reason(&sub.id, error)?);
+            continue;
+        }
+        if matches!(sub.state, State::PastDue | State::Unpaid) {
+            match run(
                 ctx,
                 req,
                 signed,
@@ -872,17 +1026,33 @@ async fn update_card(
                 Some(&sub.id),
                 json!({}),
             )
-            .await?;
-            still_overdue |= order.get("status").and_then(Value::as_str) != Some("PAID");
+            .await
+            {
+                Ok(order) if order.get("status").and_then(Value::as_str) == Some("PAID") => {}
+                Ok(_) => refused.push(format!(
+                    "{}: the overdue payment was declined on this card.",
+                    sub.id
+                )),
+                Err(error) => refused.push(reason(&sub.id, error)?),
+            }
         }
     }
-    if still_overdue {
-        return Err(ApiError::invalid(
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
             "card",
-            "The card was saved, but the overdue payment was declined on it.",
-        ));
+            format!("The card was saved. {}", refused.join(" ")),
+        ))
     }
-    Ok(())
+}
+
+/// What a refused change of one subscription says on the page; other errors stop.
+fn reason(id: &str, error: ApiError) -> ApiResult<String> {
+    match error {
+        ApiError::Client { message, .. } => Ok(format!("{id}: {message}")),
+        other => Err(other),
+    }
 }
 
 /// Name, email and billing address, as receipts then show them.
@@ -891,11 +1061,24 @@ async fn update_details(req: &PageRequest, ctx: &Ctx, signed: &Signed) -> ApiRes
         let value = form_text(req, name);
         (!value.is_empty()).then_some(value)
     };
-    let mut address = serde_json::Map::new();
+    // The fields the page shows replace theirs; the rest of the address (a `line2` or
+    // `state` the merchant set) stays.
+    let customer: Option<customers::CustomerRow> = db::find_in(
+        ctx,
+        "customers_view",
+        signed.principal.seller(),
+        &signed.row.customer_id,
+    )
+    .await?;
+    let mut address = match customer.map(|c| db::parse_json(c.billing_address.as_deref())) {
+        Some(Value::Object(kept)) => kept,
+        _ => serde_json::Map::new(),
+    };
     for key in ["line1", "city", "postal_code", "country"] {
-        if let Some(value) = text(key) {
-            address.insert(key.to_owned(), Value::String(value));
-        }
+        match text(key) {
+            Some(value) => address.insert(key.to_owned(), Value::String(value)),
+            None => address.remove(key),
+        };
     }
     let body = json!({
         "name": text("name"),

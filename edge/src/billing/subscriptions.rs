@@ -70,6 +70,9 @@ pub struct SubscriptionRow {
     pub metadata: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Started again from the customer portal as this subscription (once only).
+    #[serde(default)]
+    pub resubscribed_as: Option<String>,
 }
 
 impl SubscriptionRow {
@@ -399,6 +402,7 @@ impl NewSubscription<'_> {
             metadata: self.metadata.clone(),
             created_at: now,
             updated_at: now,
+            resubscribed_as: None,
         }
     }
 

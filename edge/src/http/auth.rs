@@ -40,6 +40,18 @@ fn recur_publishable_key(req: &Request) -> Option<String> {
     (key.starts_with("pk_") && !key.contains(char::is_whitespace)).then(|| key.to_owned())
 }
 
+/// Whether the request's key is a publishable one (`Bearer pk_…`, or Recur's header
+/// without an `Authorization`): the only key a page on another origin may use.
+pub fn presents_publishable_key(req: &Request) -> bool {
+    match bearer_token(req) {
+        Some(token) => token.starts_with("pk_"),
+        None => {
+            req.headers().get("Authorization").ok().flatten().is_none()
+                && recur_publishable_key(req).is_some()
+        }
+    }
+}
+
 /// The header Recur's checkout element carries its publishable key in.
 pub const RECUR_KEY_HEADER: &str = "X-Recur-Publishable-Key";
 
@@ -52,6 +64,7 @@ pub async fn authorize(
 ) -> ApiResult<(Option<Principal>, Option<Session>)> {
     if matches!(access, Access::AnyKey | Access::Secret)
         && req.headers().get("Authorization").ok().flatten().is_none()
+        && recur_publishable_key(req).is_none()
         && let Some(signed_in) = dashboard_session(req, ctx).await?
     {
         let (principal, session) = signed_in;

@@ -347,8 +347,11 @@ async fn api(req: Request, ctx: &Ctx, method: &str, path: &str) -> Result<Reply>
                 .with_header("Vary", "Origin"));
         }
     }
+    // Only a publishable key's answer is readable from another origin: a secret key or a
+    // dashboard session is never for a page's script.
+    let publishable = auth::presents_publishable_key(&req);
     let reply = match resolve(method, path) {
-        Some(Ok((route, _))) if cross_origin(route) => origin,
+        Some(Ok((route, _))) if cross_origin(route) && publishable => origin,
         _ => None,
     };
     let answer = api_reply(req, ctx, method, path).await?;

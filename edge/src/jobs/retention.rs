@@ -5,6 +5,7 @@
 //! | idempotency keys | 24 hours after they were claimed (`till_shared::idempotency`) |
 //! | expired checkout sessions | 30 days after they ended (creation and expiry both past) |
 //! | events, with their webhook deliveries and attempts (an event's data is each delivery's body) | 30 days, once no delivery is pending |
+//! | dashboard and customer portal sessions | a day after they ended |
 //!
 //! Each kind is deleted in bounded steps, oldest first, so one run stays within the
 //! invocation's limits however much has piled up; the rest goes on the next minutes.
@@ -42,6 +43,9 @@ pub async fn run(db: &D1Database, now: i64) {
     }
     if let Err(error) = crate::accounts::dashboard::forget_ended(db, now).await {
         console_error!("cron: forgetting ended dashboard sessions failed: {error:?}");
+    }
+    if let Err(error) = crate::billing::portal::forget_ended(db, now).await {
+        console_error!("cron: forgetting ended portal sessions failed: {error:?}");
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Shell {
     pub test_mode: bool,
     pub csrf: String,
     pub return_url: Option<String>,
+    /// Whose portal this is (their email, else name).
+    pub customer: String,
     /// After a change: saved, or refused with the reason.
     pub notice: Option<Result<(), String>>,
 }
@@ -114,10 +116,11 @@ fn portal_page_with(
         ));
     }
     html.push_str(&format!(
-        "<header>{}<p class=\"note\">{}</p><h1>{}</h1></header>",
+        "<header>{}<p class=\"note\">{}</p><h1>{}</h1><p class=\"note\" id=\"customer\">{}</p></header>",
         shell.brand,
         escape(&shell.merchant_name),
-        escape(title)
+        escape(title),
+        escape(&shell.customer)
     ));
     match &shell.notice {
         Some(Ok(())) => html.push_str(&format!(
@@ -132,6 +135,13 @@ fn portal_page_with(
         None => {}
     }
     html.push_str(body);
+    html.push_str(&form(
+        shell,
+        "/portal/signout",
+        "",
+        &t(locale, Text::PortalSignOut),
+        true,
+    ));
     if let Some(url) = &shell.return_url {
         html.push_str(&format!(
             "<p><a id=\"return\" href=\"{}\">← {} {}</a></p>",

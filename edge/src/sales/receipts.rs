@@ -160,7 +160,8 @@ async fn view(req: &PageRequest, ctx: &Ctx, key: &str) -> ApiResult<Option<(Loca
     Ok(Some((locale, view)))
 }
 
-/// Who a payment was billed to, as the customer's details stand now.
+/// Who a payment was billed to, as the customer's details stand now (a customer id given
+/// to someone else after the payment is not theirs).
 #[derive(Deserialize)]
 struct BilledTo {
     name: Option<String>,
@@ -206,8 +207,10 @@ async fn billed_to(db: &worker::D1Database, payment: &PaymentRow) -> ApiResult<O
     };
     Ok(Sql::new(
         "SELECT name, email, billing_address FROM customers_view
-         WHERE id = :customer AND account_id = :account AND environment = :environment",
+         WHERE id = :customer AND account_id = :account AND environment = :environment
+           AND created_at <= :paid_at",
     )
+    .bind("paid_at", payment.created_at)
     .bind("customer", customer.as_str())
     .bind("account", payment.account_id.as_str())
     .bind("environment", payment.environment.as_str())

@@ -750,14 +750,28 @@ pub fn document(server: &str) -> Value {
         if route.path.contains("{id}") {
             operation["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
         }
+        if route.operation == crate::routes::Operation::Entitlements {
+            let named = |name: &str, max: u32| {
+                json!({ "name": name, "in": "query", "required": false,
+                "description": "One of customer_id, external_id and email names the customer (without one: 400).",
+                "schema": { "type": "string", "minLength": 1, "maxLength": max } })
+            };
+            operation["parameters"] = json!([
+                named("customer_id", 64),
+                named("external_id", 64),
+                named("email", 254)
+            ]);
+        }
         if let Some(request) = route.request {
             let schema = json!({ "$ref": format!("#/components/schemas/{request}") });
-            // A body with a required field cannot be left out.
+            // A body with a required field (or one of several) cannot be left out.
             let schema_of = &schemas[request];
             let needed = schema_of["required"].is_array()
-                || schema_of["allOf"]
-                    .as_array()
-                    .is_some_and(|rules| rules.iter().any(|rule| rule.get("oneOf").is_some()));
+                || schema_of["allOf"].as_array().is_some_and(|rules| {
+                    rules
+                        .iter()
+                        .any(|rule| rule.get("oneOf").is_some() || rule.get("anyOf").is_some())
+                });
             // Form bodies are described in the document's description rather than as a
             // second media type: OpenAPI's form encodings cannot say `line_items[0][price]`.
             operation["requestBody"] = json!({ "required": needed, "content": {

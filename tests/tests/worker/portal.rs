@@ -126,10 +126,16 @@ fn open(suite: &Suite, session: &Value) -> Result<(Browser, String), Failed> {
         .and_then(|c| c.split(';').next())
         .unwrap_or_default()
         .to_owned();
-    ensure!(cookie.starts_with("till_portal="), "cookie: {cookie}");
+    ensure!(
+        cookie.starts_with("__Host-till_portal="),
+        "cookie: {cookie}"
+    );
     let set = reply.header("Set-Cookie").unwrap_or_default();
     ensure!(
-        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/portal"),
+        set.contains("HttpOnly")
+            && set.contains("Secure")
+            && set.contains("SameSite=Lax")
+            && set.contains("Path=/;"),
         "cookie attributes: {set}"
     );
     let landing = reply.header("Location").unwrap_or_default().to_owned();
@@ -198,6 +204,10 @@ fn a_portal_url_opens_once_within_its_hour_for_one_customer(suite: &Suite) -> Re
             .is_some_and(|c| c.contains("default-src 'none'")),
         true
     );
+    ensure!(
+        page.body.contains("subscriber@example.com"),
+        "the page does not say whose it is"
+    );
     // Used once: the same URL again is refused, and opens nothing.
     let again = suite.client.get(&path_of(&url)).send()?;
     ensure_eq!(again.status, 410);
@@ -224,6 +234,37 @@ fn a_portal_url_opens_once_within_its_hour_for_one_customer(suite: &Suite) -> Re
     ))?;
     ensure_eq!(browser.get("/portal")?.status, 401);
     ensure_eq!(suite.client.get("/portal").send()?.status, 401);
+    // Signing out ends a session at once and goes back to the merchant's site.
+    let again = portal_session(
+        &merchant,
+        json!({"customer_id": customer, "returnUrl": "https://shop.example/account"}),
+    )?;
+    let (browser, _) = open(suite, &again)?;
+    let out = browser.post("/portal/signout", &[])?;
+    ensure_eq!(out.status, 303);
+    ensure_eq!(out.header("Location"), Some("https://shop.example/account"));
+    ensure!(
+        out.header("Set-Cookie")
+            .is_some_and(|c| c.contains("Max-Age=0")),
+        "cookie kept"
+    );
+    ensure_eq!(browser.get("/portal")?.status, 401);
+    // What a customer's name holds is text on the page, never markup.
+    change(
+        &merchant,
+        "PATCH",
+        &format!("/v1/customers/{customer}"),
+        json!({"name": "<img src=x onerror=alert(1)>"}),
+    )?;
+    let named = portal_session(&merchant, json!({"customer_id": customer}))?;
+    let (browser, _) = open(suite, &named)?;
+    let page = browser.get("/portal")?;
+    ensure!(
+        page.body.contains("&lt;img src=x onerror=alert(1)&gt;")
+            && !page.body.contains("<img src=x"),
+        "{}",
+        page.body
+    );
 
     // Naming the customer: by email, unless two customers share it; never without a name.
     let (_, _) = customer_with_card(&merchant, None, GOOD_CARD)?;
@@ -462,6 +503,14 @@ fn cancel_at_period_end_then_resume_neither_loses_nor_doubles_a_charge(
     let first = orders(&merchant, &text(&fresh["id"]))?;
     ensure_eq!(first.len(), 1);
     ensure_eq!(first[0]["status"], json!("PAID"));
+    // Once only: the same form again (a double click, a replay) starts nothing more.
+    let twice = browser.post(&format!("/portal/subscriptions/{id}/resubscribe"), &[])?;
+    ensure_eq!(twice.status, 409, "{}", twice.body);
+    let list = fetch(
+        &merchant,
+        &format!("/v1/subscriptions?customer_id={customer}"),
+    )?;
+    ensure_eq!(list["data"].as_array().map(Vec::len), Some(2));
     let entitled = entitlement_of(&merchant, &customer)?;
     ensure_eq!(entitled["entitlements"][0]["status"], json!("active"));
     ensure_eq!(entitled["entitlements"][0]["subscription_id"], fresh["id"]);
@@ -631,13 +680,40 @@ fn a_new_card_pays_an_overdue_renewal_at_once(suite: &Suite) -> Result<(), Faile
     )?;
     ensure_eq!(bad.status, 409);
     ensure!(bad.body.contains("role=\"alert\""), "no error shown");
-    ensure_eq!(
+    let methods = || {
         fetch(
             &merchant,
-            &format!("/v1/payment_methods?customer_id={customer}")
-        )?,
-        before
+            &format!("/v1/payment_methods?customer_id={customer}"),
+        )
+    };
+    ensure_eq!(methods()?, before);
+    // A session tries ten cards at most: then even a good one is refused, and not saved.
+    for _ in 0..7 {
+        let tried = browser.post(
+            "/portal/card",
+            &[
+                ("card_number", "1234"),
+                ("card_expiry", "12 / 34"),
+                ("card_cvc", "123"),
+            ],
+        )?;
+        ensure_eq!(tried.status, 409);
+    }
+    let eleventh = browser.post(
+        "/portal/card",
+        &[
+            ("card_number", GOOD_CARD),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+        ],
+    )?;
+    ensure_eq!(eleventh.status, 409);
+    ensure!(
+        eleventh.body.contains("Too many cards"),
+        "{}",
+        eleventh.body
     );
+    ensure_eq!(methods()?, before);
     Ok(())
 }
 
@@ -832,6 +908,15 @@ fn entitlements_follow_a_subscription_from_trial_to_canceled(suite: &Suite) -> R
         entitlement_of(&merchant, &customer)?["entitlements"][0]["status"],
         json!("canceled")
     );
+    // The clock deleted, its subscriptions' entitlements are read on the platform's time.
+    let deleted = merchant
+        .request("DELETE", &format!("/v1/test_clocks/{clock}"))
+        .send()?;
+    ensure_eq!(deleted.status, 200, "{}", deleted.body);
+    ensure_eq!(
+        entitlement_of(&merchant, &customer)?["entitlements"][0]["status"],
+        json!("canceled")
+    );
     // By email and by the merchant's name for the id; an unknown customer is a 404.
     let email = fetch(
         &merchant,
@@ -934,6 +1019,18 @@ fn recurs_checkout_element_posts_with_its_header_from_an_allowed_site(
         .json(&body)
         .send()?;
     refused(&foreign, 403, "forbidden", None)?;
+    // A secret key's answer is never readable from a page.
+    let with_secret = suite
+        .merchant()
+        .post("/v1/checkout/sessions")
+        .header("Origin", &origin)
+        .json(&body)
+        .send()?;
+    ensure_eq!(with_secret.status, 201, "{}", with_secret.body);
+    ensure!(
+        with_secret.header("Access-Control-Allow-Origin").is_none(),
+        "a secret key's answer is readable cross-origin"
+    );
     let secret = suite
         .client
         .post("/v1/checkout/sessions")
