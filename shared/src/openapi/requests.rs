@@ -754,6 +754,11 @@ pub fn requests() -> Vec<(&'static str, Value)> {
                 ),
                 vec![
                     json!({ "anyOf": [present("customer_id"), present("external_id"), present("email")] }),
+                    // `cancel` and `switch_plan` are about one subscription.
+                    json!({
+                        "if": { "required": ["flow"], "properties": { "flow": words(&["cancel", "switch_plan"]) } },
+                        "then": present("subscription_id"),
+                    }),
                 ],
             ),
         ),
