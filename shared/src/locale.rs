@@ -186,6 +186,8 @@ texts! {
     PortalCardRetries => ["An overdue payment is charged to the new card at once.", "逾期未付的款項會立即以新卡片扣款。", "逾期未付的款项会立即用新卡扣款。", "未払いのお支払いは新しいカードですぐに請求されます。", "ยอดค้างชำระจะถูกเรียกเก็บจากบัตรใหม่ทันที"];
     PortalHistory => ["Billing history", "帳務紀錄", "账单记录", "お支払い履歴", "ประวัติการชำระเงิน"];
     PortalNoHistory => ["No payments yet.", "尚無付款紀錄。", "尚无付款记录。", "お支払いはまだありません。", "ยังไม่มีการชำระเงิน"];
+    PortalPaymentFailed => ["Payment failed", "付款失敗", "付款失败", "お支払い失敗", "ชำระเงินไม่สำเร็จ"];
+    PortalPaymentDue => ["Payment due", "待付款", "待付款", "お支払い待ち", "รอชำระเงิน"];
     PortalDetails => ["Billing details", "帳單資訊", "账单信息", "請求先情報", "ข้อมูลการเรียกเก็บเงิน"];
     PortalDetailsWhat => ["Your receipts show these details.", "您的收據會顯示這些資訊。", "您的收据会显示这些信息。", "領収書にはこの情報が記載されます。", "ใบเสร็จของคุณจะแสดงข้อมูลเหล่านี้"];
     PortalSave => ["Save", "儲存", "保存", "保存", "บันทึก"];

@@ -673,16 +673,59 @@ async fn history(ctx: &Ctx, signed: &Signed, origin: &str) -> ApiResult<Vec<Hist
     let money = |amount, currency| {
         Money::from_minor(amount, currency).map_or_else(|_| amount.to_string(), format_money)
     };
-    rows.into_iter()
-        .map(|r| {
-            Ok(HistoryRow {
+    let unpaid: Vec<UnpaidRow> = Sql::new(
+        "SELECT b.billing_time, b.amount, b.currency, b.status FROM billing_orders b
+           JOIN subscriptions s ON s.id = b.subscription_id
+         WHERE b.account_id = :account AND b.environment = :environment AND s.customer_id = :customer
+           AND b.status != 'PAID'
+         ORDER BY b.billing_time DESC, b.id DESC LIMIT :limit",
+    )
+    .bind("customer", signed.row.customer_id.as_str())
+    .bind("limit", LISTED)
+    .scoped(&signed.principal)
+    .prepare(&db::db(ctx)?)?
+    .all()
+    .await?
+    .results()?;
+    let mut lines: Vec<(i64, HistoryRow)> = Vec::with_capacity(rows.len() + unpaid.len());
+    for r in rows {
+        lines.push((
+            r.created_at,
+            HistoryRow {
                 date: date(r.created_at)?,
                 amount: money(r.amount, r.currency),
                 refunded: (r.amount_refunded > 0).then(|| money(r.amount_refunded, r.currency)),
-                receipt_url: format!("{origin}/receipts/{}", r.receipt_key),
-            })
-        })
-        .collect()
+                receipt_url: Some(format!("{origin}/receipts/{}", r.receipt_key)),
+                unpaid: None,
+            },
+        ));
+    }
+    for b in unpaid {
+        lines.push((
+            b.billing_time,
+            HistoryRow {
+                date: date(b.billing_time)?,
+                amount: money(b.amount, b.currency),
+                refunded: None,
+                receipt_url: None,
+                unpaid: Some(if b.status == "FAILED" {
+                    Text::PortalPaymentFailed
+                } else {
+                    Text::PortalPaymentDue
+                }),
+            },
+        ));
+    }
+    lines.sort_by_key(|line| std::cmp::Reverse(line.0));
+    Ok(lines.into_iter().map(|(_, line)| line).collect())
+}
+
+#[derive(Deserialize)]
+struct UnpaidRow {
+    billing_time: i64,
+    amount: i64,
+    currency: Currency,
+    status: String,
 }
 
 async fn overview(

@@ -41,12 +41,16 @@ pub struct SubscriptionView {
     pub overdue: bool,
 }
 
-/// One payment of the billing history.
+/// One line of the billing history: a payment with its receipt, or a billing order not
+/// paid (yet).
 pub struct HistoryRow {
     pub date: String,
     pub amount: String,
     pub refunded: Option<String>,
-    pub receipt_url: String,
+    /// A payment's receipt; `None` for an unpaid billing order.
+    pub receipt_url: Option<String>,
+    /// An unpaid billing order's state (failed, or due).
+    pub unpaid: Option<Text>,
 }
 
 /// The customer's billing details, as the form shows them.
@@ -276,12 +280,19 @@ pub fn overview(locale: Locale, shell: &Shell, view: &Overview) -> worker::Resul
                 escape(r)
             )
         });
+        let last = match (&row.receipt_url, row.unpaid) {
+            (Some(url), _) => format!(
+                "<a href=\"{}\">{}</a>",
+                escape(url),
+                t(locale, Text::Receipt)
+            ),
+            (None, Some(state)) => format!("<span class=\"fe\">{}</span>", t(locale, state)),
+            (None, None) => String::new(),
+        };
         body.push_str(&format!(
-            "<li><span>{}</span><span>{}{refunded}</span><a href=\"{}\">{}</a></li>",
+            "<li><span>{}</span><span>{}{refunded}</span>{last}</li>",
             escape(&row.date),
             escape(&row.amount),
-            escape(&row.receipt_url),
-            t(locale, Text::Receipt)
         ));
     }
     body.push_str("</ul></section>");

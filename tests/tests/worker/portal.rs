@@ -614,6 +614,10 @@ fn a_new_card_pays_an_overdue_renewal_at_once(suite: &Suite) -> Result<(), Faile
     let browser = portal_for(suite, &merchant, &customer)?;
     let page = browser.get("/portal")?;
     ensure!(
+        page.body.contains("Payment failed"),
+        "the failed renewal is not in the history"
+    );
+    ensure!(
         page.body
             .contains(&format!("/portal/card?subscription={id}")),
         "no card link on the overdue subscription"
