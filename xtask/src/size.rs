@@ -4,13 +4,15 @@
 //! Budgets (brotli): the loader 1.5 KiB; the widget's wasm and JS glue 60 KiB together
 //! (52 + 8, also checked as a sum); the dashboard's first load (its wasm, JS glue,
 //! stylesheet and boot script, everything `/dashboard/` fetches before it draws) 200 KiB;
-//! the Worker's wasm 540,000 bytes (every cold isolate compiles it). The Worker's budget
+//! the Worker's wasm 590,000 bytes (every cold isolate compiles it). The Worker's budget
 //! was 441,849, what it weighed before the crate was split into layers; money after the
 //! sale and the merchant's own Stripe measured 494,080, the dashboard's sign-in 500,049
 //! (budget 505,000), and the dashboard's API (link funnels by day and source, QR codes,
 //! operator login links, the confirm page, the dashboard's own page) with branding on
-//! checkout pages and receipts 534,949; this budget holds that with 5 KB to spare. The
-//! short-link Worker's split is to bring the main Worker to 400 KB. The Worker's JS and the
+//! checkout pages and receipts 534,949, and the customer portal with entitlements 583,101;
+//! this budget holds that with 7 KB to spare. The short-link Worker's split is to bring the
+//! main Worker to 400 KB, which it has not yet (the portal's pages and use cases are the
+//! most recent 44 KB). The Worker's JS and the
 //! checkout page are reported, not budgeted.
 
 use std::fs;
@@ -30,7 +32,7 @@ const LOADER_BUDGET: u64 = 1536;
 const WIDGET_WASM_BUDGET: u64 = 52 * 1024;
 const WIDGET_GLUE_BUDGET: u64 = 8 * 1024;
 const WIDGET_BUDGET: u64 = WIDGET_WASM_BUDGET + WIDGET_GLUE_BUDGET;
-const WORKER_WASM_BUDGET: u64 = 540_000;
+const WORKER_WASM_BUDGET: u64 = 590_000;
 const DASHBOARD_BUDGET: u64 = 200 * 1024;
 /// The links Worker, wasm and JavaScript together: what a cold isolate on the link host
 /// compiles before it answers a short link.

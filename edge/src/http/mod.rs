@@ -59,10 +59,15 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
             accept_language: header("Accept-Language"),
             url,
         };
-        return match shortlinks::visit(visitor, &ctx, code.clone()).await {
+        return match boxed(shortlinks::visit(visitor, &ctx, code.clone())).await {
             Ok(shortlinks::Visit::Answered(response)) => Ok(response),
             Ok(shortlinks::Visit::Unsigned(visit)) => {
-                crate::checkout::open::during_visit(&ctx, code.as_str(), *visit).await
+                boxed(crate::checkout::open::during_visit(
+                    &ctx,
+                    code.as_str(),
+                    *visit,
+                ))
+                .await
             }
             Err(error) => ApiError::from(error)
                 .into_reply(Dialect::Till)
@@ -71,16 +76,16 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     }
     let req = Request::from(raw);
     if path.starts_with("/__test/") && method == "POST" && test_hooks::enabled(&ctx) {
-        return test_hook(req, &ctx, &path).await;
+        return boxed(test_hook(req, &ctx, &path)).await;
     }
     if path.starts_with("/c/") {
-        return checkout_page(req, &ctx, &method, &path).await;
+        return boxed(checkout_page(req, &ctx, &method, &path)).await;
     }
     if let Some(key) = path.strip_prefix("/receipts/")
         && method == "GET"
     {
         return match page_request(req).await? {
-            Ok(req) => receipts::show(req, &ctx, key).await,
+            Ok(req) => boxed(receipts::show(req, &ctx, key)).await,
             Err(refused) => refused,
         };
     }
@@ -88,7 +93,9 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         && method == "POST"
         && !account.contains('/')
     {
-        return stripe_webhook(req, &ctx, account).await?.into_response();
+        return boxed(stripe_webhook(req, &ctx, account))
+            .await?
+            .into_response();
     }
     if path == "/portal" || path.starts_with("/portal/") {
         let post = method == "POST";
@@ -97,14 +104,14 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         }
         let rest = path["/portal".len()..].to_owned();
         return match page_request(req).await? {
-            Ok(req) => crate::billing::portal_pages::handle(req, &ctx, post, &rest).await,
+            Ok(req) => boxed(crate::billing::portal_pages::handle(req, &ctx, post, &rest)).await,
             Err(refused) => refused,
         };
     }
     if path == "/dashboard/login" && matches!(method.as_str(), "GET" | "POST") {
         let same_origin = same_origin(&req);
         return match page_request(req).await? {
-            Ok(req) => dashboard_login(req, &ctx, method == "POST" && same_origin).await,
+            Ok(req) => boxed(dashboard_login(req, &ctx, method == "POST" && same_origin)).await,
             Err(refused) => refused,
         };
     }
@@ -114,7 +121,7 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
     {
         // A screen of the dashboard's router, opened or reloaded at its own address: the
         // dashboard's page (the static files themselves are served before the Worker runs).
-        return dashboard_page(&ctx).await;
+        return boxed(dashboard_page(&ctx)).await;
     }
     if path == "/demo.json" && method == "GET" {
         return demo::shop(&ctx)
@@ -126,11 +133,11 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Result<Res
         && !product.contains('/')
     {
         return match page_request(req).await? {
-            Ok(req) => buy::visit(req, &ctx, product).await,
+            Ok(req) => boxed(buy::visit(req, &ctx, product)).await,
             Err(refused) => refused,
         };
     }
-    api(req, &ctx, &method, &path).await?.into_response()
+    boxed(api(req, &ctx, &method, &path)).await?.into_response()
 }
 
 /// Whether a request comes from a page of this origin (`Sec-Fetch-Site`, else `Origin`).
@@ -463,6 +470,12 @@ async fn serve(
             Ok(reply)
         }
     }
+}
+
+/// `future`, boxed: each page's and the API's state machine is its own function, so the
+/// entry's future is not all of them inlined into one (it was 167 KB of wasm).
+fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
 }
 
 /// A handler's future, boxed: each has its own size, and the router's own future stays
