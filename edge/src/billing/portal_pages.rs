@@ -174,36 +174,22 @@ async fn route(
                         &choices,
                     ))
                 }
-                (true, "cancel") => {
-                    let result = run(
-                        ctx,
-                        req,
-                        signed,
-                        Operation::CancelSubscription,
-                        Some(id),
-                        json!({"at_period_end": true}),
-                    )
-                    .await;
-                    finish(req, ctx, signed, locale, done(result.map(drop))?).await
-                }
-                (true, "resume") => {
-                    let result = run(
-                        ctx,
-                        req,
-                        signed,
-                        Operation::UpdateSubscription,
-                        Some(id),
-                        json!({"cancel_at_period_end": false}),
-                    )
-                    .await;
-                    finish(req, ctx, signed, locale, done(result.map(drop))?).await
-                }
-                (true, "resubscribe") => {
-                    let result = resubscribe(ctx, req, signed, &sub).await;
-                    finish(req, ctx, signed, locale, done(result)?).await
-                }
-                (true, "switch") => {
-                    let result = switch(ctx, req, signed, locale, &sub).await;
+                (true, action) => {
+                    let result = match action {
+                        "cancel" => {
+                            let body = json!({"at_period_end": true});
+                            let op = Operation::CancelSubscription;
+                            run(ctx, req, signed, op, Some(id), body).await.map(drop)
+                        }
+                        "resume" => {
+                            let body = json!({"cancel_at_period_end": false});
+                            let op = Operation::UpdateSubscription;
+                            run(ctx, req, signed, op, Some(id), body).await.map(drop)
+                        }
+                        "resubscribe" => resubscribe(ctx, req, signed, &sub).await,
+                        "switch" => switch(ctx, req, signed, locale, &sub).await,
+                        _ => return Ok(pages::message(locale, 404, Text::LinkNotFound)),
+                    };
                     finish(req, ctx, signed, locale, done(result)?).await
                 }
                 _ => Ok(pages::message(locale, 404, Text::LinkNotFound)),
