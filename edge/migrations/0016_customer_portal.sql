@@ -32,6 +32,14 @@ ALTER TABLE products ADD COLUMN portal_prices TEXT
     CHECK (portal_prices IS NULL OR (json_valid(portal_prices) AND json_type(portal_prices) = 'array'
         AND json_array_length(portal_prices) <= 20));
 
--- A subscription started again from the portal names its successor: it can be started
--- again once only (a second click finds it taken).
+-- A subscription started again from the portal names its successor: it is started again
+-- once only.
 ALTER TABLE subscriptions ADD COLUMN resubscribed_as TEXT;
+
+-- The portal's hold on one customer while it starts a subscription again (until this Unix
+-- time; a hold left by a Worker that stopped lapses by itself), so that two tabs cannot
+-- start two; and the cards the customer's portal sessions tried today.
+ALTER TABLE customers ADD COLUMN portal_held_until INTEGER;
+ALTER TABLE customers ADD COLUMN portal_card_day INTEGER;
+ALTER TABLE customers ADD COLUMN portal_card_attempts INTEGER NOT NULL DEFAULT 0
+    CHECK (portal_card_attempts BETWEEN 0 AND 20);

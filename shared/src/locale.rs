@@ -164,19 +164,19 @@ texts! {
     ReceiptDisputed => ["This payment is disputed.", "此筆付款有爭議。", "此笔付款存在争议。", "この支払いには異議が申し立てられています。", "การชำระเงินนี้มีข้อโต้แย้ง"];
     ReceiptTestMode => ["Test mode: no money moved.", "測試模式:未實際收款。", "测试模式:未实际收款。", "テストモード:実際の請求はありません。", "โหมดทดสอบ: ไม่มีการเรียกเก็บเงินจริง"];
     ReceiptNotFound => ["This receipt does not exist.", "此收據不存在。", "此收据不存在。", "この領収書は存在しません。", "ไม่พบใบเสร็จนี้"];
-    ReceiptBilledTo => ["Billed to", "帳單對象", "账单对象", "請求先", "เรียกเก็บเงินจาก"];
+    ReceiptBilledTo => ["Billed to", "付款人", "付款人", "請求先", "เรียกเก็บเงินจาก"];
     PortalTitle => ["Your subscriptions and billing", "您的訂閱與帳務", "您的订阅与账单", "ご契約とお支払い", "การสมัครสมาชิกและการชำระเงินของคุณ"];
     PortalSubscriptions => ["Subscriptions", "訂閱", "订阅", "ご契約", "การสมัครสมาชิก"];
     PortalNoSubscriptions => ["You have no subscriptions.", "您目前沒有任何訂閱。", "您目前没有任何订阅。", "ご契約中のプランはありません。", "คุณยังไม่มีการสมัครสมาชิก"];
     PortalNextPayment => ["Next payment", "下次付款", "下次付款", "次回のお支払い", "การชำระเงินครั้งถัดไป"];
     PortalEndsOn => ["Ends on", "結束日期", "结束日期", "終了日", "สิ้นสุดวันที่"];
-    PortalEndedOn => ["Ended on", "已於此日結束", "已于此日结束", "終了しました", "สิ้นสุดเมื่อ"];
+    PortalEndedOn => ["Ended on", "結束於", "结束于", "終了日", "สิ้นสุดเมื่อ"];
     PortalCancel => ["Cancel subscription", "取消訂閱", "取消订阅", "解約する", "ยกเลิกการสมัครสมาชิก"];
     PortalCancelWhat => ["Your subscription stays active until the end of the current period, then ends. Nothing more is charged.", "您的訂閱會持續到本期結束後才終止,之後不會再收取任何費用。", "您的订阅会持续到本期结束后才终止,之后不会再收取任何费用。", "現在の期間の終わりまではご利用いただけ、その後に終了します。以降の請求はありません。", "การสมัครสมาชิกจะยังใช้งานได้จนถึงสิ้นรอบปัจจุบันแล้วจึงสิ้นสุด และจะไม่มีการเรียกเก็บเงินเพิ่ม"];
     PortalKeep => ["Keep my subscription", "保留我的訂閱", "保留我的订阅", "解約しない", "เก็บการสมัครสมาชิกไว้"];
     PortalResume => ["Resume subscription", "恢復訂閱", "恢复订阅", "契約を再開する", "กลับมาใช้การสมัครสมาชิก"];
     PortalResubscribe => ["Subscribe again", "重新訂閱", "重新订阅", "再度申し込む", "สมัครสมาชิกอีกครั้ง"];
-    PortalResubscribeWhat => ["A new subscription on the same plan and card starts now, and its first period is charged now.", "將以相同方案與卡片立即開始新的訂閱,並立即收取第一期費用。", "将以相同方案和卡片立即开始新的订阅,并立即收取第一期费用。", "同じプランとカードで新しい契約を今すぐ開始し、最初の期間分を今お支払いいただきます。", "การสมัครสมาชิกใหม่ด้วยแผนและบัตรเดิมจะเริ่มทันที และเรียกเก็บเงินรอบแรกทันที"];
+    PortalResubscribeWhat => ["A new subscription on the same plan starts now, and its first period is charged now to your current card.", "將以相同方案立即開始新的訂閱,並立即以您目前的卡片收取第一期費用。", "将以相同方案立即开始新的订阅,并立即用您当前的卡片收取第一期费用。", "同じプランで新しい契約を今すぐ開始し、最初の期間分を現在のカードで今お支払いいただきます。", "การสมัครสมาชิกใหม่ด้วยแผนเดิมจะเริ่มทันที และเรียกเก็บเงินรอบแรกจากบัตรปัจจุบันของคุณทันที"];
     PortalSwitch => ["Change plan", "變更方案", "变更方案", "プランを変更", "เปลี่ยนแผน"];
     PortalSwitchWhen => ["The new plan starts with your next period; the current one is not prorated.", "新方案將於下一期開始生效,本期不按比例計費。", "新方案将于下一期开始生效,本期不按比例计费。", "新しいプランは次の期間から適用されます。現在の期間の日割り計算はありません。", "แผนใหม่จะเริ่มในรอบถัดไป โดยไม่คิดตามสัดส่วนสำหรับรอบปัจจุบัน"];
     PortalCurrentPlan => ["Current plan", "目前方案", "当前方案", "現在のプラン", "แผนปัจจุบัน"];
@@ -191,6 +191,7 @@ texts! {
     PortalDetails => ["Billing details", "帳單資訊", "账单信息", "請求先情報", "ข้อมูลการเรียกเก็บเงิน"];
     PortalDetailsWhat => ["Your receipts show these details.", "您的收據會顯示這些資訊。", "您的收据会显示这些信息。", "領収書にはこの情報が記載されます。", "ใบเสร็จของคุณจะแสดงข้อมูลเหล่านี้"];
     PortalSave => ["Save", "儲存", "保存", "保存", "บันทึก"];
+    PortalToOverview => ["Back to your subscriptions", "返回您的訂閱", "返回您的订阅", "ご契約一覧に戻る", "กลับไปที่การสมัครสมาชิกของคุณ"];
     PortalBack => ["Return to", "返回", "返回", "戻る:", "กลับไปที่"];
     PortalSaved => ["Done: your change is saved.", "完成:已儲存您的變更。", "完成:已保存您的更改。", "変更を保存しました。", "เรียบร้อย: บันทึกการเปลี่ยนแปลงแล้ว"];
     PortalRefused => ["That change could not be made.", "無法完成這項變更。", "无法完成这项更改。", "この変更はできませんでした。", "ไม่สามารถทำการเปลี่ยนแปลงนี้ได้"];
@@ -209,8 +210,14 @@ texts! {
     EveryHour => ["hour", "小時", "小时", "時間", "ชั่วโมง"];
     EveryDay => ["day", "天", "天", "日", "วัน"];
     EveryWeek => ["week", "週", "周", "週", "สัปดาห์"];
-    EveryMonth => ["month", "月", "月", "か月", "เดือน"];
+    EveryMonth => ["month", "月", "月", "月", "เดือน"];
     EveryYear => ["year", "年", "年", "年", "ปี"];
+    Minutes => ["minutes", "分鐘", "分钟", "分", "นาที"];
+    Hours => ["hours", "小時", "小时", "時間", "ชั่วโมง"];
+    Days => ["days", "天", "天", "日間", "วัน"];
+    Weeks => ["weeks", "週", "周", "週間", "สัปดาห์"];
+    Months => ["months", "個月", "个月", "か月", "เดือน"];
+    Years => ["years", "年", "年", "年", "ปี"];
 }
 
 /// The amount as a shopper reads it: the currency's symbol, thousands grouped, as many

@@ -34,15 +34,11 @@ impl Flow {
         }
     }
 
-    /// Till's names, and Stripe's `subscription_cancel` / `payment_method_update` /
-    /// `subscription_update` for the same flows.
+    /// A flow by its name (`cancel`, `update_payment_method`, `switch_plan`).
     pub fn parse(name: &str) -> Option<Flow> {
-        match name {
-            "cancel" | "subscription_cancel" => Some(Flow::Cancel),
-            "update_payment_method" | "payment_method_update" => Some(Flow::UpdatePaymentMethod),
-            "switch_plan" | "subscription_update" => Some(Flow::SwitchPlan),
-            _ => None,
-        }
+        Flow::ALL
+            .into_iter()
+            .find(|flow| flow.as_str().eq_ignore_ascii_case(name))
     }
 
     /// Whether the flow is about one subscription (and so needs its id).
@@ -284,7 +280,7 @@ mod tests {
         for flow in Flow::ALL {
             assert_eq!(Flow::parse(flow.as_str()), Some(flow));
         }
-        assert_eq!(Flow::parse("subscription_cancel"), Some(Flow::Cancel));
+        assert_eq!(Flow::parse("CANCEL"), Some(Flow::Cancel));
         assert_eq!(Flow::parse("delete_everything"), None);
         assert_eq!(
             Flow::Cancel.path(Some("sub_1")),

@@ -279,10 +279,14 @@ pub async fn entitlements(call: &mut Call<'_>) -> ApiResult<Reply> {
     )?;
     let customer = find_customer(call, &named).await?;
     let db = db::db(call.ctx)?;
+    // An id deleted and given again: the earlier customer's subscriptions are not theirs.
     let rows: Vec<HeldRow> = Sql::new(
         "SELECT id, state, items, cancel_at_period_end, current_period_end, ended_at, test_clock_id
          FROM subscriptions WHERE account_id = :account AND environment = :environment
            AND customer_id = :customer
+           AND created_at > coalesce((SELECT max(deleted_at) FROM customers
+               WHERE account_id = :account AND environment = :environment AND customer_id = :customer
+                 AND deleted_at IS NOT NULL), -1)
          ORDER BY created_at DESC, id DESC LIMIT 100",
     )
     .bind("customer", customer.id.as_str())

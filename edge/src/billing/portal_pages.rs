@@ -1,8 +1,8 @@
 //! The customer portal's pages, `/portal/…`, rendered at the edge like checkout.
 //!
 //! `GET /portal/s/{token}` spends the URL a merchant's server made (once, within its hour)
-//! and gives the browser a cookie of its own for an hour (`HttpOnly`, `SameSite=Lax`,
-//! path `/portal`), then lands on the session's flow or the overview. Every page after
+//! and gives the browser a cookie of its own for an hour (`__Host-`, `HttpOnly`,
+//! `SameSite=Lax`), then lands on the session's flow or the overview. Every page after
 //! that reads the cookie; every change is a same-origin form POST with the session's CSRF
 //! token. Changes run through the subscription, payment-method and customer use cases
 //! the API runs, as the session's account and environment, so their checks and events are
@@ -41,6 +41,8 @@ const LISTED: i64 = 50;
 
 /// Cards one portal session may try (as its table's CHECK allows).
 const MAX_CARD_ATTEMPTS: i64 = 10;
+/// Cards one customer's portal sessions may try in a UTC day (as `customers` allows).
+const MAX_CARD_ATTEMPTS_A_DAY: i64 = 20;
 
 /// A signed-in browser: its session, the account it acts in, and its cookie token.
 struct Signed {
@@ -51,6 +53,9 @@ struct Signed {
     brand: String,
     /// Whose portal this is, as every page says (the email, else the name).
     customer_label: String,
+    /// Rows of this merchant id created up to this time were another customer's (the id
+    /// was deleted then and given again); -1 when it never was.
+    customer_since: i64,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +66,7 @@ struct MerchantRow {
     brand_color: Option<String>,
     customer_email: Option<String>,
     customer_name: Option<String>,
+    customer_reused_after: Option<i64>,
 }
 
 /// `/portal/…` (after `/portal`): the router hands every portal page here.
@@ -139,16 +145,21 @@ async fn route(
             if !target.is_empty() && own_subscription(ctx, signed, &target).await?.is_none() {
                 return Ok(pages::message(locale, 404, Text::PortalNotYours));
             }
-            let result =
-                update_card(req, ctx, signed, (!target.is_empty()).then_some(target)).await;
+            let target = (!target.is_empty()).then_some(target);
+            let result = update_card(req, ctx, signed, target.clone()).await;
             match done(result)? {
                 Ok(()) => Ok(saved()),
                 Err(reason) => {
                     let card = current_card(ctx, signed).await?.map(|(_, shown)| shown);
                     let stripe = stripe_fields(ctx, signed).await?;
                     let shell = shell(signed, Some(Err(reason)));
-                    let page =
-                        pages::portal::card(locale, &shell, card.as_deref(), None, stripe.as_ref());
+                    let page = pages::portal::card(
+                        locale,
+                        &shell,
+                        card.as_deref(),
+                        target.as_deref(),
+                        stripe.as_ref(),
+                    );
                     Ok(page.map(|r| r.with_status(409)))
                 }
             }
@@ -335,7 +346,10 @@ async fn signed_in(req: &PageRequest, ctx: &Ctx) -> ApiResult<Option<Signed>> {
     // given to someone else since is not theirs.
     let merchant: Option<MerchantRow> = Sql::new(
         "SELECT a.name AS account_name, coalesce(e.brand_name, a.name) AS merchant_name,
-                e.brand_logo_url, e.brand_color, c.email AS customer_email, c.name AS customer_name
+                e.brand_logo_url, e.brand_color, c.email AS customer_email, c.name AS customer_name,
+                (SELECT max(d.deleted_at) FROM customers d WHERE d.account_id = a.id
+                   AND d.environment = :environment AND d.customer_id = :customer_id
+                   AND d.deleted_at IS NOT NULL) AS customer_reused_after
          FROM accounts a JOIN customers c
              ON c.id = :customer_key AND c.customer_id = :customer_id AND c.deleted_at IS NULL
            LEFT JOIN environment_settings e
@@ -364,6 +378,7 @@ async fn signed_in(req: &PageRequest, ctx: &Ctx) -> ApiResult<Option<Signed>> {
             merchant.brand_color.as_deref(),
         ),
         merchant_name: merchant.merchant_name,
+        customer_since: merchant.customer_reused_after.unwrap_or(-1),
         customer_label: merchant
             .customer_email
             .or(merchant.customer_name)
@@ -431,15 +446,19 @@ async fn own_subscription(
     }
     let row: Option<SubscriptionRow> =
         db::find_in(ctx, "subscriptions", signed.principal.seller(), id).await?;
-    Ok(row.filter(|s| s.customer_id == signed.row.customer_id))
+    Ok(row.filter(|s| {
+        s.customer_id == signed.row.customer_id && s.created_at > signed.customer_since
+    }))
 }
 
 async fn own_subscriptions(ctx: &Ctx, signed: &Signed) -> ApiResult<Vec<SubscriptionRow>> {
     Ok(Sql::new(
         "SELECT * FROM subscriptions WHERE account_id = :account AND environment = :environment
-           AND customer_id = :customer ORDER BY created_at DESC, id DESC LIMIT :limit",
+           AND customer_id = :customer AND created_at > :since
+         ORDER BY created_at DESC, id DESC LIMIT :limit",
     )
     .bind("customer", signed.row.customer_id.as_str())
+    .bind("since", signed.customer_since)
     .bind("limit", LISTED)
     .scoped(&signed.principal)
     .prepare(&db::db(ctx)?)?
@@ -472,18 +491,25 @@ async fn product(ctx: &Ctx, signed: &Signed, id: &str) -> ApiResult<Option<Produ
     db::find_in(ctx, "products", signed.principal.seller(), id).await
 }
 
-fn interval_text(interval: Interval) -> Text {
-    match interval {
-        Interval::Minute => Text::EveryMinute,
-        Interval::Hour => Text::EveryHour,
-        Interval::Day => Text::EveryDay,
-        Interval::Week => Text::EveryWeek,
-        Interval::Month => Text::EveryMonth,
-        Interval::Year => Text::EveryYear,
+/// The period's unit: alone ("/ month") or counted ("/ 3 months").
+fn interval_text(interval: Interval, counted: bool) -> Text {
+    match (interval, counted) {
+        (Interval::Minute, false) => Text::EveryMinute,
+        (Interval::Hour, false) => Text::EveryHour,
+        (Interval::Day, false) => Text::EveryDay,
+        (Interval::Week, false) => Text::EveryWeek,
+        (Interval::Month, false) => Text::EveryMonth,
+        (Interval::Year, false) => Text::EveryYear,
+        (Interval::Minute, true) => Text::Minutes,
+        (Interval::Hour, true) => Text::Hours,
+        (Interval::Day, true) => Text::Days,
+        (Interval::Week, true) => Text::Weeks,
+        (Interval::Month, true) => Text::Months,
+        (Interval::Year, true) => Text::Years,
     }
 }
 
-/// "NT$590 / month", "฿100.00 / 3 month".
+/// "NT$590 / month", "฿100.00 / 3 か月".
 fn price_text(
     locale: Locale,
     amount: i64,
@@ -493,7 +519,7 @@ fn price_text(
 ) -> String {
     let money =
         Money::from_minor(amount, currency).map_or_else(|_| amount.to_string(), format_money);
-    let unit = locale.text(interval_text(interval));
+    let unit = locale.text(interval_text(interval, count != 1));
     if count == 1 {
         format!("{money} / {unit}")
     } else {
@@ -618,9 +644,11 @@ async fn current_card(ctx: &Ctx, signed: &Signed) -> ApiResult<Option<(String, S
     let row: Option<CardRow> = Sql::new(
         "SELECT id, card_brand, card_last4 FROM payment_methods WHERE account_id = :account
            AND environment = :environment AND customer_id = :customer AND detached_at IS NULL
+           AND created_at > :since
          ORDER BY created_at DESC, rowid DESC LIMIT 1",
     )
     .bind("customer", signed.row.customer_id.as_str())
+    .bind("since", signed.customer_since)
     .scoped(&signed.principal)
     .prepare(&db::db(ctx)?)?
     .first(None)
@@ -647,9 +675,11 @@ async fn history(ctx: &Ctx, signed: &Signed, origin: &str) -> ApiResult<Vec<Hist
     let rows: Vec<PaidRow> = Sql::new(
         "SELECT amount, amount_refunded, currency, receipt_key, created_at FROM payments
          WHERE account_id = :account AND environment = :environment AND customer_id = :customer
+           AND created_at > :since
          ORDER BY created_at DESC, id DESC LIMIT :limit",
     )
     .bind("customer", signed.row.customer_id.as_str())
+    .bind("since", signed.customer_since)
     .bind("limit", LISTED)
     .scoped(&signed.principal)
     .prepare(&db::db(ctx)?)?
@@ -663,10 +693,12 @@ async fn history(ctx: &Ctx, signed: &Signed, origin: &str) -> ApiResult<Vec<Hist
         "SELECT b.billing_time, b.amount, b.currency, b.status FROM billing_orders b
            JOIN subscriptions s ON s.id = b.subscription_id
          WHERE b.account_id = :account AND b.environment = :environment AND s.customer_id = :customer
-           AND b.status != 'PAID'
+           AND s.created_at > :since AND b.status != 'PAID'
+           AND s.state IN ('PAST_DUE', 'UNPAID') AND b.sequence_no = s.completed_billing_iteration + 1
          ORDER BY b.billing_time DESC, b.id DESC LIMIT :limit",
     )
     .bind("customer", signed.row.customer_id.as_str())
+    .bind("since", signed.customer_since)
     .bind("limit", LISTED)
     .scoped(&signed.principal)
     .prepare(&db::db(ctx)?)?
@@ -769,15 +801,54 @@ async fn overview(
 
 /// A canceled subscription again: the same items, on the customer's current card (the
 /// ended subscription's, unless a newer one was saved), its first period charged now.
-/// Once only: the ended subscription is claimed in D1 before anything is created, so a
-/// second click (or a replayed form) finds it taken; and never beside a live subscription
-/// to the same product. A first charge that fails leaves nothing live and the claim free.
+///
+/// The customer is held in D1 for the while ([`HOLD_SECS`], lapsing by itself if the
+/// Worker stops), so two tabs cannot start two; inside the hold the ended subscription is
+/// read again, must not have been started again already, and no subscription that bills
+/// (ACTIVE, TRIALING, PAST_DUE, UNPAID) may cover its products. A first charge that fails
+/// leaves nothing live: what was created is found by its mark and canceled.
 async fn resubscribe(
     ctx: &Ctx,
     req: &PageRequest,
     signed: &Signed,
     sub: &SubscriptionRow,
 ) -> ApiResult<()> {
+    let db = db::db(ctx)?;
+    let now = db::now_unix();
+    let held = Sql::new(
+        "UPDATE customers SET portal_held_until = :until
+         WHERE id = :key AND (portal_held_until IS NULL OR portal_held_until < :now)",
+    )
+    .bind("until", now + HOLD_SECS)
+    .bind("now", now)
+    .bind("key", signed.row.customer_key.as_str())
+    .prepare(&db)?;
+    if db::run(held).await? != 1 {
+        return Err(ApiError::conflict(
+            "id",
+            "Another change of this subscription is under way; try again in a moment.",
+        ));
+    }
+    let outcome = resubscribe_held(ctx, req, signed, &sub.id).await;
+    let release = Sql::new("UPDATE customers SET portal_held_until = NULL WHERE id = :key")
+        .bind("key", signed.row.customer_key.as_str())
+        .prepare(&db)?;
+    db::run(release).await?;
+    outcome
+}
+
+/// How long the portal holds a customer while it starts a subscription again.
+const HOLD_SECS: i64 = 60;
+
+async fn resubscribe_held(
+    ctx: &Ctx,
+    req: &PageRequest,
+    signed: &Signed,
+    id: &str,
+) -> ApiResult<()> {
+    let Some(sub) = own_subscription(ctx, signed, id).await? else {
+        return Err(ApiError::not_found("subscription", id, Some("id")));
+    };
     if sub.state != State::Canceled || sub.resubscribed_as.is_some() {
         return Err(ApiError::invalid(
             "id",
@@ -800,11 +871,17 @@ async fn resubscribe(
         .iter()
         .filter_map(|i| i.product_id.as_deref())
         .collect();
+    let bills = |state: State| {
+        !matches!(
+            state,
+            State::Canceled | State::Completed | State::Incomplete
+        )
+    };
     let covered = own_subscriptions(ctx, signed)
         .await?
         .into_iter()
         .any(|other| {
-            other.state.is_live()
+            bills(other.state)
                 && other.items.iter().any(|i| {
                     i.product_id
                         .as_deref()
@@ -821,63 +898,66 @@ async fn resubscribe(
         .await?
         .map(|(id, _)| id)
         .or_else(|| sub.payment_method_id.clone());
+    // The new subscription carries the old one's metadata, and names where it came from.
+    let mut metadata = match db::parse_json(sub.metadata.as_deref()) {
+        Value::Object(kept) if kept.len() < till_shared::params::METADATA_MAX_KEYS => kept,
+        _ => serde_json::Map::new(),
+    };
+    metadata.insert("resubscribed_from".to_owned(), json!(sub.id));
+    let body = json!({"customer_id": signed.row.customer_id, "payment_method": method,
+        "items": items, "metadata": metadata});
+    let created = run(ctx, req, signed, Operation::CreateSubscription, None, body).await;
     let db = db::db(ctx)?;
-    let claim = format!("pending_{}", till_shared::ids::random_base62(16));
-    let mark = |value: Option<&str>, expect: Option<&str>| {
-        Sql::new(
-            "UPDATE subscriptions SET resubscribed_as = :value
-             WHERE id = :id AND account_id = :account AND environment = :environment
-               AND state = 'CANCELED' AND resubscribed_as IS :expect",
+    if let Ok(new) = &created
+        && new.get("state").and_then(Value::as_str) != Some("INCOMPLETE")
+        && let Some(new_id) = new.get("id").and_then(Value::as_str)
+    {
+        let mark = Sql::new(
+            "UPDATE subscriptions SET resubscribed_as = :new
+             WHERE id = :id AND account_id = :account AND environment = :environment",
         )
-        .bind("value", value)
-        .bind("expect", expect)
+        .bind("new", new_id)
         .bind("id", sub.id.as_str())
         .scoped(&signed.principal)
-        .prepare(&db)
-    };
-    if db::run(mark(Some(&claim), None)?).await? != 1 {
-        return Err(ApiError::conflict(
-            "id",
-            "This subscription was started again already.",
-        ));
+        .prepare(&db)?;
+        db::run(mark).await?;
+        return Ok(());
     }
-    let body =
-        json!({"customer_id": signed.row.customer_id, "payment_method": method, "items": items});
-    let created = run(ctx, req, signed, Operation::CreateSubscription, None, body).await;
-    let new_id = created
-        .as_ref()
-        .ok()
-        .and_then(|c| c.get("id").and_then(Value::as_str).map(str::to_owned));
-    let paid = created
-        .as_ref()
-        .is_ok_and(|c| c.get("state").and_then(Value::as_str) != Some("INCOMPLETE"));
-    match (new_id, paid) {
-        (Some(new_id), true) => {
-            db::run(mark(Some(&new_id), Some(&claim))?).await?;
-            Ok(())
-        }
-        (new_id, _) => {
-            // Nothing stays live: an unpaid new subscription ends at once, and the ended one
-            // may be started again.
-            if let Some(new_id) = new_id {
-                run(
-                    ctx,
-                    req,
-                    signed,
-                    Operation::CancelSubscription,
-                    Some(&new_id),
-                    json!({}),
-                )
-                .await?;
-            }
-            db::run(mark(None, Some(&claim))?).await?;
-            created?;
-            Err(ApiError::invalid(
-                "card",
-                "The first payment failed, and nothing was started: update your card and try again.",
-            ))
-        }
+    // Whatever this attempt created (even if creating answered an error after the row was
+    // written) ends now.
+    let made: Vec<MadeRow> = Sql::new(
+        "SELECT id FROM subscriptions WHERE account_id = :account AND environment = :environment
+           AND customer_id = :customer AND state NOT IN ('CANCELED', 'COMPLETED')
+           AND json_extract(metadata, '$.resubscribed_from') = :from",
+    )
+    .bind("customer", signed.row.customer_id.as_str())
+    .bind("from", sub.id.as_str())
+    .scoped(&signed.principal)
+    .prepare(&db)?
+    .all()
+    .await?
+    .results()?;
+    for made in made {
+        run(
+            ctx,
+            req,
+            signed,
+            Operation::CancelSubscription,
+            Some(&made.id),
+            json!({}),
+        )
+        .await?;
     }
+    created?;
+    Err(ApiError::invalid(
+        "card",
+        "The first payment failed, and nothing was started: update your card and try again.",
+    ))
+}
+
+#[derive(Deserialize)]
+struct MadeRow {
+    id: String,
 }
 
 /// The prices the product allows switching between: (price id, label, is current).
@@ -1018,6 +1098,24 @@ async fn update_card(
             "Too many cards were tried in this session: open the portal again from the site you came from.",
         ));
     }
+    // And against the customer, over every session of the day: new sessions do not reset it.
+    let day = db::now_unix() / 86_400;
+    let counted = Sql::new(
+        "UPDATE customers SET
+             portal_card_attempts = CASE WHEN portal_card_day IS :day THEN portal_card_attempts + 1 ELSE 1 END,
+             portal_card_day = :day
+         WHERE id = :key AND (portal_card_day IS NOT :day OR portal_card_attempts < :most)",
+    )
+    .bind("day", day)
+    .bind("key", signed.row.customer_key.as_str())
+    .bind("most", MAX_CARD_ATTEMPTS_A_DAY)
+    .prepare(&db::db(ctx)?)?;
+    if db::run(counted).await? != 1 {
+        return Err(ApiError::invalid(
+            "card",
+            "Too many cards were tried today: try again tomorrow, or contact the shop.",
+        ));
+    }
     let method = run(ctx, req, signed, Operation::CreatePaymentMethod, None, body).await?;
     let method_id = method
         .get("id")
@@ -1099,6 +1197,7 @@ async fn update_details(req: &PageRequest, ctx: &Ctx, signed: &Signed) -> ApiRes
         &signed.row.customer_id,
     )
     .await?;
+    let current_email = customer.as_ref().and_then(|c| c.email.clone());
     let mut address = match customer.map(|c| db::parse_json(c.billing_address.as_deref())) {
         Some(Value::Object(kept)) => kept,
         _ => serde_json::Map::new(),
@@ -1108,6 +1207,30 @@ async fn update_details(req: &PageRequest, ctx: &Ctx, signed: &Signed) -> ApiRes
             Some(value) => address.insert(key.to_owned(), Value::String(value)),
             None => address.remove(key),
         };
+    }
+    // An email is how a merchant may find its customer: one that another customer of the
+    // shop has is refused, so a customer cannot make someone else's lookups ambiguous.
+    if let Some(email) = text("email").filter(|e| {
+        current_email
+            .as_deref()
+            .is_none_or(|current| !current.eq_ignore_ascii_case(e))
+    }) {
+        let taken: Option<MadeRow> = Sql::new(
+            "SELECT id FROM customers_view WHERE account_id = :account AND environment = :environment
+               AND lower(email) = lower(:email) AND id != :customer LIMIT 1",
+        )
+        .bind("email", email.as_str())
+        .bind("customer", signed.row.customer_id.as_str())
+        .scoped(&signed.principal)
+        .prepare(&db::db(ctx)?)?
+        .first(None)
+        .await?;
+        if taken.is_some() {
+            return Err(ApiError::conflict(
+                "email",
+                "This email cannot be used here; keep the one you have, or contact the shop.",
+            ));
+        }
     }
     let body = json!({
         "name": text("name"),

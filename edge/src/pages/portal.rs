@@ -476,7 +476,7 @@ pub fn card(
             &t(locale, Text::PortalUpdateCard),
             false
         ),
-        t(locale, Text::PortalKeep)
+        t(locale, Text::PortalToOverview)
     );
     portal_page_with(
         locale,

@@ -399,6 +399,48 @@ fn a_portal_session_cannot_read_or_change_another_customers_subscriptions(
         subscription(&merchant, &mine)?["cancel_at_period_end"],
         json!(false)
     );
+
+    // A customer id deleted and given to someone new: none of the old customer's rows.
+    let old = create(
+        &merchant,
+        "/v1/customers",
+        json!({"customer_id": "reused-42", "email": "first@example.com"}),
+    )?;
+    let old_card = save_card(&merchant, &text(&old["id"]), GOOD_CARD)?;
+    let old_sub = text(&subscribe(&merchant, "reused-42", &old_card, &product, json!({}))?["id"]);
+    create(
+        &merchant,
+        &format!("/v1/subscriptions/{old_sub}/cancel"),
+        json!({}),
+    )?;
+    let gone = merchant
+        .request("DELETE", "/v1/customers/reused-42")
+        .send()?;
+    ensure_eq!(gone.status, 200, "{}", gone.body);
+    create(
+        &merchant,
+        "/v1/customers",
+        json!({"customer_id": "reused-42", "email": "second@example.com"}),
+    )?;
+    let newcomer = portal_for(suite, &merchant, "reused-42")?;
+    let page = newcomer.get("/portal")?;
+    ensure!(
+        !page.body.contains(&old_sub)
+            && !page.body.contains("/receipts/")
+            && !page.body.contains("4242"),
+        "the new customer sees the old one's rows: {}",
+        page.body
+    );
+    ensure_eq!(
+        newcomer
+            .post(&format!("/portal/subscriptions/{old_sub}/resubscribe"), &[])?
+            .status,
+        404
+    );
+    ensure_eq!(
+        entitlement_of(&merchant, "reused-42")?["entitlements"],
+        json!([])
+    );
     Ok(())
 }
 
@@ -776,6 +818,21 @@ fn the_billing_history_lists_receipts_that_open_and_details_reach_the_customer(
             && receipt.body.contains("mei@example.com"),
         "{}",
         receipt.body
+    );
+    // An email another customer of the shop has is refused: lookups by email stay exact.
+    create(
+        &merchant,
+        "/v1/customers",
+        json!({"name": "Someone else", "email": "taken@example.com"}),
+    )?;
+    let taken = browser.post(
+        "/portal/details",
+        &[("name", "Mei Lin"), ("email", "Taken@example.com")],
+    )?;
+    ensure_eq!(taken.status, 409);
+    ensure_eq!(
+        fetch(&merchant, &format!("/v1/customers/{customer}"))?["email"],
+        json!("mei@example.com")
     );
     let bad = browser.post(
         "/portal/details",
