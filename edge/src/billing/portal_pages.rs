@@ -435,6 +435,25 @@ async fn run(
     Ok(reply.body)
 }
 
+/// The newest rows of `sql` that are the session's customer's: it names `:customer`,
+/// `:since` (rows of a deleted customer with the same id are older) and `:limit`, in the
+/// account's scope.
+async fn listed<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    signed: &Signed,
+    sql: &str,
+) -> ApiResult<Vec<T>> {
+    Ok(Sql::new(sql)
+        .bind("customer", signed.row.customer_id.as_str())
+        .bind("since", signed.customer_since)
+        .bind("limit", LISTED)
+        .scoped(&signed.principal)
+        .prepare(&db::db(ctx)?)?
+        .all()
+        .await?
+        .results()?)
+}
+
 /// A subscription of the session's customer, or `None` (someone else's, or none).
 async fn own_subscription(
     ctx: &Ctx,
@@ -452,19 +471,11 @@ async fn own_subscription(
 }
 
 async fn own_subscriptions(ctx: &Ctx, signed: &Signed) -> ApiResult<Vec<SubscriptionRow>> {
-    Ok(Sql::new(
+    const SQL: &str =
         "SELECT * FROM subscriptions WHERE account_id = :account AND environment = :environment
            AND customer_id = :customer AND created_at > :since
-         ORDER BY created_at DESC, id DESC LIMIT :limit",
-    )
-    .bind("customer", signed.row.customer_id.as_str())
-    .bind("since", signed.customer_since)
-    .bind("limit", LISTED)
-    .scoped(&signed.principal)
-    .prepare(&db::db(ctx)?)?
-    .all()
-    .await?
-    .results()?)
+         ORDER BY created_at DESC, id DESC LIMIT :limit";
+    listed(ctx, signed, SQL).await
 }
 
 #[derive(Deserialize)]
@@ -672,39 +683,22 @@ struct PaidRow {
 }
 
 async fn history(ctx: &Ctx, signed: &Signed, origin: &str) -> ApiResult<Vec<HistoryRow>> {
-    let rows: Vec<PaidRow> = Sql::new(
+    const PAID: &str =
         "SELECT amount, amount_refunded, currency, receipt_key, created_at FROM payments
          WHERE account_id = :account AND environment = :environment AND customer_id = :customer
            AND created_at > :since
-         ORDER BY created_at DESC, id DESC LIMIT :limit",
-    )
-    .bind("customer", signed.row.customer_id.as_str())
-    .bind("since", signed.customer_since)
-    .bind("limit", LISTED)
-    .scoped(&signed.principal)
-    .prepare(&db::db(ctx)?)?
-    .all()
-    .await?
-    .results()?;
+         ORDER BY created_at DESC, id DESC LIMIT :limit";
+    let rows: Vec<PaidRow> = listed(ctx, signed, PAID).await?;
     let money = |amount, currency| {
         Money::from_minor(amount, currency).map_or_else(|_| amount.to_string(), format_money)
     };
-    let unpaid: Vec<UnpaidRow> = Sql::new(
-        "SELECT b.billing_time, b.amount, b.currency, b.status FROM billing_orders b
+    const UNPAID: &str = "SELECT b.billing_time, b.amount, b.currency, b.status FROM billing_orders b
            JOIN subscriptions s ON s.id = b.subscription_id
          WHERE b.account_id = :account AND b.environment = :environment AND s.customer_id = :customer
            AND s.created_at > :since AND b.status != 'PAID'
            AND s.state IN ('PAST_DUE', 'UNPAID') AND b.sequence_no = s.completed_billing_iteration + 1
-         ORDER BY b.billing_time DESC, b.id DESC LIMIT :limit",
-    )
-    .bind("customer", signed.row.customer_id.as_str())
-    .bind("since", signed.customer_since)
-    .bind("limit", LISTED)
-    .scoped(&signed.principal)
-    .prepare(&db::db(ctx)?)?
-    .all()
-    .await?
-    .results()?;
+         ORDER BY b.billing_time DESC, b.id DESC LIMIT :limit";
+    let unpaid: Vec<UnpaidRow> = listed(ctx, signed, UNPAID).await?;
     let mut lines: Vec<(i64, HistoryRow)> = Vec::with_capacity(rows.len() + unpaid.len());
     for r in rows {
         lines.push((
