@@ -740,6 +740,17 @@ struct UnpaidRow {
     status: String,
 }
 
+/// The session's customer as it is now (gone if deleted since).
+async fn session_customer(ctx: &Ctx, signed: &Signed) -> ApiResult<Option<customers::CustomerRow>> {
+    db::find_in(
+        ctx,
+        "customers_view",
+        signed.principal.seller(),
+        &signed.row.customer_id,
+    )
+    .await
+}
+
 async fn overview(
     req: &PageRequest,
     ctx: &Ctx,
@@ -747,13 +758,7 @@ async fn overview(
     locale: Locale,
     notice: Option<Result<(), String>>,
 ) -> ApiResult<worker::Result<Response>> {
-    let customer: Option<customers::CustomerRow> = db::find_in(
-        ctx,
-        "customers_view",
-        signed.principal.seller(),
-        &signed.row.customer_id,
-    )
-    .await?;
+    let customer = session_customer(ctx, signed).await?;
     let Some(customer) = customer else {
         return Ok(pages::message(locale, 410, Text::PortalLinkUsed));
     };
@@ -1184,13 +1189,7 @@ async fn update_details(req: &PageRequest, ctx: &Ctx, signed: &Signed) -> ApiRes
     };
     // The fields the page shows replace theirs; the rest of the address (a `line2` or
     // `state` the merchant set) stays.
-    let customer: Option<customers::CustomerRow> = db::find_in(
-        ctx,
-        "customers_view",
-        signed.principal.seller(),
-        &signed.row.customer_id,
-    )
-    .await?;
+    let customer = session_customer(ctx, signed).await?;
     let current_email = customer.as_ref().and_then(|c| c.email.clone());
     let mut address = match customer.map(|c| db::parse_json(c.billing_address.as_deref())) {
         Some(Value::Object(kept)) => kept,
